@@ -1,0 +1,74 @@
+"""`archdsl check FILE...`: the per-layer table (or JSON) of shapes, parameters and MACs."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from . import shape_arg, value_arg
+
+
+def register(sub) -> None:
+    p = sub.add_parser("check", help="check .arch files and print every layer's shape, parameters and MACs")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--input", type=shape_arg, metavar="CxHxW", help="override the network's input shape")
+    p.add_argument("--arg", type=value_arg, action="append", default=[], metavar="NAME=VALUE",
+                   help="set a network parameter, e.g. --arg classes=10 (repeatable)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per file")
+    p.add_argument("--quiet", "-q", action="store_true", help="print totals only")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..dsl import ArchError, check
+
+    failed = 0
+    for i, file in enumerate(args.files):
+        try:
+            result = check(file, input=args.input, arguments=dict(args.arg))
+        except ArchError as e:
+            failed += 1
+            if args.json:
+                print(json.dumps({"file": file, "errors": [e.to_dict()]}))
+            else:
+                print(e.format(), file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps(result.to_dict()))
+        else:
+            if i:
+                print()
+            print(render(result, layers=not args.quiet))
+    return 1 if failed else 0
+
+
+def render(result, layers: bool = True) -> str:
+    """The table `check` prints: one row per layer, then totals (and the space, for a search space)."""
+    from ..dsl.shape_infer import fmt
+
+    lines = [f"{result.name}  ({result.file})"]
+    if layers:
+        rows = [(x.path, x.op, fmt(x.output_shape), f"{x.params:,}", f"{x.macs:,}") for x in result.layers]
+        head = ("layer", "op", "output", "params", "MACs")
+        w = [max(len(r[i]) for r in rows + [head]) for i in range(5)]
+        line = "{:<%d}  {:<%d}  {:<%d}  {:>%d}  {:>%d}" % tuple(w)
+        lines.append(line.format(*head))
+        lines.append("  ".join("-" * x for x in w))
+        lines += [line.format(*r) for r in rows]
+    lines.append(
+        f"total: {result.params:,} params ({_human(result.params)}), {result.macs:,} MACs ({_human(result.macs)}),"
+        f" input {fmt(result.input_shape)} -> output {fmt(result.output_shape)}"
+    )
+    if result.decisions:
+        lines.append(f"search space: {len(result.decisions)} decisions, {result.space_size:,} architectures"
+                     " (the figures above are for its first member)")
+        for d in result.decisions:
+            lines.append(f"  {d.key}: " + " | ".join(d.options))
+    return "\n".join(lines)
+
+
+def _human(n: int) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= size:
+            return f"{n / size:.2f}{unit}"
+    return str(n)

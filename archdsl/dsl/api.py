@@ -1,0 +1,115 @@
+"""The checker's public functions: load a file or text, check it, and get a result to print or use."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import networkx as nx
+
+from . import ast
+from .choices import Decision, decisions, resolve, space_size
+from .elaborate import elaborate
+from .parser import parse, parse_file
+from .shape_infer import Shape, infer_shapes, layer_order
+
+
+@dataclass(frozen=True)
+class Layer:
+    path: str
+    op: str
+    output_shape: Shape
+    params: int
+    macs: int
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """A checked network: its annotated graph, per-layer figures and totals."""
+
+    file: str
+    name: str
+    graph: nx.DiGraph
+    input_shape: Shape
+    output_shape: Shape
+    params: int
+    macs: int
+    layers: tuple[Layer, ...]
+    decisions: tuple[Decision, ...] = ()  # non-empty for a search space; the graph is its first member
+
+    @property
+    def space_size(self) -> int:
+        return space_size(list(self.decisions))
+
+    def to_dict(self) -> dict:
+        out = {
+            "file": self.file,
+            "network": self.name,
+            "input_shape": list(self.input_shape),
+            "output_shape": list(self.output_shape),
+            "params": self.params,
+            "macs": self.macs,
+            "layers": [
+                {"path": x.path, "op": x.op, "output_shape": list(x.output_shape), "params": x.params, "macs": x.macs}
+                for x in self.layers
+            ],
+        }
+        if self.decisions:
+            out["space"] = {
+                "size": self.space_size,
+                "decisions": [{"name": d.key, "kind": d.kind, "options": list(d.options)} for d in self.decisions],
+            }
+        return out
+
+
+def load(source: str | Path | ast.Module) -> ast.Module:
+    """A module from a path, from .arch text, or as given."""
+    if isinstance(source, ast.Module):
+        return source
+    if isinstance(source, Path) or ("\n" not in source and "{" not in source):
+        return parse_file(source)
+    return parse(source)
+
+
+def build_graph(
+    source: str | Path | ast.Module,
+    *,
+    input: Shape | None = None,
+    arguments: Mapping | None = None,
+    network: str | None = None,
+    assignment: Mapping[str, int] | None = None,
+) -> nx.DiGraph:
+    """Parse (if needed), resolve choices, elaborate and infer shapes: the annotated graph."""
+    module = load(source)
+    if assignment is not None or decisions(module):
+        module = resolve(module, assignment)
+    return infer_shapes(elaborate(module, network, arguments, input))
+
+
+def check(
+    source: str | Path | ast.Module,
+    *,
+    input: Shape | None = None,
+    arguments: Mapping | None = None,
+    network: str | None = None,
+) -> CheckResult:
+    """Check a network (or a space's first member): raises an `ArchError` subclass on any user mistake."""
+    module = load(source)
+    ds = tuple(decisions(module))
+    g = build_graph(module, input=input, arguments=arguments, network=network, assignment={} if ds else None)
+    layers = tuple(
+        Layer(d["path"], d["op"], d["info"].output_shape, d["info"].params, d["info"].macs)
+        for d in (g.nodes[n] for n in layer_order(g))
+    )
+    return CheckResult(
+        file=module.file,
+        name=g.graph["name"],
+        graph=g,
+        input_shape=g.nodes[g.graph["input"]]["info"].output_shape,
+        output_shape=g.graph["output_shape"],
+        params=g.graph["params"],
+        macs=g.graph["macs"],
+        layers=layers,
+        decisions=ds,
+    )

@@ -1,0 +1,138 @@
+"""Binding call arguments to an op's (or block's) parameters, and checking each value's kind."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from . import ast
+from .errors import ArchArgumentError, ArchNameError, ArchResourceError, did_you_mean
+from .expr import Value, describe, evaluate
+from .ops import REQUIRED, P
+
+# Any single size (channels, features, kernel, spatial) above this is refused before anything is built.
+MAX_SIZE = 1_000_000
+
+
+def bind(
+    what: str,
+    params: Sequence[P],
+    args: Sequence[ast.Arg],
+    env: Mapping[str, Value],
+    span,
+    trace=(),
+) -> dict[str, tuple[Value, object]]:
+    """Map positional and keyword arguments onto `params`. Returns name -> (value, span of the value)."""
+    names = [p.name for p in params]
+    given: dict[str, tuple[Value, object]] = {}
+    positional = 0
+    for arg in args:
+        if arg.name is None:
+            if positional >= len(params):
+                raise ArchArgumentError(
+                    f"{what} takes at most {len(params)} argument{'s' * (len(params) != 1)}"
+                    f" ({signature(params)}), got {sum(a.name is None for a in args)}",
+                    arg.span or span,
+                    trace,
+                )
+            name = params[positional].name
+            positional += 1
+        else:
+            name = arg.name
+            if name not in names:
+                raise ArchNameError(
+                    f"{what} has no argument '{name}'" + did_you_mean(name, names)
+                    + (f" ({what}({signature(params)}))" if names else ""),
+                    arg.span or span,
+                    trace,
+                )
+            if name in given:
+                raise ArchArgumentError(f"argument '{name}' of {what} is given twice", arg.span or span, trace)
+        given[name] = (evaluate(arg.value, env, trace), arg.value.span or arg.span or span)
+    for p in params:
+        if p.name not in given and p.required:
+            raise ArchArgumentError(f"{what} needs its '{p.name}' argument: {what}({signature(params)})", span, trace)
+    return given
+
+
+def signature(params: Sequence[P]) -> str:
+    parts = []
+    for p in params:
+        if p.required:
+            parts.append(p.name)
+        elif p.default is not None:
+            parts.append(f"{p.name}={describe(p.default) if not isinstance(p.default, float) else p.default}")
+        else:
+            parts.append(f"{p.name}=...")
+    return ", ".join(parts)
+
+
+def check(what: str, p: P, value: Value, span, trace=()) -> Value:
+    """The value normalised to its kind (pairs become (h, w) tuples), or a located error."""
+    k = p.kind
+    where = f"'{p.name}' of {what}"
+
+    def fail(expected: str):
+        raise ArchArgumentError(f"{where} must be {expected}, got {describe(value)}", span, trace)
+
+    if value is None and p.default is None:
+        return None
+    if k in ("size", "count"):
+        return _whole(value, 1 if k == "size" else 0, where, span, trace, fail)
+    if k in ("pair", "pad"):
+        if k == "pad" and isinstance(value, str):
+            if value not in ("same", "valid"):
+                fail('a number, an (h, w) pair, "same" or "valid"')
+            return (0, 0) if value == "valid" else "same"
+        low = 1 if k == "pair" else 0
+        if isinstance(value, tuple):
+            if len(value) != 2:
+                fail(f"a number or an (h, w) pair; got {len(value)} values")
+            return tuple(_whole(v, low, where, span, trace, fail) for v in value)
+        v = _whole(value, low, where, span, trace, fail)
+        return (v, v)
+    if k == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            fail("a number")
+        return float(value)
+    if k == "prob":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            fail("a probability in [0, 1)")
+        return float(value)
+    if k == "bool":
+        if not isinstance(value, bool):
+            fail("true or false")
+        return value
+    if k == "bias":
+        if not isinstance(value, bool) and value != "auto":
+            fail("true, false or auto")
+        return value
+    if k == "str":
+        if value not in p.choices:
+            fail("one of " + ", ".join(p.choices))
+        return value
+    raise ValueError(f"unknown parameter kind {k!r}")
+
+
+def _whole(value, low: int, where: str, span, trace, fail) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        fail("a whole number")
+    if value < low:
+        fail("at least 1" if low == 1 else "zero or more")
+    if value > MAX_SIZE:
+        raise ArchResourceError(f"{where} is {value:,}; archdsl builds sizes up to {MAX_SIZE:,}", span, trace)
+    return value
+
+
+def resolve(what: str, params: Sequence[P], given: Mapping[str, tuple[Value, object]], span, trace=()) -> dict:
+    """Checked values for every parameter: given ones, else defaults (None defaults stay None)."""
+    out = {}
+    for p in params:
+        if p.name in given:
+            value, vspan = given[p.name]
+            out[p.name] = check(what, p, value, vspan, trace)
+        else:
+            d = p.default
+            out[p.name] = None if d is None or d is REQUIRED else check(what, p, d, span, trace)
+    return out

@@ -1,0 +1,200 @@
+"""The syntax tree: frozen dataclasses, one per construct.
+
+Spans are excluded from equality, so `parse(print(tree)) == tree` compares meaning, not layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from .errors import Span
+
+
+def _span() -> Span | None:
+    return field(default=None, compare=False, repr=False)
+
+
+# --- expressions -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Number:
+    value: int | float
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class String:
+    value: str
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Name:
+    id: str
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class TupleExpr:
+    items: tuple[Expr, ...]
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str  # one of + - * / // %
+    left: Expr
+    right: Expr
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Neg:
+    operand: Expr
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class ValueChoice:
+    """`choice(16, 32, 64)` or the named `choice width(16, 32, 64)`."""
+
+    label: str | None
+    options: tuple[Expr, ...]
+    span: Span | None = _span()
+
+
+Expr = Union[Number, String, Name, TupleExpr, BinOp, Neg, ValueChoice]
+
+
+# --- sequences and items -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ref:
+    """`@name`: continue from a named tensor (`@in` is the input of the enclosing body)."""
+
+    name: str
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str | None  # None for a positional argument
+    value: Expr
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Call:
+    """A layer (`conv(64, 3)`, `relu`) or a block (`bottleneck(64)`)."""
+
+    name: str
+    args: tuple[Arg, ...] = ()
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Repeat:
+    body: Item
+    count: Expr
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Seq:
+    items: tuple[Item, ...]
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Residual:
+    body: Seq
+    shortcut: Seq | None = None  # None: identity, or an automatic 1x1 conv + bn when shapes change
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Merge:
+    """`concat { branch {..} branch {..} }` or `add { .. }`: every branch reads the same input."""
+
+    kind: str  # "concat" | "add"
+    branches: tuple[Seq, ...]
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class MergeRefs:
+    """`concat(@a, @b)` / `add(@a, @b)`: merge named tensors."""
+
+    kind: str
+    refs: tuple[Ref, ...]
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Group:
+    body: Seq
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class SeqChoice:
+    """`choice { conv(16, 3) | conv(16, 5) | }`: one of several sub-sequences (an empty one skips)."""
+
+    label: str | None
+    alternatives: tuple[Seq, ...]
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Assign:
+    """`a = conv(16, 3) bn;`: run a sequence from the current tensor and name its output."""
+
+    name: str
+    body: Seq
+    span: Span | None = _span()
+
+
+Item = Union[Call, Repeat, Residual, Merge, MergeRefs, Group, SeqChoice, Assign, Ref]
+
+
+# --- definitions -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: Expr | None = None
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Definition:
+    kind: str  # "network" | "block"
+    name: str
+    params: tuple[Param, ...]
+    body: Seq
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Comment:
+    line: int
+    text: str
+    trailing: bool  # code precedes it on the same line
+
+
+@dataclass(frozen=True)
+class Module:
+    definitions: tuple[Definition, ...]
+    comments: tuple[Comment, ...] = field(default=(), compare=False, repr=False)
+    file: str = field(default="<text>", compare=False)
+    source: str | None = field(default=None, compare=False, repr=False)
+
+    def blocks(self) -> dict[str, Definition]:
+        return {d.name: d for d in self.definitions if d.kind == "block"}
+
+    def networks(self) -> list[Definition]:
+        return [d for d in self.definitions if d.kind == "network"]

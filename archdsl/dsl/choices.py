@@ -1,0 +1,122 @@
+"""Search-space decisions: list the `choice` points of a module and resolve them to plain text.
+
+A decision is one `choice(...)` or `choice { ... }` in the source. Named choices (`choice width(...)`)
+with the same name are one decision that ties every place it appears. Unnamed ones are `choice1`,
+`choice2`, ... in source order. A decision inside a block is shared by every call of that block.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from . import ast
+from .errors import ArchArgumentError, Span
+
+
+@dataclass(frozen=True)
+class Decision:
+    key: str
+    size: int  # number of options
+    kind: str  # "value" | "sequence"
+    spans: tuple[Span | None, ...]
+    options: tuple[str, ...]  # each option as canonical text, for listings and reports
+
+
+def _walk(node, visit: Callable) -> None:
+    if isinstance(node, (ast.ValueChoice, ast.SeqChoice)):
+        visit(node)
+    if dataclasses.is_dataclass(node):
+        for f in dataclasses.fields(node):
+            if f.compare:
+                _walk(getattr(node, f.name), visit)
+    elif isinstance(node, tuple):
+        for x in node:
+            _walk(x, visit)
+
+
+def _choice_nodes(module: ast.Module) -> list:
+    found: list = []
+    _walk(module.definitions, found.append)
+    return found
+
+
+def _keys(choices: list) -> list[str]:
+    keys, auto = [], 0
+    for c in choices:
+        if c.label is None:
+            auto += 1
+            keys.append(f"choice{auto}")
+        else:
+            keys.append(c.label)
+    return keys
+
+
+def decisions(module: ast.Module) -> list[Decision]:
+    """The module's decisions in source order (tied names once)."""
+    from .printer import print_expr, print_seq_inline
+
+    nodes = _choice_nodes(module)
+    out: dict[str, Decision] = {}
+    for key, c in zip(_keys(nodes), nodes):
+        if isinstance(c, ast.ValueChoice):
+            kind, opts = "value", tuple(print_expr(o) for o in c.options)
+        else:
+            kind, opts = "sequence", tuple(print_seq_inline(a) or "(nothing)" for a in c.alternatives)
+        if key in out:
+            prev = out[key]
+            if prev.size != len(opts) or prev.kind != kind:
+                raise ArchArgumentError(
+                    f"the choice '{key}' ties places that must have the same number and kind of options: "
+                    f"{prev.size} {prev.kind} options before, {len(opts)} {kind} options here",
+                    c.span,
+                )
+            out[key] = dataclasses.replace(prev, spans=prev.spans + (c.span,))
+        else:
+            out[key] = Decision(key, len(opts), kind, (c.span,), opts)
+    return list(out.values())
+
+
+def space_size(ds: list[Decision]) -> int:
+    """Number of assignments of the decisions (nested choices counted as independent)."""
+    return math.prod(d.size for d in ds)
+
+
+def resolve(module: ast.Module, assignment: Mapping[str, int] | None = None) -> ast.Module:
+    """The module with every choice replaced by its assigned option (index 0 where unassigned)."""
+    assignment = dict(assignment or {})
+    nodes = _choice_nodes(module)
+    keys = {id(c): k for k, c in zip(_keys(nodes), nodes)}
+    sizes = {d.key: d.size for d in decisions(module)}
+    for k, v in assignment.items():
+        if k not in sizes:
+            raise ArchArgumentError(f"the space has no decision '{k}'; it has: {', '.join(sizes) or 'none'}")
+        if not (isinstance(v, int) and 0 <= v < sizes[k]):
+            raise ArchArgumentError(f"decision '{k}' takes an option index 0..{sizes[k] - 1}, got {v!r}")
+
+    def pick(c) -> int:
+        return assignment.get(keys[id(c)], 0)
+
+    def rebuild(node):
+        if isinstance(node, ast.ValueChoice):
+            return rebuild(node.options[pick(node)])
+        if isinstance(node, ast.Seq):
+            items: list = []
+            for item in node.items:
+                if isinstance(item, ast.SeqChoice):
+                    items.extend(rebuild(item.alternatives[pick(item)]).items)  # spliced into the sequence
+                else:
+                    items.append(rebuild(item))
+            return dataclasses.replace(node, items=tuple(items))
+        if isinstance(node, ast.SeqChoice):  # a choice in a repeat: keep it a group
+            return ast.Group(rebuild(node.alternatives[pick(node)]), node.span)
+        if isinstance(node, tuple):
+            return tuple(rebuild(x) for x in node)
+        if dataclasses.is_dataclass(node):
+            changes = {f.name: rebuild(getattr(node, f.name)) for f in dataclasses.fields(node) if f.compare}
+            return dataclasses.replace(node, **changes)
+        return node
+
+    return dataclasses.replace(module, definitions=rebuild(module.definitions))

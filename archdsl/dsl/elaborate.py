@@ -1,0 +1,338 @@
+"""Syntax tree + arguments → `networkx.DiGraph`: blocks expanded, repeats unrolled, expressions evaluated.
+
+Node id = the node's path (`bottleneck3.conv2`). Node attributes:
+  op     the op name from `ops.OPS` (aliases resolved)
+  args   checked, normalised arguments (sizes as (h, w) pairs, defaults filled in)
+  path   the same as the node id
+  span   where the layer is written; `trace` the block calls that led there
+Edges carry `index`, the position of the source among the node's inputs (concat order).
+Graph attributes: `name`, `input`, `output`, `settings`, `file`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from . import args as argbind
+from . import ast
+from .errors import ArchArgumentError, ArchError, ArchNameError, ArchResourceError, Frame, did_you_mean
+from .expr import Value, evaluate
+from .ops import MERGE_OPS, OPS, SETTINGS, lookup, layer_names
+
+MAX_NODES = 100_000  # a 10,000-layer net is fine; a repeat of 10^9 is refused before it is unrolled
+MAX_DEPTH = 64  # nested block calls
+NORM_OPS = frozenset({"batchnorm", "layernorm", "groupnorm", "instancenorm"})
+
+
+def ordered_inputs(g: nx.DiGraph, node: str) -> list[str]:
+    """A node's inputs in argument order."""
+    return [u for u, _ in sorted(g.in_edges(node), key=lambda e: g.edges[e]["index"])]
+
+
+def elaborate(
+    module: ast.Module,
+    network: str | None = None,
+    arguments: Mapping[str, Value] | None = None,
+    input_shape: tuple[int, ...] | None = None,
+) -> nx.DiGraph:
+    """Build the graph of one network of `module` (the only one, or the one named)."""
+    return _Elaborator(module, input_shape).run(_pick(module, network), dict(arguments or {}))
+
+
+def _pick(module: ast.Module, name: str | None) -> ast.Definition:
+    nets = module.networks()
+    seen: dict[str, ast.Definition] = {}
+    for d in module.definitions:
+        if d.name in seen:
+            first = seen[d.name].span
+            raise ArchNameError(
+                f"'{d.name}' is defined twice (first at line {first.line})" if first else f"'{d.name}' is defined twice",
+                d.span,
+            )
+        seen[d.name] = d
+    if name is not None:
+        for n in nets:
+            if n.name == name:
+                return n
+        raise ArchNameError(f"no network '{name}' in {module.file}" + did_you_mean(name, [n.name for n in nets]))
+    if not nets:
+        span = module.definitions[0].span if module.definitions else None
+        raise ArchNameError("the file defines no network; expected 'network NAME { input(...) ... }'", span)
+    return nets[-1]
+
+
+@dataclass
+class _Scope:
+    """Names nodes within one body: each op or block numbered in order (`conv1`, `conv2`)."""
+
+    prefix: str
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def name(self, base: str) -> str:
+        k = self.counts.get(base, 0) + 1
+        self.counts[base] = k
+        return f"{self.prefix}{base}{k}"
+
+    def child(self, base: str) -> _Scope:
+        return _Scope(self.name(base) + ".")
+
+
+@dataclass
+class _Body:
+    """What one network or block body sees: its parameter values and its named tensors."""
+
+    values: dict[str, Value]
+    tensors: dict[str, str]
+    where: dict[str, object]  # tensor name -> span of its definition
+
+
+class _Elaborator:
+    def __init__(self, module: ast.Module, input_shape):
+        self.module = module
+        self.blocks = module.blocks()
+        self.g = nx.DiGraph(file=module.file)
+        self.trace: tuple[Frame, ...] = ()
+        self.stack: list[str] = []
+        self.input_shape = input_shape
+        self.input_node: str | None = None
+        self.settings: dict[str, Value] = {}
+
+    # --- entry -----------------------------------------------------------------------------------
+
+    def run(self, net: ast.Definition, arguments: dict) -> nx.DiGraph:
+        values = self._bind_params(net, arguments)
+        body = _Body(values, {}, {})
+        items = list(net.body.items)
+        self.settings = self._settings(items, values)
+        self.g.graph.update(name=net.name, settings=self.settings, arguments=values)
+        x = self._input(net, items, values)
+        body.tensors["in"] = x
+        x = self._seq_items(items, x, _Scope(""), body)
+        self.g.graph.update(input=self.input_node, output=x)
+        self._resolve_conv_bias()
+        return self.g
+
+    def _bind_params(self, net: ast.Definition, arguments: dict) -> dict[str, Value]:
+        names = [p.name for p in net.params]
+        for k in arguments:
+            if k not in names:
+                raise ArchNameError(
+                    f"network '{net.name}' has no parameter '{k}'" + did_you_mean(k, names), net.span
+                )
+        values: dict[str, Value] = {}
+        for p in net.params:
+            if p.name in arguments:
+                values[p.name] = arguments[p.name]
+            elif p.default is not None:
+                values[p.name] = evaluate(p.default, values)
+            else:
+                raise ArchArgumentError(f"network parameter '{p.name}' has no default and no value was given", p.span)
+        return values
+
+    def _settings(self, items: list, values) -> dict[str, Value]:
+        out = {name: p.default for name, p in SETTINGS.items()}
+        while items and isinstance(items[0], ast.Call) and items[0].name == "settings":
+            call = items.pop(0)
+            given = argbind.bind("settings", list(SETTINGS.values()), call.args, values, call.span)
+            for name, (value, span) in given.items():
+                out[name] = argbind.check("settings", SETTINGS[name], value, span)
+        return out
+
+    def _input(self, net: ast.Definition, items: list, values) -> str:
+        call = items[0] if items and isinstance(items[0], ast.Call) and items[0].name == "input" else None
+        if call is not None:
+            items.pop(0)
+            spec = OPS["input"]
+            a = argbind.resolve("input", spec.params, argbind.bind("input", spec.params, call.args, values, call.span),
+                                call.span)
+            declared = tuple(v for v in (a["channels"], a["height"], a["width"]) if v is not None)
+            if len(declared) == 2:
+                raise ArchArgumentError("input takes (C) or (C, H, W), got 2 sizes", call.span)
+            span = call.span
+        elif self.input_shape is None:
+            raise ArchArgumentError(
+                f"network '{net.name}' has no input; write input(C, H, W) as its first line or pass --input CxHxW",
+                net.span,
+            )
+        else:
+            declared, span = None, net.span
+        shape = tuple(self.input_shape) if self.input_shape else declared
+        for s in shape:
+            if s > argbind.MAX_SIZE:
+                raise ArchResourceError(f"input size {s:,} exceeds archdsl's limit of {argbind.MAX_SIZE:,}", span)
+        self.input_node = self._node("input", {"shape": shape}, "input", span, [])
+        return self.input_node
+
+    # --- sequences -------------------------------------------------------------------------------
+
+    def _seq(self, seq: ast.Seq, x: str, scope: _Scope, body: _Body) -> str:
+        return self._seq_items(seq.items, x, scope, body)
+
+    def _seq_items(self, items, x: str, scope: _Scope, body: _Body) -> str:
+        for item in items:
+            x = self._item(item, x, scope, body)
+        return x
+
+    def _item(self, item, x: str, scope: _Scope, body: _Body) -> str:
+        if isinstance(item, ast.Call):
+            return self._call(item, x, scope, body)
+        if isinstance(item, ast.Repeat):
+            return self._repeat(item, x, scope, body)
+        if isinstance(item, ast.Group):
+            return self._seq(item.body, x, scope, body)
+        if isinstance(item, ast.Residual):
+            return self._residual(item, x, scope, body)
+        if isinstance(item, ast.Merge):
+            return self._merge(item, x, scope, body)
+        if isinstance(item, ast.MergeRefs):
+            sources = [self._ref(r, body) for r in item.refs]
+            return self._merge_node(item.kind, {}, scope.name(item.kind), item.span, sources, scope)
+        if isinstance(item, ast.Ref):
+            return self._ref(item, body)
+        if isinstance(item, ast.Assign):
+            if item.name in body.tensors:
+                prev = body.where.get(item.name)
+                at = f" (at line {prev.line})" if prev is not None else " (the body's input)"
+                raise ArchNameError(f"the name '{item.name}' is already defined{at}", item.span, self.trace)
+            out = self._seq(item.body, x, scope, body)
+            body.tensors[item.name], body.where[item.name] = out, item.span
+            return out
+        if isinstance(item, (ast.SeqChoice,)):
+            raise ArchError("a choice { ... } must be resolved before elaboration", item.span, self.trace)
+        raise TypeError(f"not an item: {item!r}")
+
+    def _ref(self, ref: ast.Ref, body: _Body) -> str:
+        if ref.name not in body.tensors:
+            raise ArchNameError(
+                f"undefined tensor '@{ref.name}'" + did_you_mean(ref.name, body.tensors)
+                + " (a name must be assigned, 'name = ... ;', before it is used)",
+                ref.span,
+                self.trace,
+            )
+        return body.tensors[ref.name]
+
+    def _repeat(self, item: ast.Repeat, x: str, scope: _Scope, body: _Body) -> str:
+        n = evaluate(item.count, body.values, self.trace)
+        n = argbind.check("repeat", argbind.P("count", "count"), n, item.count.span or item.span, self.trace)
+        if n > MAX_NODES:
+            raise ArchResourceError(f"a repeat of {n:,} exceeds archdsl's limit of {MAX_NODES:,} layers",
+                                    item.count.span, self.trace)
+        if n == 0:
+            return x
+        before = self.g.number_of_nodes()
+        x = self._item(item.body, x, scope, body)
+        per_copy = self.g.number_of_nodes() - before
+        if before + per_copy * n > MAX_NODES:
+            raise ArchResourceError(
+                f"this repeat would build {per_copy * n:,} layers; archdsl's limit is {MAX_NODES:,}",
+                item.count.span, self.trace)
+        for _ in range(n - 1):
+            x = self._item(item.body, x, scope, body)
+        return x
+
+    def _residual(self, item: ast.Residual, x: str, scope: _Scope, body: _Body) -> str:
+        y = self._seq(item.body, x, scope, body)
+        shortcut_scope = scope.child("shortcut")
+        if item.shortcut is not None:
+            s = self._seq(item.shortcut, x, shortcut_scope, body)
+            args = {"project": "none"}
+        else:
+            s, args = x, {"project": "auto", "shortcut": shortcut_scope.prefix[:-1]}
+        return self._merge_node("add", args, scope.name("residual"), item.span, [y, s], scope, residual=True)
+
+    def _merge(self, item: ast.Merge, x: str, scope: _Scope, body: _Body) -> str:
+        if not item.branches:
+            raise ArchArgumentError(f"{item.kind} needs at least one branch {{ ... }}", item.span, self.trace)
+        name = scope.name(item.kind)
+        outs = [self._seq(b, x, _Scope(f"{name}.branch{i}."), body) for i, b in enumerate(item.branches, 1)]
+        return self._merge_node(item.kind, {}, name, item.span, outs, scope)
+
+    def _merge_node(self, kind, args, name, span, sources, scope: _Scope, residual=False) -> str:
+        # A DiGraph holds one edge per pair: a source used twice gets an identity node of its own.
+        seen, inputs = set(), []
+        for i, s in enumerate(sources):
+            if s in seen:
+                s = self._node("identity", {}, f"{name}.same{i + 1}", span, [s])
+            seen.add(s)
+            inputs.append(s)
+        node = self._node(kind, args, name, span, inputs)
+        if residual:
+            self.g.nodes[node]["residual"] = True
+        return node
+
+    # --- calls -----------------------------------------------------------------------------------
+
+    def _call(self, call: ast.Call, x: str, scope: _Scope, body: _Body) -> str:
+        if call.name in self.blocks:
+            return self._block(call, x, scope, body)
+        if call.name == "input":
+            raise ArchArgumentError(
+                "input(...) must be the first line of a network, and only once", call.span, self.trace)
+        if call.name == "settings":
+            raise ArchArgumentError("settings(...) belongs at the top of a network, before its input",
+                                    call.span, self.trace)
+        op = lookup(call.name)
+        if op is None or op.name in MERGE_OPS:
+            names = layer_names() + list(self.blocks)
+            raise ArchNameError(f"unknown layer or block '{call.name}'" + did_you_mean(call.name, names),
+                                call.span, self.trace)
+        given = argbind.bind(call.name, op.params, call.args, body.values, call.span, self.trace)
+        a = argbind.resolve(call.name, op.params, given, call.span, self.trace)
+        self._defaults(op.name, a)
+        return self._node(op.name, a, scope.name(op.name), call.span, [x])
+
+    def _defaults(self, op: str, a: dict) -> None:
+        s = self.settings
+        if op in ("maxpool", "avgpool") and a.get("stride") is None:
+            a["stride"] = a["kernel"]
+        if op == "batchnorm":
+            a["eps"] = s["bn_eps"] if a["eps"] is None else a["eps"]
+            a["momentum"] = s["bn_momentum"] if a["momentum"] is None else a["momentum"]
+        if op == "conv" and a["bias"] == "auto":
+            a["bias"] = s["conv_bias"]
+
+    def _block(self, call: ast.Call, x: str, scope: _Scope, body: _Body) -> str:
+        block = self.blocks[call.name]
+        if call.name in self.stack:
+            cycle = " -> ".join(self.stack[self.stack.index(call.name):] + [call.name])
+            raise ArchNameError(f"block '{call.name}' calls itself ({cycle}); blocks cannot be recursive",
+                                call.span, self.trace)
+        if len(self.stack) >= MAX_DEPTH:
+            raise ArchResourceError(f"blocks are nested more than {MAX_DEPTH} deep", call.span, self.trace)
+        params = [argbind.P(p.name, "any", None if p.default is not None else argbind.REQUIRED) for p in block.params]
+        given = argbind.bind(f"block {call.name}", params, call.args, body.values, call.span, self.trace)
+        values: dict[str, Value] = {}
+        frame = (*self.trace, Frame(call.name, call.span))
+        for p in block.params:
+            values[p.name] = given[p.name][0] if p.name in given else evaluate(p.default, values, frame)
+        saved = self.trace
+        self.trace = frame
+        self.stack.append(call.name)
+        try:
+            inner = _Body(values, {"in": x}, {})
+            out = self._seq(block.body, x, scope.child(call.name), inner)
+        finally:
+            self.stack.pop()
+            self.trace = saved
+        return out
+
+    # --- nodes -----------------------------------------------------------------------------------
+
+    def _node(self, op: str, args: dict, path: str, span, inputs: list[str]) -> str:
+        if self.g.number_of_nodes() >= MAX_NODES:
+            raise ArchResourceError(f"the network has more than {MAX_NODES:,} layers", span, self.trace)
+        self.g.add_node(path, op=op, args=args, path=path, span=span, trace=self.trace)
+        for i, u in enumerate(inputs):
+            self.g.add_edge(u, path, index=i)
+        return path
+
+    def _resolve_conv_bias(self) -> None:
+        """`bias=auto`: a conv feeding only a norm layer has no bias (the norm's shift makes it redundant)."""
+        g = self.g
+        for n, d in g.nodes(data=True):
+            if d["op"] == "conv" and d["args"]["bias"] == "auto":
+                succ = list(g.successors(n))
+                d["args"]["bias"] = not (len(succ) == 1 and g.nodes[succ[0]]["op"] in NORM_OPS)

@@ -1,0 +1,131 @@
+"""One error hierarchy for everything a user can get wrong.
+
+Every error carries a `Span` (file, line, column) and renders as::
+
+    net.arch:3:5: error: unknown layer 'cnv'; did you mean 'conv'?
+        cnv(64, 3)
+        ^^^
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Span:
+    """A region of source text; lines and columns count from 1."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    file: str = "<text>"
+    source: str | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One block call on the way to an error: `in block NAME called at SPAN`."""
+
+    block: str
+    span: Span
+
+
+class ArchError(Exception):
+    """Base of every error a user can cause. `kind` names the family in messages and JSON."""
+
+    kind = "error"
+
+    def __init__(self, message: str, span: Span | None = None, trace: tuple[Frame, ...] = (), node: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.trace = trace
+        self.node = node  # the graph node (path) at fault, for shape errors
+
+    @property
+    def file(self) -> str:
+        return self.span.file if self.span else "<unknown>"
+
+    def to_dict(self) -> dict:
+        s = self.span
+        return {
+            "file": self.file,
+            "line": s.line if s else None,
+            "column": s.column if s else None,
+            "kind": self.kind,
+            "message": self.message,
+        }
+
+    def format(self) -> str:
+        """The message with location, the source line and a caret under the culprit."""
+        s = self.span
+        if s is None:
+            return f"error: {self.message}"
+        out = [f"{s.file}:{s.line}:{s.column}: error: {self.message}"]
+        out += _excerpt(s)
+        for frame in reversed(self.trace):
+            f = frame.span
+            out.append(f"{f.file}:{f.line}:{f.column}: note: in block '{frame.block}' called here")
+            out += _excerpt(f)
+        return "\n".join(out)
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+def _excerpt(s: Span) -> list[str]:
+    if not s.source:
+        return []
+    lines = s.source.splitlines()
+    if not 1 <= s.line <= len(lines):
+        return []
+    text = lines[s.line - 1].expandtabs(1)
+    width = (s.end_column - s.column) if s.end_line == s.line and s.end_column > s.column else 1
+    width = max(1, min(width, len(text) - s.column + 1))
+    return ["    " + text, "    " + " " * (s.column - 1) + "^" * width]
+
+
+class ArchSyntaxError(ArchError):
+    kind = "syntax"
+
+
+class ArchNameError(ArchError):
+    """Unknown layer, block, parameter, keyword or tensor name."""
+
+    kind = "name"
+
+
+class ArchArgumentError(ArchError):
+    """Wrong number, type or range of arguments."""
+
+    kind = "argument"
+
+
+class ArchShapeError(ArchError):
+    kind = "shape"
+
+
+class ArchResourceError(ArchError):
+    """Sizes or repeat counts beyond what archdsl will build."""
+
+    kind = "resource"
+
+
+class ArchFileError(ArchError):
+    """Missing, unreadable, empty or non-UTF-8 file."""
+
+    kind = "file"
+
+
+def did_you_mean(name: str, candidates) -> str:
+    """`"; did you mean 'conv'?"` when a close match exists, else the list of valid names."""
+    candidates = sorted(set(candidates))
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean '{close[0]}'?"
+    if len(candidates) <= 12:
+        return "; expected one of: " + ", ".join(candidates)
+    return ""

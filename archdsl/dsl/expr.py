@@ -1,0 +1,80 @@
+"""Evaluating expressions (`width * 4`, `(1, 7)`, `same`) against the parameters in scope."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from . import ast
+from .errors import ArchArgumentError, ArchError, ArchNameError, ArchResourceError, did_you_mean
+from .ops import CONSTANTS
+
+Value = int | float | str | bool | tuple
+
+# Arithmetic results beyond this are refused: no layer size needs it and it keeps bombs cheap.
+MAX_MAGNITUDE = 10**15
+
+
+def evaluate(expr: ast.Expr, env: Mapping[str, Value], trace=()) -> Value:
+    """The value of `expr`; names resolve to block/network parameters, then to constants."""
+    if isinstance(expr, ast.Number):
+        return expr.value
+    if isinstance(expr, ast.String):
+        return expr.value
+    if isinstance(expr, ast.Name):
+        if expr.id in env:
+            return env[expr.id]
+        if expr.id in CONSTANTS:
+            return CONSTANTS[expr.id]
+        raise ArchNameError(
+            f"undefined name '{expr.id}'" + did_you_mean(expr.id, list(env) + list(CONSTANTS)), expr.span, trace
+        )
+    if isinstance(expr, ast.TupleExpr):
+        return tuple(evaluate(e, env, trace) for e in expr.items)
+    if isinstance(expr, ast.Neg):
+        v = _number(evaluate(expr.operand, env, trace), expr.operand, trace)
+        return -v
+    if isinstance(expr, ast.BinOp):
+        a = _number(evaluate(expr.left, env, trace), expr.left, trace)
+        b = _number(evaluate(expr.right, env, trace), expr.right, trace)
+        return _binop(expr, a, b, trace)
+    if isinstance(expr, ast.ValueChoice):
+        raise ArchError("a choice(...) must be resolved before elaboration", expr.span, trace)
+    raise TypeError(f"not an expression: {expr!r}")
+
+
+def _number(v: Value, expr: ast.Expr, trace) -> int | float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ArchArgumentError(f"arithmetic needs numbers, got {describe(v)}", expr.span, trace)
+    return v
+
+
+def _binop(expr: ast.BinOp, a, b, trace):
+    op = expr.op
+    if op in ("/", "//", "%") and b == 0:
+        raise ArchArgumentError("division by zero", expr.span, trace)
+    if op == "+":
+        r = a + b
+    elif op == "-":
+        r = a - b
+    elif op == "*":
+        r = a * b
+    elif op == "/":
+        # Exact division stays a whole number, so `width / 2` is a valid channel count.
+        r = a // b if isinstance(a, int) and isinstance(b, int) and a % b == 0 else a / b
+    elif op == "//":
+        r = a // b
+    else:
+        r = a % b
+    if abs(r) > MAX_MAGNITUDE:
+        raise ArchResourceError(f"the value {r:.3g} is beyond any layer size archdsl builds", expr.span, trace)
+    return r
+
+
+def describe(v: Value) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return f'"{v}"'
+    if isinstance(v, tuple):
+        return "(" + ", ".join(describe(x) for x in v) + ")"
+    return repr(v)

@@ -1,0 +1,300 @@
+"""Text → syntax tree (`ast.Module`), with a located `ArchSyntaxError` for every malformed input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from . import ast
+from .errors import ArchError, ArchFileError, ArchSyntaxError, Span
+
+_GRAMMAR = Path(__file__).with_name("grammar.lark")
+_comments: list[Token] = []
+_parser: Lark | None = None
+
+# Source size beyond which we refuse to parse: no real architecture is this long.
+MAX_SOURCE_BYTES = 5_000_000
+
+
+def _lark() -> Lark:
+    global _parser
+    if _parser is None:
+        _parser = Lark(
+            _GRAMMAR.read_text(),
+            parser="lalr",
+            cache=True,  # lark keeps the analysed tables on disk: start-up stays fast
+            propagate_positions=True,
+            maybe_placeholders=True,
+            lexer_callbacks={"COMMENT": _comments.append},
+        )
+    return _parser
+
+
+def read_source(path: str | Path) -> str:
+    """The text of an .arch file, or an `ArchFileError` saying why it cannot be read."""
+    p = Path(path)
+    span = Span(1, 1, 1, 1, file=str(path))
+    if not p.exists():
+        raise ArchFileError(f"no such file: {path}", span)
+    if p.is_dir():
+        raise ArchFileError(f"{path} is a directory, not an .arch file", span)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise ArchFileError(f"cannot read {path}: {e.strerror}", span) from None
+    if len(data) > MAX_SOURCE_BYTES:
+        raise ArchFileError(f"{path} is {len(data):,} bytes; archdsl reads files up to {MAX_SOURCE_BYTES:,}", span)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise ArchFileError(
+            f"{path} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})",
+            Span(line, col, line, col + 1, file=str(path)),
+        ) from None
+
+
+def parse_file(path: str | Path) -> ast.Module:
+    return parse(read_source(path), file=str(path))
+
+
+def parse(text: str, file: str = "<text>") -> ast.Module:
+    """Parse .arch text. Raises `ArchSyntaxError` (or `ArchFileError` for an empty file)."""
+    if "\x00" in text:
+        i = text.index("\x00")
+        line = text.count("\n", 0, i) + 1
+        raise ArchFileError("the file contains a NUL byte; is it a binary file?", _span_at(text, file, i, line))
+    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
+        raise ArchFileError(
+            "the file is empty; expected a 'network NAME { ... }' definition", Span(1, 1, 1, 1, file, text)
+        )
+    if len(text) > MAX_SOURCE_BYTES:
+        raise ArchFileError(f"the text is {len(text):,} characters; archdsl reads up to {MAX_SOURCE_BYTES:,}")
+    _comments.clear()
+    try:
+        tree = _lark().parse(text)
+    except UnexpectedInput as e:
+        raise _syntax_error(e, text, file) from None
+    try:
+        module = _ToAst(text, file).transform(tree)
+    except VisitError as e:
+        if isinstance(e.orig_exc, ArchError):
+            raise e.orig_exc from None
+        raise
+    lines = text.splitlines()
+    comments = tuple(
+        ast.Comment(c.line, c.value.rstrip(), bool(lines[c.line - 1][: c.column - 1].strip())) for c in _comments
+    )
+    return ast.Module(module, comments=comments, file=file, source=text)
+
+
+def _span_at(text: str, file: str, index: int, line: int) -> Span:
+    col = index - (text.rfind("\n", 0, index) + 1) + 1
+    return Span(line, col, line, col + 1, file, text)
+
+
+# --- syntax errors -----------------------------------------------------------------------------
+
+_READABLE = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string", "MERGE": "'concat' or 'add'"}
+
+
+def _describe(terminal: str) -> str:
+    if terminal in _READABLE:
+        return _READABLE[terminal]
+    if terminal == "$END":
+        return "end of file"
+    try:
+        pattern = _lark().get_terminal(terminal).pattern
+    except KeyError:
+        return terminal
+    return f"'{pattern.value}'" if pattern.type == "str" else terminal.lower()
+
+
+def _expected(names) -> str:
+    items = sorted({_describe(n) for n in names})
+    if len(items) > 8:
+        items = items[:8] + ["..."]
+    return ", ".join(items)
+
+
+def _syntax_error(e: UnexpectedInput, text: str, file: str) -> ArchSyntaxError:
+    line, col = max(e.line, 1), max(e.column, 1)
+    if isinstance(e, UnexpectedCharacters):
+        ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else "?"
+        msg = f"unexpected character {ch!r}"
+        if ch == "'":
+            msg += "; strings use double quotes"
+        return ArchSyntaxError(msg, Span(line, col, line, col + 1, file, text))
+    if isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END"):
+        opener = _unclosed(text)
+        lines = text.splitlines() or [""]
+        end = Span(len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2, file, text)
+        if opener:
+            ch, (ol, oc) = opener
+            close = {"{": "}", "(": ")"}[ch]
+            return ArchSyntaxError(
+                f"unexpected end of file: the '{ch}' opened at line {ol}, column {oc} is never closed; "
+                f"expected '{close}'",
+                Span(ol, oc, ol, oc + 1, file, text),
+            )
+        return ArchSyntaxError(f"unexpected end of file; expected {_expected(e.expected)}", end)
+    assert isinstance(e, UnexpectedToken)
+    tok = e.token
+    width = max(1, len(str(tok)))
+    span = Span(line, col, line, col + width, file, text)
+    what = f"'{tok}'" if tok.type not in ("NAME", "NUMBER", "STRING") else f"{_describe(tok.type)} '{tok}'"
+    hint = _hint(tok, e.expected)
+    return ArchSyntaxError(f"unexpected {what}; expected {_expected(e.expected)}{hint}", span)
+
+
+def _hint(tok: Token, expected) -> str:
+    if tok.type == "NAME" and tok.value in ("def", "class", "layer", "model", "net"):
+        return " (definitions start with 'network' or 'block')"
+    if "SEMICOLON" in expected and tok.type in ("RBRACE", "$END"):
+        return " (a named assignment 'x = ...' ends with ';')"
+    if tok.type == "COLON":
+        return " (keyword arguments use '=', as in stride=2)"
+    return ""
+
+
+def _unclosed(text: str):
+    """The innermost bracket left open at the end of the text (ignoring comments and strings)."""
+    stack = []
+    line, col = 1, 0
+    in_comment = in_string = False
+    for ch in text:
+        col += 1
+        if ch == "\n":
+            line, col, in_comment, in_string = line + 1, 0, False, False
+            continue
+        if in_comment:
+            continue
+        if ch == '"':
+            in_string = not in_string
+        elif in_string:
+            continue
+        elif ch == "#":
+            in_comment = True
+        elif ch in "{(":
+            stack.append((ch, (line, col)))
+        elif ch in "})" and stack:
+            stack.pop()
+    return stack[-1] if stack else None
+
+
+# --- parse tree → syntax tree ------------------------------------------------------------------
+
+
+@v_args(meta=True, inline=True)
+class _ToAst(Transformer):
+    def __init__(self, text: str, file: str):
+        super().__init__()
+        self.text, self.file = text, file
+
+    def _span(self, meta) -> Span | None:
+        if getattr(meta, "empty", True):
+            return None
+        return Span(meta.line, meta.column, meta.end_line, meta.end_column, self.file, self.text)
+
+    def _tok_span(self, tok: Token) -> Span:
+        return Span(tok.line, tok.column, tok.end_line, tok.end_column, self.file, self.text)
+
+    def start(self, meta, *defs):
+        return tuple(defs)
+
+    def network(self, meta, name, params, body):
+        return ast.Definition("network", str(name), params or (), body, self._tok_span(name))
+
+    def block(self, meta, name, params, body):
+        return ast.Definition("block", str(name), params or (), body, self._tok_span(name))
+
+    def params(self, meta, *ps):
+        return tuple(p for p in ps if p is not None)
+
+    def param(self, meta, name, default):
+        return ast.Param(str(name), default, self._tok_span(name))
+
+    def seq(self, meta, *items):
+        return ast.Seq(tuple(items), self._span(meta))
+
+    def unit(self, meta, item):
+        return item
+
+    def repeat(self, meta, unit, count):
+        return ast.Repeat(unit, count, self._span(meta))
+
+    def residual(self, meta, body, shortcut=None):
+        return ast.Residual(body, shortcut, self._span(meta))
+
+    def shortcut(self, meta, body):
+        return body
+
+    def branch(self, meta, body):
+        return body
+
+    def merge(self, meta, kind, *branches):
+        return ast.Merge(str(kind), tuple(branches), self._tok_span(kind))
+
+    def merge_refs(self, meta, kind, *refs):
+        return ast.MergeRefs(str(kind), tuple(refs), self._tok_span(kind))
+
+    def group(self, meta, body):
+        return ast.Group(body, self._span(meta))
+
+    def seq_choice(self, meta, label, *alts):
+        return ast.SeqChoice(str(label) if label else None, tuple(alts), self._span(meta))
+
+    def assign(self, meta, name, body):
+        return ast.Assign(str(name), body, self._tok_span(name))
+
+    def ref(self, meta, name):
+        return ast.Ref(str(name), self._span(meta))
+
+    def call(self, meta, name, *args):
+        args = tuple(a if isinstance(a, ast.Arg) else ast.Arg(None, a, getattr(a, "span", None))
+                     for a in args if a is not None)
+        return ast.Call(str(name), args, self._tok_span(name))
+
+    def kwarg(self, meta, name, value):
+        return ast.Arg(str(name), value, self._tok_span(name))
+
+    def add(self, meta, a, b):
+        return ast.BinOp("+", a, b, self._span(meta))
+
+    def sub(self, meta, a, b):
+        return ast.BinOp("-", a, b, self._span(meta))
+
+    def mul(self, meta, a, b):
+        return ast.BinOp("*", a, b, self._span(meta))
+
+    def div(self, meta, a, b):
+        return ast.BinOp("/", a, b, self._span(meta))
+
+    def floordiv(self, meta, a, b):
+        return ast.BinOp("//", a, b, self._span(meta))
+
+    def mod(self, meta, a, b):
+        return ast.BinOp("%", a, b, self._span(meta))
+
+    def neg(self, meta, a):
+        return ast.Neg(a, self._span(meta))
+
+    def number(self, meta, tok):
+        s = str(tok)
+        value = int(s) if s.isdigit() else float(s)
+        return ast.Number(value, self._tok_span(tok))
+
+    def string(self, meta, tok):
+        return ast.String(str(tok)[1:-1], self._tok_span(tok))
+
+    def name(self, meta, tok):
+        return ast.Name(str(tok), self._tok_span(tok))
+
+    def tuple(self, meta, *items):
+        return ast.TupleExpr(tuple(items), self._span(meta))
+
+    def value_choice(self, meta, label, *options):
+        return ast.ValueChoice(str(label) if label else None, tuple(options), self._span(meta))

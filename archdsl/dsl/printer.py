@@ -1,0 +1,205 @@
+"""Syntax tree → canonical .arch text: 4-space indents, one spacing style, comments kept.
+
+Items written on one source line stay on one line; structures (residual, concat, add, choice
+between sequences) open a block of their own. `parse(print_module(m)) == m` for every module.
+"""
+
+from __future__ import annotations
+
+from . import ast
+
+INDENT = "    "
+WIDTH = 100
+_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2}
+
+
+# --- expressions -------------------------------------------------------------------------------
+
+
+def print_expr(e: ast.Expr, parent: int = 0, right: bool = False) -> str:
+    if isinstance(e, ast.Number):
+        return repr(e.value)
+    if isinstance(e, ast.String):
+        return f'"{e.value}"'
+    if isinstance(e, ast.Name):
+        return e.id
+    if isinstance(e, ast.TupleExpr):
+        return "(" + ", ".join(print_expr(x) for x in e.items) + ")"
+    if isinstance(e, ast.Neg):
+        return "-" + print_expr(e.operand, 3)
+    if isinstance(e, ast.BinOp):
+        p = _PREC[e.op]
+        s = f"{print_expr(e.left, p)} {e.op} {print_expr(e.right, p, right=True)}"
+        return f"({s})" if p < parent or (right and p == parent) else s
+    if isinstance(e, ast.ValueChoice):
+        label = f" {e.label}" if e.label else ""
+        return f"choice{label}(" + ", ".join(print_expr(x) for x in e.options) + ")"
+    raise TypeError(f"not an expression: {e!r}")
+
+
+def _args(args) -> str:
+    return ", ".join(f"{a.name}={print_expr(a.value)}" if a.name else print_expr(a.value) for a in args)
+
+
+# --- items -------------------------------------------------------------------------------------
+
+
+def _is_simple(item) -> bool:
+    if isinstance(item, ast.Repeat):
+        return _is_simple(item.body)
+    return isinstance(item, (ast.Call, ast.Ref, ast.MergeRefs))
+
+
+def _simple(item) -> str:
+    if isinstance(item, ast.Call):
+        return f"{item.name}({_args(item.args)})" if item.args else item.name
+    if isinstance(item, ast.Ref):
+        return f"@{item.name}"
+    if isinstance(item, ast.MergeRefs):
+        return f"{item.kind}(" + ", ".join(f"@{r.name}" for r in item.refs) + ")"
+    raise TypeError(item)
+
+
+class _Printer:
+    def __init__(self, comments=()):
+        self.comments = sorted(comments, key=lambda c: c.line)
+        self.lines: list[str] = []
+
+    # Comments: everything written before an item's line is emitted above it.
+    def _flush(self, before_line: int | None, depth: int) -> None:
+        while self.comments and (before_line is None or self.comments[0].line < before_line):
+            c = self.comments.pop(0)
+            if c.trailing and self.lines and "#" not in self.lines[-1]:
+                self.lines[-1] += "  " + c.text
+            else:
+                self.lines.append(INDENT * depth + c.text)
+
+    def module(self, m: ast.Module) -> str:
+        for i, d in enumerate(m.definitions):
+            self._flush(d.span.line if d.span else None, 0)
+            if i and self.lines and self.lines[-1] != "" and not self.lines[-1].startswith("#"):
+                self.lines.append("")
+            params = ""
+            if d.params:
+                params = "(" + ", ".join(
+                    f"{p.name}={print_expr(p.default)}" if p.default is not None else p.name for p in d.params
+                ) + ")"
+            self.lines.append(f"{d.kind} {d.name}{params} {{")
+            self.seq(d.body, 1)
+            self.lines.append("}")
+        self._flush(None, 0)
+        return "\n".join(self.lines) + "\n"
+
+    def seq(self, seq: ast.Seq, depth: int) -> None:
+        pad = INDENT * depth
+        line: list[str] = []
+        last_line = None
+        for item in seq.items:
+            start = item.span.line if getattr(item, "span", None) else None
+            if _is_simple(item):
+                same = line and (start is None or start == last_line)
+                if same and len(pad + " ".join(line)) + len(self._simple_repeat(item)) < WIDTH:
+                    line.append(self._simple_repeat(item))
+                else:
+                    self._end_line(pad, line)
+                    self._flush(start, depth)
+                    line = [self._simple_repeat(item)]
+                last_line = item.span.end_line if getattr(item, "span", None) else last_line
+                continue
+            self._end_line(pad, line)
+            line = []
+            self._flush(start, depth)
+            self.structure(item, depth)
+            last_line = None
+        self._end_line(pad, line)
+
+    def _end_line(self, pad: str, line: list[str]) -> None:
+        if line:
+            self.lines.append(pad + " ".join(line))
+
+    def _simple_repeat(self, item) -> str:
+        if isinstance(item, ast.Repeat):
+            return f"{self._simple_repeat(item.body)} * {print_expr(item.count)}"
+        return _simple(item)
+
+    def structure(self, item, depth: int, suffix: str = "") -> None:
+        pad = INDENT * depth
+        if isinstance(item, ast.Repeat):
+            self.structure(item.body, depth, f" * {print_expr(item.count)}{suffix}")
+        elif isinstance(item, ast.Residual):
+            self.lines.append(pad + "residual {")
+            self.seq(item.body, depth + 1)
+            if item.shortcut is not None:
+                self.lines.append(pad + "} shortcut {")
+                self.seq(item.shortcut, depth + 1)
+            self.lines.append(pad + "}" + suffix)
+        elif isinstance(item, ast.Merge):
+            self.lines.append(pad + item.kind + " {")
+            for b in item.branches:
+                inline = print_seq_inline(b)
+                if inline is not None and len(pad + INDENT) + len(inline) + 12 < WIDTH:
+                    self._flush(b.span.line if b.span else None, depth + 1)
+                    self.lines.append(pad + INDENT + ("branch { " + inline + " }" if inline else "branch { }"))
+                else:
+                    self.lines.append(pad + INDENT + "branch {")
+                    self.seq(b, depth + 2)
+                    self.lines.append(pad + INDENT + "}")
+            self.lines.append(pad + "}" + suffix)
+        elif isinstance(item, ast.Group):
+            inline = print_seq_inline(item.body)
+            if inline is not None and len(pad) + len(inline) + len(suffix) + 4 < WIDTH:
+                self.lines.append(pad + "{ " + inline + " }" + suffix)
+            else:
+                self.lines.append(pad + "{")
+                self.seq(item.body, depth + 1)
+                self.lines.append(pad + "}" + suffix)
+        elif isinstance(item, ast.SeqChoice):
+            label = f" {item.label}" if item.label else ""
+            alts = [print_seq_inline(a) for a in item.alternatives]
+            if all(a is not None for a in alts):
+                text = f"choice{label} {{ " + " | ".join(alts) + " }"
+                text = text.replace("{  |", "{ |").replace("|  |", "| |").replace("|  }", "| }")
+                if len(pad) + len(text) + len(suffix) < WIDTH:
+                    self.lines.append(pad + text + suffix)
+                    return
+            self.lines.append(pad + f"choice{label} {{")
+            for i, a in enumerate(item.alternatives):
+                if i:
+                    self.lines.append(pad + "|")
+                self.seq(a, depth + 1)
+            self.lines.append(pad + "}" + suffix)
+        elif isinstance(item, ast.Assign):
+            inline = print_seq_inline(item.body)
+            head = f"{item.name} ="
+            if inline is not None and len(pad) + len(head) + len(inline) + 2 < WIDTH:
+                self.lines.append(pad + (f"{head} {inline};" if inline else f"{head};"))
+            else:
+                start = len(self.lines)
+                self.seq(item.body, depth)
+                self.lines[start] = pad + head + " " + self.lines[start].lstrip()
+                self.lines[-1] += ";"
+        else:
+            raise TypeError(f"not an item: {item!r}")
+
+
+def print_seq_inline(seq: ast.Seq) -> str | None:
+    """A sequence on one line when it is made only of simple items and groups of them, else None."""
+    parts = []
+    for item in seq.items:
+        if _is_simple(item):
+            parts.append(_Printer()._simple_repeat(item))
+        elif isinstance(item, ast.Group) or (isinstance(item, ast.Repeat) and isinstance(item.body, ast.Group)):
+            body = item.body if isinstance(item, ast.Group) else item.body.body
+            inner = print_seq_inline(body)
+            if inner is None:
+                return None
+            rep = f" * {print_expr(item.count)}" if isinstance(item, ast.Repeat) else ""
+            parts.append("{ " + inner + " }" + rep)
+        else:
+            return None
+    return " ".join(parts)
+
+
+def print_module(m: ast.Module, comments: bool = True) -> str:
+    """Canonical text of a module; comments are kept unless `comments=False`."""
+    return _Printer(m.comments if comments else ()).module(m)
