@@ -1,0 +1,63 @@
+"""A search space: an .arch file with `choice` points, its decisions, and its concrete members.
+
+An assignment is a tuple with one option index per decision, in `Space.decisions` order. Its text
+is plain .arch (no choices left) that checks, compiles and trains like a hand-written file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..dsl import ArchError, CheckResult, Decision, check, decisions, load, print_module, resolve
+from ..dsl import ast
+
+
+@dataclass(frozen=True)
+class Space:
+    module: ast.Module
+    decisions: tuple[Decision, ...]
+
+    @classmethod
+    def load(cls, source: str | Path | ast.Module) -> Space:
+        module = load(source)
+        return cls(module, tuple(decisions(module)))
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return tuple(d.size for d in self.decisions)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(d.key for d in self.decisions)
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for s in self.sizes:
+            n *= s
+        return n
+
+    def as_dict(self, assignment: Sequence[int]) -> dict[str, int]:
+        if len(assignment) != len(self.decisions):
+            raise ValueError(f"expected {len(self.decisions)} option indices, got {len(assignment)}")
+        return dict(zip(self.keys, (int(i) for i in assignment)))
+
+    def module_for(self, assignment: Sequence[int]) -> ast.Module:
+        return resolve(self.module, self.as_dict(assignment))
+
+    def text(self, assignment: Sequence[int]) -> str:
+        """The member as standalone .arch text (comments of the space are dropped)."""
+        return print_module(self.module_for(assignment), comments=False)
+
+    def check(self, assignment: Sequence[int], **kwargs) -> CheckResult:
+        """Check a member; raises an `ArchError` if it is not a valid network."""
+        return check(self.module_for(assignment), **kwargs)
+
+    def is_valid(self, assignment: Sequence[int], **kwargs) -> bool:
+        try:
+            self.check(assignment, **kwargs)
+        except ArchError:
+            return False
+        return True
