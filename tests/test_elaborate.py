@@ -10,7 +10,7 @@ def net(body: str, blocks: str = "") -> str:
 
 
 def test_layers_are_named_by_op_and_numbered_within_their_scope():
-    g = build_graph(net("conv(8, 3) bn relu conv(8, 3) bn relu", "")) 
+    g = build_graph(net("conv(8, 3) bn relu conv(8, 3) bn relu", ""))
     assert [n for n in g.nodes][1:] == ["conv1", "batchnorm1", "relu1", "conv2", "batchnorm2", "relu2"]
 
 

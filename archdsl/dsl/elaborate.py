@@ -20,7 +20,7 @@ from . import args as argbind
 from . import ast
 from .errors import ArchArgumentError, ArchError, ArchNameError, ArchResourceError, Frame, did_you_mean
 from .expr import Value, evaluate
-from .ops import MERGE_OPS, OPS, SETTINGS, lookup, layer_names
+from .ops import MERGE_OPS, OPS, SETTINGS, layer_names, lookup
 
 MAX_NODES = 100_000  # a 10,000-layer net is fine; a repeat of 10^9 is refused before it is unrolled
 MAX_DEPTH = 64  # nested block calls

@@ -11,6 +11,7 @@ from . import ast
 INDENT = "    "
 WIDTH = 100
 _PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2}
+_REPEAT = 3  # a repeat count binds tighter than any operator: `* (n - 1)` keeps its brackets
 
 
 # --- expressions -------------------------------------------------------------------------------
@@ -66,19 +67,28 @@ class _Printer:
         self.lines: list[str] = []
 
     # Comments: everything written before an item's line is emitted above it.
-    def _flush(self, before_line: int | None, depth: int) -> None:
+    # Returns the source line of the last comment given a line of its own (None if none was).
+    def _flush(self, before_line: int | None, depth: int) -> int | None:
+        last = None
         while self.comments and (before_line is None or self.comments[0].line < before_line):
             c = self.comments.pop(0)
             if c.trailing and self.lines and "#" not in self.lines[-1]:
                 self.lines[-1] += "  " + c.text
             else:
+                if depth == 0 and last is not None and c.line > last + 1:
+                    self.lines.append("")  # top-level comments set apart in the source stay apart
                 self.lines.append(INDENT * depth + c.text)
+                last = c.line
+        return last
 
     def module(self, m: ast.Module) -> str:
         for i, d in enumerate(m.definitions):
-            self._flush(d.span.line if d.span else None, 0)
-            if i and self.lines and self.lines[-1] != "" and not self.lines[-1].startswith("#"):
-                self.lines.append("")
+            start = len(self.lines)
+            last = self._flush(d.span.line if d.span else None, 0)
+            if i and self.lines[start - 1] != "":  # a blank line between definitions, above their comments
+                self.lines.insert(start, "")
+            if last is not None and d.span and last < d.span.line - 1:
+                self.lines.append("")  # a comment set apart by a blank line (a file's header) stays apart
             params = ""
             if d.params:
                 params = "(" + ", ".join(
@@ -119,13 +129,13 @@ class _Printer:
 
     def _simple_repeat(self, item) -> str:
         if isinstance(item, ast.Repeat):
-            return f"{self._simple_repeat(item.body)} * {print_expr(item.count)}"
+            return f"{self._simple_repeat(item.body)} * {print_expr(item.count, _REPEAT)}"
         return _simple(item)
 
     def structure(self, item, depth: int, suffix: str = "") -> None:
         pad = INDENT * depth
         if isinstance(item, ast.Repeat):
-            self.structure(item.body, depth, f" * {print_expr(item.count)}{suffix}")
+            self.structure(item.body, depth, f" * {print_expr(item.count, _REPEAT)}{suffix}")
         elif isinstance(item, ast.Residual):
             self.lines.append(pad + "residual {")
             self.seq(item.body, depth + 1)
@@ -193,7 +203,7 @@ def print_seq_inline(seq: ast.Seq) -> str | None:
             inner = print_seq_inline(body)
             if inner is None:
                 return None
-            rep = f" * {print_expr(item.count)}" if isinstance(item, ast.Repeat) else ""
+            rep = f" * {print_expr(item.count, _REPEAT)}" if isinstance(item, ast.Repeat) else ""
             parts.append("{ " + inner + " }" + rep)
         else:
             return None

@@ -252,7 +252,7 @@ RULES = {
 def _project(g: nx.DiGraph, node: str, ins: list[str], shapes):
     """Insert `shortcut.conv` (1x1, stride = spatial ratio, no bias) + `shortcut.bn` on the shortcut."""
     d = g.nodes[node]
-    (body, short), (sb, ss) = ins, shapes
+    (_, short), (sb, ss) = ins, shapes
     if len(sb) != 3 or len(ss) != 3:
         raise _error(d, f"cannot project a residual shortcut from {fmt(ss)} to {fmt(sb)}; both must be (C, H, W)")
     strides = []
