@@ -86,7 +86,7 @@ def check(what: str, p: P, value: Value, span, trace=()) -> Value:
         low = 1 if k == "pair" else 0
         if isinstance(value, tuple):
             if len(value) != 2:
-                fail(f"a number or an (h, w) pair; got {len(value)} values")
+                fail(f"a number or an (h, w) pair, not {len(value)} values")
             return tuple(_whole(v, low, where, span, trace, fail) for v in value)
         v = _whole(value, low, where, span, trace, fail)
         return (v, v)

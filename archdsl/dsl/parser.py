@@ -127,6 +127,8 @@ def _syntax_error(e: UnexpectedInput, text: str, file: str) -> ArchSyntaxError:
         msg = f"unexpected character {ch!r}"
         if ch == "'":
             msg += "; strings use double quotes"
+        elif ch == ":":
+            msg += "; keyword arguments use '=', as in stride=2"
         return ArchSyntaxError(msg, Span(line, col, line, col + 1, file, text))
     if isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END"):
         opener = _unclosed(text)
@@ -145,7 +147,7 @@ def _syntax_error(e: UnexpectedInput, text: str, file: str) -> ArchSyntaxError:
     tok = e.token
     width = max(1, len(str(tok)))
     span = Span(line, col, line, col + width, file, text)
-    what = f"'{tok}'" if tok.type not in ("NAME", "NUMBER", "STRING") else f"{_describe(tok.type)} '{tok}'"
+    what = f"'{tok}'" if tok.type not in ("NAME", "NUMBER", "STRING") else f"{_describe(tok.type).removeprefix('a ')} '{tok}'"
     hint = _hint(tok, e.expected)
     return ArchSyntaxError(f"unexpected {what}; expected {_expected(e.expected)}{hint}", span)
 

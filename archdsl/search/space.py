@@ -10,8 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..dsl import ArchError, CheckResult, Decision, check, decisions, load, print_module, resolve
-from ..dsl import ast
+from ..dsl import ArchError, CheckResult, Decision, ast, check, decisions, load, print_module, resolve
 
 
 @dataclass(frozen=True)

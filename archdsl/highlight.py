@@ -1,0 +1,42 @@
+"""A Pygments lexer for .arch files, registered as the `archdsl` entry point (`pygmentize -l archdsl`)."""
+
+from __future__ import annotations
+
+from pygments.lexer import RegexLexer, bygroups, words
+from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, String, Text, Whitespace
+
+from .dsl.ops import CONSTANTS, SETTINGS, layer_names
+
+KEYWORDS = ("network", "block", "residual", "shortcut", "branch", "choice", "concat", "add")
+LAYERS = tuple(layer_names()) + ("input", "settings")
+
+
+class ArchLexer(RegexLexer):
+    """Keywords, layer names (from the op table), numbers, strings, comments, `@refs` and operators."""
+
+    name = "archdsl"
+    aliases = ["archdsl", "arch"]
+    filenames = ["*.arch"]
+    mimetypes = ["text/x-archdsl"]
+
+    tokens = {
+        "root": [
+            (r"\s+", Whitespace),
+            (r"#.*?$", Comment.Single),
+            (r"(network|block)(\s+)([A-Za-z_]\w*)", bygroups(Keyword.Declaration, Whitespace, Name.Class)),
+            (r"(choice)(\s+)([A-Za-z_]\w*)(?=\s*[({])", bygroups(Keyword, Whitespace, Name.Label)),
+            (words(KEYWORDS, suffix=r"\b"), Keyword),
+            (r"@[A-Za-z_]\w*", Name.Variable),
+            (r'"[^"\n]*"', String),
+            (r"(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?", Number),
+            (words(tuple(CONSTANTS), suffix=r"\b"), Keyword.Constant),
+            (words(LAYERS, suffix=r"\b"), Name.Builtin),
+            (r"([A-Za-z_]\w*)(\s*)(=)(?!=)", bygroups(Name.Attribute, Text, Operator)),
+            (r"[A-Za-z_]\w*", Name),
+            (r"//|[-+*/%=|]", Operator),
+            (r"[(){},;]", Punctuation),
+        ]
+    }
+
+
+__all__ = ["ArchLexer", "KEYWORDS", "LAYERS", "SETTINGS"]
