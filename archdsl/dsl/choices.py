@@ -64,7 +64,9 @@ def decisions(module: ast.Module) -> list[Decision]:
         if isinstance(c, ast.ValueChoice):
             kind, opts = "value", tuple(print_expr(o) for o in c.options)
         else:
-            kind, opts = "sequence", tuple(print_seq_inline(a) or "(nothing)" for a in c.alternatives)
+            kind, opts = "sequence", tuple(
+                (print_seq_inline(a) or f"alternative {i + 1}") if a.items else "(nothing)"  # None: too complex for one line
+                for i, a in enumerate(c.alternatives))
         if key in out:
             prev = out[key]
             if prev.size != len(opts) or prev.kind != kind:
@@ -86,37 +88,62 @@ def space_size(ds: list[Decision]) -> int:
 
 def resolve(module: ast.Module, assignment: Mapping[str, int] | None = None) -> ast.Module:
     """The module with every choice replaced by its assigned option (index 0 where unassigned)."""
-    assignment = dict(assignment or {})
+    return resolver(module)(assignment)
+
+
+def resolver(module: ast.Module) -> Callable[[Mapping[str, int] | None], ast.Module]:
+    """`resolve` for many assignments of one module (a search): the module is walked once, and each
+    call rebuilds only the nodes on the way to a choice."""
     nodes = _choice_nodes(module)
     keys = {id(c): k for k, c in zip(_keys(nodes), nodes)}
     sizes = {d.key: d.size for d in decisions(module)}
-    for k, v in assignment.items():
-        if k not in sizes:
-            raise ArchArgumentError(f"the space has no decision '{k}'; it has: {', '.join(sizes) or 'none'}")
-        if not (isinstance(v, int) and 0 <= v < sizes[k]):
-            raise ArchArgumentError(f"decision '{k}' takes an option index 0..{sizes[k] - 1}, got {v!r}")
+    live: set[int] = set()  # ids of nodes with a choice at or below them
 
-    def pick(c) -> int:
-        return assignment.get(keys[id(c)], 0)
-
-    def rebuild(node):
-        if isinstance(node, ast.ValueChoice):
-            return rebuild(node.options[pick(node)])
-        if isinstance(node, ast.Seq):
-            items: list = []
-            for item in node.items:
-                if isinstance(item, ast.SeqChoice):
-                    items.extend(rebuild(item.alternatives[pick(item)]).items)  # spliced into the sequence
-                else:
-                    items.append(rebuild(item))
-            return dataclasses.replace(node, items=tuple(items))
-        if isinstance(node, ast.SeqChoice):  # a choice in a repeat: keep it a group
-            return ast.Group(rebuild(node.alternatives[pick(node)]), node.span)
+    def mark(node) -> bool:
         if isinstance(node, tuple):
-            return tuple(rebuild(x) for x in node)
-        if dataclasses.is_dataclass(node):
+            found = any([mark(x) for x in node])
+        elif dataclasses.is_dataclass(node):
+            found = any([mark(getattr(node, f.name)) for f in dataclasses.fields(node) if f.compare])
+            found = found or isinstance(node, (ast.ValueChoice, ast.SeqChoice))
+        else:
+            return False
+        if found:
+            live.add(id(node))
+        return found
+
+    mark(module.definitions)
+
+    def apply(assignment: Mapping[str, int] | None = None) -> ast.Module:
+        assignment = dict(assignment or {})
+        for k, v in assignment.items():
+            if k not in sizes:
+                raise ArchArgumentError(f"the space has no decision '{k}'; it has: {', '.join(sizes) or 'none'}")
+            if not (isinstance(v, int) and 0 <= v < sizes[k]):
+                raise ArchArgumentError(f"decision '{k}' takes an option index 0..{sizes[k] - 1}, got {v!r}")
+
+        def pick(c) -> int:
+            return assignment.get(keys[id(c)], 0)
+
+        def rebuild(node):
+            if id(node) not in live:
+                return node
+            if isinstance(node, ast.ValueChoice):
+                return rebuild(node.options[pick(node)])
+            if isinstance(node, ast.Seq):
+                items: list = []
+                for item in node.items:
+                    if isinstance(item, ast.SeqChoice):
+                        items.extend(rebuild(item.alternatives[pick(item)]).items)  # spliced into the sequence
+                    else:
+                        items.append(rebuild(item))
+                return dataclasses.replace(node, items=tuple(items))
+            if isinstance(node, ast.SeqChoice):  # a choice in a repeat: keep it a group
+                return ast.Group(rebuild(node.alternatives[pick(node)]), node.span)
+            if isinstance(node, tuple):
+                return tuple(rebuild(x) for x in node)
             changes = {f.name: rebuild(getattr(node, f.name)) for f in dataclasses.fields(node) if f.compare}
             return dataclasses.replace(node, **changes)
-        return node
 
-    return dataclasses.replace(module, definitions=rebuild(module.definitions))
+        return dataclasses.replace(module, definitions=rebuild(module.definitions))
+
+    return apply

@@ -53,7 +53,7 @@ def read_source(path: str | Path) -> str:
         col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
         raise ArchFileError(
             f"{path} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})",
-            Span(line, col, line, col + 1, file=str(path)),
+            Span(line, col, line, col + 1, file=str(path), source=data.decode("utf-8", "replace")),
         ) from None
 
 
@@ -72,7 +72,9 @@ def parse(text: str, file: str = "<text>") -> ast.Module:
             "the file is empty; expected a 'network NAME { ... }' definition", Span(1, 1, 1, 1, file, text)
         )
     if len(text) > MAX_SOURCE_BYTES:
-        raise ArchFileError(f"the text is {len(text):,} characters; archdsl reads up to {MAX_SOURCE_BYTES:,}")
+        raise ArchFileError(
+            f"the text is {len(text):,} characters; archdsl reads up to {MAX_SOURCE_BYTES:,}", Span(1, 1, 1, 1, file)
+        )
     _comments.clear()
     try:
         tree = _lark().parse(text)

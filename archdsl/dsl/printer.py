@@ -122,6 +122,8 @@ class _Printer:
             self.structure(item, depth)
             last_line = None
         self._end_line(pad, line)
+        if seq.items and seq.span is not None:
+            self._flush(seq.span.end_line + 1, depth)  # a comment after the last item stays on its line
 
     def _end_line(self, pad: str, line: list[str]) -> None:
         if line:
@@ -182,12 +184,15 @@ class _Printer:
             inline = print_seq_inline(item.body)
             head = f"{item.name} ="
             if inline is not None and len(pad) + len(head) + len(inline) + 2 < WIDTH:
-                self.lines.append(pad + (f"{head} {inline};" if inline else f"{head};"))
+                self.lines.append(pad + (f"{head} {inline};" if inline else f"{head};") + suffix)
             else:
                 start = len(self.lines)
                 self.seq(item.body, depth)
+                while self.lines[start].lstrip().startswith("#"):  # comments above the body stay above
+                    start += 1
                 self.lines[start] = pad + head + " " + self.lines[start].lstrip()
-                self.lines[-1] += ";"
+                code, hash_, comment = self.lines[-1].partition("  #")  # the ';' goes before a trailing comment
+                self.lines[-1] = code + ";" + suffix + (hash_ + comment)
         else:
             raise TypeError(f"not an item: {item!r}")
 

@@ -92,7 +92,7 @@ def _window(d, dim: str, size: int, k: int, s: int, p: int, dil: int, ceil: bool
     out = (-(-span // s) if ceil else span // s) + 1
     if ceil and (out - 1) * s >= size + p:
         out -= 1  # the last window must start inside the input or the left padding
-    if out < 1 or span < 0:
+    if out < 1:  # in ceil mode a negative span can still give one window, as in torch
         rnd = "ceil" if ceil else "floor"
         raise _error(
             d,
@@ -111,9 +111,7 @@ def _conv(d, a, shapes):
     if a["padding"] == "same":
         if (sh, sw) != (1, 1):
             raise _error(d, 'padding="same" needs stride 1 (PyTorch\'s rule); give the padding as a number')
-        ho, wo = h, w
-        if dh * (kh - 1) >= 2 * h + 1 or dw * (kw - 1) >= 2 * w + 1:
-            raise _error(d, f"kernel {kh}x{kw} is too large for a 'same' convolution on {h}x{w}")
+        ho, wo = h, w  # torch pads dilation*(kernel-1) in total, so any kernel fits
     else:
         ph, pw = a["padding"]
         ho = _window(d, "height", h, kh, sh, ph, dh, False)
@@ -127,9 +125,9 @@ def _pool(d, a, shapes):
     c, h, w = _image(d, shapes)
     if a["kernel"] is None:  # global average pooling
         return (c, 1, 1), 0, 0
-    (kh, kw), (sh, sw), (ph, pw) = a["kernel"], a["stride"], a["padding"]
-    if a["padding"] == "same":
+    if a["padding"] == "same":  # before unpacking: "same" is a string, not an (h, w) pair
         raise _error(d, 'pools take a number for padding, not "same"')
+    (kh, kw), (sh, sw), (ph, pw) = a["kernel"], a["stride"], a["padding"]
     dh, dw = a.get("dilation") or (1, 1)
     if ph > kh // 2 or pw > kw // 2:
         raise _error(d, f"padding {ph}x{pw} is more than half the kernel {kh}x{kw} (PyTorch's rule)")
