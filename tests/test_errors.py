@@ -63,8 +63,45 @@ def net(body: str) -> str:
 
 def test_syntax_error_lists_the_expected_tokens(tmp_path):
     err = fail(tmp_path, net("conv(16 3)"))
-    assert_located(err, ArchSyntaxError, 3, 13, "unexpected number '3'; expected", "3")
-    assert "')'" in err.message and "','" in err.message
+    # only what can really follow `conv(16` (LALR's merged lookaheads would add ';', '@', ...), no terminal names
+    assert_located(err, ArchSyntaxError, 3, 13, "unexpected number '3'; expected ')', ',' or an operator", "3")
+
+
+def test_missing_comma_gets_a_hint(tmp_path):
+    err = fail(tmp_path, net("conv(16, 3 stride=2)"))
+    assert_located(err, ArchSyntaxError, 3, 16, "expected ')' or ',' (is a ',' missing before it?)", "stride")
+
+
+def test_missing_closing_paren_points_back_at_the_opening_one(tmp_path):
+    err = fail(tmp_path, "network n {\n    input(3, 32, 32)\n    conv(16, 3\n    relu\n}\n")
+    assert_located(err, ArchSyntaxError, 4, 5, "(the '(' opened at line 3, column 9 is never closed)", "relu")
+
+
+def test_unclosed_paren_at_end_of_file(tmp_path):
+    err = fail(tmp_path, "network n {\n    input(3, 32, 32)\n    conv(16, 3\n")
+    assert_located(err, ArchSyntaxError, 3, 9, "the '(' opened at line 3, column 9 is never closed; expected ')'", "(")
+
+
+@pytest.mark.parametrize(
+    "text, line, column, closer",
+    [(net("conv(16, 3))"), 3, 16, ")"), (net("relu }"), 4, 1, "}")],  # `relu }` closes the network: line 4 is extra
+    ids=["paren", "brace"],
+)
+def test_a_closer_with_nothing_to_close(tmp_path, text, line, column, closer):
+    opener = "(" if closer == ")" else "{"
+    err = fail(tmp_path, text)
+    assert_located(err, ArchSyntaxError, line, column, f"(there is no '{opener}' open for this '{closer}' to close)",
+                   closer)
+
+
+def test_square_brackets_get_a_hint(tmp_path):
+    err = fail(tmp_path, net("conv(16, [1, 7])"))
+    assert_located(err, ArchSyntaxError, 3, 14, "unexpected character '['; pairs are written in parentheses", "[")
+
+
+def test_assignment_without_semicolon_gets_a_hint(tmp_path):
+    err = fail(tmp_path, net("x = conv(16, 3)\n    relu"))
+    assert_located(err, ArchSyntaxError, 5, 1, "expected ';' (a named assignment 'x = ...' ends with ';')", "}")
 
 
 def test_unclosed_brace_says_where_it_was_opened(tmp_path):
@@ -104,6 +141,28 @@ def test_undefined_name_in_an_expression(tmp_path):
     err = fail(tmp_path, text)
     assert_located(err, ArchNameError, 1, 23, "undefined name 'widht'; did you mean 'width'?", "widht")
     assert "in block 'b' called here" in err.format()
+
+
+def test_unknown_keyword_of_a_block_call(tmp_path):
+    text = "block b(c, stride=1) { conv(c, 3, stride=stride) }\nnetwork n {\n    input(3, 32, 32)\n    b(16, strid=2)\n}\n"
+    err = fail(tmp_path, text)
+    assert_located(err, ArchNameError, 4, 11, "block b has no argument 'strid'; did you mean 'stride'?", "strid")
+
+
+def test_choice_label_used_as_a_value(tmp_path):
+    err = fail(tmp_path, net("conv(choice w(16, 32), 3) conv(w, 3)"))
+    assert_located(err, ArchNameError, 3, 36, "'w' is the label of a choice, not a value; to take the same decision "
+                   "here, write the choice again: choice w(16, 32)", "w")
+
+
+def test_parameter_listed_twice(tmp_path):
+    text = "block b(c, c) { relu }\nnetwork n {\n    input(3, 32, 32)\n    b(1, 2)\n}\n"
+    assert_located(fail(tmp_path, text), ArchNameError, 1, 12, "parameter 'c' is listed twice", "c")
+
+
+def test_positional_argument_after_a_keyword(tmp_path):
+    err = fail(tmp_path, net("conv(16, kernel=3, 1)"))
+    assert_located(err, ArchArgumentError, 3, 24, "a positional argument of conv follows a keyword argument", "1")
 
 
 def test_undefined_block(tmp_path):

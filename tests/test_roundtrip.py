@@ -96,7 +96,7 @@ def seqs() -> st.SearchStrategy[str]:
 ITEMS = st.lists(st.tuples(seqs(), WS), max_size=6).map(lambda xs: "".join(i + w for i, w in xs))
 PARAMS = st.one_of(
     st.just(""),
-    st.lists(st.tuples(NAMES, st.one_of(st.none(), EXPR)), max_size=3).map(
+    st.lists(st.tuples(NAMES, st.one_of(st.none(), EXPR)), max_size=3, unique_by=lambda p: p[0]).map(
         lambda ps: "(" + ", ".join(n if d is None else f"{n}={d}" for n, d in ps) + ")"),
 )
 DEFINITION = st.tuples(st.sampled_from(["network", "block"]), NAMES, PARAMS, ITEMS).map(

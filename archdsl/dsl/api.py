@@ -13,6 +13,7 @@ import networkx as nx
 from . import ast
 from .choices import Decision, decisions, resolve, space_size
 from .elaborate import elaborate
+from .errors import ArchNameError
 from .parser import parse, parse_file
 from .shape_infer import Shape, infer_shapes, layer_order
 
@@ -97,9 +98,26 @@ def build_graph(
 ) -> nx.DiGraph:
     """Parse (if needed), resolve choices, elaborate and infer shapes: the annotated graph."""
     module = load(source)
-    if assignment is not None or decisions(module):
-        module = resolve(module, assignment)
-    return infer_shapes(elaborate(module, network, arguments, input))
+    ds = decisions(module)
+    resolved = resolve(module, assignment) if assignment is not None or ds else module
+    try:
+        return infer_shapes(elaborate(resolved, network, arguments, input))
+    except ArchNameError as e:
+        label = next((d for d in ds if d.key == getattr(e, "undefined", None)), None)
+        if label is None:
+            raise
+        raise _label_used_as_value(e, label) from None
+
+
+def _label_used_as_value(e: ArchNameError, d: Decision) -> ArchNameError:
+    """A choice's label names the decision, not its value: say so, and show how to tie the two places."""
+    if d.kind == "value":
+        again = f"choice {d.key}({', '.join(d.options)})"
+        msg = (f"'{d.key}' is the label of a choice, not a value; to take the same decision here, "
+               f"write the choice again: {again}")
+    else:
+        msg = f"'{d.key}' is the label of a choice between sequences, not a value"
+    return ArchNameError(msg, e.span, e.trace)
 
 
 def check(

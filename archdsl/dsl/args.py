@@ -25,8 +25,16 @@ def bind(
     names = [p.name for p in params]
     given: dict[str, tuple[Value, object]] = {}
     positional = 0
+    keyword_seen = False
     for arg in args:
         if arg.name is None:
+            if keyword_seen:
+                raise ArchArgumentError(
+                    f"a positional argument of {what} follows a keyword argument; "
+                    f"give it by name too ({what}({signature(params)}))",
+                    arg.span or span,
+                    trace,
+                )
             if positional >= len(params):
                 raise ArchArgumentError(
                     f"{what} takes at most {len(params)} argument{'s' * (len(params) != 1)}"
@@ -37,7 +45,7 @@ def bind(
             name = params[positional].name
             positional += 1
         else:
-            name = arg.name
+            name, keyword_seen = arg.name, True
             if name not in names:
                 raise ArchNameError(
                     f"{what} has no argument '{name}'" + did_you_mean(name, names)

@@ -25,19 +25,28 @@ class Decision:
     options: tuple[str, ...]  # each option as canonical text, for listings and reports
 
 
+_CHILDREN: dict[type, tuple[str, ...]] = {}  # per AST class, the fields that hold its children
+
+
 def _walk(node, visit: Callable) -> None:
     if isinstance(node, (ast.ValueChoice, ast.SeqChoice)):
         visit(node)
-    if dataclasses.is_dataclass(node):
-        for f in dataclasses.fields(node):
-            if f.compare:
-                _walk(getattr(node, f.name), visit)
-    elif isinstance(node, tuple):
+    if isinstance(node, tuple):
         for x in node:
             _walk(x, visit)
+        return
+    cls = type(node)
+    names = _CHILDREN.get(cls)
+    if names is None:
+        is_node = dataclasses.is_dataclass(node) and not isinstance(node, type)
+        names = _CHILDREN[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.compare) if is_node else ()
+    for name in names:
+        _walk(getattr(node, name), visit)
 
 
 def _choice_nodes(module: ast.Module) -> list:
+    if module.source is not None and "choice" not in module.source:
+        return []  # parsed text without the keyword has no choice: skip the walk (10,000-layer nets)
     found: list = []
     _walk(module.definitions, found.append)
     return found

@@ -25,9 +25,11 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value], trace=()) -> Value:
             return env[expr.id]
         if expr.id in CONSTANTS:
             return CONSTANTS[expr.id]
-        raise ArchNameError(
+        err = ArchNameError(
             f"undefined name '{expr.id}'" + did_you_mean(expr.id, list(env) + list(CONSTANTS)), expr.span, trace
         )
+        err.undefined = expr.id  # lets the caller explain a choice label used as a value
+        raise err
     if isinstance(expr, ast.TupleExpr):
         return tuple(evaluate(e, env, trace) for e in expr.items)
     if isinstance(expr, ast.Neg):

@@ -8,7 +8,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast
-from .errors import ArchError, ArchFileError, ArchSyntaxError, Span
+from .errors import ArchError, ArchFileError, ArchNameError, ArchSyntaxError, Span
 
 _GRAMMAR = Path(__file__).with_name("grammar.lark")
 _comments: list[Token] = []
@@ -100,7 +100,7 @@ def _span_at(text: str, file: str, index: int, line: int) -> Span:
 
 # --- syntax errors -----------------------------------------------------------------------------
 
-_READABLE = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string", "MERGE": "'concat' or 'add'"}
+_READABLE = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string", "MERGE": "'concat', 'add'"}
 
 
 def _describe(terminal: str) -> str:
@@ -115,11 +115,21 @@ def _describe(terminal: str) -> str:
     return f"'{pattern.value}'" if pattern.type == "str" else terminal.lower()
 
 
+_OPERATORS = frozenset({"PLUS", "MINUS", "STAR", "SLASH", "__ANON_0", "PERCENT"})
+
+
 def _expected(names) -> str:
-    items = sorted({_describe(n) for n in names})
+    """Readable expected tokens: closers and separators first, arithmetic folded into 'an operator'."""
+    names = set(names)
+    ops = {n for n in names if n in _OPERATORS or _describe(n) in ("'+'", "'-'", "'*'", "'/'", "'//'", "'%'")}
+    items = sorted({_describe(n) for n in names - ops}, key=lambda d: (not d.startswith("'"), d))
+    if len(ops) > 1:
+        items.append("an operator")
+    elif ops:
+        items.append(_describe(ops.pop()))
     if len(items) > 8:
         items = items[:8] + ["..."]
-    return ", ".join(items)
+    return ", ".join(items[:-1]) + " or " + items[-1] if len(items) > 1 else "".join(items)
 
 
 def _syntax_error(e: UnexpectedInput, text: str, file: str) -> ArchSyntaxError:
@@ -131,6 +141,8 @@ def _syntax_error(e: UnexpectedInput, text: str, file: str) -> ArchSyntaxError:
             msg += "; strings use double quotes"
         elif ch == ":":
             msg += "; keyword arguments use '=', as in stride=2"
+        elif ch in "[]":
+            msg += "; pairs are written in parentheses, as in (1, 7)"
         return ArchSyntaxError(msg, Span(line, col, line, col + 1, file, text))
     if isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END"):
         opener = _unclosed(text)
@@ -150,17 +162,39 @@ def _syntax_error(e: UnexpectedInput, text: str, file: str) -> ArchSyntaxError:
     width = max(1, len(str(tok)))
     span = Span(line, col, line, col + width, file, text)
     what = f"'{tok}'" if tok.type not in ("NAME", "NUMBER", "STRING") else f"{_describe(tok.type).removeprefix('a ')} '{tok}'"
-    hint = _hint(tok, e.expected)
-    return ArchSyntaxError(f"unexpected {what}; expected {_expected(e.expected)}{hint}", span)
+    expected = _acceptable(e)
+    hint = _hint(tok, expected, text)
+    return ArchSyntaxError(f"unexpected {what}; expected {_expected(expected)}{hint}", span)
 
 
-def _hint(tok: Token, expected) -> str:
+def _acceptable(e: UnexpectedToken) -> set[str]:
+    """The tokens that could really come next. LALR's `expected` holds every lookahead of a merged state
+    (after `conv(16` it lists ';' and '@'); trying each token on a copy of the parser is exact."""
+    try:
+        accepts = e.interactive_parser.accepts() if e.interactive_parser is not None else set()
+    except Exception:  # noqa: BLE001  only a nicer message is at stake
+        accepts = set()
+    return (accepts - {"$END"}) or set(e.expected)
+
+
+def _hint(tok: Token, expected, text: str) -> str:
+    """A named diagnosis of the common mistakes, from the unexpected token and what the parser wanted."""
     if tok.type == "NAME" and tok.value in ("def", "class", "layer", "model", "net"):
         return " (definitions start with 'network' or 'block')"
     if "SEMICOLON" in expected and tok.type in ("RBRACE", "$END"):
         return " (a named assignment 'x = ...' ends with ';')"
     if tok.type == "COLON":
         return " (keyword arguments use '=', as in stride=2)"
+    opener = _unclosed(text[: tok.start_pos])
+    if tok.type in ("RPAR", "RBRACE"):
+        want = "(" if tok.type == "RPAR" else "{"
+        if opener is None or opener[0] != want:
+            return f" (there is no '{want}' open for this '{tok}' to close)"
+    if "RPAR" in expected and opener and opener[0] == "(" and opener[1][0] < tok.line:
+        ol, oc = opener[1]
+        return f" (the '(' opened at line {ol}, column {oc} is never closed)"
+    if "COMMA" in expected and tok.type in ("NUMBER", "NAME", "STRING", "LPAR"):
+        return " (is a ',' missing before it?)"
     return ""
 
 
@@ -216,7 +250,14 @@ class _ToAst(Transformer):
         return ast.Definition("block", str(name), params or (), body, self._tok_span(name))
 
     def params(self, meta, *ps):
-        return tuple(p for p in ps if p is not None)
+        ps = tuple(p for p in ps if p is not None)
+        seen: dict[str, ast.Param] = {}
+        for p in ps:
+            if p.name in seen:
+                raise ArchNameError(f"parameter '{p.name}' is listed twice (first at column {seen[p.name].span.column})",
+                                    p.span)
+            seen[p.name] = p
+        return ps
 
     def param(self, meta, name, default):
         return ast.Param(str(name), default, self._tok_span(name))
