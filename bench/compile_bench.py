@@ -30,17 +30,20 @@ def torchvision_resnet50():
     return resnet50(weights=None)
 
 
-def timed(fn, reps: int, sync) -> float:
-    for _ in range(3):  # warm-up: allocator, oneDNN primitive caches, cudnn autotune
-        fn()
+def timed(fns, reps: int, sync) -> list[float]:
+    """Median seconds of each function; runs alternate so that load changes on a shared machine hit both."""
+    for fn in fns:
+        for _ in range(3):  # warm-up: allocator, oneDNN primitive caches, cudnn autotune
+            fn()
     sync()
-    times = []
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        for fn, ts in zip(fns, times):
+            t = time.perf_counter()
+            fn()
+            sync()
+            ts.append(time.perf_counter() - t)
+    return [statistics.median(ts) for ts in times]
 
 
 def run(device: str, batch: int, reps: int) -> list[tuple[str, float, float]]:
@@ -55,13 +58,12 @@ def run(device: str, batch: int, reps: int) -> list[tuple[str, float, float]]:
 
     ref.eval(), ours.eval()
     with torch.no_grad():
-        t_ref = timed(lambda: ref(x), reps, sync)
-        t_ours = timed(lambda: ours(x), reps, sync)
-        rows.append(("eval, eager", t_ours, t_ref))
         fast = archdsl.fold_bn(ours).to(memory_format=torch.channels_last)
         xc = x.contiguous(memory_format=torch.channels_last)
         assert (fast(xc) - ref(x)).abs().max().item() < 1e-3
-        rows.append(("eval, channels_last + folded BN vs eager", timed(lambda: fast(xc), reps, sync), t_ref))
+        t_ref, t_ours, t_fast = timed([lambda: ref(x), lambda: ours(x), lambda: fast(xc)], reps, sync)
+        rows.append(("eval, eager", t_ours, t_ref))
+        rows.append(("eval, channels_last + folded BN vs eager", t_fast, t_ref))
 
     def step(model, opt):
         def go():
@@ -75,8 +77,7 @@ def run(device: str, batch: int, reps: int) -> list[tuple[str, float, float]]:
     ref.train(), ours.train()
     opt_ref = torch.optim.SGD(ref.parameters(), lr=0.01, momentum=0.9)
     opt_ours = torch.optim.SGD(ours.parameters(), lr=0.01, momentum=0.9)
-    t_ref = timed(step(ref, opt_ref), reps, sync)
-    t_ours = timed(step(ours, opt_ours), reps, sync)
+    t_ref, t_ours = timed([step(ref, opt_ref), step(ours, opt_ours)], reps, sync)
     rows.append(("training step (SGD)", t_ours, t_ref))
     return rows
 

@@ -1,0 +1,74 @@
+"""`archdsl export FILE --format onnx|torchscript -o OUT` and `archdsl summary FILE`."""
+
+from __future__ import annotations
+
+import sys
+
+from . import shape_arg, value_arg
+
+
+def register(sub) -> None:
+    p = sub.add_parser("export", help="compile an .arch network (with trained weights) to ONNX or TorchScript")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--weights", metavar="CKPT", help="a checkpoint.pt from `archdsl train` (default: initial weights)")
+    p.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
+    p.add_argument("-o", "--output", required=True, metavar="OUT")
+    _net_args(p)
+    p.add_argument("--batch", type=int, default=1, metavar="N", help="batch size of the example input")
+    p.add_argument("--fold-bn", action="store_true", help="fold BatchNorm into the preceding conv first")
+    p.set_defaults(run=run_export)
+
+    s = sub.add_parser("summary", help="check's per-layer table plus the compiled PyTorch module's figures")
+    s.add_argument("file", metavar="FILE")
+    _net_args(s)
+    s.add_argument("--quiet", "-q", action="store_true", help="totals only")
+    s.set_defaults(run=run_summary)
+
+
+def _net_args(p) -> None:
+    p.add_argument("--input", type=shape_arg, metavar="CxHxW", help="override the network's input shape")
+    p.add_argument("--arg", type=value_arg, action="append", default=[], metavar="NAME=VALUE",
+                   help="set a network parameter (repeatable)")
+    p.add_argument("--network", metavar="NAME")
+
+
+def run_export(args) -> int:
+    import torch
+
+    import archdsl
+
+    from ..dsl.api import build_graph
+    from ..runtime.checkpoint import load_weights
+    from ..runtime.export import export
+
+    g = build_graph(args.file, input=args.input, arguments=dict(args.arg), network=args.network)
+    model = archdsl.compile(g)
+    if args.weights:
+        load_weights(model, args.weights)
+    model.eval()
+    if args.fold_bn:
+        model = archdsl.fold_bn(model)
+    shape = (args.batch, *g.nodes[g.graph["input"]]["info"].output_shape)
+    path = export(model, torch.zeros(shape), args.output, args.format)
+    print(f"wrote {path} ({args.format}, input {'x'.join(map(str, shape))})")
+    return 0
+
+
+def run_summary(args) -> int:
+    import archdsl
+
+    from ..dsl import check
+    from .check_cmd import render
+
+    result = check(args.file, input=args.input, arguments=dict(args.arg), network=args.network)
+    model = archdsl.compile(result.graph)
+    params = sum(p.numel() for p in model.parameters())
+    buffers = sum(b.numel() for b in model.buffers())
+    print(render(result, layers=not args.quiet))
+    same = "matches the checker" if params == result.params else f"DIFFERS from the checker's {result.params:,}"
+    print(f"compiled: {type(model).__name__} with {params:,} parameters ({same}), {buffers:,} buffer values,"
+          f" {len(list(model.children())):,} top-level submodules")
+    if params != result.params:
+        print("error: the compiled module's parameter count differs from the checker's", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,125 @@
+"""`archdsl train FILE --data SPEC` and `archdsl eval FILE --weights CKPT --data SPEC`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import value_arg
+
+DATA_HELP = "digits | cifar10:DIR | mnist:DIR | folder:DIR | npz:FILE (default digits)"
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train an .arch network on a dataset, with a checkpoint every epoch",
+                       description="Compile FILE for the dataset's input shape and classes, train it, write "
+                                   "OUT/checkpoint.pt and OUT/metrics.jsonl after every epoch.")
+    p.add_argument("file", metavar="FILE")
+    _data_args(p)
+    p.add_argument("--epochs", type=int, default=10, metavar="N")
+    p.add_argument("--batch-size", type=int, default=64, metavar="N")
+    p.add_argument("--lr", type=float, default=0.05, metavar="LR")
+    p.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
+    p.add_argument("--schedule", choices=("cosine", "step", "none"), default="cosine")
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--weight-decay", type=float, default=5e-4, metavar="WD")
+    p.add_argument("--grad-clip", type=float, metavar="NORM", help="clip the global gradient norm")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
+                   help="mixed precision (CUDA only; default on)")
+    p.add_argument("--channels-last", action="store_true", help="NHWC memory format")
+    p.add_argument("--workers", type=int, default=0, metavar="N", help="data loader worker processes")
+    p.add_argument("--out", metavar="DIR", help="checkpoints and metrics (default runs/<file name>)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print the final metrics as JSON")
+    p.set_defaults(run=run_train)
+
+    e = sub.add_parser("eval", help="evaluate trained weights on a dataset's validation split")
+    e.add_argument("file", metavar="FILE")
+    e.add_argument("--weights", required=True, metavar="CKPT", help="a checkpoint.pt (or its directory)")
+    _data_args(e)
+    e.add_argument("--split", choices=("val", "train"), default="val")
+    e.add_argument("--batch-size", type=int, default=256, metavar="N")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(run=run_eval)
+
+
+def _data_args(p) -> None:
+    p.add_argument("--data", default="digits", metavar="SPEC", help=DATA_HELP)
+    p.add_argument("--val-fraction", type=float, default=0.2, metavar="F",
+                   help="held-out share for datasets without a test split (default 0.2)")
+    p.add_argument("--image-size", type=int, metavar="N", help="folder: resize images to NxN")
+    p.add_argument("--arg", type=value_arg, action="append", default=[], metavar="NAME=VALUE",
+                   help="set a network parameter (repeatable); `classes` follows the dataset by default")
+    p.add_argument("--network", metavar="NAME", help="which network of FILE (when it defines several)")
+    p.add_argument("--device", default="auto", metavar="auto|cpu|cuda")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="CPU threads for torch (default: torch's; 1 is often fastest for small nets on a busy machine)")
+
+
+def prepare(args, seed: int = 0):
+    """The dataset and the compiled model fitted to it (seeded, so the initial weights repeat)."""
+    import torch
+
+    import archdsl
+
+    from ..runtime.adapt import graph_for_data
+    from ..runtime.datasets import load_dataset
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data = load_dataset(args.data, val_fraction=args.val_fraction, seed=seed, image_size=args.image_size)
+    g = graph_for_data(args.file, data.input_shape, data.num_classes, arguments=dict(args.arg),
+                       network=args.network)
+    torch.manual_seed(seed)
+    model = archdsl.compile(g, device=args.device, channels_last=getattr(args, "channels_last", False))
+    return data, model
+
+
+def run_train(args) -> int:
+    from ..runtime.checkpoint import CHECKPOINT, METRICS
+    from ..runtime.train import TrainConfig, fit
+
+    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+                      momentum=args.momentum, weight_decay=args.weight_decay, schedule=args.schedule,
+                      grad_clip=args.grad_clip, seed=args.seed, device=args.device, amp=args.amp,
+                      channels_last=args.channels_last, num_workers=args.workers, progress=not args.no_progress)
+    out = Path(args.out or Path("runs") / Path(args.file).stem)
+    if args.resume and not (out / CHECKPOINT).is_file():
+        print(f"note: no checkpoint in {out}; starting from scratch", file=sys.stderr)
+    data, model = prepare(args, seed=args.seed)
+    params = sum(p.numel() for p in model.parameters())
+    print(f"training {args.file} on {data.name}: {len(data.train)} train / {len(data.val)} val examples, "
+          f"input {'x'.join(map(str, data.input_shape))}, {data.num_classes} classes, {params:,} params",
+          file=sys.stderr)
+
+    def report(epoch: int, m: dict) -> None:
+        print(f"epoch {epoch}/{cfg.epochs}  train_loss {m['train_loss']:.4f}  train_acc {m['train_acc']:.4f}  "
+              f"val_loss {m['val_loss']:.4f}  val_acc {m['val_acc']:.4f}  {m['time']:.1f}s", file=sys.stderr)
+
+    text = Path(args.file).read_text()
+    result = fit(model, data, cfg, out_dir=out, resume=args.resume, on_epoch=report, arch=text)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"val_acc {result.get('val_acc', float('nan')):.4f}  val_loss {result.get('val_loss', float('nan')):.4f}"
+              f"  checkpoint {out / CHECKPOINT}  metrics {out / METRICS}")
+    return 0
+
+
+def run_eval(args) -> int:
+    from ..runtime.checkpoint import load_weights
+    from ..runtime.train import TrainConfig, evaluate
+
+    data, model = prepare(args)
+    load_weights(model, args.weights)
+    cfg = TrainConfig(batch_size=args.batch_size, device=args.device, progress=False)
+    result = evaluate(model, data.val if args.split == "val" else data.train, cfg)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{args.split} acc {result['acc']:.4f}  loss {result['loss']:.4f}")
+    return 0

@@ -1,0 +1,111 @@
+"""`archdsl train`, `eval` and `summary` end to end on real data, and their errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from archdsl.cli import main
+
+TINY = """
+network tiny(classes=10) {
+    input(1, 8, 8)
+    conv(8, 3, padding=1) bn relu
+    flatten linear(classes)
+}
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    path = tmp_path / "tiny.arch"
+    path.write_text(TINY)
+    return path
+
+
+def test_train_writes_checkpoint_and_metrics_and_eval_reproduces_val_acc(tiny, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", str(tiny), "--data", "digits", "--epochs", "2", "--out", str(out), "--json",
+                 "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert "epoch 2/2" in captured.err and "1438 train / 359 val" in captured.err
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
+    assert main(["eval", str(tiny), "--weights", str(out / "checkpoint.pt"), "--json"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["acc"] == pytest.approx(result["val_acc"])
+
+
+def test_train_resume_continues_from_the_last_epoch(tiny, tmp_path, capsys):
+    out = tmp_path / "run"
+    main(["train", str(tiny), "--epochs", "1", "--out", str(out), "--no-progress", "--schedule", "none"])
+    capsys.readouterr()
+    assert main(["train", str(tiny), "--epochs", "3", "--out", str(out), "--resume", "--no-progress",
+                 "--schedule", "none"]) == 0
+    err = capsys.readouterr().err
+    assert "epoch 1/3" not in err and "epoch 2/3" in err and "epoch 3/3" in err
+    epochs = [json.loads(s)["epoch"] for s in (out / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == [1, 2, 3]
+
+
+def test_train_fits_input_shape_and_classes_to_the_dataset(tmp_path, capsys):
+    arch = tmp_path / "big.arch"
+    arch.write_text("network big(classes=1000) { input(3, 32, 32) conv(4, 3, padding=1) relu avgpool flatten"
+                    " linear(classes) }")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.integers(0, 256, (20, 5, 5), dtype=np.uint8), y=np.arange(20) % 4)
+    assert main(["train", str(arch), "--data", f"npz:{tmp_path / 'd.npz'}", "--epochs", "1",
+                 "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    assert "input 1x5x5, 4 classes" in capsys.readouterr().err
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
+    assert state["model"]["linear1.weight"].shape == (4, 4)
+
+
+def test_network_without_classes_parameter_that_does_not_fit_is_a_clear_error(tmp_path, capsys):
+    arch = tmp_path / "fixed.arch"
+    arch.write_text("network fixed { input(1, 8, 8) flatten linear(7) }")
+    assert main(["train", str(arch), "--epochs", "1", "--out", str(tmp_path / "r")]) == 1
+    err = capsys.readouterr().err
+    assert "outputs 7 but the dataset has 10 classes" in err and "Traceback" not in err
+
+
+def test_missing_dataset_path_exits_1_without_traceback(tiny, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "archdsl", "train", str(tiny), "--data",
+                           f"mnist:{tmp_path / 'nowhere'}", "--out", str(tmp_path / "r")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "mnist directory not found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_eval_with_missing_checkpoint_is_a_clear_error(tiny, tmp_path, capsys):
+    assert main(["eval", str(tiny), "--weights", str(tmp_path / "none.pt")]) == 1
+    assert "checkpoint not found" in capsys.readouterr().err
+
+
+def test_bad_flag_value_is_a_usage_error(tiny):
+    with pytest.raises(SystemExit) as e:
+        main(["train", str(tiny), "--optimizer", "rmsprop"])
+    assert e.value.code == 2
+
+
+def test_summary_prints_check_table_and_compiled_parameter_count(tiny, capsys):
+    assert main(["summary", str(tiny)]) == 0
+    out = capsys.readouterr().out
+    params = 8 * 9 + 2 * 8 + 8 * 64 * 10 + 10  # conv (no bias before bn), bn, linear
+    assert "conv1" in out and f"compiled: Tiny with {params:,} parameters (matches the checker)" in out
+
+
+def test_quick_start_command_reaches_95_percent_within_a_minute(tmp_path, capsys):
+    t0 = time.perf_counter()
+    code = main(["train", "archs/examples/digits_cnn.arch", "--data", "digits", "--out", str(tmp_path / "q"),
+                 "--json"])
+    elapsed = time.perf_counter() - t0
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["val_acc"] >= 0.95
+    assert elapsed < 60
