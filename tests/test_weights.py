@@ -4,10 +4,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+import tv  # noqa: E402
+
 import archdsl  # noqa: E402
 from archdsl.runtime.weights import WeightMismatchError, transfer_weights  # noqa: E402
-
-import tv  # noqa: E402
 
 CASES = [
     # (torchvision constructor, kwargs, .arch file, input for the comparison)

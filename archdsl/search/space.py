@@ -6,11 +6,15 @@ is plain .arch (no choices left) that checks, compiles and trains like a hand-wr
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..dsl import ArchError, CheckResult, Decision, ast, check, decisions, load, print_module, resolve
+import networkx as nx
+
+from ..dsl import ArchError, CheckResult, Decision, ast, check, decisions, elaborate, infer_shapes, load, print_module
+from ..dsl.choices import resolver
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,25 @@ class Space:
             raise ValueError(f"expected {len(self.decisions)} option indices, got {len(assignment)}")
         return dict(zip(self.keys, (int(i) for i in assignment)))
 
+    @functools.cached_property
+    def _resolve(self):
+        return resolver(self.module)  # walks the space once; each member then costs only its own rebuild
+
+    def __getstate__(self) -> dict:  # the resolver is a closure: rebuilt after unpickling
+        return {k: v for k, v in self.__dict__.items() if k not in ("_resolve", "_last")}
+
     def module_for(self, assignment: Sequence[int]) -> ast.Module:
-        return resolve(self.module, self.as_dict(assignment))
+        a = tuple(int(i) for i in assignment)
+        last = self.__dict__.get("_last")
+        if last is not None and last[0] == a:  # check() then text() of the same member resolve once
+            return last[1]
+        m = self._resolve(self.as_dict(a))
+        self.__dict__["_last"] = (a, m)
+        return m
+
+    def graph(self, assignment: Sequence[int]) -> nx.DiGraph:
+        """The member's annotated graph (shapes, params, MACs); raises an `ArchError` if it is invalid."""
+        return infer_shapes(elaborate(self.module_for(assignment)))
 
     def text(self, assignment: Sequence[int]) -> str:
         """The member as standalone .arch text (comments of the space are dropped)."""
