@@ -1,0 +1,74 @@
+"""`archdsl search SPACE.arch`: an architecture search on Ray Tune, local by default or on a cluster.
+
+Every flag may also come from a YAML file (`--config search.yaml`); flags given on the command line
+override it. The effective settings land in `OUT/settings.yaml`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+SCHEDULERS = ("fifo", "asha")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("search", help="search a space of architectures on Ray Tune",
+                       description="Sample members of a search space, check each before it costs anything, "
+                                   "train the valid ones as Ray Tune trials and keep the best as best.arch + best.pt.")
+    p.add_argument("space", nargs="?", metavar="SPACE.arch", help="the search space (or `space:` in --config)")
+    p.add_argument("--config", metavar="YAML", help="settings from a YAML file; flags override them")
+    p.add_argument("--strategy", choices=("random", "reinforce", "evolution"), help="default: random")
+    p.add_argument("--samples", type=int, metavar="N", help="trials to train (default 10)")
+    p.add_argument("--data", metavar="NAME", help="dataset (default digits)")
+    p.add_argument("--epochs", type=int, metavar="N", help="epochs per trial (default 10)")
+    p.add_argument("--batch-size", type=int, metavar="N")
+    p.add_argument("--lr", type=float, metavar="LR")
+    p.add_argument("--scheduler", choices=SCHEDULERS, help="asha stops poor trials early (default fifo)")
+    p.add_argument("--grace-period", type=int, metavar="EPOCHS", help="ASHA: epochs before a trial may stop")
+    p.add_argument("--max-params", type=int, metavar="N", help="never train a member with more parameters")
+    p.add_argument("--max-macs", type=int, metavar="N", help="never train a member with more MACs")
+    p.add_argument("--max-concurrent", type=int, metavar="N", help="trials at once (default: as resources allow)")
+    p.add_argument("--cpus-per-trial", type=float, metavar="N", help="default 1")
+    p.add_argument("--gpus-per-trial", type=float, metavar="N", help="fractions share a GPU, e.g. 0.25")
+    p.add_argument("--address", metavar="auto|ray://HOST:PORT", help="a Ray cluster (default: a local Ray)")
+    p.add_argument("--out", metavar="DIR", help="results directory (default search_out)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--resume", action="store_true",
+                   help="continue the search saved in --out with its saved settings (only --address may change)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no live table of trials")
+    p.set_defaults(run=run)
+
+
+OPTIONS = ("space", "strategy", "samples", "data", "epochs", "batch_size", "lr", "scheduler", "grace_period",
+           "max_params", "max_macs", "max_concurrent", "cpus_per_trial", "gpus_per_trial", "address", "out",
+           "seed")
+
+
+def run(args) -> int:
+    from ..search.config import merge, read_yaml
+    from ..search.results import render_leaderboard
+    from ..search.runner import run_search
+
+    file_settings = read_yaml(args.config) if args.config else {}
+    given = {k: getattr(args, k) for k in OPTIONS}
+    if args.resume:  # the search saved in --out is resumed with its own settings
+        given["space"] = given["space"] or file_settings.get("space") or "(saved)"
+    try:
+        settings = merge(file_settings, given)
+    except ValueError as e:
+        print(f"archdsl search: error: {e}", file=sys.stderr)
+        return 2
+    outcome = run_search(settings, resume=args.resume, verbose=0 if args.quiet else 1)
+    print()
+    print(render_leaderboard(outcome.records))
+    counts = {s: sum(r.status == s for r in outcome.records) for s in ("completed", "stopped", "failed")}
+    print(f"\n{len(outcome.records)} trials: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
+    if outcome.rejected:
+        print("never trained: " + ", ".join(f"{n} {k}" for k, n in sorted(outcome.rejected.items())))
+    if outcome.best is None:
+        print("no trial finished with a validation accuracy; see trials.csv for the reasons", file=sys.stderr)
+        return 1
+    print(f"best: {outcome.out / 'best.arch'} (val_acc {outcome.best.val_acc:.4f}, {outcome.best.params:,} params)"
+          f" with weights {outcome.out / 'best.pt'}")
+    print(f"all trials: {outcome.out / 'trials.csv'}; settings to repeat it: {outcome.out / 'settings.yaml'}")
+    return 0

@@ -1,0 +1,229 @@
+"""`ArchSearcher`: a Ray Tune `Searcher` that turns a strategy's samples into checked .arch trials.
+
+The strategy proposes an assignment (one option index per decision). Before anything is launched the
+member is resolved to plain .arch text and shape-checked, held to the parameter / MAC budgets, and
+de-duplicated by its graph key. Invalid and over-budget samples are told to the strategy at once with
+reward `None` and a new sample is drawn; duplicates are answered from the known result (or when the
+running twin finishes). Only members that pass everything reach Tune as a trial config.
+
+It needs no running Tune: tests and benchmarks call `suggest` / `on_trial_complete` directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import pickle
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ray.tune.search import Searcher
+
+from ..dsl import ArchError
+from .dedup import arch_key
+from .space import Space
+
+log = logging.getLogger(__name__)
+
+
+class NoValidMemberError(ArchError):
+    """Every sample in a row was invalid or over budget: the search cannot launch a trial."""
+
+    kind = "search"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A checked member of the space, ready to be trained."""
+
+    assignment: tuple[int, ...]
+    text: str
+    params: int
+    macs: int
+    key: str
+
+
+class ArchSearcher(Searcher):
+    """Samples from `strategy`, checks each member of `space`, and hands Tune only valid, new ones.
+
+    `max_rejects` bounds the consecutive rejected samples (invalid, over budget or duplicate) per
+    suggestion: if none was ever valid, `NoValidMemberError` says why; otherwise the space is taken as
+    exhausted and the searcher returns `FINISHED`.
+    """
+
+    def __init__(
+        self,
+        space: Space,
+        strategy,
+        *,
+        metric: str = "val_acc",
+        mode: str = "max",
+        max_params: int | None = None,
+        max_macs: int | None = None,
+        dedup: bool = True,
+        max_rejects: int = 500,
+    ):
+        super().__init__(metric=metric, mode=mode)
+        self.space = space
+        self.strategy = strategy
+        self.max_params = max_params
+        self.max_macs = max_macs
+        self.dedup = dedup
+        self.max_rejects = max_rejects
+        self.pending: dict[str, Candidate] = {}  # trial id -> member in flight
+        self.known: dict[str, float | None] = {}  # arch key -> reward of a finished trial
+        self.waiting: dict[str, list[tuple[int, ...]]] = {}  # arch key in flight -> duplicate samples to tell
+        self.history: list[dict] = []  # finished trials, in completion order
+        self.rejected: Counter = Counter()  # reason family -> count, over the whole search
+        self.valid_seen = 0
+
+    # -- checking -------------------------------------------------------------------------------------
+
+    def examine(self, assignment: Sequence[int]) -> Candidate | str:
+        """The checked member, or the reason it cannot be trained ("shape: ...", "budget: ...")."""
+        a = tuple(int(i) for i in assignment)
+        memo = self.__dict__.setdefault("_memo", {})  # strategies re-ask assignments; a check is pure
+        if a not in memo:
+            if len(memo) >= 50_000:
+                memo.clear()
+            memo[a] = self._examine(a)
+        return memo[a]
+
+    def _examine(self, a: tuple[int, ...]) -> Candidate | str:
+        try:
+            g = self.space.graph(a)
+        except ArchError as e:
+            return f"{e.kind}: {e.message}"
+        params, macs = g.graph["params"], g.graph["macs"]
+        if self.max_params is not None and params > self.max_params:
+            return f"budget: {params:,} params > max {self.max_params:,}"
+        if self.max_macs is not None and macs > self.max_macs:
+            return f"budget: {macs:,} MACs > max {self.max_macs:,}"
+        key = arch_key(g) if self.dedup else repr(a)
+        return Candidate(a, self.space.text(a), params, macs, key)
+
+    def _reward(self, result: dict | None, error: bool) -> float | None:
+        if error or not result:
+            return None
+        value = result.get(self.metric)
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            return None
+        if not math.isfinite(value):
+            return None
+        return -value if self.mode == "min" else value
+
+    # -- the Searcher contract ------------------------------------------------------------------------
+
+    def set_search_properties(self, metric, mode, config, **spec) -> bool:
+        # Tune passes its metric/mode here when TuneConfig names them; ours are fixed at construction.
+        if metric and metric != self.metric or mode and mode != self.mode:
+            return False
+        return True
+
+    def next_candidate(self) -> Candidate | None:
+        """Draw until a member passes every check; `None` when the space is exhausted (all duplicates)."""
+        reasons: Counter = Counter()
+        example: dict[str, str] = {}
+        for _ in range(self.max_rejects):
+            a = tuple(int(i) for i in self.strategy.ask())
+            c = self.examine(a)
+            if isinstance(c, str):
+                family = c.split(":", 1)[0]
+                reasons[family] += 1
+                example.setdefault(family, c)
+                self.rejected[family] += 1
+                self.strategy.tell(a, None)  # the controller learns from an invalid sample at once
+                continue
+            self.valid_seen += 1
+            if self.dedup and c.key in self.known:
+                reasons["duplicate"] += 1
+                self.rejected["duplicate"] += 1
+                self.strategy.tell(a, self.known[c.key])
+                continue
+            if self.dedup and any(p.key == c.key for p in self.pending.values()):
+                reasons["duplicate"] += 1
+                self.rejected["duplicate"] += 1
+                self.waiting.setdefault(c.key, []).append(a)  # told when its twin finishes
+                continue
+            return c
+        detail = "; ".join(f"{n} {family}" for family, n in reasons.most_common())
+        if self.valid_seen:
+            log.warning("the search stops early: %d samples in a row could not be launched (%s)",
+                        self.max_rejects, detail)
+            return None
+        budget = ", ".join(
+            f"{name}={value:,}" for name, value in (("max_params", self.max_params), ("max_macs", self.max_macs))
+            if value is not None
+        ) or "no budget"
+        detail = "; ".join(f"{n} {family} (e.g. {example[family]})" for family, n in reasons.most_common())
+        raise NoValidMemberError(
+            f"the space has no valid member within budget ({budget}): {self.max_rejects} samples in a row "
+            f"were rejected: {detail}"
+        )
+
+    def suggest(self, trial_id: str) -> dict | str | None:
+        c = self.next_candidate()
+        if c is None:
+            return Searcher.FINISHED
+        self.pending[trial_id] = c
+        return self.config_for(c)
+
+    def config_for(self, c: Candidate) -> dict:
+        """The trial config Tune records: the text to train and what a report needs to show."""
+        choices = {d.key: d.options[i] for d, i in zip(self.space.decisions, c.assignment)}
+        return {
+            "arch": c.text,
+            "assignment": list(c.assignment),
+            "choices": choices,
+            "params": c.params,
+            "macs": c.macs,
+            "arch_key": c.key,
+        }
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        c = self.pending.pop(trial_id, None)
+        if c is None:
+            return
+        reward = self._reward(result, error)
+        self.strategy.tell(c.assignment, reward)
+        for twin in self.waiting.pop(c.key, []):
+            self.strategy.tell(twin, reward)
+        self.known[c.key] = reward
+        self.history.append({"trial_id": trial_id, "assignment": list(c.assignment), "reward": reward,
+                             "error": bool(error)})
+
+    # -- save / restore (Tuner.restore calls these through save_to_dir / restore_from_dir) -------------
+
+    def get_state(self) -> dict:
+        return {
+            "strategy": self.strategy.state_dict(),
+            "pending": dict(self.pending),
+            "known": dict(self.known),
+            "waiting": {k: list(v) for k, v in self.waiting.items()},
+            "history": list(self.history),
+            "rejected": dict(self.rejected),
+            "valid_seen": self.valid_seen,
+        }
+
+    def set_state(self, state: dict) -> None:
+        self.strategy.load_state_dict(state["strategy"])
+        self.pending = dict(state["pending"])
+        self.known = dict(state["known"])
+        self.waiting = {k: list(v) for k, v in state["waiting"].items()}
+        self.history = list(state["history"])
+        self.rejected = Counter(state["rejected"])
+        self.valid_seen = state["valid_seen"]
+
+    def __getstate__(self) -> dict:  # Tune pickles the searcher into its experiment; the memo is a cache
+        return {k: v for k, v in self.__dict__.items() if k != "_memo"}
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "wb") as f:
+            pickle.dump(self.get_state(), f)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as f:
+            self.set_state(pickle.load(f))

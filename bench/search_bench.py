@@ -1,0 +1,96 @@
+"""Search benchmarks: architectures sampled and checked per second, and the Tune wiring's per-trial overhead.
+
+    python bench/search_bench.py               # both
+    python bench/search_bench.py --check-only  # the sampling/checking rate only (no torch, no Ray)
+
+1. For each space in archs/spaces: uniform samples through `ArchSearcher.examine` (resolve to text,
+   elaborate, shape-check, budget, de-duplication key); target >= 500 per second.
+2. The same trials (digits space members, a few epochs) trained by `archdsl search` on a local Ray, against
+   training the same members in a plain loop (compile + fit): the difference per trial is the overhead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from archdsl.search.searcher import ArchSearcher  # noqa: E402
+from archdsl.search.space import Space  # noqa: E402
+
+
+class Uniform:
+    def __init__(self, sizes, seed=0):
+        self.sizes, self.rng = sizes, random.Random(seed)
+
+    def ask(self):
+        return tuple(self.rng.randrange(n) for n in self.sizes)
+
+    def tell(self, assignment, reward):
+        pass
+
+
+def check_rate(path: Path, n: int) -> tuple[float, int]:
+    space = Space.load(path)
+    searcher = ArchSearcher(space, Uniform(space.sizes))
+    asks = [searcher.strategy.ask() for _ in range(n)]
+    searcher.examine(asks[0])  # warm the resolver
+    t = time.perf_counter()
+    invalid = sum(isinstance(searcher.examine(a), str) for a in asks)
+    return n / (time.perf_counter() - t), invalid
+
+
+def overhead(samples: int, epochs: int) -> None:
+    import torch
+
+    import archdsl
+    from archdsl.search.config import SearchSettings
+    from archdsl.search.runner import run_search
+    from archdsl.search.trainable import _dataset, train_config
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(1)
+    space = ROOT / "archs/spaces/digits_cnn.arch"
+    with tempfile.TemporaryDirectory() as out:
+        s = SearchSettings(space=str(space), samples=samples, epochs=epochs, out=out, seed=0,
+                           max_concurrent=1).validate()
+        t = time.perf_counter()
+        outcome = run_search(s, verbose=0)
+        tune_s = time.perf_counter() - t
+        texts = [r.arch for r in outcome.records]
+    from archdsl.runtime.train import fit
+
+    data = _dataset("digits")
+    t = time.perf_counter()
+    for text in texts:
+        fit(archdsl.compile(text), data, train_config(s.train_settings()))
+    plain_s = time.perf_counter() - t
+    print(f"tune: {samples} trials x {epochs} epochs, one at a time, incl. Ray start: {tune_s:.1f} s")
+    print(f"plain loop, same members: {plain_s:.1f} s")
+    print(f"overhead per trial: {(tune_s - plain_s) / samples:.2f} s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=500, help="samples per space")
+    ap.add_argument("--check-only", action="store_true")
+    ap.add_argument("--samples", type=int, default=4)
+    ap.add_argument("--epochs", type=int, default=3)
+    a = ap.parse_args()
+    print(f"{'space':<20} {'checked/s':>10} {'invalid':>8}")
+    for path in sorted((ROOT / "archs/spaces").glob("*.arch")):
+        rate, invalid = check_rate(path, a.n)
+        print(f"{path.stem:<20} {rate:>10.0f} {invalid:>8}")
+    if not a.check_only:
+        overhead(a.samples, a.epochs)
+
+
+if __name__ == "__main__":
+    main()

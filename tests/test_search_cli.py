@@ -1,0 +1,95 @@
+"""`archdsl search` end to end: a YAML experiment file, flags that override it, the files it leaves."""
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from archdsl.cli import main
+
+SPACE = """
+network tiny(classes=10) {
+    input(1, 8, 8)
+    conv(choice(8, 16), 3, padding=1) bn relu
+    choice { maxpool(2) | }
+    avgpool flatten linear(classes)
+}
+"""
+
+
+def run_cli(*args, cwd):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "archdsl", "search", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_search_takes_settings_from_yaml_lets_flags_override_them_and_writes_every_result(tmp_path):
+    pytest.importorskip("archdsl.runtime.train")  # trials train through the runtime
+    (tmp_path / "space.arch").write_text(SPACE)
+    (tmp_path / "search.yaml").write_text(yaml.safe_dump(
+        {"space": "space.arch", "strategy": "random", "samples": 1, "epochs": 1, "out": "from_yaml", "seed": 3,
+         "max-params": 100000}))
+    p = run_cli("--config", "search.yaml", "--samples", "2", "--out", "results", "--quiet", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    out = tmp_path / "results"
+    assert not (tmp_path / "from_yaml").exists()
+    effective = yaml.safe_load((out / "settings.yaml").read_text())
+    assert effective["samples"] == 2 and effective["seed"] == 3 and effective["max_params"] == 100000
+    with open(out / "trials.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 and all(r["status"] == "completed" for r in rows)
+    assert "choice" not in (out / "best.arch").read_text().split("\n", 3)[3]
+    assert (out / "best.pt").stat().st_size > 0
+    assert "best: " in p.stdout and "val_acc" in p.stdout
+
+
+def test_a_space_with_no_member_within_budget_fails_before_ray_starts(tmp_path, capsys):
+    (tmp_path / "space.arch").write_text(SPACE)
+    code = main(["search", str(tmp_path / "space.arch"), "--max-params", "10", "--out", str(tmp_path / "o")])
+    assert code == 1
+    assert "no valid member within budget (max_params=10)" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "ray").exists()
+
+
+@pytest.mark.parametrize("args", [[], ["x.arch", "--strategy", "grid"], ["x.arch", "--samples", "0"]])
+def test_usage_errors_exit_2(args, tmp_path):
+    with pytest.raises(SystemExit) as e:
+        code = main(["search", *args])
+        raise SystemExit(code)
+    assert e.value.code == 2
+
+
+def test_an_unknown_setting_in_the_yaml_file_is_named(tmp_path, capsys):
+    (tmp_path / "s.yaml").write_text("space: x.arch\nsampels: 3\n")
+    assert main(["search", "--config", str(tmp_path / "s.yaml")]) == 1
+    assert "unknown setting 'sampels'" in capsys.readouterr().err
+
+
+def test_search_is_listed_in_the_command_line_help():
+    p = subprocess.run([sys.executable, "-m", "archdsl", "search", "--help"], capture_output=True, text=True,
+                       cwd=Path(__file__).parent)
+    assert p.returncode == 0 and "--gpus-per-trial" in p.stdout and "--resume" in p.stdout
+
+
+SPACES = sorted((Path(__file__).resolve().parent.parent / "archs" / "spaces").glob("*.arch"))
+
+
+@pytest.mark.parametrize("path", SPACES, ids=[p.stem for p in SPACES])
+def test_each_shipped_space_checks_reports_its_size_and_has_valid_members(path, capsys):
+    import random
+
+    from archdsl.search.searcher import ArchSearcher
+    from archdsl.search.space import Space
+
+    assert main(["check", "-q", str(path)]) == 0
+    space = Space.load(path)
+    assert f"search space: {len(space.decisions)} decisions, {space.size:,} architectures" in capsys.readouterr().out
+    assert space.size >= 500
+    rng = random.Random(0)
+    searcher = ArchSearcher(space, None)
+    verdicts = [searcher.examine([rng.randrange(n) for n in space.sizes]) for _ in range(30)]
+    assert sum(not isinstance(v, str) for v in verdicts) >= 10

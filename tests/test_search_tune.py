@@ -1,0 +1,151 @@
+"""Real Ray Tune searches on the digits data: trials train, failures are recorded, the best comes back."""
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+ray = pytest.importorskip("ray")
+torch = pytest.importorskip("torch")
+pytest.importorskip("archdsl.runtime.train")  # trials train through the runtime
+
+import archdsl  # noqa: E402
+from archdsl.search.config import SearchSettings  # noqa: E402
+from archdsl.search.runner import run_search  # noqa: E402
+from archdsl.search.trainable import train_trial  # noqa: E402
+
+# Three members, told apart by the stem width: the tests give each a role.
+SPACE = """
+network tiny(classes=10) {
+    input(1, 8, 8)
+    conv(choice width(4, 8, 16), 3, padding=1) bn relu
+    flatten linear(classes)
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    import sys
+
+    import ray.cloudpickle
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import this test module
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def settings(tmp_path: Path, **kw) -> SearchSettings:
+    space = tmp_path / "space.arch"
+    space.write_text(SPACE)
+    base = dict(space=str(space), strategy="random", samples=3, epochs=2, out=str(tmp_path / "out"), seed=0)
+    base.update(kw)
+    return SearchSettings(**base).validate()
+
+
+def test_a_search_on_digits_trains_every_member_and_returns_a_standalone_best_arch_with_weights(local_ray, tmp_path):
+    s = settings(tmp_path)
+    outcome = run_search(s, verbose=0)
+    out = Path(s.out)
+    assert [r.status for r in outcome.records] == ["completed"] * 3
+    assert sorted(r.params for r in outcome.records) == sorted(
+        archdsl.check(SPACE.replace("choice width(4, 8, 16)", str(w))).params for w in (4, 8, 16))
+    assert all(r.epochs == 2 and 0.0 < r.val_acc <= 1.0 for r in outcome.records)
+    assert outcome.best.val_acc == max(r.val_acc for r in outcome.records) > 0.8
+
+    best = (out / "best.arch").read_text()
+    assert "choice" not in best.split("\n", 3)[3]  # the header names the choices; the network has none
+    model = archdsl.compile(best)
+    model.load_state_dict(torch.load(out / "best.pt"))
+    assert archdsl.check(best).params == outcome.best.params
+
+    rows = json.loads((out / "trials.json").read_text())
+    assert len(rows) == 3 and {r["status"] for r in rows} == {"completed"}
+    assert (out / "trials.csv").read_text().count("\n") >= 4
+    assert yaml.safe_load((out / "settings.yaml").read_text())["samples"] == 3
+    assert not list(Path.home().glob("ray_results/search"))  # everything stays under the out dir
+
+
+def flaky(config):
+    """Width 4 raises, width 8 reports a NaN accuracy, width 16 diverges (an absurd learning rate: the
+    runtime stops it on a NaN loss), width 32 trains normally."""
+    from ray import tune
+
+    width = config["choices"]["width"]
+    if width == "4":
+        raise RuntimeError("injected failure in the trainable")
+    if width == "8":
+        tune.report({"val_acc": math.nan, "epoch": 1})  # a single report: the trial ends here
+        return
+    if width == "16":
+        config = {**config, "train": {**config["train"], "lr": 1e30}}
+    train_trial(config)
+
+
+def test_trials_that_raise_report_nan_or_diverge_are_recorded_failed_and_the_search_goes_on(local_ray, tmp_path):
+    s = settings(tmp_path, epochs=1, samples=4)
+    Path(s.space).write_text(SPACE.replace("choice width(4, 8, 16)", "choice width(4, 8, 16, 32)"))
+    outcome = run_search(s, trainable=flaky, verbose=0)
+    by_width = {r.choices["width"]: r for r in outcome.records}
+    assert by_width["32"].status == "completed" and by_width["32"].val_acc > 0.5
+    assert by_width["4"].status == "failed" and "injected failure" in by_width["4"].reason
+    assert by_width["8"].status == "failed" and "nan" in by_width["8"].reason
+    assert by_width["16"].status == "failed" and "diverged" in by_width["16"].reason
+    assert outcome.best is by_width["32"]
+
+
+def completed_trials(exp_dir: Path, epochs: int) -> dict[str, float]:
+    """Trial dir name -> val_acc for trials whose result log reached the last epoch."""
+    done = {}
+    for log in exp_dir.glob("trial_*/result.json"):
+        rows = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
+        if rows and rows[-1].get("training_iteration") == epochs:
+            done[log.parent.name] = rows[-1]["val_acc"]
+    return done
+
+
+@pytest.mark.slow
+def test_a_killed_search_resumes_without_losing_or_repeating_completed_trials(tmp_path):
+    import pickle
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    space = Path(__file__).resolve().parent.parent / "archs/spaces/digits_cnn.arch"
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "archdsl", "search", str(space), "--samples", "6", "--epochs", "3",
+           "--max-concurrent", "1", "--out", str(out), "--seed", "5", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    exp = out / "ray" / "search"
+    deadline = time.time() + 240
+    while len(completed_trials(exp, 3)) < 2 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)  # let Tune save the experiment and searcher state of the second completion
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = completed_trials(exp, 3)
+    assert 2 <= len(before) < 6
+    with open(sorted(exp.glob("searcher-state-*.pkl"))[-1], "rb") as f:
+        saved = pickle.load(f)
+
+    p = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    rows = json.loads((out / "trials.json").read_text())
+    assert len(rows) == 6 and len({r["trial_id"] for r in rows}) == 6
+    final = {f"trial_{r['trial_id']}": r for r in rows}
+    for name, acc in before.items():  # kept, with the same result, trained once
+        assert final[name]["status"] == "completed" and final[name]["val_acc"] == pytest.approx(acc)
+        epochs_logged = [json.loads(x)["training_iteration"] for x in (exp / name / "result.json").read_text().splitlines()]
+        assert epochs_logged == [1, 2, 3]
+    with open(sorted(exp.glob("searcher-state-*.pkl"))[-1], "rb") as f:
+        after = pickle.load(f)
+    assert after["history"][: len(saved["history"])] == saved["history"]  # the controller went on from there
+    assert len(after["history"]) == 6
