@@ -41,6 +41,15 @@ def test_train_writes_checkpoint_and_metrics_and_eval_reproduces_val_acc(tiny, t
     assert evaluated["acc"] == pytest.approx(result["val_acc"])
 
 
+def test_eval_sees_the_training_validation_split_whatever_the_training_seed(tiny, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", str(tiny), "--epochs", "1", "--seed", "3", "--out", str(out), "--json",
+                 "--no-progress"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert main(["eval", str(tiny), "--weights", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["loss"] == pytest.approx(result["val_loss"], rel=1e-5)
+
+
 def test_train_resume_continues_from_the_last_epoch(tiny, tmp_path, capsys):
     out = tmp_path / "run"
     main(["train", str(tiny), "--epochs", "1", "--out", str(out), "--no-progress", "--schedule", "none"])

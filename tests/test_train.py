@@ -11,9 +11,10 @@ import torch
 from torch import nn
 
 import archdsl
+from archdsl.dsl.errors import ArchError
 from archdsl.runtime import checkpoint
 from archdsl.runtime.datasets import load_dataset
-from archdsl.runtime.train import TrainConfig, TrainingDiverged, evaluate, fit
+from archdsl.runtime.train import DivergedError, TrainConfig, TrainingDiverged, evaluate, fit
 
 TINY = """
 network tiny(classes=10) {
@@ -110,6 +111,23 @@ def test_resume_after_interruption_ends_with_the_same_weights(digits, tmp_path, 
     assert [m["epoch"] for m in lines] == [1, 2, 3, 4]
 
 
+def test_resuming_a_finished_run_returns_its_last_metrics_without_training(digits, tmp_path):
+    first = fit(tiny_model(), digits, cfg(epochs=2), out_dir=tmp_path)
+    again = tiny_model(seed=7)
+    result = fit(again, digits, cfg(epochs=2), out_dir=tmp_path, resume=True)
+    assert result["epochs"] == 2 and result["val_acc"] == first["val_acc"]
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 2
+    saved = checkpoint.load(tmp_path)["model"]
+    assert all(torch.equal(v, saved[k]) for k, v in again.state_dict().items())
+
+
+def test_resuming_with_a_different_network_is_a_checkpoint_error(digits, tmp_path):
+    fit(tiny_model(), digits, cfg(epochs=1), out_dir=tmp_path)
+    other = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    with pytest.raises(checkpoint.CheckpointError, match="cannot resume from .*do not fit this network"):
+        fit(other, digits, cfg(epochs=2), out_dir=tmp_path, resume=True)
+
+
 def test_a_fresh_run_starts_a_fresh_metrics_log(digits, tmp_path):
     fit(tiny_model(), digits, cfg(epochs=2), out_dir=tmp_path)
     fit(tiny_model(), digits, cfg(epochs=1), out_dir=tmp_path)
@@ -125,13 +143,14 @@ class NaNAfterFirst(nn.Module):
         return self.fc(x.flatten(1)) * float("nan")
 
 
-def test_nan_loss_raises_training_diverged(digits):
-    with pytest.raises(TrainingDiverged, match="diverged: loss is nan"):
+def test_nan_loss_raises_diverged_error(digits):
+    with pytest.raises(DivergedError, match="diverged: loss is nan") as e:
         fit(NaNAfterFirst(), digits, cfg())
+    assert isinstance(e.value, ArchError) and isinstance(e.value, TrainingDiverged)  # the CLI prints ArchErrors
 
 
 def test_huge_learning_rate_diverges_with_a_clear_error(digits):
-    with pytest.raises(TrainingDiverged, match="lower learning rate"):
+    with pytest.raises(DivergedError, match="lower learning rate"):
         fit(nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), digits, cfg(epochs=3, lr=1e30, schedule="none"))
 
 

@@ -51,6 +51,9 @@ def _data_args(p) -> None:
     p.add_argument("--data", default="digits", metavar="SPEC", help=DATA_HELP)
     p.add_argument("--val-fraction", type=float, default=0.2, metavar="F",
                    help="held-out share for datasets without a test split (default 0.2)")
+    p.add_argument("--split-seed", type=int, default=0, metavar="N",
+                   help="which examples are held out (default 0; independent of --seed, so `eval` sees the "
+                        "same validation split as `train`)")
     p.add_argument("--image-size", type=int, metavar="N", help="folder: resize images to NxN")
     p.add_argument("--arg", type=value_arg, action="append", default=[], metavar="NAME=VALUE",
                    help="set a network parameter (repeatable); `classes` follows the dataset by default")
@@ -61,7 +64,7 @@ def _data_args(p) -> None:
 
 
 def prepare(args, seed: int = 0):
-    """The dataset and the compiled model fitted to it (seeded, so the initial weights repeat)."""
+    """The dataset and the compiled model fitted to it (`seed` sets the initial weights)."""
     import torch
 
     import archdsl
@@ -71,7 +74,7 @@ def prepare(args, seed: int = 0):
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    data = load_dataset(args.data, val_fraction=args.val_fraction, seed=seed, image_size=args.image_size)
+    data = load_dataset(args.data, val_fraction=args.val_fraction, seed=args.split_seed, image_size=args.image_size)
     g = graph_for_data(args.file, data.input_shape, data.num_classes, arguments=dict(args.arg),
                        network=args.network)
     torch.manual_seed(seed)

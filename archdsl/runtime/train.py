@@ -21,10 +21,13 @@ from ..dsl.errors import ArchError
 from . import checkpoint
 
 
-class TrainingDiverged(ArchError):
+class DivergedError(ArchError):
     """The loss became NaN or infinite; search callers record the trial as diverged."""
 
     kind = "diverged"
+
+
+TrainingDiverged = DivergedError  # the earlier name, kept for callers that import it
 
 
 @dataclass
@@ -58,7 +61,7 @@ def fit(model, data, cfg: TrainConfig, out_dir: str | Path | None = None, resume
     """Train `model` on `data.train`, validating on `data.val` after each epoch.
 
     Returns the last epoch's metrics: `val_acc`, `val_loss`, `train_loss`, `train_acc`, `lr`, `epochs`.
-    Raises `TrainingDiverged` on a NaN/inf loss. `arch` (the .arch text) is stored in checkpoints.
+    Raises `DivergedError` on a NaN/inf loss. `arch` (the .arch text) is stored in checkpoints.
     """
     import torch
 
@@ -77,7 +80,7 @@ def fit(model, data, cfg: TrainConfig, out_dir: str | Path | None = None, resume
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
     loss_fn = torch.nn.CrossEntropyLoss()
 
-    start = 0
+    start, resumed_metrics = 0, None
     if out_dir is not None and not resume:
         (Path(out_dir) / checkpoint.METRICS).unlink(missing_ok=True)  # a fresh run starts a fresh log
     if resume:
@@ -86,7 +89,11 @@ def fit(model, data, cfg: TrainConfig, out_dir: str | Path | None = None, resume
         path = Path(out_dir) / checkpoint.CHECKPOINT
         if path.is_file():
             state = checkpoint.load(path)
-            model.load_state_dict(state["model"])
+            try:
+                model.load_state_dict(state["model"])
+            except RuntimeError as e:
+                raise checkpoint.CheckpointError(f"cannot resume from {path}: its weights do not fit this "
+                                                 f"network ({str(e).strip().splitlines()[0]})") from None
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             # The schedule follows this run's epochs (the same as the checkpoint's for an exact resume).
@@ -94,7 +101,9 @@ def fit(model, data, cfg: TrainConfig, out_dir: str | Path | None = None, resume
             scaler.load_state_dict(state["scaler"])
             checkpoint.set_rng_state(state["rng"])
             start = int(state["epoch"])
-    result: dict = {"epochs": start}
+            resumed_metrics = state.get("metrics")
+    # A run resumed after its last epoch returns that epoch's metrics (val_acc, ...) without training.
+    result: dict = dict(resumed_metrics) if resumed_metrics else {"epochs": start}
     for epoch in range(start + 1, cfg.epochs + 1):
         t0 = time.perf_counter()
         # One generator per epoch seeded from (seed, epoch): the shuffle order needs no saved state.
@@ -155,7 +164,7 @@ def _train_epoch(model, loader, optimizer, scheduler, scaler, loss_fn, cfg, devi
             loss = loss_fn(out, y)
         value = loss.item()
         if not math.isfinite(value):
-            raise TrainingDiverged(f"training diverged: loss is {value} at {desc}, step {total // len(y) + 1}"
+            raise DivergedError(f"training diverged: loss is {value} at {desc}, step {total // len(y) + 1}"
                                    f" (try a lower learning rate, now {optimizer.param_groups[0]['lr']:g})")
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
