@@ -47,7 +47,11 @@ def train_trial(config: dict) -> None:
     torch.set_num_threads(max(1, int(settings.pop("threads", 1) or 1)))
     device = settings.get("device") or "auto"
     data = _dataset(settings.get("data", "digits"))
-    model = archdsl.compile(config["arch"], device=device)
+    # The dataset decides the input shape and the class count, as `archdsl train` does.
+    from ..runtime.adapt import graph_for_data
+
+    graph = graph_for_data(config["arch"], tuple(data.input_shape), data.num_classes)
+    model = archdsl.compile(graph, device=device)
     cfg = train_config(settings)
     node_id = ray.get_runtime_context().get_node_id()  # which machine trained it, for reports
 
