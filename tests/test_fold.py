@@ -4,18 +4,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from bn_stats import randomise_batchnorms  # noqa: E402
+
 import archdsl  # noqa: E402
-
-
-def _with_stats(model):
-    g = torch.Generator().manual_seed(1)
-    for m in model.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.2)
-            m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
-            m.weight.data.uniform_(0.5, 1.5, generator=g)
-            m.bias.data.uniform_(-0.2, 0.2, generator=g)
-    return model.eval()
 
 
 def _bn_count(model):
@@ -24,7 +15,7 @@ def _bn_count(model):
 
 def test_folding_resnet50_keeps_its_outputs():
     torch.manual_seed(0)
-    model = _with_stats(archdsl.compile("archs/resnet50.arch", input=(3, 64, 64)))
+    model = randomise_batchnorms(archdsl.compile("archs/resnet50.arch", input=(3, 64, 64)))
     folded = archdsl.fold_bn(model)
     assert _bn_count(model) == 53 and _bn_count(folded) == 0
     x = torch.randn(2, 3, 64, 64)
@@ -42,7 +33,7 @@ def test_only_batchnorms_that_directly_follow_a_conv_or_linear_are_folded():
         concat(@a, @a) flatten linear(5) bn
     }
     """
-    model = _with_stats(archdsl.compile(text))
+    model = randomise_batchnorms(archdsl.compile(text))
     folded = archdsl.fold_bn(model)
     assert _bn_count(folded) == 1  # the bn after relu stays
     x = torch.randn(3, 3, 8, 8)

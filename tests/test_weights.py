@@ -5,6 +5,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import tv  # noqa: E402
+from bn_stats import randomise_batchnorms  # noqa: E402
 
 import archdsl  # noqa: E402
 from archdsl.runtime.weights import WeightMismatchError, transfer_weights  # noqa: E402
@@ -20,20 +21,11 @@ CASES = [
 ]
 
 
-def _randomise_bn_stats(model):
-    """Fresh BN layers have mean 0 / var 1: give them real statistics so that a swapped BN would show."""
-    g = torch.Generator().manual_seed(0)
-    for m in model.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
-            m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
-
-
 @pytest.mark.parametrize("name,kwargs,path,shape", CASES, ids=[c[0] for c in CASES])
 def test_torchvision_weights_reproduce_torchvision_outputs(name, kwargs, path, shape):
     torch.manual_seed(0)
     ref = tv.model(name, **kwargs).eval()
-    _randomise_bn_stats(ref)
+    randomise_batchnorms(ref)
     ours = archdsl.compile(path, input=shape if name != "vgg16" else None).eval()
     copied = transfer_weights(ref, ours)
     assert copied == len([k for k in ref.state_dict() if not k.endswith("num_batches_tracked")])
