@@ -10,6 +10,7 @@ TORCH_PIN ?= torch==2.13.0 torchvision==0.28.0
 setup:  ## install archdsl and everything it can use
 	$(PIP) install -q $(TORCH_PIN)
 	$(PIP) install -q -e ".[all,dev]"
+	$(PY) -m compileall -q archdsl  # bytecode up front: start-up stays fast even where PYTHONDONTWRITEBYTECODE is set
 
 demo: setup  ## the main job: a small architecture search on scikit-learn's bundled digits
 	$(PY) -m archdsl search archs/spaces/digits_cnn.arch --strategy reinforce --samples 12 --data digits --out runs/demo
