@@ -64,6 +64,12 @@ def _pick(module: ast.Module, name: str | None) -> ast.Definition:
     return nets[-1]
 
 
+def numbered(base: str, k: int) -> str:
+    """`conv` + 3 -> `conv3`; a name that ends in a digit or `_` gets a `_` first (`b1` + 1 -> `b1_1`,
+    `x_` + 2 -> `x__2`), so no two (name, number) pairs give one path: `b` * 11 is `b11`, `b1` once is `b1_1`."""
+    return f"{base}_{k}" if base[-1].isdigit() or base[-1] == "_" else f"{base}{k}"
+
+
 @dataclass
 class _Scope:
     """Names nodes within one body: each op or block numbered in order (`conv1`, `conv2`)."""
@@ -74,7 +80,7 @@ class _Scope:
     def name(self, base: str) -> str:
         k = self.counts.get(base, 0) + 1
         self.counts[base] = k
-        return f"{self.prefix}{base}{k}"
+        return f"{self.prefix}{numbered(base, k)}"
 
     def child(self, base: str) -> _Scope:
         return _Scope(self.name(base) + ".")
@@ -324,6 +330,8 @@ class _Elaborator:
     def _node(self, op: str, args: dict, path: str, span, inputs: list[str]) -> str:
         if self.g.number_of_nodes() >= MAX_NODES:
             raise ArchResourceError(f"the network has more than {MAX_NODES:,} layers", span, self.trace)
+        if path in self.g:  # paths are unique by construction; two layers must never become one node
+            raise AssertionError(f"internal error: the path {path!r} is already a layer")
         self.g.add_node(path, op=op, args=args, path=path, span=span, trace=self.trace)
         for i, u in enumerate(inputs):
             self.g.add_edge(u, path, index=i)
