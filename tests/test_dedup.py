@@ -24,7 +24,7 @@ def test_zero_branches_of_an_add_are_dropped_and_single_input_merges_collapse():
 
 
 def test_dead_branches_do_not_count():
-    dead = "unused = conv(4, 1) relu; @in conv(8, 3, padding=1) bn relu conv(8, 1) avgpool flatten linear(4)"
+    dead = "_unused = conv(4, 1) relu; @in conv(8, 3, padding=1) bn relu conv(8, 1) avgpool flatten linear(4)"
     g = build_graph(f"network n {{\n input(3, 16, 16)\n {dead}\n}}\n")
     assert len(reduce_graph(g)) < len(g)
     assert key(dead) == key(PLAIN)

@@ -105,6 +105,7 @@ class _Elaborator:
         self.input_shape = input_shape
         self.input_node: str | None = None
         self.settings: dict[str, Value] = {}
+        self.named: dict[str, tuple[str, object, tuple]] = {}  # node -> (tensor name, span, trace) of `name = ...;`
 
     # --- entry -----------------------------------------------------------------------------------
 
@@ -118,6 +119,7 @@ class _Elaborator:
         body.tensors["in"] = x
         x = self._seq_items(items, x, _Scope(""), body)
         self.g.graph.update(input=self.input_node, output=x)
+        self._refuse_unused(x)
         self._resolve_conv_bias()
         return self.g
 
@@ -205,6 +207,7 @@ class _Elaborator:
                 raise ArchNameError(f"the name '{item.name}' is already defined{at}", item.span, self.trace)
             out = self._seq(item.body, x, scope, body)
             body.tensors[item.name], body.where[item.name] = out, item.span
+            self.named.setdefault(out, (item.name, item.span, self.trace))
             return out
         if isinstance(item, (ast.SeqChoice,)):
             raise ArchError("a choice { ... } must be resolved before elaboration", item.span, self.trace)
@@ -336,6 +339,24 @@ class _Elaborator:
         for i, u in enumerate(inputs):
             self.g.add_edge(u, path, index=i)
         return path
+
+    def _refuse_unused(self, output: str) -> None:
+        """A layer whose output nothing reads would be counted and computed for nothing: that is a mistake
+        (a forgotten `@name`, a branch left dangling) unless its tensor is named with a leading `_`."""
+        for n, degree in self.g.out_degree():
+            if degree or n == output:
+                continue
+            name, span, trace = self.named.get(n, (None, None, None))
+            if name is not None and name.startswith("_"):
+                continue  # discarded on purpose
+            d = self.g.nodes[n]
+            hint = "name it with a leading '_' (as in '_aux = ...;') to keep it on purpose"
+            if name is not None:
+                raise ArchNameError(f"the tensor '{name}' is never used: nothing reads '@{name}' and it is not the "
+                                    f"output; use it, delete it, or {hint}", span, trace)
+            raise ArchNameError(f"the output of '{d['path']}' is never used: nothing reads it and it is not the "
+                                f"output (a sequence continued from '@...' drops what came before); use it, "
+                                f"delete it, or {hint}", d["span"], d["trace"])
 
     def _resolve_conv_bias(self) -> None:
         """`bias=auto`: a conv feeding only a norm layer has no bias (the norm's shift makes it redundant)."""
