@@ -26,7 +26,7 @@ def test_layers_left_behind_by_a_jump_are_an_error_at_the_last_of_them():
 def test_a_dangling_tensor_inside_a_block_points_into_the_block_and_at_the_call():
     with pytest.raises(ArchNameError, match="tensor 'a' is never used") as e:
         check(net("    b b", "block b { a = conv(3, 1); @in relu }"))
-    assert e.value.span.line == 2 and e.value.trace  # the block body, with the call that led there
+    assert e.value.span.line == 1 and e.value.trace  # the block body, with the call that led there
 
 
 def test_a_leading_underscore_keeps_an_unread_tensor_on_purpose():
