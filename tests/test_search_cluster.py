@@ -34,7 +34,7 @@ def two_nodes():
 def test_a_search_on_a_two_node_cluster_runs_trials_on_both_nodes(two_nodes, tmp_path):
     (tmp_path / "space.arch").write_text(SPACE)
     s = SearchSettings(space=str(tmp_path / "space.arch"), samples=4, epochs=3, out=str(tmp_path / "out"),
-                       address=two_nodes.address, seed=0).validate()
+                       address=two_nodes.address, seed=0, storage=str(tmp_path / "shared")).validate()
     outcome = run_search(s, verbose=0)
     assert [r.status for r in outcome.records] == ["completed"] * 4
     nodes = {r.node for r in outcome.records}

@@ -34,12 +34,25 @@ class SearchSettings:
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
     address: str | None = None  # None: a local Ray; "auto" or "ray://HOST:PORT": a cluster
+    storage: str | None = None  # state and checkpoints: a path every node sees, s3://... or gs://...; None: OUT/ray
+    storage_endpoint: str | None = None  # an S3-compatible store's URL (MinIO, Ceph, moto)
+    amp: bool = True  # mixed precision, on CUDA only
+    channels_last: bool = True  # NHWC memory layout, on CUDA only
     out: str = "search_out"
     seed: int | None = 0
     strategy_options: dict = field(default_factory=dict)  # passed to the strategy's constructor
     dedup: bool = True
 
     def validate(self) -> SearchSettings:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            kinds = TYPES[f.name]
+            if value is None and type(None) in kinds:
+                continue
+            ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+            if not ok:
+                names = " or ".join(k.__name__.replace("NoneType", "nothing") for k in kinds)
+                raise ValueError(f"{f.name.replace('_', '-')} must be {names}, got {value!r}")
         if not self.space:
             raise ValueError("no search space given")
         if self.strategy not in STRATEGY_NAMES:
@@ -48,6 +61,11 @@ class SearchSettings:
             raise ValueError(f"unknown scheduler {self.scheduler!r}; expected one of: {', '.join(SCHEDULERS)}")
         if self.samples < 1 or self.epochs < 1:
             raise ValueError("samples and epochs must be at least 1")
+        for name in ("batch_size", "grace_period", "max_concurrent", "max_params", "max_macs"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.lr is not None and not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
         if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
             raise ValueError("cpus-per-trial must be positive and gpus-per-trial not negative")
         return self
@@ -55,13 +73,27 @@ class SearchSettings:
     def train_settings(self) -> dict:
         """What every trial's training needs (it travels in the trial config)."""
         return {"data": self.data, "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
-                "seed": self.seed, "threads": max(1, int(self.cpus_per_trial)), "progress": False}
+                "seed": self.seed, "threads": max(1, int(self.cpus_per_trial)), "progress": False,
+                "amp": self.amp, "channels_last": self.channels_last}
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
 FIELDS = {f.name for f in dataclasses.fields(SearchSettings)}
+
+
+def _kinds(annotation: str) -> tuple[type, ...]:
+    table = {"str": str, "int": int, "float": (int, float), "bool": bool, "dict": dict, "None": type(None)}
+    out: list[type] = []
+    for part in annotation.split("|"):
+        kind = table[part.strip()]
+        out += list(kind) if isinstance(kind, tuple) else [kind]
+    return tuple(out)
+
+
+# The accepted Python types of every setting (a YAML file may give any type; each is checked by name).
+TYPES = {f.name: _kinds(str(f.type)) for f in dataclasses.fields(SearchSettings)}
 
 
 def read_yaml(path: str | Path) -> dict:
@@ -93,7 +125,24 @@ def merge(config: dict, overrides: dict) -> SearchSettings:
     return SearchSettings(**values).validate()
 
 
+# A resumed search is the same search: only where it runs and where it keeps things may change.
+RESUMABLE = ("address", "out", "storage", "storage_endpoint", "max_concurrent")
+
+
+def resume_conflicts(saved: SearchSettings, given: dict) -> list[str]:
+    """The settings given for a resume that differ from the saved search's (the resume refuses them)."""
+    out = []
+    for k, v in given.items():
+        if v is None or k in RESUMABLE or k == "space":
+            continue
+        if getattr(saved, k) != v:
+            out.append(f"{k.replace('_', '-')} (saved {getattr(saved, k)!r}, given {v!r})")
+    return out
+
+
 def write_yaml(settings: SearchSettings, path: str | Path) -> None:
     import yaml
 
-    Path(path).write_text(yaml.safe_dump(settings.to_dict(), sort_keys=False), encoding="utf-8")
+    from .storage import atomic_write_text
+
+    atomic_write_text(Path(path), yaml.safe_dump(settings.to_dict(), sort_keys=False))
