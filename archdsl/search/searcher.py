@@ -218,7 +218,7 @@ class ArchSearcher(Searcher):
 
     def config_for(self, c: Candidate) -> dict:
         """The trial config Tune records: the text to train and what a report needs to show."""
-        choices = {d.key: d.options[i] for d, i in zip(self.space.decisions, c.assignment)}
+        choices = self.space.choices(c.assignment)
         return {
             "arch": c.text,
             "assignment": list(c.assignment),
@@ -247,7 +247,8 @@ class ArchSearcher(Searcher):
     def _outcome(self, result: dict | None, error: bool, reward: float | None) -> dict:
         """The log entry's status and result once a trial ends (Tune calls this once per trial)."""
         metrics = {k: v for k, v in (result or {}).items()
-                   if k in ("val_acc", "val_loss", "train_loss", "train_acc", "epoch", "node_id", "device_note")
+                   if k in ("val_acc", "val_loss", "train_loss", "train_acc", "epoch", "node_id", "device_note",
+                            "resumed_from")
                    or k == self.metric}
         if error:
             return {"status": "failed", "result": metrics, "reason": "the trial raised an error"}

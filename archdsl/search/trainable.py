@@ -58,10 +58,10 @@ def pick_device(settings: dict) -> tuple[str, str]:
     return device, ""
 
 
-def latest_checkpoint(storage_spec: dict | None, attempts: list[str], into: Path) -> bool:
-    """Copy the newest loadable checkpoint of the earlier `attempts` into `into`; False if there is none."""
+def latest_checkpoint(storage_spec: dict | None, attempts: list[str], into: Path) -> int:
+    """Copy the newest loadable checkpoint of the earlier `attempts` into `into`; its epoch (0: none)."""
     if not storage_spec or not attempts:
-        return False
+        return 0
     from ..runtime import checkpoint
     from .storage import Storage, StorageSpec
 
@@ -80,9 +80,9 @@ def latest_checkpoint(storage_spec: dict | None, attempts: list[str], into: Path
         if epoch > best_epoch:
             best_epoch, best_dir = epoch, rel
     if best_dir is None:
-        return False
+        return 0
     store.download(best_dir, into)
-    return True
+    return best_epoch
 
 
 def train_trial(config: dict) -> None:
@@ -117,12 +117,12 @@ def train_trial(config: dict) -> None:
 
         def on_epoch(epoch: int, metrics: dict) -> None:
             report = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
-            report.update(epoch=int(epoch), node_id=node_id, resumed=resumed)
+            report.update(epoch=int(epoch), node_id=node_id, resumed_from=resumed)
             if note:
                 report["device_note"] = note
             reported.append(epoch)
             tune.report(report, checkpoint=tune.Checkpoint.from_directory(work))
 
-        result = fit(model, data, cfg, out_dir=work, resume=resumed, on_epoch=on_epoch, arch=config["arch"])
+        result = fit(model, data, cfg, out_dir=work, resume=resumed > 0, on_epoch=on_epoch, arch=config["arch"])
         if not reported:  # the checkpoint was already at the last epoch: report its result once
             on_epoch(int(result.get("epoch") or result.get("epochs") or cfg.epochs), result)
