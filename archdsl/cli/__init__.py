@@ -14,7 +14,7 @@ from .extras import missing_extra
 from .values import UsageError
 
 # Subcommand modules, imported when the parser is built; each keeps heavy imports inside `run`.
-COMMANDS = ["check", "fmt", "graph", "compile", "train", "search"]
+COMMANDS = ["check", "fmt", "graph", "compile", "train", "search", "lsp", "report"]
 
 
 class Parser(argparse.ArgumentParser):
