@@ -12,7 +12,7 @@ import sys
 from ..dsl.errors import ArchError
 
 # Subcommand modules, imported when the parser is built; each keeps heavy imports inside `run`.
-COMMANDS = ["check", "fmt", "graph", "compile", "train", "search"]
+COMMANDS = ["check", "fmt", "graph", "compile", "train", "search", "lsp", "report"]
 
 
 def build_parser() -> argparse.ArgumentParser:
