@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..cli import values as v
+from ..cli.values import Invalid, UsageError, check_settings
 from ..dsl.errors import ArchFileError
 
 STRATEGY_NAMES = ("random", "reinforce", "evolution")
@@ -43,31 +45,13 @@ class SearchSettings:
     strategy_options: dict = field(default_factory=dict)  # passed to the strategy's constructor
     dedup: bool = True
 
-    def validate(self) -> SearchSettings:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            kinds = TYPES[f.name]
-            if value is None and type(None) in kinds:
-                continue
-            ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
-            if not ok:
-                names = " or ".join(k.__name__.replace("NoneType", "nothing") for k in kinds)
-                raise ValueError(f"{f.name.replace('_', '-')} must be {names}, got {value!r}")
+    def validate(self, source: str = "search settings") -> SearchSettings:
+        """Every value checked by the shared rules (`cli/values.py`); a bad one is a one-line `UsageError`."""
+        checked = check_settings(self.to_dict(), RULES, source)
+        for name, value in checked.items():
+            setattr(self, name, value)
         if not self.space:
-            raise ValueError("no search space given")
-        if self.strategy not in STRATEGY_NAMES:
-            raise ValueError(f"unknown strategy {self.strategy!r}; expected one of: {', '.join(STRATEGY_NAMES)}")
-        if self.scheduler not in SCHEDULERS:
-            raise ValueError(f"unknown scheduler {self.scheduler!r}; expected one of: {', '.join(SCHEDULERS)}")
-        if self.samples < 1 or self.epochs < 1:
-            raise ValueError("samples and epochs must be at least 1")
-        for name in ("batch_size", "grace_period", "max_concurrent", "max_params", "max_macs"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ValueError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.lr is not None and not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
-        if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
-            raise ValueError("cpus-per-trial must be positive and gpus-per-trial not negative")
+            raise UsageError("no search space given")
         return self
 
     def train_settings(self) -> dict:
@@ -83,17 +67,32 @@ class SearchSettings:
 FIELDS = {f.name for f in dataclasses.fields(SearchSettings)}
 
 
-def _kinds(annotation: str) -> tuple[type, ...]:
-    table = {"str": str, "int": int, "float": (int, float), "bool": bool, "dict": dict, "None": type(None)}
-    out: list[type] = []
-    for part in annotation.split("|"):
-        kind = table[part.strip()]
-        out += list(kind) if isinstance(kind, tuple) else [kind]
-    return tuple(out)
+def _boolean(value):
+    if not isinstance(value, bool):
+        raise Invalid(f"expected true or false, got {value!r}")
+    return value
 
 
-# The accepted Python types of every setting (a YAML file may give any type; each is checked by name).
-TYPES = {f.name: _kinds(str(f.type)) for f in dataclasses.fields(SearchSettings)}
+def _mapping(value):
+    if not isinstance(value, dict):
+        raise Invalid(f"expected a mapping of options, got {value!r}")
+    return value
+
+
+def _rules() -> dict:
+    return {
+        "space": v.text, "strategy": v.choice(*STRATEGY_NAMES), "samples": v.positive_int, "data": v.text,
+        "epochs": v.positive_int, "batch_size": v.optional(v.positive_int), "lr": v.optional(v.positive_float),
+        "scheduler": v.choice(*SCHEDULERS), "grace_period": v.positive_int,
+        "max_params": v.optional(v.positive_int), "max_macs": v.optional(v.positive_int),
+        "max_concurrent": v.optional(v.positive_int), "cpus_per_trial": v.positive_float,
+        "gpus_per_trial": v.nonneg_float, "address": v.optional(v.text), "storage": v.optional(v.text),
+        "storage_endpoint": v.optional(v.text), "amp": _boolean, "channels_last": _boolean, "out": v.output_dir,
+        "seed": v.optional(v.seed), "strategy_options": _mapping, "dedup": _boolean,
+    }
+
+
+RULES = _rules()
 
 
 def read_yaml(path: str | Path) -> dict:
@@ -115,14 +114,14 @@ def read_yaml(path: str | Path) -> dict:
             raise ArchFileError(f"the search config {path} has an unknown setting {key!r}; "
                                 f"expected some of: {', '.join(sorted(FIELDS))}")
         out[name] = value
-    return out
+    return check_settings(out, RULES, str(path))
 
 
-def merge(config: dict, overrides: dict) -> SearchSettings:
+def merge(config: dict, overrides: dict, source: str = "search settings") -> SearchSettings:
     """Defaults, then the file's settings, then the overrides that were given (not None)."""
     values = dict(config)
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return SearchSettings(**values).validate()
+    return SearchSettings(**values).validate(source)
 
 
 # A resumed search is the same search: only where it runs and where it keeps things may change.

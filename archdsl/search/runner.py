@@ -92,7 +92,8 @@ def init_ray(address: str | None, verbose: int) -> bool:
 
             ray.init(address=address, runtime_env={"py_modules": [os.path.dirname(archdsl.__file__)]}, **quiet)
         else:
-            ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, **quiet)
+            # "local": a new Ray of our own, even when another one runs on this machine
+            ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False, **quiet)
     except Exception as e:  # ConnectionError, grpc errors, a bad ray:// address, ...
         lines = [x.strip() for x in str(e).strip().splitlines() if x.strip()]
         raise ClusterError(f"cannot {'connect to the Ray cluster at ' + address if address else 'start Ray'}: "
