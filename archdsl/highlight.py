@@ -7,7 +7,8 @@ from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation
 
 from .dsl.ops import CONSTANTS, SETTINGS, layer_names
 
-KEYWORDS = ("network", "block", "residual", "shortcut", "branch", "choice", "concat", "add")
+KEYWORDS = ("network", "block", "options", "residual", "shortcut", "branch", "choice", "concat", "add",
+            "if", "else", "and", "or", "not", "as")
 LAYERS = tuple(layer_names()) + ("input", "settings")
 
 
