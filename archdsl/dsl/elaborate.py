@@ -19,11 +19,12 @@ import networkx as nx
 from . import args as argbind
 from . import ast
 from .errors import ArchArgumentError, ArchError, ArchNameError, ArchResourceError, Frame, did_you_mean
+from .budget import refuse_oversized
 from .expr import Value, evaluate
+from .limits import MAX_CALL_DEPTH, MAX_NODES, MAX_STEPS
 from .ops import MERGE_OPS, OPS, SETTINGS, layer_names, lookup
 
-MAX_NODES = 100_000  # a 10,000-layer net is fine; a repeat of 10^9 is refused before it is unrolled
-MAX_DEPTH = 64  # nested block calls
+MAX_DEPTH = MAX_CALL_DEPTH
 NORM_OPS = frozenset({"batchnorm", "layernorm", "groupnorm", "instancenorm"})
 
 
@@ -62,6 +63,27 @@ def _pick(module: ast.Module, name: str | None) -> ast.Definition:
         span = module.definitions[0].span if module.definitions else None
         raise ArchNameError("the file defines no network; expected 'network NAME { input(...) ... }'", span)
     return nets[-1]
+
+
+def _assigns(item) -> bool:
+    """Whether `item` names a tensor in the body it is written in (a second copy of it would be refused)."""
+    if isinstance(item, ast.Assign):
+        return True
+    inner = getattr(item, "body", None)
+    if isinstance(item, ast.Repeat):
+        return _assigns(inner)
+    if isinstance(item, ast.Group):
+        return any(_assigns(i) for i in inner.items)
+    return False
+
+
+def _call_key(name: str, values: dict) -> tuple | None:
+    key = (name, tuple(values.items()))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def numbered(base: str, k: int) -> str:
@@ -106,6 +128,8 @@ class _Elaborator:
         self.input_node: str | None = None
         self.settings: dict[str, Value] = {}
         self.named: dict[str, tuple[str, object, tuple]] = {}  # node -> (tensor name, span, trace) of `name = ...;`
+        self.steps = 0  # items expanded: bounds the work that builds no layer (see limits.MAX_STEPS)
+        self.identity_calls: set[tuple] = set()  # (block, arguments) calls that built nothing and returned their input
 
     # --- entry -----------------------------------------------------------------------------------
 
@@ -117,6 +141,7 @@ class _Elaborator:
         self.g.graph.update(name=net.name, settings=self.settings, arguments=values)
         x = self._input(net, items, values)
         body.tensors["in"] = x
+        refuse_oversized(items, values, self.blocks)
         x = self._seq_items(items, x, _Scope(""), body)
         self.g.graph.update(input=self.input_node, output=x)
         self._refuse_unused(x)
@@ -185,6 +210,10 @@ class _Elaborator:
         return x
 
     def _item(self, item, x: str, scope: _Scope, body: _Body) -> str:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise ArchResourceError(f"expanding this network takes more than {MAX_STEPS:,} steps; archdsl stops there",
+                                    getattr(item, "span", None), self.trace)
         if isinstance(item, ast.Call):
             return self._call(item, x, scope, body)
         if isinstance(item, ast.Repeat):
@@ -238,6 +267,8 @@ class _Elaborator:
             raise ArchResourceError(
                 f"this repeat would build {per_copy * n:,} layers; archdsl's limit is {MAX_NODES:,}",
                 item.count.span, self.trace)
+        if per_copy == 0 and not _assigns(item.body):
+            return x  # a body that builds nothing does the same every time: `{ } * 10**5` nested costs nothing
         for _ in range(n - 1):
             x = self._item(item.body, x, scope, body)
         return x
@@ -317,21 +348,27 @@ class _Elaborator:
         frame = (*self.trace, Frame(call.name, call.span))
         for p in block.params:
             values[p.name] = given[p.name][0] if p.name in given else evaluate(p.default, values, frame)
+        key = _call_key(call.name, values)
+        if key is not None and key in self.identity_calls:
+            return x  # built nothing last time with these arguments, so it builds nothing again
         saved = self.trace
         self.trace = frame
         self.stack.append(call.name)
+        before = self.g.number_of_nodes()
         try:
             inner = _Body(values, {"in": x}, {})
             out = self._seq(block.body, x, scope.child(call.name), inner)
         finally:
             self.stack.pop()
             self.trace = saved
+        if key is not None and out == x and self.g.number_of_nodes() == before:
+            self.identity_calls.add(key)
         return out
 
     # --- nodes -----------------------------------------------------------------------------------
 
     def _node(self, op: str, args: dict, path: str, span, inputs: list[str]) -> str:
-        if self.g.number_of_nodes() >= MAX_NODES:
+        if self.g.number_of_nodes() > MAX_NODES:  # the input and MAX_NODES layers
             raise ArchResourceError(f"the network has more than {MAX_NODES:,} layers", span, self.trace)
         if path in self.g:  # paths are unique by construction; two layers must never become one node
             raise AssertionError(f"internal error: the path {path!r} is already a layer")
