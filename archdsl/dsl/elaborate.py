@@ -18,8 +18,8 @@ import networkx as nx
 
 from . import args as argbind
 from . import ast
-from .errors import ArchArgumentError, ArchError, ArchNameError, ArchResourceError, Frame, did_you_mean
 from .budget import refuse_oversized
+from .errors import ArchArgumentError, ArchError, ArchNameError, ArchResourceError, Frame, did_you_mean
 from .expr import Value, evaluate
 from .limits import MAX_CALL_DEPTH, MAX_NODES, MAX_STEPS
 from .ops import MERGE_OPS, OPS, SETTINGS, layer_names, lookup

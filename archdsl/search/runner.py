@@ -156,7 +156,7 @@ def run_search(settings: SearchSettings, *, resume: bool = False, trainable=None
     if resume:
         settings = saved_settings(out, settings.address)
     out.mkdir(parents=True, exist_ok=True)
-    space = Space.load(settings.space)
+    space = Space.load(Path(settings.space))
     if not resume:
         preflight(settings, space)
         write_yaml(settings, out / "settings.yaml")
