@@ -50,6 +50,8 @@ class _Counter:
 
     def item(self, item, env) -> int:
         if isinstance(item, ast.Call):
+            if item.name in env:
+                return 0  # a parameter holding a sequence: it may hold nothing
             if item.name in self.blocks:
                 return self.block(item, env)
             return 0 if item.name in ("input", "settings") else 1
