@@ -25,7 +25,7 @@ FILES = sorted(glob.glob("archs/*.arch") + glob.glob("archs/examples/*.arch"))
 
 
 def _shapes_agree(path, shape):
-    g = build_graph(path, input=shape)
+    g = build_graph(Path(path), input=shape)
     model = build_module(g).eval()
     x = torch.randn(2, *g.nodes[g.graph["input"]]["info"].output_shape)
     ShapeProp(model).propagate(x)
