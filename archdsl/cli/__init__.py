@@ -10,13 +10,22 @@ import importlib
 import sys
 
 from ..dsl.errors import ArchError
+from .extras import missing_extra
+from .values import UsageError
 
 # Subcommand modules, imported when the parser is built; each keeps heavy imports inside `run`.
-COMMANDS = ["check", "fmt", "graph", "compile", "train", "search"]
+COMMANDS = ["check", "fmt", "graph", "compile", "train", "search", "lsp", "report"]
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line: `archdsl train: error: argument --epochs: ...`, exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (usage: {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="archdsl",
         description="Describe convolutional networks in .arch files: check, compile, train and search them.",
     )
@@ -42,11 +51,21 @@ def _version() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    prog = f"archdsl {args.command}"
     try:
         return int(args.run(args) or 0)
     except ArchError as e:
         print(e.format(), file=sys.stderr)
         return 1
+    except UsageError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as e:
+        hint = missing_extra(e)
+        if hint is None:
+            raise
+        print(f"{prog}: error: {hint}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

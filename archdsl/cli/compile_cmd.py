@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from . import shape_arg, value_arg
+from . import values as v
 
 
 def register(sub) -> None:
@@ -12,9 +13,9 @@ def register(sub) -> None:
     p.add_argument("file", metavar="FILE")
     p.add_argument("--weights", metavar="CKPT", help="a checkpoint.pt from `archdsl train` (default: initial weights)")
     p.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
-    p.add_argument("-o", "--output", required=True, metavar="OUT")
+    p.add_argument("-o", "--output", type=v.output_file, required=True, metavar="OUT")
     _net_args(p)
-    p.add_argument("--batch", type=int, default=1, metavar="N", help="batch size of the example input")
+    p.add_argument("--batch", type=v.int_range(1, 65536), default=1, metavar="N", help="batch size of the example input")
     p.add_argument("--fold-bn", action="store_true", help="fold BatchNorm into the preceding conv first")
     p.set_defaults(run=run_export)
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from . import value_arg
+from . import values as v
 
 DATA_HELP = "digits | cifar10:DIR | mnist:DIR | folder:DIR | npz:FILE (default digits)"
 
@@ -18,20 +19,20 @@ def register(sub) -> None:
                                    "OUT/checkpoint.pt and OUT/metrics.jsonl after every epoch.")
     p.add_argument("file", metavar="FILE")
     _data_args(p)
-    p.add_argument("--epochs", type=int, default=10, metavar="N")
-    p.add_argument("--batch-size", type=int, default=64, metavar="N")
-    p.add_argument("--lr", type=float, default=0.05, metavar="LR")
+    p.add_argument("--epochs", type=v.positive_int, default=10, metavar="N")
+    p.add_argument("--batch-size", type=v.positive_int, default=64, metavar="N")
+    p.add_argument("--lr", type=v.positive_float, default=0.05, metavar="LR")
     p.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
     p.add_argument("--schedule", choices=("cosine", "step", "none"), default="cosine")
-    p.add_argument("--momentum", type=float, default=0.9)
-    p.add_argument("--weight-decay", type=float, default=5e-4, metavar="WD")
-    p.add_argument("--grad-clip", type=float, metavar="NORM", help="clip the global gradient norm")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--momentum", type=v.momentum, default=0.9, help="SGD momentum, 0 <= M < 1")
+    p.add_argument("--weight-decay", type=v.nonneg_float, default=5e-4, metavar="WD")
+    p.add_argument("--grad-clip", type=v.positive_float, metavar="NORM", help="clip the global gradient norm")
+    p.add_argument("--seed", type=v.seed, default=0)
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
                    help="mixed precision (CUDA only; default on)")
     p.add_argument("--channels-last", action="store_true", help="NHWC memory format")
-    p.add_argument("--workers", type=int, default=0, metavar="N", help="data loader worker processes")
-    p.add_argument("--out", metavar="DIR", help="checkpoints and metrics (default runs/<file name>)")
+    p.add_argument("--workers", type=v.workers, default=0, metavar="N", help="data loader worker processes")
+    p.add_argument("--out", type=v.output_dir, metavar="DIR", help="checkpoints and metrics (default runs/<file name>)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the final metrics as JSON")
@@ -42,24 +43,24 @@ def register(sub) -> None:
     e.add_argument("--weights", required=True, metavar="CKPT", help="a checkpoint.pt (or its directory)")
     _data_args(e)
     e.add_argument("--split", choices=("val", "train"), default="val")
-    e.add_argument("--batch-size", type=int, default=256, metavar="N")
+    e.add_argument("--batch-size", type=v.positive_int, default=256, metavar="N")
     e.add_argument("--json", action="store_true")
     e.set_defaults(run=run_eval)
 
 
 def _data_args(p) -> None:
     p.add_argument("--data", default="digits", metavar="SPEC", help=DATA_HELP)
-    p.add_argument("--val-fraction", type=float, default=0.2, metavar="F",
+    p.add_argument("--val-fraction", type=v.fraction, default=0.2, metavar="F",
                    help="held-out share for datasets without a test split (default 0.2)")
-    p.add_argument("--split-seed", type=int, default=0, metavar="N",
+    p.add_argument("--split-seed", type=v.seed, default=0, metavar="N",
                    help="which examples are held out (default 0; independent of --seed, so `eval` sees the "
                         "same validation split as `train`)")
-    p.add_argument("--image-size", type=int, metavar="N", help="folder: resize images to NxN")
+    p.add_argument("--image-size", type=v.image_size, metavar="N", help="folder: resize images to NxN")
     p.add_argument("--arg", type=value_arg, action="append", default=[], metavar="NAME=VALUE",
                    help="set a network parameter (repeatable); `classes` follows the dataset by default")
     p.add_argument("--network", metavar="NAME", help="which network of FILE (when it defines several)")
-    p.add_argument("--device", default="auto", metavar="auto|cpu|cuda")
-    p.add_argument("--threads", type=int, metavar="N",
+    p.add_argument("--device", type=v.device, default="auto", metavar="auto|cpu|cuda")
+    p.add_argument("--threads", type=v.threads, metavar="N",
                    help="CPU threads for torch (default: torch's; 1 is often fastest for small nets on a busy machine)")
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 
 from . import ast
+from . import expr as ex
 from .errors import ArchArgumentError, ArchNameError, ArchResourceError, did_you_mean
 from .expr import Value, describe, evaluate
 from .ops import REQUIRED, P
@@ -20,9 +21,14 @@ def bind(
     env: Mapping[str, Value],
     span,
     trace=(),
+    callables: Container[str] = (),
 ) -> dict[str, tuple[Value, object]]:
-    """Map positional and keyword arguments onto `params`. Returns name -> (value, span of the value)."""
+    """Map positional and keyword arguments onto `params`. Returns name -> (value, span of the value).
+
+    A tensor parameter's value is the `ast.Ref` itself (the caller reads the tensor); `{ seq }` becomes an
+    `expr.Sequence`, and so does a bare name in `callables` (a layer or block) given to an `any` parameter."""
     names = [p.name for p in params]
+    by_name = {p.name: p for p in params}
     given: dict[str, tuple[Value, object]] = {}
     positional = 0
     keyword_seen = False
@@ -55,17 +61,41 @@ def bind(
                 )
             if name in given:
                 raise ArchArgumentError(f"argument '{name}' of {what} is given twice", arg.span or span, trace)
-        given[name] = (evaluate(arg.value, env, trace), arg.value.span or arg.span or span)
+        vspan = arg.value.span or arg.span or span
+        given[name] = (value(what, by_name[name], arg.value, env, vspan, trace, callables), vspan)
     for p in params:
         if p.name not in given and p.required:
-            raise ArchArgumentError(f"{what} needs its '{p.name}' argument: {what}({signature(params)})", span, trace)
+            kind = " (a tensor, written @name)" if p.kind == "tensor" else ""
+            raise ArchArgumentError(f"{what} needs its '{p.name}' argument{kind}: {what}({signature(params)})",
+                                    span, trace)
     return given
+
+
+def value(what: str, p: P, value, env, span, trace=(), callables: Container[str] = ()) -> Value:
+    """One argument's value, with the kinds that are not expressions (tensors, sequences) told apart."""
+    if p.kind == "tensor":
+        if not isinstance(value, ast.Ref):
+            shown = "a sequence { ... }" if isinstance(value, ast.SeqValue) else "a value"
+            raise ArchArgumentError(f"'{p.name}' of {what} is a tensor: write it as @name, not {shown}", span, trace)
+        return value
+    if isinstance(value, ast.Ref):
+        raise ArchArgumentError(
+            f"'{p.name}' of {what} takes a value, but @{value.name} is a tensor; only tensor parameters "
+            f"(written @{p.name} in a block's parameters, or an op's tensor argument) take tensors", span, trace)
+    if isinstance(value, ast.SeqValue):
+        return ex.Sequence(value.body, dict(env))
+    if p.kind == "any" and isinstance(value, ast.Name) and value.id not in env and value.id in callables:
+        # a bare layer or block name given to a block: the one-layer sequence `{ name }`
+        return ex.Sequence(ast.Seq((ast.Call(value.id, (), value.span),), value.span), dict(env))
+    return evaluate(value, env, trace)
 
 
 def signature(params: Sequence[P]) -> str:
     parts = []
     for p in params:
-        if p.required:
+        if p.kind == "tensor":
+            parts.append(f"@{p.name}")
+        elif p.required:
             parts.append(p.name)
         elif p.default is not None:
             parts.append(f"{p.name}={describe(p.default) if not isinstance(p.default, float) else p.default}")
@@ -84,6 +114,12 @@ def check(what: str, p: P, value: Value, span, trace=()) -> Value:
 
     if value is None and p.default is None:
         return None
+    if k == "tensor":
+        return value
+    if isinstance(value, ex.Sequence):
+        raise ArchArgumentError(f"{where} takes a value, but {describe(value)} was given; a sequence can only be "
+                                f"given to a block's parameter and is spliced where the block writes that name",
+                                span, trace)
     if k in ("size", "count"):
         return _whole(value, 1 if k == "size" else 0, where, span, trace, fail)
     if k in ("pair", "pad"):

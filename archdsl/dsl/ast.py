@@ -80,9 +80,18 @@ class Ref:
 
 
 @dataclass(frozen=True)
+class SeqValue:
+    """`{ relu }` given as an argument or a parameter default: a sequence, spliced where its parameter is written
+    as a bare call in the body. `{}` is the empty sequence."""
+
+    body: Seq
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
 class Arg:
     name: str | None  # None for a positional argument
-    value: Expr
+    value: Expr | Ref | SeqValue  # a Ref for a tensor parameter (`crop_to(@skip)`)
     span: Span | None = _span()
 
 
@@ -166,7 +175,8 @@ Item = Union[Call, Repeat, Residual, Merge, MergeRefs, Group, SeqChoice, Assign,
 @dataclass(frozen=True)
 class Param:
     name: str
-    default: Expr | None = None
+    default: Expr | SeqValue | None = None
+    tensor: bool = False  # written `@name`: a tensor input of the block (never has a default)
     span: Span | None = _span()
 
 

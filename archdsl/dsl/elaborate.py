@@ -19,7 +19,7 @@ import networkx as nx
 from . import args as argbind
 from . import ast
 from .errors import ArchArgumentError, ArchError, ArchNameError, ArchResourceError, Frame, did_you_mean
-from .expr import Value, evaluate
+from .expr import Sequence, Value, describe, evaluate
 from .ops import MERGE_OPS, OPS, SETTINGS, layer_names, lookup
 
 MAX_NODES = 100_000  # a 10,000-layer net is fine; a repeat of 10^9 is refused before it is unrolled
@@ -93,6 +93,7 @@ class _Body:
     values: dict[str, Value]
     tensors: dict[str, str]
     where: dict[str, object]  # tensor name -> span of its definition
+    read: set[str] = field(default_factory=set)  # tensor names some `@name` has read
 
 
 class _Elaborator:
@@ -106,6 +107,7 @@ class _Elaborator:
         self.input_node: str | None = None
         self.settings: dict[str, Value] = {}
         self.named: dict[str, tuple[str, object, tuple]] = {}  # node -> (tensor name, span, trace) of `name = ...;`
+        self.callables = frozenset(layer_names()) | frozenset(self.blocks)  # bare names that can be sequences
 
     # --- entry -----------------------------------------------------------------------------------
 
@@ -132,10 +134,13 @@ class _Elaborator:
                 )
         values: dict[str, Value] = {}
         for p in net.params:
+            if p.tensor:
+                raise ArchArgumentError(f"a network's parameters are values; '@{p.name}' would be a tensor "
+                                        "(a network's tensor is its input(...))", p.span)
             if p.name in arguments:
                 values[p.name] = arguments[p.name]
             elif p.default is not None:
-                values[p.name] = evaluate(p.default, values)
+                values[p.name] = self._default(p, values, ())
             else:
                 raise ArchArgumentError(f"network parameter '{p.name}' has no default and no value was given", p.span)
         return values
@@ -214,6 +219,7 @@ class _Elaborator:
         raise TypeError(f"not an item: {item!r}")
 
     def _ref(self, ref: ast.Ref, body: _Body) -> str:
+        body.read.add(ref.name)
         if ref.name not in body.tensors:
             raise ArchNameError(
                 f"undefined tensor '@{ref.name}'" + did_you_mean(ref.name, body.tensors)
@@ -259,15 +265,18 @@ class _Elaborator:
         outs = [self._seq(b, x, _Scope(f"{name}.branch{i}."), body) for i, b in enumerate(item.branches, 1)]
         return self._merge_node(item.kind, {}, name, item.span, outs, scope)
 
-    def _merge_node(self, kind, args, name, span, sources, scope: _Scope, residual=False) -> str:
-        # A DiGraph holds one edge per pair: a source used twice gets an identity node of its own.
+    def _distinct(self, sources: list[str], name: str, span) -> list[str]:
+        """A DiGraph holds one edge per pair: a source used twice gets an identity node of its own."""
         seen, inputs = set(), []
         for i, s in enumerate(sources):
             if s in seen:
                 s = self._node("identity", {}, f"{name}.same{i + 1}", span, [s])
             seen.add(s)
             inputs.append(s)
-        node = self._node(kind, args, name, span, inputs)
+        return inputs
+
+    def _merge_node(self, kind, args, name, span, sources, scope: _Scope, residual=False) -> str:
+        node = self._node(kind, args, name, span, self._distinct(sources, name, span))
         if residual:
             self.g.nodes[node]["residual"] = True
         return node
@@ -275,6 +284,17 @@ class _Elaborator:
     # --- calls -----------------------------------------------------------------------------------
 
     def _call(self, call: ast.Call, x: str, scope: _Scope, body: _Body) -> str:
+        if call.name in body.values:
+            held = body.values[call.name]
+            if isinstance(held, Sequence):
+                if call.args:
+                    raise ArchArgumentError(f"'{call.name}' holds a sequence; write it bare ('{call.name}'), "
+                                            "without arguments", call.span, self.trace)
+                return self._splice(held, x, scope)
+            if call.name not in self.callables:
+                raise ArchArgumentError(f"'{call.name}' is a parameter holding {describe(held)}, not a sequence; "
+                                        f"only a parameter given a sequence ({{ ... }} or a layer name) can be "
+                                        "written as a layer", call.span, self.trace)
         if call.name in self.blocks:
             return self._block(call, x, scope, body)
         if call.name == "input":
@@ -291,7 +311,21 @@ class _Elaborator:
         given = argbind.bind(call.name, op.params, call.args, body.values, call.span, self.trace)
         a = argbind.resolve(call.name, op.params, given, call.span, self.trace)
         self._defaults(op.name, a)
-        return self._node(op.name, a, scope.name(op.name), call.span, [x])
+        # tensor arguments (`crop_to(@skip)`) are extra inputs, after the sequence input, in parameter order
+        refs = [a.pop(p.name) for p in op.params if p.kind == "tensor"]
+        inputs = [x] + [self._ref(r, body) for r in refs if r is not None]
+        name = scope.name(op.name)
+        return self._node(op.name, a, name, call.span, self._distinct(inputs, name, call.span))
+
+    def _splice(self, seq: Sequence, x: str, scope: _Scope) -> str:
+        """A sequence value's layers, named as if written here; its expressions see the values where it was
+        written, and its `@in` is the tensor it continues from."""
+        return self._seq(seq.body, x, scope, _Body(dict(seq.env), {"in": x}, {}))
+
+    def _default(self, p: ast.Param, values: dict, trace) -> Value:
+        d = p.default
+        return argbind.value("a default", argbind.P(p.name, "any"), d, values, d.span or p.span, trace,
+                             self.callables)
 
     def _defaults(self, op: str, a: dict) -> None:
         s = self.settings
@@ -311,18 +345,31 @@ class _Elaborator:
                                 call.span, self.trace)
         if len(self.stack) >= MAX_DEPTH:
             raise ArchResourceError(f"blocks are nested more than {MAX_DEPTH} deep", call.span, self.trace)
-        params = [argbind.P(p.name, "any", None if p.default is not None else argbind.REQUIRED) for p in block.params]
-        given = argbind.bind(f"block {call.name}", params, call.args, body.values, call.span, self.trace)
+        params = [argbind.P(p.name, "tensor" if p.tensor else "any",
+                            None if p.default is not None else argbind.REQUIRED) for p in block.params]
+        given = argbind.bind(f"block {call.name}", params, call.args, body.values, call.span, self.trace,
+                             self.callables)
         values: dict[str, Value] = {}
+        inner = _Body(values, {"in": x}, {})
         frame = (*self.trace, Frame(call.name, call.span))
         for p in block.params:
-            values[p.name] = given[p.name][0] if p.name in given else evaluate(p.default, values, frame)
+            if p.tensor:
+                if p.name == "in":
+                    raise ArchNameError("'@in' is always the block's sequence input; give the tensor parameter "
+                                        "another name", p.span, frame)
+                inner.tensors[p.name], inner.where[p.name] = self._ref(given[p.name][0], body), p.span
+            else:
+                values[p.name] = given[p.name][0] if p.name in given else self._default(p, values, frame)
         saved = self.trace
         self.trace = frame
         self.stack.append(call.name)
         try:
-            inner = _Body(values, {"in": x}, {})
             out = self._seq(block.body, x, scope.child(call.name), inner)
+            for p in block.params:
+                if p.tensor and p.name not in inner.read and not p.name.startswith("_"):
+                    raise ArchNameError(
+                        f"the tensor parameter '@{p.name}' of block {call.name} is never read; read it "
+                        f"(@{p.name}), remove it, or name it '@_{p.name}' to ignore it on purpose", p.span, frame)
         finally:
             self.stack.pop()
             self.trace = saved

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from . import ast
 from .errors import ArchArgumentError, ArchError, ArchNameError, ArchResourceError, did_you_mean
 from .ops import CONSTANTS
 
-Value = int | float | str | bool | tuple
+
+
+@dataclass(frozen=True)
+class Sequence:
+    """A sequence given as a value (`act={relu}`): its items and the parameter values its expressions see
+    (those where it was written)."""
+
+    body: ast.Seq
+    env: Mapping = field(default_factory=dict, compare=False)
+
+
+Value = int | float | str | bool | tuple | Sequence
 
 # Arithmetic results beyond this are refused: no layer size needs it and it keeps bombs cheap.
 MAX_MAGNITUDE = 10**15
@@ -73,6 +85,13 @@ def _binop(expr: ast.BinOp, a, b, trace):
 
 
 def describe(v: Value) -> str:
+    if isinstance(v, Sequence):
+        from .printer import print_seq_inline
+
+        text = print_seq_inline(v.body)
+        return "the sequence " + ("{ " + text + " }" if text else "{ ... }" if text is None else "{}")
+    if isinstance(v, ast.Ref):
+        return f"the tensor @{v.name}"
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, str):

@@ -260,7 +260,13 @@ class _ToAst(Transformer):
         return ps
 
     def param(self, meta, name, default):
-        return ast.Param(str(name), default, self._tok_span(name))
+        return ast.Param(str(name), default, span=self._tok_span(name))
+
+    def tensor_param(self, meta, name):
+        return ast.Param(str(name), None, tensor=True, span=self._tok_span(name))
+
+    def seq_value(self, meta, body):
+        return ast.SeqValue(body, self._span(meta))
 
     def seq(self, meta, *items):
         return ast.Seq(tuple(items), self._span(meta))

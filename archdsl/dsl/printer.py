@@ -38,8 +38,30 @@ def print_expr(e: ast.Expr, parent: int = 0, right: bool = False) -> str:
     raise TypeError(f"not an expression: {e!r}")
 
 
+def print_value(v) -> str:
+    """An argument or default: an expression, a tensor `@name`, or a sequence `{ ... }`."""
+    if isinstance(v, ast.Ref):
+        return f"@{v.name}"
+    if isinstance(v, ast.SeqValue):
+        flat = print_seq_flat(v.body)
+        return "{ " + flat + " }" if flat else "{}"
+    return print_expr(v)
+
+
 def _args(args) -> str:
-    return ", ".join(f"{a.name}={print_expr(a.value)}" if a.name else print_expr(a.value) for a in args)
+    return ", ".join(f"{a.name}={print_value(a.value)}" if a.name else print_value(a.value) for a in args)
+
+
+def print_params(params) -> str:
+    parts = []
+    for p in params:
+        if p.tensor:
+            parts.append(f"@{p.name}")
+        elif p.default is not None:
+            parts.append(f"{p.name}={print_value(p.default)}")
+        else:
+            parts.append(p.name)
+    return "(" + ", ".join(parts) + ")"
 
 
 # --- items -------------------------------------------------------------------------------------
@@ -89,11 +111,7 @@ class _Printer:
                 self.lines.insert(start, "")
             if last is not None and d.span and last < d.span.line - 1:
                 self.lines.append("")  # a comment set apart by a blank line (a file's header) stays apart
-            params = ""
-            if d.params:
-                params = "(" + ", ".join(
-                    f"{p.name}={print_expr(p.default)}" if p.default is not None else p.name for p in d.params
-                ) + ")"
+            params = print_params(d.params) if d.params else ""
             self.lines.append(f"{d.kind} {d.name}{params} {{")
             self.seq(d.body, 1)
             self.lines.append("}")
@@ -213,6 +231,37 @@ def print_seq_inline(seq: ast.Seq) -> str | None:
         else:
             return None
     return " ".join(parts)
+
+
+def print_seq_flat(seq: ast.Seq) -> str:
+    """Any sequence on one line (an argument `{ ... }` is written where the call is)."""
+    return " ".join(_flat(item) for item in seq.items)
+
+
+def _braced(seq: ast.Seq) -> str:
+    flat = print_seq_flat(seq)
+    return "{ " + flat + " }" if flat else "{ }"
+
+
+def _flat(item) -> str:
+    if _is_simple(item):
+        return _Printer()._simple_repeat(item)
+    if isinstance(item, ast.Repeat):
+        return f"{_flat(item.body)} * {print_expr(item.count, _REPEAT)}"
+    if isinstance(item, ast.Residual):
+        short = f" shortcut {_braced(item.shortcut)}" if item.shortcut is not None else ""
+        return f"residual {_braced(item.body)}{short}"
+    if isinstance(item, ast.Merge):
+        return item.kind + " { " + " ".join(f"branch {_braced(b)}" for b in item.branches) + " }"
+    if isinstance(item, ast.Group):
+        return _braced(item.body)
+    if isinstance(item, ast.SeqChoice):
+        label = f" {item.label}" if item.label else ""
+        return f"choice{label} {{ " + " | ".join(print_seq_flat(a) for a in item.alternatives) + " }"
+    if isinstance(item, ast.Assign):
+        flat = print_seq_flat(item.body)
+        return f"{item.name} = {flat};" if flat else f"{item.name} =;"
+    raise TypeError(f"not an item: {item!r}")
 
 
 def print_module(m: ast.Module, comments: bool = True) -> str:

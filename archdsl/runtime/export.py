@@ -17,6 +17,7 @@ def export(model, example, path: str | Path, format: str = "onnx") -> Path:  # n
             scripted = torch.jit.trace(model, example)
         scripted.save(str(path))
     elif format == "onnx":
+        import onnx  # noqa: F401 - torch needs it deep inside the export; missing, the CLI names the extra
         # Dynamo-free exporter: no onnxscript optimisation pass needed, a fixed opset, a dynamic batch axis.
         torch.onnx.export(model, (example,), str(path), input_names=["input"], output_names=["output"],
                           dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=17,

@@ -1,0 +1,154 @@
+"""One document, checked: its module, the check result of each network, the errors, and an index of the
+graph's nodes by the source position they came from. Rebuilt on every edit (a resnet50 checks in ~10 ms)."""
+
+from __future__ import annotations
+
+import gc
+import re
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from ..dsl import ArchError, ArchShapeError, CheckResult, Span, ast, check, decisions, elaborate, parse, resolve
+from ..dsl.shape_infer import infer_shapes, layer_order
+
+Pos = tuple[int, int]  # (line, column), both from 1 as in `Span`
+
+
+def contains(span: Span | None, pos: Pos) -> bool:
+    """Whether the cursor at `pos` touches `span` (its end included, so a cursor right after a word counts)."""
+    if span is None:
+        return False
+    return (span.line, span.column) <= pos <= (span.end_line, span.end_column)
+
+
+def span_size(span: Span) -> tuple[int, int]:
+    return (span.end_line - span.line, span.end_column - span.column)
+
+
+@dataclass
+class Instance:
+    """The layers one written item produced in one place: a layer once, or a whole block call."""
+
+    key: str  # the path of the layer, or the scope of the block call (`bottleneck2`)
+    nodes: list[dict] = field(default_factory=list)  # node attribute dicts, in layer order
+
+
+@dataclass
+class Analysis:
+    text: str
+    file: str
+    module: ast.Module | None = None
+    results: list[CheckResult] = field(default_factory=list)
+    errors: list[ArchError] = field(default_factory=list)
+    # span position -> (span, the instances written there by key): a layer's own span, or a block call's
+    # span (then every layer inside that call)
+    by_span: dict[tuple, tuple[Span, dict[str, Instance]]] = field(default_factory=dict)
+    order: dict[str, int] = field(default_factory=dict)  # node path -> its position in layer order
+
+    @property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
+
+
+def analyse(text: str, file: str = "<text>") -> Analysis:
+    """Parse and check `text`; never raises for a user's mistake (it lands in `errors`)."""
+    enabled = gc.isenabled()
+    gc.disable()  # everything allocated here stays alive until the next edit: no cycles worth scanning for
+    try:
+        return _analyse(text, file)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _analyse(text: str, file: str) -> Analysis:
+    a = Analysis(text, file)
+    try:
+        a.module = parse(text, file)
+    except ArchError as e:
+        a.errors.append(e)
+        return a
+    names = [d.name for d in a.module.networks()] or [None]
+    for name in names:
+        try:
+            r = check(a.module, network=name)
+        except ArchError as e:
+            if not any(_same_error(e, seen) for seen in a.errors):
+                a.errors.append(e)
+            if isinstance(e, ArchShapeError):
+                _index(a, _partial_graph(a.module, name))
+            continue
+        a.results.append(r)
+        _index(a, r.graph, [x.path for x in r.layers])
+    return a
+
+
+def _partial_graph(module: ast.Module, network: str | None) -> nx.DiGraph:
+    """The graph up to a shape error, so the editor still shows the shapes of the lines before it."""
+    resolved = resolve(module, {}) if decisions(module) else module
+    g = elaborate(resolved, network)
+    try:
+        infer_shapes(g)
+    except ArchError:
+        pass  # nodes from the failing one on have no `info`
+    return g
+
+
+def _same_error(e: ArchError, other: ArchError) -> bool:
+    return e.message == other.message and e.span == other.span
+
+
+_NUMBERED = re.compile(r"^(.*?)_?\d+$")
+
+
+def _block_scope(path: str, block: str, nth: int) -> str | None:
+    """The path prefix of the `nth` (from 0) block-call scope on `path` named after `block` (`bottleneck3`)."""
+    parts = path.split(".")
+    seen = 0
+    for i, part in enumerate(parts[:-1]):
+        m = _NUMBERED.match(part)
+        if m and m.group(1) == block:
+            if seen == nth:
+                return ".".join(parts[: i + 1])
+            seen += 1
+    return None
+
+
+def _index(a: Analysis, g: nx.DiGraph, order: list[str] | None = None) -> None:
+    nodes = g.nodes
+    by_span = a.by_span
+    for n in order if order is not None else layer_order(g):
+        d = nodes[n]
+        if "info" not in d:
+            continue
+        a.order[n] = len(a.order)
+        span = d.get("span")
+        if span is not None:
+            by_span.setdefault(_key(span), (span, {}))[1].setdefault(n, Instance(n)).nodes.append(d)
+        trace = d.get("trace")
+        if not trace:
+            continue
+        counts: dict[str, int] = {}
+        for frame in trace:
+            nth = counts.get(frame.block, 0)
+            counts[frame.block] = nth + 1
+            scope = _block_scope(n, frame.block, nth) or frame.block
+            entry = by_span.setdefault(_key(frame.span), (frame.span, {}))[1]
+            inst = entry.get(scope)
+            if inst is None:
+                inst = entry[scope] = Instance(scope)
+            inst.nodes.append(d)
+
+
+def _key(span: Span) -> tuple[int, int, int, int]:
+    return (span.line, span.column, span.end_line, span.end_column)  # cheaper to hash than the dataclass
+
+
+def instances_at(a: Analysis, pos: Pos) -> tuple[Span, list[Instance]] | None:
+    """The innermost written item under the cursor and what it produced."""
+    hits = [span for span, _ in a.by_span.values() if contains(span, pos)]
+    if not hits:
+        return None
+    best = min(hits, key=span_size)
+    return best, list(a.by_span[_key(best)][1].values())

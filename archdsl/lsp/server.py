@@ -1,0 +1,152 @@
+"""The pygls server: each feature asks the document's latest `Analysis` and converts the answer to LSP types.
+
+Every open or change re-checks the document at once and publishes its diagnostics; the other requests read
+the cached analysis. While a file does not parse, navigation and completion use its last parsed version.
+"""
+
+from __future__ import annotations
+
+import time
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from .. import __version__
+from ..dsl import parse, print_module
+from ..dsl.errors import ArchError
+from . import completion, shapes, symbols
+from .analysis import Analysis, analyse
+from .convert import diagnostic, to_pos, to_range
+
+_KINDS = {"layer": types.CompletionItemKind.Function, "block": types.CompletionItemKind.Class,
+          "keyword": types.CompletionItemKind.Keyword}
+
+
+class ArchServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("archdsl", __version__)
+        self.analyses: dict[str, Analysis] = {}
+        self.parsed: dict[str, Analysis] = {}  # the last analysis whose text parsed, per document
+        self.last_check_ms = 0.0
+
+    def refresh(self, uri: str) -> Analysis:
+        doc = self.workspace.get_text_document(uri)
+        start = time.perf_counter()
+        a = analyse(doc.source, doc.path or uri)
+        self.last_check_ms = (time.perf_counter() - start) * 1000
+        self.analyses[uri] = a
+        if a.module is not None:
+            self.parsed[uri] = a
+        self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
+            uri=uri, version=doc.version, diagnostics=[diagnostic(e, uri) for e in a.errors]))
+        return a
+
+    def analysis(self, uri: str) -> Analysis:
+        return self.analyses.get(uri) or self.refresh(uri)
+
+    def navigable(self, uri: str) -> Analysis | None:
+        return self.parsed.get(uri)
+
+
+server = ArchServer()
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+def did_open(ls: ArchServer, params: types.DidOpenTextDocumentParams) -> None:
+    ls.refresh(params.text_document.uri)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+def did_change(ls: ArchServer, params: types.DidChangeTextDocumentParams) -> None:
+    ls.refresh(params.text_document.uri)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+def did_close(ls: ArchServer, params: types.DidCloseTextDocumentParams) -> None:
+    uri = params.text_document.uri
+    ls.analyses.pop(uri, None)
+    ls.parsed.pop(uri, None)
+    ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+
+@server.feature(types.TEXT_DOCUMENT_HOVER)
+def hover(ls: ArchServer, params: types.HoverParams) -> types.Hover | None:
+    text = shapes.hover_markdown(ls.analysis(params.text_document.uri), to_pos(params.position))
+    if text is None:
+        return None
+    return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text))
+
+
+@server.feature(types.TEXT_DOCUMENT_INLAY_HINT)
+def inlay_hints(ls: ArchServer, params: types.InlayHintParams) -> list[types.InlayHint]:
+    a = ls.analysis(params.text_document.uri)
+    first, last = params.range.start.line + 1, params.range.end.line + 1
+    lines = a.lines
+    hints = []
+    for line, found in shapes.line_shapes(a).items():
+        if first <= line <= last and line <= len(lines):
+            hints.append(types.InlayHint(position=types.Position(line - 1, _code_end(lines[line - 1])),
+                                         label=shapes.hint_label(found), kind=types.InlayHintKind.Type,
+                                         padding_left=True))
+    for r in a.results:
+        net = next((d for d in a.module.networks() if d.name == r.name), None)
+        if r.decisions and net is not None and net.span and first <= net.span.line <= last:
+            hints.append(types.InlayHint(
+                position=types.Position(net.span.line - 1, _code_end(lines[net.span.line - 1])),
+                label=f"space: {len(r.decisions)} decisions, {r.space_size:,} members", padding_left=True))
+    return hints
+
+
+def _code_end(line: str) -> int:
+    """Where the code of a line ends: before a trailing comment and spaces."""
+    code = line.split("#", 1)[0] if '"' not in line else line
+    return len(code.rstrip())
+
+
+@server.feature(types.TEXT_DOCUMENT_DEFINITION)
+def definition(ls: ArchServer, params: types.DefinitionParams) -> types.Location | None:
+    a = ls.navigable(params.text_document.uri)
+    if a is None:
+        return None
+    span = symbols.definition(symbols.occurrences(a.module), to_pos(params.position))
+    return types.Location(params.text_document.uri, to_range(span)) if span else None
+
+
+@server.feature(types.TEXT_DOCUMENT_REFERENCES)
+def references(ls: ArchServer, params: types.ReferenceParams) -> list[types.Location]:
+    a = ls.navigable(params.text_document.uri)
+    if a is None:
+        return []
+    spans = symbols.references(symbols.occurrences(a.module), to_pos(params.position),
+                               params.context.include_declaration)
+    return [types.Location(params.text_document.uri, to_range(s)) for s in spans]
+
+
+@server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[" ", "{"]))
+def complete(ls: ArchServer, params: types.CompletionParams) -> types.CompletionList:
+    a = ls.navigable(params.text_document.uri)
+    items = [
+        types.CompletionItem(label=c.label, kind=_KINDS[c.kind], detail=c.detail,
+                             documentation=c.documentation or None)
+        for c in completion.candidates(a.module if a else None)
+    ]
+    return types.CompletionList(is_incomplete=False, items=items)
+
+
+@server.feature(types.TEXT_DOCUMENT_FORMATTING)
+def formatting(ls: ArchServer, params: types.DocumentFormattingParams) -> list[types.TextEdit] | None:
+    doc = ls.workspace.get_text_document(params.text_document.uri)
+    try:
+        canonical = print_module(parse(doc.source, doc.path or doc.uri))
+    except ArchError:
+        return None  # the diagnostics already say why; formatting broken text would lose it
+    if canonical == doc.source:
+        return []
+    lines = doc.source.splitlines()
+    end = types.Position(len(lines), 0)
+    return [types.TextEdit(range=types.Range(types.Position(0, 0), end), new_text=canonical)]
+
+
+def serve() -> None:
+    """Run over stdio until the client exits."""
+    server.start_io()

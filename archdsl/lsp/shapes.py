@@ -1,0 +1,118 @@
+"""What the editor shows about shapes: each line's output shape (inlay hints) and the hover card of the item
+under the cursor (output shape, parameters, MACs of a layer or a whole block call; a network's totals; a
+search space's decisions)."""
+
+from __future__ import annotations
+
+from ..dsl import CheckResult
+from ..dsl.shape_infer import fmt
+from .analysis import Analysis, Instance, Pos, contains, instances_at
+from .signatures import signature
+
+MAX_SHAPES_PER_LINE = 3  # a block body line shows at most this many distinct shapes (one per call site)
+MAX_HOVER_ROWS = 8
+
+
+def human(n: int) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= size:
+            return f"{n / size:.2f}{unit}"
+    return str(n)
+
+
+def _context(key: str) -> str:
+    return key.rsplit(".", 1)[0] if "." in key else ""
+
+
+def line_shapes(a: Analysis) -> dict[int, list[str]]:
+    """line -> the distinct output shapes of what that line writes, one per place it is used (in order)."""
+    last: dict[tuple[int, str], tuple[int, dict]] = {}  # (line, context) -> the latest node written there
+    for span, instances in a.by_span.values():
+        for inst in instances.values():
+            node = max(inst.nodes, key=lambda d: a.order[d["path"]])
+            at = (span.line, _context(inst.key))
+            if at not in last or a.order[node["path"]] > last[at][0]:
+                last[at] = (a.order[node["path"]], node)
+    out: dict[int, list[str]] = {}
+    for (line, _), (_, node) in sorted(last.items(), key=lambda kv: (kv[0][0], kv[1][0])):
+        shape = fmt(node["info"].output_shape)
+        shapes = out.setdefault(line, [])
+        if shape not in shapes:
+            shapes.append(shape)
+    return out
+
+
+def hint_label(shapes: list[str]) -> str:
+    shown = shapes[:MAX_SHAPES_PER_LINE]
+    more = " | …" if len(shapes) > MAX_SHAPES_PER_LINE else ""
+    return "→ " + " | ".join(shown) + more
+
+
+def _totals(inst: Instance) -> tuple[str, str, int, int]:
+    first, last = inst.nodes[0], inst.nodes[-1]
+    ins = first["info"].input_shapes
+    return (fmt(ins[0]) if ins else "-", fmt(last["info"].output_shape),
+            sum(d["info"].params for d in inst.nodes), sum(d["info"].macs for d in inst.nodes))
+
+
+def _instances_card(title: str, instances: list[Instance]) -> str:
+    lines = [title, ""]
+    if len(instances) == 1:
+        i, o, p, m = _totals(instances[0])
+        lines.append(f"`{instances[0].key}`: {i} → **{o}**  ")
+        lines.append(f"params {p:,} ({human(p)}) · MACs {m:,} ({human(m)})")
+        return "\n".join(lines)
+    lines += ["| where | input | output | params | MACs |", "|---|---|---|---:|---:|"]
+    for inst in instances[:MAX_HOVER_ROWS]:
+        i, o, p, m = _totals(inst)
+        lines.append(f"| `{inst.key}` | {i} | **{o}** | {p:,} | {human(m)} |")
+    if len(instances) > MAX_HOVER_ROWS:
+        lines.append(f"\n… and {len(instances) - MAX_HOVER_ROWS} more")
+    return "\n".join(lines)
+
+
+def network_card(r: CheckResult) -> str:
+    lines = [f"**network {r.name}**", "",
+             f"{fmt(r.input_shape)} → **{fmt(r.output_shape)}**  ",
+             f"params {r.params:,} ({human(r.params)}) · MACs {r.macs:,} ({human(r.macs)}) · {len(r.layers)} layers"]
+    if r.decisions:
+        lines += ["", f"search space: **{len(r.decisions)} decisions, {r.space_size:,} members** "
+                      "(the figures above are its first member's)", ""]
+        lines += [f"- `{d.key}`: " + " | ".join(f"`{o}`" for o in d.options) for d in r.decisions]
+    return "\n".join(lines)
+
+
+def decision_card(a: Analysis, pos: Pos) -> str | None:
+    for r in a.results:
+        for d in r.decisions:
+            if any(contains(s, pos) for s in d.spans):
+                opts = "\n".join(f"{i}. `{o}`" for i, o in enumerate(d.options))
+                where = f", written in {len(d.spans)} places (tied)" if len(d.spans) > 1 else ""
+                return (f"**decision `{d.key}`** ({d.kind}, {d.size} options{where})\n\n{opts}\n\n"
+                        f"space size {r.space_size:,}; shapes shown are for option 0")
+    return None
+
+
+def hover_markdown(a: Analysis, pos: Pos) -> str | None:
+    """Markdown for the hover at `pos`, or None when there is nothing to say."""
+    hit = instances_at(a, pos)
+    if hit is not None:
+        span, instances = hit
+        name = _word_at(a, span)
+        sig = signature(name)
+        if sig is not None:  # a layer
+            title = f"**{instances[0].nodes[0]['op']}** `{sig.text}`\n\n{sig.summary}"
+        else:
+            title = f"**block {name}**"
+        return _instances_card(title, instances)
+    for r in a.results:
+        definition = next((d for d in a.module.networks() if d.name == r.name), None)
+        if definition is not None and contains(definition.span, pos):
+            return network_card(r)
+    return decision_card(a, pos)
+
+
+def _word_at(a: Analysis, span) -> str:
+    line = a.lines[span.line - 1] if span.line <= len(a.lines) else ""
+    end = span.end_column if span.end_line == span.line else len(line) + 1
+    return line[span.column - 1:end - 1]

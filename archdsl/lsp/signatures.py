@@ -1,0 +1,38 @@
+"""Layer signatures as the editor shows them (`conv(out, kernel, stride=1, ...)`), from the op table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..dsl import ops
+
+
+@dataclass(frozen=True)
+class Signature:
+    name: str  # as written (an alias stays an alias)
+    text: str
+    summary: str
+
+
+def _default(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "auto"
+    if isinstance(value, str):
+        return value if value.isidentifier() else f'"{value}"'
+    return repr(value)
+
+
+def signature(name: str) -> Signature | None:
+    """The signature of the layer called `name`, or None when no layer has that name."""
+    op = ops.lookup(name)
+    if op is None:
+        return None
+    params = [p.name if p.required else f"{p.name}={_default(p.default)}" for p in op.params]
+    text = f"{name}({', '.join(params)})" if params else name
+    return Signature(name, text, op.summary)
+
+
+def layer_signatures() -> list[Signature]:
+    return [s for s in (signature(n) for n in ops.layer_names()) if s is not None]

@@ -1,0 +1,118 @@
+"""Every bad flag value of train, eval and export is one line on stderr and exit 2; the same rules serve configs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from archdsl.cli import main
+from archdsl.cli import values as v
+
+ROOT = Path(__file__).resolve().parent.parent
+NET = str(ROOT / "archs" / "examples" / "digits_cnn.arch")
+
+
+def _usage_error(capsys, argv: list[str]) -> str:
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize("flag, value, expected", [
+    ("--epochs", "0", "--epochs: expected a whole number at least 1, got '0'"),
+    ("--epochs", "-2", "at least 1"),
+    ("--epochs", "two", "expected a whole number, got 'two'"),
+    ("--batch-size", "0", "--batch-size: expected a whole number at least 1"),
+    ("--batch-size", "-64", "at least 1"),
+    ("--lr", "0", "--lr: expected a number > 0"),
+    ("--lr", "-0.1", "> 0"),
+    ("--lr", "inf", "expected a finite number"),
+    ("--lr", "nan", "expected a finite number"),
+    ("--momentum", "1", "--momentum: expected a number >= 0 and < 1"),
+    ("--momentum", "-0.5", ">= 0 and < 1"),
+    ("--weight-decay", "-1", "--weight-decay: expected a number >= 0"),
+    ("--grad-clip", "0", "--grad-clip: expected a number > 0"),
+    ("--workers", "-1", "--workers: expected a whole number from 0 to 256"),
+    ("--threads", "0", "--threads: expected a whole number from 1 to 1024"),
+    ("--threads", "-4", "from 1 to 1024"),
+    ("--seed", "-1", "--seed: expected a whole number from 0 to 4294967295"),
+    ("--seed", "9" * 5000, "--seed: expected a whole number"),
+    ("--val-fraction", "1", "--val-fraction: expected a number > 0 and < 1"),
+    ("--image-size", "0", "--image-size: expected a whole number from 1 to 8192"),
+    ("--device", "tpu", "--device: expected auto, cpu, cuda, cuda:N or mps"),
+])
+def test_a_bad_train_value_is_one_line_and_exit_2(capsys, flag, value, expected):
+    err = _usage_error(capsys, ["train", NET, flag, value])
+    assert expected in err and err.startswith("archdsl train: error: argument")
+
+
+def test_cuda_without_a_gpu_is_one_line_and_exit_2(capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    for command in (["train", NET], ["eval", NET, "--weights", NET]):
+        err = _usage_error(capsys, [*command, "--device", "cuda"])
+        assert "cuda requested but this machine has no CUDA GPU" in err
+
+
+def test_an_output_path_that_is_a_file_or_under_a_file_is_refused(capsys, tmp_path):
+    f = tmp_path / "taken"
+    f.write_text("x")
+    assert "but " + str(f) + " is a file" in _usage_error(capsys, ["train", NET, "--out", str(f)])
+    assert f"{f} is a file" in _usage_error(capsys, ["train", NET, "--out", str(f / "run")])
+    assert "is a directory" in _usage_error(capsys, ["export", NET, "-o", str(tmp_path)])
+    assert f"{f} is a file" in _usage_error(capsys, ["export", NET, "-o", str(f / "m.onnx")])
+
+
+def test_eval_and_export_values(capsys, tmp_path):
+    assert "--batch-size: expected a whole number at least 1" in _usage_error(
+        capsys, ["eval", NET, "--weights", NET, "--batch-size", "0"])
+    assert "--batch: expected a whole number from 1 to 65536" in _usage_error(
+        capsys, ["export", NET, "-o", str(tmp_path / "m.onnx"), "--batch", "0"])
+
+
+def test_rules_accept_typed_config_values_and_refuse_wrong_types():
+    assert v.positive_int(3) == 3 and v.positive_int("3") == 3 and v.positive_int(4.0) == 4
+    assert v.positive_float(1) == 1.0 and v.probability("0.5") == 0.5
+    for rule, bad in [(v.positive_int, True), (v.positive_int, 2.5), (v.positive_int, [1]), (v.positive_int, None),
+                      (v.positive_float, "fast"), (v.positive_float, {"a": 1}), (v.probability, 1.5),
+                      (v.choice("fifo", "asha"), "grid"), (v.text, 3)]:
+        with pytest.raises(v.Invalid):
+            rule(bad)
+
+
+def test_check_settings_names_the_source_and_the_setting():
+    settings = {"epochs": "3", "lr": None, "samples": 4, "other": object()}
+    rules = {"epochs": v.positive_int, "lr": v.positive_float, "samples": v.positive_int}
+    assert v.check_settings(settings, rules, "search.yaml")["epochs"] == 3
+    with pytest.raises(v.UsageError, match=r"^search.yaml: batch-size: expected a whole number at least 1, got 0$"):
+        v.check_settings({"batch_size": 0}, {"batch_size": v.positive_int}, "search.yaml")
+    with pytest.raises(ValueError, match="cpus: expected a number, got 'many'"):  # a UsageError is a ValueError
+        v.check_settings({"cpus": "many"}, {"cpus": v.positive_float}, "s.yaml")
+
+
+@pytest.mark.parametrize("module, argv, extra", [
+    ("torch", ["train", NET, "--epochs", "1"], "torch"),
+    ("torch", ["eval", NET, "--weights", NET], "torch"),
+    ("torch", ["summary", NET], "torch"),
+    ("torch", ["export", NET, "-o", "{tmp}/m.onnx"], "torch"),
+    ("onnx", ["export", NET, "-o", "{tmp}/m.onnx"], "export"),
+    ("ray", ["search", str(ROOT / "archs" / "spaces" / "digits_cnn.arch"), "--samples", "1", "--out", "{tmp}/s"],
+     "search"),
+])
+def test_a_missing_extra_names_the_pip_install_to_run(tmp_path, module, argv, extra):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    # None in sys.modules makes `import module` fail exactly as if it were not installed.
+    code = (f"import sys; sys.modules[{module!r}] = None; from archdsl.cli import main; "
+            f"sys.exit(main({argv!r}))")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert p.returncode == 2, p.stderr
+    assert f"pip install 'archdsl[{extra}]'" in p.stderr and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1, p.stderr

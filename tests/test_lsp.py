@@ -1,0 +1,198 @@
+"""The language server, driven by a real LSP client (pytest-lsp) over stdio: `archdsl lsp` in a subprocess."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+ROOT = Path(__file__).resolve().parents[1]
+RESNET50 = (ROOT / "archs" / "resnet50.arch").read_text()
+
+TENSORS = """\
+network net {
+    input(3, 32, 32)
+    a = conv(16, 3, padding=1) bn relu;
+    b = conv(16, 3, padding=1) bn;
+    add(@a, @b) flatten linear(10)
+}
+"""
+
+BAD = """\
+network net {
+    input(3, 8, 8)
+    conv(16, 3) relu
+    conv(16, 7)
+}
+"""
+
+
+@pytest_lsp.fixture(scope="module", loop_scope="module", config=ClientServerConfig(server_command=[sys.executable, "-m", "archdsl", "lsp"]))
+async def client(lsp_client: LanguageClient):
+    await lsp_client.initialize_session(types.InitializeParams(capabilities=types.ClientCapabilities()))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def _open(client: LanguageClient, text: str, name: str = "net.arch") -> str:
+    uri = (ROOT / "tests" / "data" / name).as_uri()
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        types.TextDocumentItem(uri=uri, language_id="archdsl", version=1, text=text)))
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    return uri
+
+
+def _doc(uri: str) -> types.TextDocumentIdentifier:
+    return types.TextDocumentIdentifier(uri=uri)
+
+
+async def _hover(client, uri, line, character) -> str:
+    h = await client.text_document_hover_async(types.HoverParams(_doc(uri), types.Position(line, character)))
+    assert h is not None
+    return h.contents.value
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_shape_error_is_a_diagnostic_at_the_failing_layer(client: LanguageClient):
+    uri = await _open(client, BAD)
+    [d] = client.diagnostics[uri]
+    assert d.severity == types.DiagnosticSeverity.Error and d.code == "shape"
+    assert (d.range.start.line, d.range.start.character, d.range.end.character) == (3, 4, 8)  # `conv` on line 4
+    assert "7" in d.message
+    # the lines before the error still get their shapes
+    hints = await client.text_document_inlay_hint_async(types.InlayHintParams(
+        _doc(uri), types.Range(types.Position(0, 0), types.Position(5, 0))))
+    assert {h.position.line: h.label for h in hints}[2] == "→ 16x6x6"
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_diagnostics_follow_each_edit(client: LanguageClient):
+    uri = await _open(client, BAD)
+    assert client.diagnostics[uri]
+    fixed = BAD.replace("conv(16, 7)", "conv(16, 3)")
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        [types.TextDocumentContentChangeWholeDocument(text=fixed)]))
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert not client.diagnostics[uri]
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        types.VersionedTextDocumentIdentifier(uri=uri, version=3),
+        [types.TextDocumentContentChangePartial(
+            range=types.Range(types.Position(2, 4), types.Position(2, 8)), text="cnv")]))
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    [d] = client.diagnostics[uri]
+    assert d.code == "name" and "conv" in d.message and d.range.start == types.Position(2, 4)
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_syntax_error_is_located(client: LanguageClient):
+    uri = await _open(client, "network n {\n    input(3, 8, 8)\n    conv(16, 3\n}\n")
+    [d] = client.diagnostics[uri]
+    assert d.code == "syntax" and d.range.start.line in (2, 3)
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_hover_shows_a_layers_shape_params_and_macs(client: LanguageClient):
+    uri = await _open(client, RESNET50, "resnet50.arch")
+    text = await _hover(client, uri, 13, 5)  # `conv(64, 7, stride=2, padding=3)`
+    assert "64x112x112" in text and "9,408" in text and "118,013,952" in text
+    assert "conv(out, kernel" in text  # the signature
+    block = await _hover(client, uri, 15, 6)  # `bottleneck(64) * 3`: three calls
+    assert block.count("bottleneck") >= 3 and "256x56x56" in block
+    net = await _hover(client, uri, 11, 10)
+    assert "25,557,032" in net and "4,089,184,256" in net
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_inlay_hints_give_each_lines_output_shape(client: LanguageClient):
+    uri = await _open(client, RESNET50, "resnet50.arch")
+    hints = await client.text_document_inlay_hint_async(types.InlayHintParams(
+        _doc(uri), types.Range(types.Position(0, 0), types.Position(30, 0))))
+    by_line = {h.position.line + 1: h.label for h in hints}
+    assert by_line[14] == "→ 64x112x112"
+    assert by_line[16] == "→ 256x56x56"
+    assert by_line[19] == "→ 2048x7x7"
+    assert by_line[20] == "→ 1000"
+    assert by_line[5].startswith("→ 64x56x56 | 128x56x56")  # a block body line: one shape per call site
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_definition_and_references_of_blocks_and_tensors(client: LanguageClient):
+    uri = await _open(client, RESNET50, "resnet50.arch")
+    loc = await client.text_document_definition_async(types.DefinitionParams(_doc(uri), types.Position(16, 33)))
+    assert loc.range.start == types.Position(2, 6)  # `block bottleneck`
+    refs = await client.text_document_references_async(types.ReferenceParams(
+        text_document=_doc(uri), position=types.Position(2, 8),
+        context=types.ReferenceContext(include_declaration=True)))
+    assert len(refs) == 8  # the definition and seven calls
+    uri2 = await _open(client, TENSORS, "tensors.arch")
+    loc = await client.text_document_definition_async(types.DefinitionParams(_doc(uri2), types.Position(4, 14)))
+    assert loc.range == types.Range(types.Position(3, 4), types.Position(3, 5))  # `b = ...`
+    refs = await client.text_document_references_async(types.ReferenceParams(
+        text_document=_doc(uri2), position=types.Position(2, 4),
+        context=types.ReferenceContext(include_declaration=False)))
+    assert [r.range.start for r in refs] == [types.Position(4, 9)]  # `@a`
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_completion_lists_layers_with_signatures_and_the_files_blocks(client: LanguageClient):
+    uri = await _open(client, RESNET50, "resnet50.arch")
+    result = await client.text_document_completion_async(types.CompletionParams(_doc(uri), types.Position(19, 4)))
+    items = {i.label: i for i in result.items}
+    assert items["conv"].detail.startswith("conv(out, kernel")
+    assert items["maxpool"].kind == types.CompletionItemKind.Function
+    assert items["bottleneck"].detail == "block bottleneck(width, stride)"
+    assert "residual" in items
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_formatting_gives_fmts_text(client: LanguageClient):
+    from archdsl.dsl import parse, print_module
+
+    messy = "network n{input(3,8,8)\nconv(16,3)   relu flatten linear(10)}\n"
+    uri = await _open(client, messy)
+    edits = await client.text_document_formatting_async(types.DocumentFormattingParams(
+        _doc(uri), types.FormattingOptions(tab_size=4, insert_spaces=True)))
+    assert [e.new_text for e in edits] == [print_module(parse(messy))]
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_search_space_shows_its_decisions_and_size(client: LanguageClient):
+    text = (ROOT / "archs" / "spaces" / "digits_cnn.arch").read_text()
+    uri = await _open(client, text, "space.arch")
+    assert not client.diagnostics[uri]
+    lines = text.splitlines()
+    net_line = next(i for i, x in enumerate(lines) if x.startswith("network"))
+    hints = await client.text_document_inlay_hint_async(types.InlayHintParams(
+        _doc(uri), types.Range(types.Position(0, 0), types.Position(len(lines), 0))))
+    assert any(h.position.line == net_line and "decisions" in h.label and "members" in h.label for h in hints)
+    net = await _hover(client, uri, net_line, 10)
+    assert "search space" in net and "`width`" in net
+    col = lines[net_line + 5].index("choice width")
+    card = await _hover(client, uri, net_line + 5, col + 2)
+    assert "decision `width`" in card and "`128`" in card
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_resnet50_is_rechecked_well_under_100_ms_after_an_edit(client: LanguageClient):
+    uri = await _open(client, RESNET50, "resnet50.arch")
+    line = RESNET50.splitlines().index("    bottleneck(64) * 3")
+    waits = []
+    for version in range(2, 14):
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            [types.TextDocumentContentChangePartial(
+                range=types.Range(types.Position(line, 21), types.Position(line, 22)), text=str(2 + version % 3))]))
+        start = time.perf_counter()
+        await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        waits.append((time.perf_counter() - start) * 1000)
+        assert not client.diagnostics[uri]
+    median = statistics.median(waits)
+    print(f"resnet50 edit -> diagnostics: median {median:.1f} ms, max {max(waits):.1f} ms over {len(waits)} edits")
+    assert median < 100
