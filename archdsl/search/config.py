@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..dsl.errors import ArchFileError
 
-STRATEGY_NAMES = ("random", "reinforce", "evolution")
+STRATEGY_NAMES = ("random", "reinforce", "evolution", "bo")
 SCHEDULERS = ("fifo", "asha")
 
 
@@ -38,6 +38,7 @@ class SearchSettings:
     seed: int | None = 0
     strategy_options: dict = field(default_factory=dict)  # passed to the strategy's constructor
     dedup: bool = True
+    objective: str | None = None  # "macs:20M", "pareto:macs", ... (see objective.py)
 
     def validate(self) -> SearchSettings:
         if not self.space:
@@ -48,6 +49,10 @@ class SearchSettings:
             raise ValueError(f"unknown scheduler {self.scheduler!r}; expected one of: {', '.join(SCHEDULERS)}")
         if self.samples < 1 or self.epochs < 1:
             raise ValueError("samples and epochs must be at least 1")
+        if self.objective is not None:
+            from .objective import Objective
+
+            Objective.parse(self.objective)  # a ValueError says what is wrong with it
         if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
             raise ValueError("cpus-per-trial must be positive and gpus-per-trial not negative")
         return self
@@ -55,7 +60,8 @@ class SearchSettings:
     def train_settings(self) -> dict:
         """What every trial's training needs (it travels in the trial config)."""
         return {"data": self.data, "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
-                "seed": self.seed, "threads": max(1, int(self.cpus_per_trial)), "progress": False}
+                "seed": self.seed, "threads": max(1, int(self.cpus_per_trial)), "progress": False,
+                **({"latency": True} if (self.objective or "").replace("pareto:", "").startswith("latency") else {})}
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

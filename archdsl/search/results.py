@@ -25,6 +25,7 @@ class TrialRecord:
     arch: str
     node: str = ""  # the id of the Ray node that trained it
     checkpoint: str = ""  # directory holding the latest weights
+    latency_ms: float | None = None  # batch 1 on the trial's device, when the objective asked for it
 
 
 def _reason(error) -> str:
@@ -71,6 +72,7 @@ def records(result_grid, epochs: int) -> list[TrialRecord]:
             choices=dict(cfg.get("choices", {})), arch=cfg.get("arch", ""),
             node=str(m.get("node_id", "")),
             checkpoint=r.checkpoint.path if r.checkpoint is not None else "",
+            latency_ms=float(m["latency_ms"]) if isinstance(m.get("latency_ms"), (int, float)) else None,
         ))
     return leaderboard(out)
 

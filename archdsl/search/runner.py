@@ -39,7 +39,13 @@ def make_strategy(name: str, sizes, seed: int | None, options: dict | None = Non
 def make_searcher(settings: SearchSettings, space: Space) -> ArchSearcher:
     strategy = make_strategy(settings.strategy, space.sizes, settings.seed, settings.strategy_options)
     return ArchSearcher(space, strategy, max_params=settings.max_params, max_macs=settings.max_macs,
-                        dedup=settings.dedup)
+                        dedup=settings.dedup, objective=objective_of(settings))
+
+
+def objective_of(settings: SearchSettings):
+    from .objective import Objective
+
+    return Objective.parse(settings.objective) if settings.objective else None
 
 
 def preflight(settings: SearchSettings, space: Space) -> None:
@@ -172,6 +178,12 @@ def run_search(settings: SearchSettings, *, resume: bool = False, trainable=None
             ray.shutdown()
     rs = records(grid, settings.epochs)
     write_tables(rs, out)
+    objective = objective_of(settings)
+    if objective is not None:
+        from .pareto import write_pareto_csv
+
+        column = "latency_ms" if objective.cost == "latency" else objective.cost
+        write_pareto_csv([r.__dict__ for r in rs if r.val_acc is not None], column, out / "pareto.csv")
     best = next((r for r in rs if r.val_acc is not None and r.checkpoint), None)
     if best is not None:
         write_best(best, out, settings.space)

@@ -22,6 +22,8 @@ from ray.tune.search import Searcher
 
 from ..dsl import ArchError
 from .dedup import arch_key
+from .feasible import Feasibility
+from .objective import ParetoFitness
 from .space import Space
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,8 @@ class ArchSearcher(Searcher):
         max_macs: int | None = None,
         dedup: bool = True,
         max_rejects: int = 500,
+        objective=None,
+        oracle: bool = True,
     ):
         super().__init__(metric=metric, mode=mode)
         self.space = space
@@ -77,6 +81,20 @@ class ArchSearcher(Searcher):
         self.history: list[dict] = []  # finished trials, in completion order
         self.rejected: Counter = Counter()  # reason family -> count, over the whole search
         self.valid_seen = 0
+        # `--objective`: the reward becomes accuracy traded against a cost (see objective.py)
+        self.objective = objective
+        self.fitness = ParetoFitness() if objective is not None and objective.pareto else None
+        self.use_oracle = oracle
+        self._attach_oracle()
+
+    def _attach_oracle(self) -> None:
+        """Give the strategy the space's feasibility oracle, so it never proposes an invalid member."""
+        if self.use_oracle and hasattr(self.strategy, "oracle"):
+            self.strategy.oracle = Feasibility(self.space.sizes, self.passes)
+
+    def passes(self, assignment: Sequence[int]) -> bool:
+        """The member is valid and within budget (duplicates pass: they are not invalid)."""
+        return not isinstance(self.examine(assignment), str)
 
     # -- checking -------------------------------------------------------------------------------------
 
@@ -103,7 +121,7 @@ class ArchSearcher(Searcher):
         key = arch_key(g) if self.dedup else repr(a)
         return Candidate(a, self.space.text(a), params, macs, key)
 
-    def _reward(self, result: dict | None, error: bool) -> float | None:
+    def _reward(self, result: dict | None, error: bool, c: Candidate | None = None) -> float | None:
         if error or not result:
             return None
         value = result.get(self.metric)
@@ -113,7 +131,21 @@ class ArchSearcher(Searcher):
             return None
         if not math.isfinite(value):
             return None
-        return -value if self.mode == "min" else value
+        value = -value if self.mode == "min" else value
+        if self.objective is None or c is None:
+            return value
+        cost = self.cost(self.objective.cost, result, c)
+        if cost is None:
+            return None
+        return self.fitness(value, cost) if self.fitness is not None else self.objective.reward(value, cost)
+
+    @staticmethod
+    def cost(name: str, result: dict, c: Candidate) -> float | None:
+        """The member's cost: its params or MACs, or the latency its trial measured (ms, batch 1)."""
+        if name == "latency":
+            v = result.get("latency_ms")
+            return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
+        return float(c.params if name == "params" else c.macs)
 
     # -- the Searcher contract ------------------------------------------------------------------------
 
@@ -187,7 +219,7 @@ class ArchSearcher(Searcher):
         c = self.pending.pop(trial_id, None)
         if c is None:
             return
-        reward = self._reward(result, error)
+        reward = self._reward(result, error, c)
         self.strategy.tell(c.assignment, reward)
         for twin in self.waiting.pop(c.key, []):
             self.strategy.tell(twin, reward)
@@ -206,6 +238,7 @@ class ArchSearcher(Searcher):
             "history": list(self.history),
             "rejected": dict(self.rejected),
             "valid_seen": self.valid_seen,
+            "fitness": self.fitness.state_dict() if self.fitness is not None else None,
         }
 
     def set_state(self, state: dict) -> None:
@@ -216,9 +249,15 @@ class ArchSearcher(Searcher):
         self.history = list(state["history"])
         self.rejected = Counter(state["rejected"])
         self.valid_seen = state["valid_seen"]
+        if self.fitness is not None and state.get("fitness") is not None:
+            self.fitness.load_state_dict(state["fitness"])
 
     def __getstate__(self) -> dict:  # Tune pickles the searcher into its experiment; the memo is a cache
         return {k: v for k, v in self.__dict__.items() if k != "_memo"}
+
+    def __setstate__(self, state: dict) -> None:  # the oracle is a cache too: rebuilt, not pickled
+        self.__dict__.update(state)
+        self._attach_oracle()
 
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "wb") as f:

@@ -45,6 +45,7 @@ def train_trial(config: dict) -> None:
 
     settings = dict(config.get("train", {}))
     torch.set_num_threads(max(1, int(settings.pop("threads", 1) or 1)))
+    measure_latency = bool(settings.pop("latency", False))
     device = settings.get("device") or "auto"
     data = _dataset(settings.get("data", "digits"))
     # The dataset decides the input shape and the class count, as `archdsl train` does.
@@ -54,12 +55,17 @@ def train_trial(config: dict) -> None:
     model = archdsl.compile(graph, device=device)
     cfg = train_config(settings)
     node_id = ray.get_runtime_context().get_node_id()  # which machine trained it, for reports
+    extra = {}
+    if measure_latency:  # `--objective latency:...`: batch 1 on this trial's device, before training
+        from .latency import latency_ms
+
+        extra["latency_ms"] = latency_ms(model, tuple(data.input_shape))
 
     def on_epoch(epoch: int, metrics: dict) -> None:
         with tempfile.TemporaryDirectory() as d:
             torch.save(model.state_dict(), os.path.join(d, WEIGHTS))
             report = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
-            report.update(epoch=int(epoch), node_id=node_id)
+            report.update(epoch=int(epoch), node_id=node_id, **extra)
             tune.report(report, checkpoint=tune.Checkpoint.from_directory(d))
 
     from ..runtime.train import fit

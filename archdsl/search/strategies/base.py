@@ -32,6 +32,13 @@ class Strategy(ABC):
         self.rng = random.Random(seed)
         self.oracle = None  # a `Feasibility`, set by whoever owns the space (ArchSearcher)
 
+    def __getstate__(self) -> dict:  # the oracle belongs to the searcher, which re-attaches it
+        return {k: v for k, v in self.__dict__.items() if k != "oracle"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.oracle = None
+
     # -- drawing valid members -----------------------------------------------------------------------
 
     def allowed(self, prefix: Sequence[int]) -> list[int]:
@@ -62,6 +69,8 @@ class Strategy(ABC):
         return a
 
     def random_assignment(self) -> tuple[int, ...]:
+        if self.oracle is None:  # the common case, kept cheap: model-based strategies draw hundreds per ask
+            return tuple(int(self.rng.random() * s) for s in self.sizes)
         return self.draw(lambda prefix, options: options[self.rng.randrange(len(options))])
 
     # -- the contract --------------------------------------------------------------------------------
