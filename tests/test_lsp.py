@@ -141,6 +141,15 @@ async def test_definition_and_references_of_blocks_and_tensors(client: LanguageC
 
 
 @pytest.mark.asyncio(loop_scope="module")
+async def test_the_outline_lists_blocks_and_networks(client: LanguageClient):
+    uri = await _open(client, RESNET50, "resnet50.arch")
+    symbols = await client.text_document_document_symbol_async(types.DocumentSymbolParams(_doc(uri)))
+    assert [(s.name, s.detail) for s in symbols] == [("bottleneck", "block(width, stride)"),
+                                                     ("resnet50", "network(classes)")]
+    assert symbols[0].selection_range.start == types.Position(2, 6)
+
+
+@pytest.mark.asyncio(loop_scope="module")
 async def test_completion_lists_layers_with_signatures_and_the_files_blocks(client: LanguageClient):
     uri = await _open(client, RESNET50, "resnet50.arch")
     result = await client.text_document_completion_async(types.CompletionParams(_doc(uri), types.Position(19, 4)))

@@ -60,6 +60,16 @@ def test_a_running_search_is_read_from_its_trial_dirs(tmp_path):
     accs = [t.record.val_acc for t in run.trials]
     assert accs == sorted(accs, reverse=True)
     assert run.decision_names[:2] == ["stem", "kernel"]
+    assert {t.record.status for t in run.trials} == {"completed"}
+
+
+def test_a_trial_that_failed_while_running_says_why(tmp_path):
+    run_dir = make_run_dir(tmp_path / "run", trials=3, finished=False)
+    crashed = sorted(run_dir.glob("ray/search/trial_*"))[0]
+    (crashed / "error.txt").write_text("Traceback (most recent call last):\n  ...\nDivergedError: the loss is nan\n")
+    run = load_run(run_dir)
+    [failed] = [t for t in run.trials if t.record.status == "failed"]
+    assert failed.record.reason == "DivergedError: the loss is nan"
 
 
 def test_a_directory_that_is_not_a_run_is_a_located_user_error(tmp_path, capsys):

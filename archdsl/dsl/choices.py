@@ -122,7 +122,8 @@ def resolver(module: ast.Module) -> Callable[[Mapping[str, int] | None], ast.Mod
 
     mark(module.definitions)
 
-    def apply(assignment: Mapping[str, int] | None = None) -> ast.Module:
+    def apply(assignment: Mapping[str, int] | None = None, at=None):
+        """The module resolved by `assignment` (or, with `at`, that node of the module resolved)."""
         assignment = dict(assignment or {})
         for k, v in assignment.items():
             if k not in sizes:
@@ -153,6 +154,28 @@ def resolver(module: ast.Module) -> Callable[[Mapping[str, int] | None], ast.Mod
             changes = {f.name: rebuild(getattr(node, f.name)) for f in dataclasses.fields(node) if f.compare}
             return dataclasses.replace(node, **changes)
 
+        if at is not None:
+            return rebuild(at)
         return dataclasses.replace(module, definitions=rebuild(module.definitions))
 
     return apply
+
+
+def chosen_options(module: ast.Module, assignment: Mapping[str, int]) -> dict[str, str]:
+    """Decision key -> the text of its assigned option with the choices inside it resolved too
+    (`downsample=conv(32, 2, stride=2) relu`, never `conv(choice stem(16, 32, 64), ...)`)."""
+    from .printer import print_expr, print_seq_inline
+
+    nodes = _choice_nodes(module)
+    apply = resolver(module)
+    out: dict[str, str] = {}
+    for key, c in zip(_keys(nodes), nodes):
+        if key in out:
+            continue
+        i = assignment.get(key, 0)
+        if isinstance(c, ast.ValueChoice):
+            out[key] = print_expr(apply(assignment, at=c.options[i]))
+        else:
+            alt = apply(assignment, at=c.alternatives[i])
+            out[key] = (print_seq_inline(alt) or f"alternative {i + 1}") if alt.items else "(nothing)"
+    return out

@@ -20,11 +20,10 @@ from . import args as argbind
 from . import ast
 from .errors import ArchArgumentError, ArchError, ArchNameError, ArchResourceError, Frame, did_you_mean
 from .expr import Sequence, Value, describe, evaluate
-from .ops import MERGE_OPS, OPS, SETTINGS, layer_names, lookup
+from .ops import BIAS_CANCELLING_OPS, MERGE_OPS, OPS, SETTINGS, layer_names, lookup
 
 MAX_NODES = 100_000  # a 10,000-layer net is fine; a repeat of 10^9 is refused before it is unrolled
 MAX_DEPTH = 64  # nested block calls
-NORM_OPS = frozenset({"batchnorm", "layernorm", "groupnorm", "instancenorm"})
 
 
 def ordered_inputs(g: nx.DiGraph, node: str) -> list[str]:
@@ -310,7 +309,8 @@ class _Elaborator:
                                 call.span, self.trace)
         given = argbind.bind(call.name, op.params, call.args, body.values, call.span, self.trace)
         a = argbind.resolve(call.name, op.params, given, call.span, self.trace)
-        self._defaults(op.name, a)
+        if op.defaults is not None:  # defaults that depend on other arguments or on the settings
+            op.defaults(a, self.settings)
         # tensor arguments (`crop_to(@skip)`) are extra inputs, after the sequence input, in parameter order
         refs = [a.pop(p.name) for p in op.params if p.kind == "tensor"]
         inputs = [x] + [self._ref(r, body) for r in refs if r is not None]
@@ -326,16 +326,6 @@ class _Elaborator:
         d = p.default
         return argbind.value("a default", argbind.P(p.name, "any"), d, values, d.span or p.span, trace,
                              self.callables)
-
-    def _defaults(self, op: str, a: dict) -> None:
-        s = self.settings
-        if op in ("maxpool", "avgpool") and a.get("stride") is None:
-            a["stride"] = a["kernel"]
-        if op == "batchnorm":
-            a["eps"] = s["bn_eps"] if a["eps"] is None else a["eps"]
-            a["momentum"] = s["bn_momentum"] if a["momentum"] is None else a["momentum"]
-        if op == "conv" and a["bias"] == "auto":
-            a["bias"] = s["conv_bias"]
 
     def _block(self, call: ast.Call, x: str, scope: _Scope, body: _Body) -> str:
         block = self.blocks[call.name]
@@ -411,4 +401,4 @@ class _Elaborator:
         for n, d in g.nodes(data=True):
             if d["op"] == "conv" and d["args"]["bias"] == "auto":
                 succ = list(g.successors(n))
-                d["args"]["bias"] = not (len(succ) == 1 and g.nodes[succ[0]]["op"] in NORM_OPS)
+                d["args"]["bias"] = not (len(succ) == 1 and g.nodes[succ[0]]["op"] in BIAS_CANCELLING_OPS)

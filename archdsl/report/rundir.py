@@ -70,10 +70,22 @@ def _record_from_dir(trial_id: str, d: Path, rows: list[dict], epochs: int) -> T
     acc = last.get("val_acc")
     acc = float(acc) if isinstance(acc, (int, float)) and math.isfinite(acc) else None
     done = int(last.get("training_iteration") or 0)
-    status = "completed" if acc is not None and done >= epochs else "unfinished"
-    return TrialRecord(trial_id=trial_id, status=status, reason="", val_acc=acc, epochs=done,
+    status, reason = ("completed" if acc is not None and done >= epochs else "unfinished"), ""
+    error = _error_line(d)
+    if error is not None:
+        status, reason = "failed", error
+    return TrialRecord(trial_id=trial_id, status=status, reason=reason, val_acc=acc, epochs=done,
                        params=int(cfg.get("params", 0)), macs=int(cfg.get("macs", 0)),
                        choices=dict(cfg.get("choices", {})), arch=cfg.get("arch", ""))
+
+
+def _error_line(d: Path) -> str | None:
+    """The last line of Tune's `error.txt` (the exception), when the trial failed."""
+    try:
+        lines = [x.strip() for x in (d / "error.txt").read_text(encoding="utf-8").splitlines() if x.strip()]
+    except OSError:
+        return None
+    return lines[-1][:300] if lines else "failed"
 
 
 def _read_settings(run: Path) -> dict:

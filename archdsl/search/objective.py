@@ -16,7 +16,7 @@ multi-objective search.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 COSTS = ("params", "macs", "latency")
 UNITS = {"": 1.0, "k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6, "g": 1e9, "G": 1e9, "ms": 1.0}
@@ -24,11 +24,12 @@ DEFAULT_WEIGHT = -0.07
 
 
 @dataclass(frozen=True)
-class Objective:
+class Objective:  # equality ignores `spec`: macs:20M == macs:2e7
     cost: str  # params | macs | latency (milliseconds)
     target: float | None = None  # MnasNet mode; None in pareto mode
     weight: float = DEFAULT_WEIGHT
     pareto: bool = False
+    spec: str = field(default="", compare=False)  # the text it was parsed from (kept in settings.yaml as given)
 
     @classmethod
     def parse(cls, text: str) -> Objective:
@@ -36,7 +37,7 @@ class Objective:
         if parts[0] == "pareto":
             if len(parts) != 2 or parts[1] not in COSTS:
                 raise ValueError(f"--objective pareto:COST takes one cost among {', '.join(COSTS)}, got {text!r}")
-            return cls(parts[1], pareto=True)
+            return cls(parts[1], pareto=True, spec=text.strip())
         if parts[0] not in COSTS or len(parts) not in (2, 3):
             raise ValueError(f"--objective is COST:TARGET[:W] or pareto:COST with COST one of {', '.join(COSTS)}, "
                              f"got {text!r}")
@@ -44,12 +45,7 @@ class Objective:
         if target <= 0:
             raise ValueError(f"the objective's target must be positive, got {parts[1]!r}")
         weight = float(parts[2]) if len(parts) == 3 else DEFAULT_WEIGHT
-        return cls(parts[0], target, weight)
-
-    def __str__(self) -> str:
-        if self.pareto:
-            return f"pareto:{self.cost}"
-        return f"{self.cost}:{self.target:g}:{self.weight:g}"
+        return cls(parts[0], target, weight, spec=text.strip())
 
     def reward(self, accuracy: float, cost: float) -> float:
         """The MnasNet reward (a positive cost; a zero cost counts as a tiny one)."""
