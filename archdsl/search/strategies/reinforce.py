@@ -4,9 +4,11 @@ Reinforcement Learning").
 The controller is one LSTM cell run for one step per decision. Step i reads the embedding of the
 option chosen at step i-1 (a learned start vector at step 0) and a softmax over decision i's options
 samples the choice. Every `batch` tells the policy takes `steps` Adam steps on
--mean(A * log p(a)) - entropy * H(p), where the advantage A is the reward minus an exponential
-moving-average baseline, divided by a moving estimate of the rewards' spread (so the step size does not
-depend on the reward's scale, and a learning rate suits any metric).
+-mean(A * log p(a)) - entropy * H(p). The advantage A is, by default (`advantage="rank"`), the reward's
+normal score among every reward told so far (centred, and blind to the reward's scale and to outliers such
+as chance-level networks); `advantage="baseline"` is Zoph & Le's reward minus an exponential moving-average
+baseline, divided by a moving estimate of the rewards' spread. `elite=k` adds priority-queue training
+(Abolafia et al. 2018): the likelihood of the k best members so far is raised at every update.
 The controller never proposes an assignment twice: decision by decision it samples only among options
 under which some assignment is still unasked (as evaluating a known network again costs a trial and
 teaches nothing), and, given an oracle, only among options that still lead to a valid member.
@@ -56,10 +58,10 @@ class Controller(nn.Module):
 
 
 class Reinforce(Strategy):
-    def __init__(self, sizes: Sequence[int], seed: int | None = None, hidden: int = 32, lr: float = 0.05,
+    def __init__(self, sizes: Sequence[int], seed: int | None = None, hidden: int = 32, lr: float = 0.1,
                  batch: int = 5, steps: int = 1, baseline_decay: float = 0.9, entropy: float = 1e-4,
                  penalty: float | None = None, temperature: float = 1.0, elite: int = 0,
-                 advantage: str = "baseline", **options) -> None:
+                 advantage: str = "rank", **options) -> None:
         super().__init__(sizes, seed, **options)
         self.batch, self.steps, self.baseline_decay = int(batch), int(steps), float(baseline_decay)
         self.entropy, self.temperature = float(entropy), float(temperature)
