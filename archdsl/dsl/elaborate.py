@@ -12,7 +12,7 @@ Graph attributes: `name`, `input`, `output`, `settings`, `file`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import networkx as nx
 
@@ -20,7 +20,7 @@ from . import args as argbind
 from . import ast
 from .errors import ArchArgumentError, ArchError, ArchNameError, ArchResourceError, Frame, did_you_mean
 from .expr import Sequence, Value, describe, evaluate
-from .ops import BIAS_CANCELLING_OPS, MERGE_OPS, OPS, SETTINGS, layer_names, lookup
+from .ops import BIAS_CANCELLING_OPS, CONSTANTS, MERGE_OPS, OPS, SETTINGS, layer_names, lookup
 
 MAX_NODES = 100_000  # a 10,000-layer net is fine; a repeat of 10^9 is refused before it is unrolled
 MAX_DEPTH = 64  # nested block calls
@@ -213,7 +213,14 @@ class _Elaborator:
             body.tensors[item.name], body.where[item.name] = out, item.span
             self.named.setdefault(out, (item.name, item.span, self.trace))
             return out
-        if isinstance(item, (ast.SeqChoice,)):
+        if isinstance(item, ast.If):
+            cond = evaluate(item.cond, body.values, self.trace)
+            if not isinstance(cond, bool):
+                raise ArchArgumentError(f"the condition of 'if' must be true or false, got {describe(cond)} "
+                                        "(compare it: n > 1, stride == 2)", item.cond.span or item.span, self.trace)
+            chosen = item.then if cond else item.orelse
+            return self._seq(chosen, x, scope, body) if chosen is not None else x
+        if isinstance(item, (ast.SeqChoice, ast.OptionsChoice)):
             raise ArchError("a choice { ... } must be resolved before elaboration", item.span, self.trace)
         raise TypeError(f"not an item: {item!r}")
 
@@ -236,15 +243,22 @@ class _Elaborator:
                                     item.count.span, self.trace)
         if n == 0:
             return x
+        if item.index is not None and (item.index in body.values or item.index in CONSTANTS):
+            raise ArchNameError(f"the repeat index '{item.index}' hides a parameter or constant of that name; "
+                                "pick another name", item.span, self.trace)
+
+        def copy(i: int) -> _Body:  # what the i-th copy sees: the body, plus its index if it is named
+            return body if item.index is None else replace(body, values={**body.values, item.index: i})
+
         before = self.g.number_of_nodes()
-        x = self._item(item.body, x, scope, body)
+        x = self._item(item.body, x, scope, copy(0))
         per_copy = self.g.number_of_nodes() - before
         if before + per_copy * n > MAX_NODES:
             raise ArchResourceError(
                 f"this repeat would build {per_copy * n:,} layers; archdsl's limit is {MAX_NODES:,}",
                 item.count.span, self.trace)
-        for _ in range(n - 1):
-            x = self._item(item.body, x, scope, body)
+        for i in range(1, n):
+            x = self._item(item.body, x, scope, copy(i))
         return x
 
     def _residual(self, item: ast.Residual, x: str, scope: _Scope, body: _Body) -> str:
