@@ -94,14 +94,14 @@ def write_report(run: Run, out: str | Path, plots_dir: str | Path | None = None)
     plots = Path(plots_dir) if plots_dir else out.with_name(out.stem + "_plots")
     plots.mkdir(parents=True, exist_ok=True)
     sections, pngs = [], []
-    for key, (title, draw) in FIGURES.items():
+    for key, (title, draw, caption) in FIGURES.items():
         png = draw(run)
         path = plots / f"{key}.png"
         path.write_bytes(png)
         pngs.append(path)
         data = base64.b64encode(png).decode("ascii")
-        sections.append(f'<h2>{_e(title)}</h2><figure id="{key}"><img alt="{_e(title)}" '
-                        f'src="data:image/png;base64,{data}"></figure>')
+        sections.append(f'<h2>{_e(title)}</h2><p class="meta">{_e(caption)}</p><figure id="{key}">'
+                        f'<img alt="{_e(title)}" src="data:image/png;base64,{data}"></figure>')
     name = _e(Path(run.settings.get("space") or run.path).name)
     page = "\n".join([
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
