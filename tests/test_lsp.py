@@ -105,6 +105,8 @@ async def test_hover_shows_a_layers_shape_params_and_macs(client: LanguageClient
     assert "conv(out, kernel" in text  # the signature
     block = await _hover(client, uri, 15, 6)  # `bottleneck(64) * 3`: three calls
     assert block.count("bottleneck") >= 3 and "256x56x56" in block
+    residual = await _hover(client, uri, 3, 6)  # `residual {`: its add, and the projection where shapes change
+    assert residual.startswith("**residual**") and "shortcut1.conv1" in residual
     net = await _hover(client, uri, 11, 10)
     assert "25,557,032" in net and "4,089,184,256" in net
 
