@@ -280,7 +280,7 @@ class ArchSearcher(Searcher):
     def _outcome(self, result: dict | None, error: bool, reward: float | None) -> dict:
         """The log entry's status and result once a trial ends (Tune calls this once per trial)."""
         metrics = {k: v for k, v in (result or {}).items()
-                   if k in ("val_acc", "val_loss", "train_loss", "train_acc", "epoch", "node_id", "device_note",
+                   if k in ("val_acc", "val_loss", "train_loss", "train_acc", "epoch", "node_id", "device_note", "latency_ms",
                             "resumed_from")
                    or k == self.metric}
         if error:
