@@ -11,6 +11,8 @@ _LAZY = {
     "compile": "archdsl.dsl.compiler",
     "fold_bn": "archdsl.dsl.compiler",
     "transfer_weights": "archdsl.runtime.weights",
+    "draw": "archdsl.notebook",
+    "summary": "archdsl.notebook",
 }
 
 
@@ -22,5 +24,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'archdsl' has no attribute {name!r}")
 
 
-__all__ = ["ArchError", "CheckResult", "check", "compile", "decisions", "fold_bn", "parse", "print_module",
-           "resolve", "transfer_weights"]
+__all__ = ["ArchError", "CheckResult", "check", "compile", "decisions", "draw", "fold_bn", "parse",
+           "print_module", "resolve", "summary", "transfer_weights"]

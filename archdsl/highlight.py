@@ -5,9 +5,11 @@ from __future__ import annotations
 from pygments.lexer import RegexLexer, bygroups, words
 from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, String, Text, Whitespace
 
-from .dsl.ops import CONSTANTS, SETTINGS, layer_names
+from .dsl.ops import CONSTANTS, MERGE_OPS, SETTINGS, layer_names
 
-KEYWORDS = ("network", "block", "residual", "shortcut", "branch", "choice", "concat", "add")
+# The structure keywords, then the merges (from the op registry: `add`, `concat`, ...).
+KEYWORDS = ("network", "block", "options", "residual", "shortcut", "branch", "choice", "if", "else", "and", "or",
+            "not", "as") + tuple(sorted(MERGE_OPS))
 LAYERS = tuple(layer_names()) + ("input", "settings")
 
 

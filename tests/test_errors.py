@@ -69,7 +69,7 @@ def test_syntax_error_lists_the_expected_tokens(tmp_path):
 
 def test_missing_comma_gets_a_hint(tmp_path):
     err = fail(tmp_path, net("conv(16, 3 stride=2)"))
-    assert_located(err, ArchSyntaxError, 3, 16, "expected ')' or ',' (is a ',' missing before it?)", "stride")
+    assert_located(err, ArchSyntaxError, 3, 16, "expected ')', ',' or an operator (is a ',' missing before it?)", "stride")
 
 
 def test_missing_closing_paren_points_back_at_the_opening_one(tmp_path):

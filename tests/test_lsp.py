@@ -105,6 +105,8 @@ async def test_hover_shows_a_layers_shape_params_and_macs(client: LanguageClient
     assert "conv(out, kernel" in text  # the signature
     block = await _hover(client, uri, 15, 6)  # `bottleneck(64) * 3`: three calls
     assert block.count("bottleneck") >= 3 and "256x56x56" in block
+    residual = await _hover(client, uri, 3, 6)  # `residual {`: its add, and the projection where shapes change
+    assert residual.startswith("**residual**") and "shortcut1.conv1" in residual
     net = await _hover(client, uri, 11, 10)
     assert "25,557,032" in net and "4,089,184,256" in net
 
@@ -138,6 +140,15 @@ async def test_definition_and_references_of_blocks_and_tensors(client: LanguageC
         text_document=_doc(uri2), position=types.Position(2, 4),
         context=types.ReferenceContext(include_declaration=False)))
     assert [r.range.start for r in refs] == [types.Position(4, 9)]  # `@a`
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_outline_lists_blocks_and_networks(client: LanguageClient):
+    uri = await _open(client, RESNET50, "resnet50.arch")
+    symbols = await client.text_document_document_symbol_async(types.DocumentSymbolParams(_doc(uri)))
+    assert [(s.name, s.detail) for s in symbols] == [("bottleneck", "block(width, stride)"),
+                                                     ("resnet50", "network(classes)")]
+    assert symbols[0].selection_range.start == types.Position(2, 6)
 
 
 @pytest.mark.asyncio(loop_scope="module")

@@ -139,20 +139,46 @@ def test_failed_nan_or_missing_results_are_told_as_none(error, result):
     assert s.strategy.told[-1] == (tuple(cfg["assignment"]), None)
 
 
-def test_save_and_restore_continue_the_controller_exactly(tmp_path):
+def test_save_and_restore_continue_the_controller_exactly_and_relaunch_the_unfinished_member(tmp_path):
     s = make(seed=3)
     for i in range(4):
         s.suggest(f"t{i}")
     for i in range(3):
         s.on_trial_complete(f"t{i}", {"val_acc": i / 10})
-    s.save(tmp_path / "searcher.pkl")
+    s.save(tmp_path / "searcher.json")
     restored = make(seed=99)
-    restored.restore(tmp_path / "searcher.pkl")
+    restored.restore(tmp_path / "searcher.json")
     assert restored.pending.keys() == {"t3"} and restored.history == s.history
+    again = restored.suggest("r3")  # the member cut off first, with where its checkpoints are
+    assert again["trial"] == "0004" and again["resume_from"] == ["trial_t3"]
+    assert again["assignment"] == s.config_for(s.pending["t3"])["assignment"]
     assert [restored.suggest(f"n{i}") for i in range(5)] == [s.suggest(f"n{i}") for i in range(5)]
-    restored.on_trial_complete("t3", {"val_acc": 0.3})
+    restored.on_trial_complete("r3", {"val_acc": 0.3})
     s.on_trial_complete("t3", {"val_acc": 0.3})
     assert restored.strategy.told == s.strategy.told
+    assert restored.trials["0004"]["status"] == "completed" and restored.trials.keys() == s.trials.keys()
+
+
+def test_the_saved_state_is_json_and_a_crafted_pickle_in_its_place_runs_nothing(tmp_path):
+    import json
+    import pickle
+
+    from archdsl.search.jsonstate import StateFormatError
+
+    s = make(seed=1)
+    s.suggest("t0")
+    s.save(tmp_path / "state")
+    json.loads((tmp_path / "state").read_text())  # plain JSON
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    (tmp_path / "state").write_bytes(pickle.dumps(Exploit()))
+    with pytest.raises(StateFormatError):
+        make().restore(tmp_path / "state")
+    assert not marker.exists()
 
 
 def test_min_mode_negates_the_reward_so_strategies_always_maximise():

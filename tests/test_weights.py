@@ -18,6 +18,8 @@ CASES = [
     ("vgg16", {}, "archs/vgg16.arch", (3, 224, 224)),
     ("mobilenet_v2", {}, "archs/mobilenet_v2.arch", (3, 64, 64)),
     ("densenet121", {}, "archs/densenet121.arch", (3, 64, 64)),
+    ("squeezenet1_1", {}, "archs/squeezenet1_1.arch", (3, 64, 64)),
+    ("mnasnet1_0", {}, "archs/mnasnet1_0.arch", (3, 64, 64)),
 ]
 
 

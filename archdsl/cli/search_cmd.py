@@ -30,35 +30,57 @@ def register(sub) -> None:
     p.add_argument("--max-concurrent", type=int, metavar="N", help="trials at once (default: as resources allow)")
     p.add_argument("--cpus-per-trial", type=float, metavar="N", help="default 1")
     p.add_argument("--gpus-per-trial", type=float, metavar="N", help="fractions share a GPU, e.g. 0.25")
+    p.add_argument("--no-amp", dest="amp", action="store_const", const=False,
+                   help="on CUDA, train in full precision (default: mixed precision)")
+    p.add_argument("--no-channels-last", dest="channels_last", action="store_const", const=False,
+                   help="on CUDA, keep the NCHW memory layout (default: channels_last)")
     p.add_argument("--address", metavar="auto|ray://HOST:PORT", help="a Ray cluster (default: a local Ray)")
+    p.add_argument("--storage", metavar="PATH|s3://…|gs://…",
+                   help="search state and trial checkpoints: a directory every node sees, or a bucket "
+                        "(default OUT/ray; needed on a cluster of several nodes)")
+    p.add_argument("--storage-endpoint", metavar="URL", help="the endpoint of an S3-compatible store")
     p.add_argument("--out", metavar="DIR", help="results directory (default search_out)")
     p.add_argument("--seed", type=int)
     p.add_argument("--resume", action="store_true",
-                   help="continue the search saved in --out with its saved settings (only --address may change)")
+                   help="continue the search saved in --storage (or --out) with its saved settings")
+    p.add_argument("--force", action="store_true", help="replace a search already in --out")
     p.add_argument("--quiet", "-q", action="store_true", help="no live table of trials")
+    p.add_argument("--verbose", "-v", action="count", default=0, help="show Ray's own logs and warnings")
     p.set_defaults(run=run)
 
 
 OPTIONS = ("space", "strategy", "samples", "data", "epochs", "batch_size", "lr", "scheduler", "grace_period",
-           "max_params", "max_macs", "max_concurrent", "cpus_per_trial", "gpus_per_trial", "address", "out",
-           "seed")
+           "max_params", "max_macs", "max_concurrent", "cpus_per_trial", "gpus_per_trial", "amp", "channels_last",
+           "address", "storage", "storage_endpoint", "out", "seed")
+
 
 
 def run(args) -> int:
+    import ray.tune  # noqa: F401  (missing: the CLI names `pip install 'archdsl[search]'`)
     from ..search.config import merge, read_yaml
+    from ..search.outdir import OutExistsError, OutInUseError
     from ..search.results import render_leaderboard
-    from ..search.runner import run_search
+    from ..search.runner import ResumeConflictError, run_search
 
     file_settings = read_yaml(args.config) if args.config else {}
-    given = {k: getattr(args, k) for k in OPTIONS}
-    if args.resume:  # the search saved in --out is resumed with its own settings
-        given["space"] = given["space"] or file_settings.get("space") or "(saved)"
     try:
-        settings = merge(file_settings, given)
+        given = {k: getattr(args, k) for k in OPTIONS}
+        explicit = {**file_settings, **{k: v for k, v in given.items() if v is not None}}
+        if args.resume:  # the search saved in --storage / --out is resumed with its own settings
+            given["space"] = given["space"] or file_settings.get("space") or "(saved)"
+        settings = merge(file_settings, given, "command line")
     except ValueError as e:
         print(f"archdsl search: error: {e}", file=sys.stderr)
         return 2
-    outcome = run_search(settings, resume=args.resume, verbose=0 if args.quiet else 1)
+    if args.resume and args.force:
+        print("archdsl search: error: --resume and --force contradict each other", file=sys.stderr)
+        return 2
+    try:
+        outcome = run_search(settings, resume=args.resume, force=args.force, given=explicit,
+                             verbose=args.verbose + (0 if args.quiet else 1), live=not args.quiet)
+    except (OutInUseError, OutExistsError, ResumeConflictError) as e:
+        print(f"archdsl search: error: {e.message}", file=sys.stderr)
+        return 2
     print()
     print(render_leaderboard(outcome.records))
     counts = {s: sum(r.status == s for r in outcome.records) for s in ("completed", "stopped", "failed")}

@@ -45,6 +45,11 @@ class CheckResult:
     def space_size(self) -> int:
         return space_size(list(self.decisions))
 
+    def _repr_html_(self) -> str:  # Jupyter shows the per-layer table and totals
+        from ..notebook import check_html
+
+        return check_html(self)
+
     def to_dict(self) -> dict:
         out = {
             "file": self.file,

@@ -7,7 +7,6 @@ uses torch, and it imports torch inside functions: `import archdsl.dsl` stays to
 
 from __future__ import annotations
 
-import operator
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,11 +17,8 @@ from . import ast
 from .api import build_graph
 from .elaborate import ordered_inputs
 from .errors import ArchResourceError
+from .ops import OPS
 from .shape_infer import layer_order
-
-# Ops that become no call at all, or a plain function instead of a submodule.
-_PASS_THROUGH = frozenset({"identity"})
-_FUNCTIONS = frozenset({"add", "concat", "zero", "flatten"})
 
 
 def compile(  # noqa: A001 - archdsl.compile is the public name
@@ -86,7 +82,6 @@ def _check_memory(g: nx.DiGraph, dtype) -> None:
 
 def build_module(g: nx.DiGraph):
     """The GraphModule for an annotated graph (weights as torch initialises them)."""
-    import torch
     from torch import fx, nn
 
     root = nn.Module()
@@ -94,25 +89,12 @@ def build_module(g: nx.DiGraph):
     env: dict[str, fx.Node] = {}
     for n in layer_order(g):
         d = g.nodes[n]
-        op, ins = d["op"], [env[u] for u in ordered_inputs(g, n)]
-        if op == "input":
-            env[n] = graph.placeholder("x")
-        elif op in _PASS_THROUGH:
-            env[n] = ins[0]
-        elif op == "add":
-            out = ins[0]
-            for other in ins[1:]:
-                out = graph.call_function(operator.add, (out, other))
-            env[n] = out
-        elif op == "concat":
-            env[n] = graph.call_function(torch.cat, (tuple(ins),), {"dim": 1})
-        elif op == "zero":
-            env[n] = graph.call_function(torch.zeros_like, (ins[0],))
-        elif op == "flatten":
-            env[n] = graph.call_function(torch.flatten, (ins[0], 1))
+        spec, ins = OPS[d["op"]], [env[u] for u in ordered_inputs(g, n)]
+        if spec.emit is not None:  # a function call (or none at all, for identity)
+            env[n] = spec.emit(graph, ins, d["args"])
         else:
-            _register(root, n, BUILDERS[op](d["args"], d["info"].input_shapes[0], _inplace_ok(g, n)))
-            env[n] = graph.call_module(n, (ins[0],))
+            _register(root, n, spec.build(d["args"], d["info"].input_shapes, _inplace_ok(g, n)))
+            env[n] = graph.call_module(n, tuple(ins))
     graph.output(env[g.graph["output"]])
     model = fx.GraphModule(root, graph, class_name=_class_name(g.graph["name"]))
     model.archdsl = {k: g.graph[k] for k in ("name", "params", "macs", "output_shape", "settings")}
@@ -134,7 +116,10 @@ def _register(root, path: str, module) -> None:
 
 def _inplace_ok(g: nx.DiGraph, n: str) -> bool:
     """An activation may overwrite its input when nothing else reads that tensor."""
-    (src,) = g.predecessors(n)
+    sources = list(g.predecessors(n))
+    if len(sources) != 1:
+        return False
+    src = sources[0]
     return g.nodes[src]["op"] not in ("input", "identity") and g.out_degree(src) == 1
 
 
@@ -142,74 +127,8 @@ def _class_name(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_")) or "Network"
 
 
-# --- one builder per op: (args, input shape, may work in place) -> nn.Module ------------------
-
-
-def _conv(a, shape, _):
-    from torch import nn
-
-    padding = "same" if a["padding"] == "same" else a["padding"]
-    return nn.Conv2d(shape[0], a["out"], a["kernel"], a["stride"], padding, a["dilation"], a["groups"], a["bias"])
-
-
-def _batchnorm(a, shape, _):
-    from torch import nn
-
-    cls = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
-    return cls(shape[0], eps=a["eps"], momentum=a["momentum"], affine=a["affine"])
-
-
-def _avgpool(a, shape, _):
-    from torch import nn
-
-    if a["kernel"] is None:
-        return nn.AdaptiveAvgPool2d(1)
-    return nn.AvgPool2d(a["kernel"], a["stride"], a["padding"], a["ceil"], a["count_include_pad"])
-
-
-def _nn(name: str, *keys: str, inplace: bool = False, **fixed):
-    """A builder that calls `torch.nn.<name>` with the listed args (and `inplace` where safe)."""
-
-    def build(a, shape, inplace_ok):
-        from torch import nn
-
-        kwargs = dict(fixed)
-        if inplace:
-            kwargs["inplace"] = inplace_ok
-        return getattr(nn, name)(*(a[k] for k in keys), **kwargs)
-
-    return build
-
-
-BUILDERS = {
-    "conv": _conv,
-    "linear": lambda a, s, _: __import__("torch").nn.Linear(s[0], a["out"], a["bias"]),
-    "maxpool": lambda a, s, _: __import__("torch").nn.MaxPool2d(
-        a["kernel"], a["stride"], a["padding"], a["dilation"], ceil_mode=a["ceil"]),
-    "avgpool": _avgpool,
-    "adaptive_avgpool": _nn("AdaptiveAvgPool2d", "size"),
-    "adaptive_maxpool": _nn("AdaptiveMaxPool2d", "size"),
-    "dropout": _nn("Dropout", "p"),
-    "dropout2d": _nn("Dropout2d", "p"),
-    "batchnorm": _batchnorm,
-    "layernorm": lambda a, s, _: __import__("torch").nn.LayerNorm(s, a["eps"], a["affine"]),
-    "groupnorm": lambda a, s, _: __import__("torch").nn.GroupNorm(a["groups"], s[0], a["eps"], a["affine"]),
-    "instancenorm": lambda a, s, _: __import__("torch").nn.InstanceNorm2d(s[0], a["eps"], affine=a["affine"]),
-    "relu": _nn("ReLU", inplace=True),
-    "relu6": _nn("ReLU6", inplace=True),
-    "leaky_relu": _nn("LeakyReLU", "slope", inplace=True),
-    "elu": _nn("ELU", "alpha", inplace=True),
-    "prelu": lambda a, s, _: __import__("torch").nn.PReLU(s[0] if a["channels"] else 1),
-    "gelu": _nn("GELU"),
-    "silu": _nn("SiLU", inplace=True),
-    "hardswish": _nn("Hardswish", inplace=True),
-    "sigmoid": _nn("Sigmoid"),
-    "tanh": _nn("Tanh"),
-    "softmax": _nn("Softmax", dim=1),
-}
-
-# Every op in ops.OPS is handled: by a builder, as a function, passed through, or as the input.
-HANDLED = frozenset(BUILDERS) | _FUNCTIONS | _PASS_THROUGH | {"input"}
+# Every op in ops.OPS is compiled: by its builder (a submodule) or its emitter (a function call, or none).
+HANDLED = frozenset(n for n, op in OPS.items() if op.build is not None or op.emit is not None)
 
 
 # --- weight initialisation from the network's settings ---------------------------------------
@@ -222,21 +141,15 @@ def initialize(model, g: nx.DiGraph) -> None:
 
     s = g.graph["settings"]
     scheme = s["init"]
+    hooks = {}  # each layer's submodule -> its op's init hook
+    for n, d in g.nodes(data=True):
+        spec = OPS[d["op"]]
+        if spec.init is not None and spec.build is not None:
+            hooks[id(model.get_submodule(n))] = spec.init
     with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)) and scheme != "default":
-                if scheme == "kaiming" and isinstance(m, nn.Conv2d):
-                    nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                elif scheme == "kaiming":
-                    nn.init.normal_(m.weight, 0, 0.01)
-                else:
-                    nn.init.xavier_uniform_(m.weight)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm)) and scheme != "default":
-                if m.weight is not None:
-                    nn.init.ones_(m.weight)
-                    nn.init.zeros_(m.bias)
+        for m in model.modules():  # registration order: the random draws follow the file's layer order
+            if scheme != "default" and id(m) in hooks:
+                hooks[id(m)](m, scheme)
         if s["zero_init_residual"]:
             for n, d in g.nodes(data=True):
                 if d.get("residual"):

@@ -12,7 +12,7 @@ Graph attributes: `name`, `input`, `output`, `settings`, `file`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import networkx as nx
 
@@ -20,11 +20,10 @@ from . import args as argbind
 from . import ast
 from .errors import ArchArgumentError, ArchError, ArchNameError, ArchResourceError, Frame, did_you_mean
 from .expr import Sequence, Value, describe, evaluate
-from .ops import MERGE_OPS, OPS, SETTINGS, layer_names, lookup
+from .ops import BIAS_CANCELLING_OPS, CONSTANTS, MERGE_OPS, OPS, SETTINGS, layer_names, lookup
 
 MAX_NODES = 100_000  # a 10,000-layer net is fine; a repeat of 10^9 is refused before it is unrolled
 MAX_DEPTH = 64  # nested block calls
-NORM_OPS = frozenset({"batchnorm", "layernorm", "groupnorm", "instancenorm"})
 
 
 def ordered_inputs(g: nx.DiGraph, node: str) -> list[str]:
@@ -214,7 +213,14 @@ class _Elaborator:
             body.tensors[item.name], body.where[item.name] = out, item.span
             self.named.setdefault(out, (item.name, item.span, self.trace))
             return out
-        if isinstance(item, (ast.SeqChoice,)):
+        if isinstance(item, ast.If):
+            cond = evaluate(item.cond, body.values, self.trace)
+            if not isinstance(cond, bool):
+                raise ArchArgumentError(f"the condition of 'if' must be true or false, got {describe(cond)} "
+                                        "(compare it: n > 1, stride == 2)", item.cond.span or item.span, self.trace)
+            chosen = item.then if cond else item.orelse
+            return self._seq(chosen, x, scope, body) if chosen is not None else x
+        if isinstance(item, (ast.SeqChoice, ast.OptionsChoice)):
             raise ArchError("a choice { ... } must be resolved before elaboration", item.span, self.trace)
         raise TypeError(f"not an item: {item!r}")
 
@@ -237,15 +243,22 @@ class _Elaborator:
                                     item.count.span, self.trace)
         if n == 0:
             return x
+        if item.index is not None and (item.index in body.values or item.index in CONSTANTS):
+            raise ArchNameError(f"the repeat index '{item.index}' hides a parameter or constant of that name; "
+                                "pick another name", item.span, self.trace)
+
+        def copy(i: int) -> _Body:  # what the i-th copy sees: the body, plus its index if it is named
+            return body if item.index is None else replace(body, values={**body.values, item.index: i})
+
         before = self.g.number_of_nodes()
-        x = self._item(item.body, x, scope, body)
+        x = self._item(item.body, x, scope, copy(0))
         per_copy = self.g.number_of_nodes() - before
         if before + per_copy * n > MAX_NODES:
             raise ArchResourceError(
                 f"this repeat would build {per_copy * n:,} layers; archdsl's limit is {MAX_NODES:,}",
                 item.count.span, self.trace)
-        for _ in range(n - 1):
-            x = self._item(item.body, x, scope, body)
+        for i in range(1, n):
+            x = self._item(item.body, x, scope, copy(i))
         return x
 
     def _residual(self, item: ast.Residual, x: str, scope: _Scope, body: _Body) -> str:
@@ -310,7 +323,8 @@ class _Elaborator:
                                 call.span, self.trace)
         given = argbind.bind(call.name, op.params, call.args, body.values, call.span, self.trace)
         a = argbind.resolve(call.name, op.params, given, call.span, self.trace)
-        self._defaults(op.name, a)
+        if op.defaults is not None:  # defaults that depend on other arguments or on the settings
+            op.defaults(a, self.settings)
         # tensor arguments (`crop_to(@skip)`) are extra inputs, after the sequence input, in parameter order
         refs = [a.pop(p.name) for p in op.params if p.kind == "tensor"]
         inputs = [x] + [self._ref(r, body) for r in refs if r is not None]
@@ -326,16 +340,6 @@ class _Elaborator:
         d = p.default
         return argbind.value("a default", argbind.P(p.name, "any"), d, values, d.span or p.span, trace,
                              self.callables)
-
-    def _defaults(self, op: str, a: dict) -> None:
-        s = self.settings
-        if op in ("maxpool", "avgpool") and a.get("stride") is None:
-            a["stride"] = a["kernel"]
-        if op == "batchnorm":
-            a["eps"] = s["bn_eps"] if a["eps"] is None else a["eps"]
-            a["momentum"] = s["bn_momentum"] if a["momentum"] is None else a["momentum"]
-        if op == "conv" and a["bias"] == "auto":
-            a["bias"] = s["conv_bias"]
 
     def _block(self, call: ast.Call, x: str, scope: _Scope, body: _Body) -> str:
         block = self.blocks[call.name]
@@ -411,4 +415,4 @@ class _Elaborator:
         for n, d in g.nodes(data=True):
             if d["op"] == "conv" and d["args"]["bias"] == "auto":
                 succ = list(g.successors(n))
-                d["args"]["bias"] = not (len(succ) == 1 and g.nodes[succ[0]]["op"] in NORM_OPS)
+                d["args"]["bias"] = not (len(succ) == 1 and g.nodes[succ[0]]["op"] in BIAS_CANCELLING_OPS)

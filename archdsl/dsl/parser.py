@@ -100,7 +100,8 @@ def _span_at(text: str, file: str, index: int, line: int) -> Span:
 
 # --- syntax errors -----------------------------------------------------------------------------
 
-_READABLE = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string", "MERGE": "'concat', 'add'"}
+_READABLE = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string", "MERGE": "'concat', 'add'",
+             "COMPARE": "a comparison"}
 
 
 def _describe(terminal: str) -> str:
@@ -115,13 +116,14 @@ def _describe(terminal: str) -> str:
     return f"'{pattern.value}'" if pattern.type == "str" else terminal.lower()
 
 
-_OPERATORS = frozenset({"PLUS", "MINUS", "STAR", "SLASH", "__ANON_0", "PERCENT"})
+_OPERATORS = frozenset({"PLUS", "MINUS", "STAR", "SLASH", "__ANON_0", "PERCENT", "COMPARE", "AND", "OR", "IF"})
 
 
 def _expected(names) -> str:
     """Readable expected tokens: closers and separators first, arithmetic folded into 'an operator'."""
     names = set(names)
-    ops = {n for n in names if n in _OPERATORS or _describe(n) in ("'+'", "'-'", "'*'", "'/'", "'//'", "'%'")}
+    ops = {n for n in names
+           if n in _OPERATORS or _describe(n) in ("'+'", "'-'", "'*'", "'/'", "'//'", "'%'", "'and'", "'or'", "'if'")}
     items = sorted({_describe(n) for n in names - ops}, key=lambda d: (not d.startswith("'"), d))
     if len(ops) > 1:
         items.append("an operator")
@@ -180,9 +182,11 @@ def _acceptable(e: UnexpectedToken) -> set[str]:
 def _hint(tok: Token, expected, text: str) -> str:
     """A named diagnosis of the common mistakes, from the unexpected token and what the parser wanted."""
     if tok.type == "NAME" and tok.value in ("def", "class", "layer", "model", "net"):
-        return " (definitions start with 'network' or 'block')"
+        return " (definitions start with 'network', 'block' or 'options')"
     if "SEMICOLON" in expected and tok.type in ("RBRACE", "$END"):
         return " (a named assignment 'x = ...' ends with ';')"
+    if tok.type == "COMPARE":
+        return " (comparisons do not chain: write a < b and b < c)"
     if tok.type == "COLON":
         return " (keyword arguments use '=', as in stride=2)"
     opener = _unclosed(text[: tok.start_pos])
@@ -249,6 +253,12 @@ class _ToAst(Transformer):
     def block(self, meta, name, params, body):
         return ast.Definition("block", str(name), params or (), body, self._tok_span(name))
 
+    def options(self, meta, name, params, *alternatives):
+        for p in params or ():
+            if p.tensor or isinstance(p.default, ast.SeqValue):
+                raise ArchSyntaxError("an options list takes value parameters only (numbers, strings, pairs)", p.span)
+        return ast.Options(str(name), params or (), tuple(alternatives), self._tok_span(name))
+
     def params(self, meta, *ps):
         ps = tuple(p for p in ps if p is not None)
         seen: dict[str, ast.Param] = {}
@@ -274,8 +284,21 @@ class _ToAst(Transformer):
     def unit(self, meta, item):
         return item
 
-    def repeat(self, meta, unit, count):
-        return ast.Repeat(unit, count, self._span(meta))
+    def repeat(self, meta, unit, count, index):
+        return ast.Repeat(unit, count, str(index) if index else None, self._span(meta))
+
+    def options_choice(self, meta, label, name, *args):
+        args = tuple(self._arg(a) for a in args if a is not None)
+        return ast.OptionsChoice(str(label), str(name), args, self._tok_span(name))
+
+    def if_item(self, meta, cond, then, orelse):
+        return ast.If(cond, then, orelse, self._span(meta))
+
+    def else_part(self, meta, body):
+        return body
+
+    def else_if(self, meta, item):
+        return ast.Seq((item,), item.span)
 
     def residual(self, meta, body, shortcut=None):
         return ast.Residual(body, shortcut, self._span(meta))
@@ -304,10 +327,30 @@ class _ToAst(Transformer):
     def ref(self, meta, name):
         return ast.Ref(str(name), self._span(meta))
 
+    @staticmethod
+    def _arg(a) -> ast.Arg:
+        return a if isinstance(a, ast.Arg) else ast.Arg(None, a, getattr(a, "span", None))
+
     def call(self, meta, name, *args):
-        args = tuple(a if isinstance(a, ast.Arg) else ast.Arg(None, a, getattr(a, "span", None))
-                     for a in args if a is not None)
-        return ast.Call(str(name), args, self._tok_span(name))
+        return ast.Call(str(name), tuple(self._arg(a) for a in args if a is not None), self._tok_span(name))
+
+    def func(self, meta, name, *args):
+        return ast.Func(str(name), tuple(self._arg(a) for a in args if a is not None), self._tok_span(name))
+
+    def compare(self, meta, a, op, b):
+        return ast.BinOp(str(op), a, b, self._span(meta))
+
+    def and_(self, meta, a, b):
+        return ast.BinOp("and", a, b, self._span(meta))
+
+    def or_(self, meta, a, b):
+        return ast.BinOp("or", a, b, self._span(meta))
+
+    def not_(self, meta, a):
+        return ast.Not(a, self._span(meta))
+
+    def if_expr(self, meta, then, cond, orelse):
+        return ast.IfExpr(then, cond, orelse, self._span(meta))
 
     def kwarg(self, meta, name, value):
         return ast.Arg(str(name), value, self._tok_span(name))

@@ -1,4 +1,4 @@
-"""Shapes, parameters and MACs of every node, from the output-size formulas; torch-free.
+"""Shapes, parameters and MACs of every node, each from its op's shape rule (archdsl/dsl/ops/); torch-free.
 
 Shapes leave out the batch: (C, H, W) for images, (F,) for feature vectors. Each node gets one
 attribute, `info` (a `LayerInfo`). A residual whose shortcut shape differs from its body gets the
@@ -7,15 +7,15 @@ projection the checker promises: a 1x1 conv (stride = the spatial ratio) and a b
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import networkx as nx
 
 from .elaborate import ordered_inputs
-from .errors import ArchShapeError
-
-Shape = tuple[int, ...]
+from .ops import OPS
+from .ops.common import error as _error
+from .ops.common import fmt
+from .ops.registry import Shape
 
 
 @dataclass(frozen=True)
@@ -59,189 +59,12 @@ def _consumer(g: nx.DiGraph, n: str) -> str:
     return add
 
 
-def _error(d: dict, message: str) -> ArchShapeError:
-    return ArchShapeError(f"{d['path']}: {message}", d["span"], d["trace"], node=d["path"])
-
-
-def fmt(shape: Shape) -> str:
-    return "x".join(str(s) for s in shape)
-
-
 def _infer(d: dict, shapes: tuple[Shape, ...]) -> LayerInfo:
-    op, a = d["op"], d["args"]
-    if op == "input":
-        return LayerInfo((), tuple(a["shape"]), 0, 0)
-    fn = RULES[op]
-    out, params, macs = fn(d, a, shapes)
+    out, params, macs = OPS[d["op"]].shape(d, d["args"], shapes)
     return LayerInfo(shapes, out, params, macs)
 
 
-# --- rules, one per op: (node, args, input shapes) -> (output shape, params, MACs) --------------
-
-
-def _image(d, shapes) -> Shape:
-    (s,) = shapes
-    if len(s) != 3:
-        raise _error(d, f"{d['op']} needs an image tensor (C, H, W), but its input is the flat vector {fmt(s)}")
-    return s
-
-
-def _window(d, dim: str, size: int, k: int, s: int, p: int, dil: int, ceil: bool) -> int:
-    """PyTorch's output size for one spatial dimension, with the formula in the error."""
-    span = size + 2 * p - dil * (k - 1) - 1
-    out = (-(-span // s) if ceil else span // s) + 1
-    if ceil and (out - 1) * s >= size + p:
-        out -= 1  # the last window must start inside the input or the left padding
-    if out < 1:  # in ceil mode a negative span can still give one window, as in torch
-        rnd = "ceil" if ceil else "floor"
-        raise _error(
-            d,
-            f"output {dim} would be {min(out, 0) if span < 0 else out}: {rnd}(({size} + 2*{p} - {dil}*({k}-1) - 1) / {s}) + 1;"
-            f" the input {dim} {size} is too small for kernel {k}"
-            + (f" with dilation {dil}" if dil > 1 else "") + (f" and padding {p}" if p else ""),
-        )
-    return out
-
-
-def _conv(d, a, shapes):
-    c, h, w = _image(d, shapes)
-    out, (kh, kw), (sh, sw), (dh, dw), g = a["out"], a["kernel"], a["stride"], a["dilation"], a["groups"]
-    if c % g or out % g:
-        raise _error(d, f"groups={g} must divide both the input channels ({c}) and the output channels ({out})")
-    if a["padding"] == "same":
-        if (sh, sw) != (1, 1):
-            raise _error(d, 'padding="same" needs stride 1 (PyTorch\'s rule); give the padding as a number')
-        ho, wo = h, w  # torch pads dilation*(kernel-1) in total, so any kernel fits
-    else:
-        ph, pw = a["padding"]
-        ho = _window(d, "height", h, kh, sh, ph, dh, False)
-        wo = _window(d, "width", w, kw, sw, pw, dw, False)
-    weights = kh * kw * (c // g) * out
-    params = weights + (out if a["bias"] else 0)
-    return (out, ho, wo), params, ho * wo * weights
-
-
-def _pool(d, a, shapes):
-    c, h, w = _image(d, shapes)
-    if a["kernel"] is None:  # global average pooling
-        return (c, 1, 1), 0, 0
-    if a["padding"] == "same":  # before unpacking: "same" is a string, not an (h, w) pair
-        raise _error(d, 'pools take a number for padding, not "same"')
-    (kh, kw), (sh, sw), (ph, pw) = a["kernel"], a["stride"], a["padding"]
-    dh, dw = a.get("dilation") or (1, 1)
-    if ph > kh // 2 or pw > kw // 2:
-        raise _error(d, f"padding {ph}x{pw} is more than half the kernel {kh}x{kw} (PyTorch's rule)")
-    ho = _window(d, "height", h, kh, sh, ph, dh, a["ceil"])
-    wo = _window(d, "width", w, kw, sw, pw, dw, a["ceil"])
-    return (c, ho, wo), 0, 0
-
-
-def _adaptive(d, a, shapes):
-    c, _, _ = _image(d, shapes)
-    return (c, *a["size"]), 0, 0
-
-
-def _flatten(d, a, shapes):
-    (s,) = shapes
-    return (math.prod(s),), 0, 0
-
-
-def _linear(d, a, shapes):
-    (s,) = shapes
-    if len(s) != 1:
-        raise _error(
-            d, f"linear needs a flat input but gets {fmt(s)}; add 'flatten' (or 'avgpool flatten') before it"
-        )
-    out = a["out"]
-    return (out,), s[0] * out + (out if a["bias"] else 0), s[0] * out
-
-
-def _channels(d, shapes) -> int:
-    (s,) = shapes
-    return s[0]
-
-
-def _batchnorm(d, a, shapes):
-    return shapes[0], 2 * _channels(d, shapes) if a["affine"] else 0, 0
-
-
-def _layernorm(d, a, shapes):
-    (s,) = shapes
-    return s, 2 * math.prod(s) if a["affine"] else 0, 0
-
-
-def _groupnorm(d, a, shapes):
-    c, _, _ = _image(d, shapes)
-    if c % a["groups"]:
-        raise _error(d, f"groups={a['groups']} must divide the channels ({c})")
-    return shapes[0], 2 * c if a["affine"] else 0, 0
-
-
-def _instancenorm(d, a, shapes):
-    c, _, _ = _image(d, shapes)
-    return shapes[0], 2 * c if a["affine"] else 0, 0
-
-
-def _prelu(d, a, shapes):
-    return shapes[0], _channels(d, shapes) if a["channels"] else 1, 0
-
-
-def _same(d, a, shapes):
-    return shapes[0], 0, 0
-
-
-def _dropout2d(d, a, shapes):
-    return _image(d, shapes), 0, 0
-
-
-def _add(d, a, shapes):
-    if len(set(shapes)) > 1:
-        listed = ", ".join(fmt(s) for s in shapes)
-        what = "the residual's body and shortcut" if d.get("residual") else "the branches of add"
-        raise _error(d, f"{what} must have the same shape to be added, got {listed}")
-    return shapes[0], 0, 0
-
-
-def _concat(d, a, shapes):
-    if all(len(s) == 1 for s in shapes):
-        return (sum(s[0] for s in shapes),), 0, 0
-    if any(len(s) != 3 for s in shapes) or len({s[1:] for s in shapes}) > 1:
-        listed = ", ".join(fmt(s) for s in shapes)
-        raise _error(d, f"concat joins channels, so every branch needs the same height and width; got {listed}")
-    return (sum(s[0] for s in shapes), *shapes[0][1:]), 0, 0
-
-
-RULES = {
-    "conv": _conv,
-    "linear": _linear,
-    "maxpool": _pool,
-    "avgpool": _pool,
-    "adaptive_avgpool": _adaptive,
-    "adaptive_maxpool": _adaptive,
-    "flatten": _flatten,
-    "dropout": _same,
-    "dropout2d": _dropout2d,
-    "batchnorm": _batchnorm,
-    "layernorm": _layernorm,
-    "groupnorm": _groupnorm,
-    "instancenorm": _instancenorm,
-    "relu": _same,
-    "relu6": _same,
-    "leaky_relu": _same,
-    "elu": _same,
-    "prelu": _prelu,
-    "gelu": _same,
-    "silu": _same,
-    "hardswish": _same,
-    "sigmoid": _same,
-    "tanh": _same,
-    "softmax": _same,
-    "identity": _same,
-    "zero": _same,
-    "add": _add,
-    "concat": _concat,
-    "input": None,  # handled in _infer: the input's shape is its argument
-}
+RULES = {name: op.shape for name, op in OPS.items()}  # op -> (node, args, input shapes) -> (shape, params, MACs)
 
 
 # --- residual projection -----------------------------------------------------------------------

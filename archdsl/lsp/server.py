@@ -133,6 +133,23 @@ def complete(ls: ArchServer, params: types.CompletionParams) -> types.Completion
     return types.CompletionList(is_incomplete=False, items=items)
 
 
+@server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+def outline(ls: ArchServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
+    a = ls.navigable(params.text_document.uri)
+    if a is None:
+        return []
+    defs = [d for d in a.module.definitions if d.span]
+    out = []
+    for i, d in enumerate(defs):
+        last = defs[i + 1].span.line - 1 if i + 1 < len(defs) else len(a.lines)
+        whole = types.Range(types.Position(d.span.line - 1, 0), types.Position(max(last, d.span.line) - 1, 0))
+        params_text = ", ".join(p.name for p in d.params)
+        kind = types.SymbolKind.Class if d.kind == "network" else types.SymbolKind.Function
+        out.append(types.DocumentSymbol(name=d.name, detail=f"{d.kind}({params_text})", kind=kind,
+                                        range=whole, selection_range=to_range(d.span)))
+    return out
+
+
 @server.feature(types.TEXT_DOCUMENT_FORMATTING)
 def formatting(ls: ArchServer, params: types.DocumentFormattingParams) -> list[types.TextEdit] | None:
     doc = ls.workspace.get_text_document(params.text_document.uri)

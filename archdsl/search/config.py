@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..cli import values as v
+from ..cli.values import Invalid, UsageError, check_settings
 from ..dsl.errors import ArchFileError
 
 STRATEGY_NAMES = ("random", "reinforce", "evolution")
@@ -34,34 +36,63 @@ class SearchSettings:
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
     address: str | None = None  # None: a local Ray; "auto" or "ray://HOST:PORT": a cluster
+    storage: str | None = None  # state and checkpoints: a path every node sees, s3://... or gs://...; None: OUT/ray
+    storage_endpoint: str | None = None  # an S3-compatible store's URL (MinIO, Ceph, moto)
+    amp: bool = True  # mixed precision, on CUDA only
+    channels_last: bool = True  # NHWC memory layout, on CUDA only
     out: str = "search_out"
     seed: int | None = 0
     strategy_options: dict = field(default_factory=dict)  # passed to the strategy's constructor
     dedup: bool = True
 
-    def validate(self) -> SearchSettings:
+    def validate(self, source: str = "search settings") -> SearchSettings:
+        """Every value checked by the shared rules (`cli/values.py`); a bad one is a one-line `UsageError`."""
+        checked = check_settings(self.to_dict(), RULES, source)
+        for name, value in checked.items():
+            setattr(self, name, value)
         if not self.space:
-            raise ValueError("no search space given")
-        if self.strategy not in STRATEGY_NAMES:
-            raise ValueError(f"unknown strategy {self.strategy!r}; expected one of: {', '.join(STRATEGY_NAMES)}")
-        if self.scheduler not in SCHEDULERS:
-            raise ValueError(f"unknown scheduler {self.scheduler!r}; expected one of: {', '.join(SCHEDULERS)}")
-        if self.samples < 1 or self.epochs < 1:
-            raise ValueError("samples and epochs must be at least 1")
-        if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
-            raise ValueError("cpus-per-trial must be positive and gpus-per-trial not negative")
+            raise UsageError("no search space given")
         return self
 
     def train_settings(self) -> dict:
         """What every trial's training needs (it travels in the trial config)."""
         return {"data": self.data, "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
-                "seed": self.seed, "threads": max(1, int(self.cpus_per_trial)), "progress": False}
+                "seed": self.seed, "threads": max(1, int(self.cpus_per_trial)), "progress": False,
+                "amp": self.amp, "channels_last": self.channels_last}
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
 FIELDS = {f.name for f in dataclasses.fields(SearchSettings)}
+
+
+def _boolean(value):
+    if not isinstance(value, bool):
+        raise Invalid(f"expected true or false, got {value!r}")
+    return value
+
+
+def _mapping(value):
+    if not isinstance(value, dict):
+        raise Invalid(f"expected a mapping of options, got {value!r}")
+    return value
+
+
+def _rules() -> dict:
+    return {
+        "space": v.text, "strategy": v.choice(*STRATEGY_NAMES), "samples": v.positive_int, "data": v.text,
+        "epochs": v.positive_int, "batch_size": v.optional(v.positive_int), "lr": v.optional(v.positive_float),
+        "scheduler": v.choice(*SCHEDULERS), "grace_period": v.positive_int,
+        "max_params": v.optional(v.positive_int), "max_macs": v.optional(v.positive_int),
+        "max_concurrent": v.optional(v.positive_int), "cpus_per_trial": v.positive_float,
+        "gpus_per_trial": v.nonneg_float, "address": v.optional(v.text), "storage": v.optional(v.text),
+        "storage_endpoint": v.optional(v.text), "amp": _boolean, "channels_last": _boolean, "out": v.output_dir,
+        "seed": v.optional(v.seed), "strategy_options": _mapping, "dedup": _boolean,
+    }
+
+
+RULES = _rules()
 
 
 def read_yaml(path: str | Path) -> dict:
@@ -83,17 +114,34 @@ def read_yaml(path: str | Path) -> dict:
             raise ArchFileError(f"the search config {path} has an unknown setting {key!r}; "
                                 f"expected some of: {', '.join(sorted(FIELDS))}")
         out[name] = value
-    return out
+    return check_settings(out, RULES, str(path))
 
 
-def merge(config: dict, overrides: dict) -> SearchSettings:
+def merge(config: dict, overrides: dict, source: str = "search settings") -> SearchSettings:
     """Defaults, then the file's settings, then the overrides that were given (not None)."""
     values = dict(config)
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return SearchSettings(**values).validate()
+    return SearchSettings(**values).validate(source)
+
+
+# A resumed search is the same search: only where it runs and where it keeps things may change.
+RESUMABLE = ("address", "out", "storage", "storage_endpoint", "max_concurrent")
+
+
+def resume_conflicts(saved: SearchSettings, given: dict) -> list[str]:
+    """The settings given for a resume that differ from the saved search's (the resume refuses them)."""
+    out = []
+    for k, v in given.items():
+        if v is None or k in RESUMABLE or k == "space":
+            continue
+        if getattr(saved, k) != v:
+            out.append(f"{k.replace('_', '-')} (saved {getattr(saved, k)!r}, given {v!r})")
+    return out
 
 
 def write_yaml(settings: SearchSettings, path: str | Path) -> None:
     import yaml
 
-    Path(path).write_text(yaml.safe_dump(settings.to_dict(), sort_keys=False), encoding="utf-8")
+    from .storage import atomic_write_text
+
+    atomic_write_text(Path(path), yaml.safe_dump(settings.to_dict(), sort_keys=False))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .trainable import WEIGHTS
+from .storage import Storage, atomic_write, atomic_write_text
+from .trainable import latest_checkpoint
 
 
 @dataclass
@@ -24,10 +25,10 @@ class TrialRecord:
     choices: dict
     arch: str
     node: str = ""  # the id of the Ray node that trained it
-    checkpoint: str = ""  # directory holding the latest weights
+    checkpoint: str = ""  # its last attempt's trial directory in the search storage
 
 
-def _reason(error) -> str:
+def reason_of(error) -> str:
     """The root cause of a trial error, one line (Ray wraps it in RayTaskError / TuneError)."""
     seen = error
     while getattr(seen, "cause", None) is not None and seen.cause is not seen:
@@ -39,38 +40,19 @@ def _reason(error) -> str:
     return last[:300]
 
 
-def _saved_config(trial_dir: Path) -> dict:
-    # A trial that failed before its first report has no result to carry its config; Tune's params.json does.
-    try:
-        return json.loads((trial_dir / "params.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
-def records(result_grid, epochs: int) -> list[TrialRecord]:
+def records(trials: dict[str, dict]) -> list[TrialRecord]:
+    """One record per member launched, from the searcher's trial log (every run of a resumed search)."""
     out = []
-    for r in result_grid:
-        cfg = r.config or _saved_config(Path(r.path))
-        m = r.metrics or {}
+    for tid, t in trials.items():
+        c, m = t["candidate"], t.get("result") or {}
         raw = m.get("val_acc")
         acc = float(raw) if isinstance(raw, (int, float)) and math.isfinite(raw) else None
-        done = int(m.get("training_iteration") or 0)  # one report per epoch, counted by Tune from 1
-        if r.error is not None:
-            status, reason = "failed", _reason(r.error)
-        elif acc is None:
-            status, reason = "failed", ("no validation accuracy reported" if raw is None else
-                                        f"validation accuracy is {raw} (the training diverged)")
-        elif done < epochs:
-            status, reason = "stopped", f"stopped by the scheduler after {done} of {epochs} epochs"
-        else:
-            status, reason = "completed", ""
+        status = t["status"] if t["status"] != "pending" else "unfinished"
         out.append(TrialRecord(
-            trial_id=m.get("trial_id") or Path(r.path).name,
-            status=status, reason=reason, val_acc=acc, epochs=done,
-            params=int(cfg.get("params", 0)), macs=int(cfg.get("macs", 0)),
-            choices=dict(cfg.get("choices", {})), arch=cfg.get("arch", ""),
-            node=str(m.get("node_id", "")),
-            checkpoint=r.checkpoint.path if r.checkpoint is not None else "",
+            trial_id=tid, status=status, reason=t.get("reason", ""),
+            val_acc=acc if status in ("completed", "stopped") else None, epochs=int(m.get("epoch") or 0),
+            params=int(c["params"]), macs=int(c["macs"]), choices=dict(t.get("choices", {})), arch=c["text"],
+            node=str(m.get("node_id", "")), checkpoint=(t.get("attempts") or [""])[-1],
         ))
     return leaderboard(out)
 
@@ -82,17 +64,19 @@ def leaderboard(rs: list[TrialRecord]) -> list[TrialRecord]:
 
 def write_tables(rs: list[TrialRecord], out: Path) -> None:
     rows = [asdict(r) for r in rs]
-    (out / "trials.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    atomic_write_text(out / "trials.json", json.dumps(rows, indent=2) + "\n")
     fields = ["trial_id", "status", "val_acc", "epochs", "params", "macs", "choices", "reason", "node", "arch"]
-    with open(out / "trials.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        w.writeheader()
-        for row in rows:
-            w.writerow({**row, "choices": json.dumps(row["choices"])})
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
+    w.writeheader()
+    for row in rows:
+        w.writerow({**row, "choices": json.dumps(row["choices"])})
+    atomic_write_text(out / "trials.csv", buf.getvalue())
 
 
-def write_best(best: TrialRecord, out: Path, space_file: str) -> Path | None:
-    """`best.arch` (standalone text with a header saying where it came from) and `best.pt` (its weights)."""
+def write_best(best: TrialRecord, out: Path, space_file: str, store: Storage | None = None) -> Path | None:
+    """`best.arch` (standalone text with a header saying where it came from) and `best.pt` (its weights,
+    read back from the search storage: the trial may have run on another node)."""
     header = [
         f"# The best member of the search space {space_file}: trial {best.trial_id},",
         f"# validation accuracy {best.val_acc:.4f} after {best.epochs} epochs, {best.params:,} params, "
@@ -100,11 +84,22 @@ def write_best(best: TrialRecord, out: Path, space_file: str) -> Path | None:
         "# Choices: " + ", ".join(f"{k}={v}" for k, v in best.choices.items()),
         "",
     ]
-    (out / "best.arch").write_text("\n".join(header) + best.arch, encoding="utf-8")
-    weights = Path(best.checkpoint) / WEIGHTS if best.checkpoint else None
-    if weights is None or not weights.exists():
+    atomic_write_text(out / "best.arch", "\n".join(header) + best.arch)
+    if store is None or not best.checkpoint:
         return None
-    shutil.copyfile(weights, out / "best.pt")
+    import tempfile
+
+    import torch
+
+    from ..runtime import checkpoint
+
+    with tempfile.TemporaryDirectory() as d:
+        if not latest_checkpoint(asdict(store.spec), [best.checkpoint], Path(d)):
+            return None
+        state = checkpoint.load(Path(d))
+        buf = io.BytesIO()
+        torch.save(state["model"], buf)  # a bare state dict: loads with weights_only=True
+    atomic_write(out / "best.pt", buf.getvalue())
     return out / "best.pt"
 
 

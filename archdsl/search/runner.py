@@ -1,23 +1,36 @@
-"""Run a search on Ray Tune: Ray up, the searcher, the Tuner (new or restored), then the results on disk.
+"""Run a search on Ray Tune: checks, Ray up, the searcher (new or from its saved state), Tune, the results.
 
-Layout of the out dir: `ray/search/` (Tune's experiment: trial dirs, checkpoints, searcher state),
-`settings.yaml`, `trials.csv`, `trials.json`, `best.arch`, `best.pt`.
+The search storage (`--storage`, default `OUT/ray`) holds `state.json` (settings, the space's text, the
+searcher with its trial log; rewritten atomically after every suggestion and every finished trial) and
+one Tune experiment per run of the driver (`run1/`, `run2/`, ... with the trials' checkpoints). A resume
+reads `state.json` only (plain JSON, never Tune's pickles), so it works from the storage URI alone and a
+crafted results folder cannot run code. The driver's `--out` gets `settings.yaml`, `trials.csv`,
+`trials.json`, `best.arch` and `best.pt`, read back from the storage.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import random
-from dataclasses import dataclass
+import shutil
+import warnings
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .config import SearchSettings, write_yaml
-from .results import TrialRecord, records, write_best, write_tables
+from ..dsl.errors import ArchFileError
+from ..dsl.parser import parse as parse_arch
+from . import jsonstate
+from .config import SearchSettings, resume_conflicts, write_yaml
+from .outdir import OutExistsError, lock, previous_results
+from .results import TrialRecord, reason_of, records, write_best, write_tables
 from .searcher import ArchSearcher
 from .space import Space
+from .storage import Storage, parse
 
-EXPERIMENT = "search"
+STATE = "state.json"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -26,6 +39,10 @@ class SearchOutcome:
     best: TrialRecord | None
     out: Path
     rejected: dict  # reason family -> samples never launched
+
+
+class ClusterError(ArchFileError):
+    """Ray cannot be reached, or the cluster cannot run this search as asked (refused before launch)."""
 
 
 def make_strategy(name: str, sizes, seed: int | None, options: dict | None = None):
@@ -39,7 +56,7 @@ def make_strategy(name: str, sizes, seed: int | None, options: dict | None = Non
 def make_searcher(settings: SearchSettings, space: Space) -> ArchSearcher:
     strategy = make_strategy(settings.strategy, space.sizes, settings.seed, settings.strategy_options)
     return ArchSearcher(space, strategy, max_params=settings.max_params, max_macs=settings.max_macs,
-                        dedup=settings.dedup)
+                        dedup=settings.dedup, samples=settings.samples, epochs=settings.epochs)
 
 
 def preflight(settings: SearchSettings, space: Space) -> None:
@@ -61,119 +78,215 @@ def trial_dirname(trial) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def init_ray(address: str | None) -> bool:
+def init_ray(address: str | None, verbose: int) -> bool:
     """Connect to `address` or start a local Ray sized to this machine; True if this call started it."""
     import ray
 
     if ray.is_initialized():
         return False
-    quiet = dict(logging_level=logging.WARNING, log_to_driver=False)
-    if address:
-        # Ship this package to the cluster's workers, which may not have archdsl installed.
-        import archdsl
+    quiet = dict(logging_level=logging.INFO if verbose > 1 else logging.ERROR, log_to_driver=verbose > 1)
+    try:
+        if address:
+            # Ship this package to the cluster's workers, which may not have archdsl installed.
+            import archdsl
 
-        ray.init(address=address, runtime_env={"py_modules": [os.path.dirname(archdsl.__file__)]}, **quiet)
-    else:
-        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, **quiet)
+            ray.init(address=address, runtime_env={"py_modules": [os.path.dirname(archdsl.__file__)]}, **quiet)
+        else:
+            # "local": a new Ray of our own, even when another one runs on this machine
+            ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False, **quiet)
+    except Exception as e:  # ConnectionError, grpc errors, a bad ray:// address, ...
+        lines = [x.strip() for x in str(e).strip().splitlines() if x.strip()]
+        raise ClusterError(f"cannot {'connect to the Ray cluster at ' + address if address else 'start Ray'}: "
+                           f"{lines[0] if lines else type(e).__name__}") from None
     return True
 
 
-def build_tuner(settings: SearchSettings, space: Space, trainable, resume: bool, verbose: int):
+def check_cluster(settings: SearchSettings) -> None:
+    """Refuse what cannot work before any trial is launched: resources that no node has, and several
+    nodes with no storage they share."""
+    import ray
+
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    sizes = [(float(n["Resources"].get("CPU", 0)), float(n["Resources"].get("GPU", 0))) for n in nodes]
+    want = (settings.cpus_per_trial, settings.gpus_per_trial)
+    if not any(cpu >= want[0] and gpu >= want[1] for cpu, gpu in sizes):
+        largest = ", ".join(f"{c:g} CPUs/{g:g} GPUs" for c, g in sorted(set(sizes), reverse=True)[:3]) or "none"
+        raise ClusterError(f"no Ray node can run a trial with --cpus-per-trial {want[0]:g} and --gpus-per-trial "
+                           f"{want[1]:g} (nodes: {largest}); lower them or add a node that has them")
+    if settings.address and len(nodes) > 1 and settings.storage is None:
+        raise ClusterError(f"the Ray cluster has {len(nodes)} nodes but the search has no shared storage: trials "
+                           f"on other nodes would keep their checkpoints on their own disks. Pass --storage "
+                           f"s3://BUCKET/PREFIX (with --storage-endpoint URL for an S3-compatible store), "
+                           f"gs://BUCKET/PREFIX, or a directory every node mounts (NFS)")
+
+
+def build_tuner(settings: SearchSettings, store: Storage, searcher: ArchSearcher, run: str, remaining: int,
+                trainable, callbacks: list, verbose: int):
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
-    storage = Path(settings.out).resolve() / "ray"
     resources = {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial}
     trainable = tune.with_resources(trainable, resources)
-    exp_dir = storage / EXPERIMENT
-    if resume and tune.Tuner.can_restore(str(exp_dir)):
-        # Finished and failed trials stay as they are (a failure here is the architecture's, not the
-        # machine's); trials cut off by the kill run again; the searcher restores its saved state.
-        return tune.Tuner.restore(str(exp_dir), trainable=trainable, resume_unfinished=True,
-                                  resume_errored=False, restart_errored=False)
+    # `epoch` (reported by the trial) rather than Tune's iteration count: a resumed trial starts its
+    # count again, but its epochs go on from the checkpoint.
     scheduler = (
-        ASHAScheduler(time_attr="training_iteration", max_t=settings.epochs, grace_period=settings.grace_period)
+        ASHAScheduler(time_attr="epoch", max_t=settings.epochs, grace_period=settings.grace_period)
         if settings.scheduler == "asha" else FIFOScheduler()
     )
-    columns = {"params": "params", "macs": "MACs"}
-    columns.update({f"choices/{k}": k for k in space.keys[:5]})
-    reporter = tune.CLIReporter(metric_columns={"val_acc": "val_acc", "epoch": "epoch"},
-                                parameter_columns=columns, max_report_frequency=10, max_column_length=24,
-                                sort_by_metric=True)
+    storage = dict(storage_path=store.root, storage_filesystem=store.fs) if not store.local else \
+        dict(storage_path=store.root)
     return tune.Tuner(
         trainable,
-        param_space={"train": settings.train_settings()},
+        param_space={"train": settings.train_settings(), "storage": asdict(store.spec)},
         tune_config=tune.TuneConfig(
-            search_alg=make_searcher(settings, space), scheduler=scheduler, num_samples=settings.samples,
+            search_alg=searcher, scheduler=scheduler, num_samples=remaining,
             metric="val_acc", mode="max", max_concurrent_trials=settings.max_concurrent,
-            trial_dirname_creator=trial_dirname,
+            trial_dirname_creator=trial_dirname, reuse_actors=True,
         ),
         run_config=tune.RunConfig(
-            name=EXPERIMENT, storage_path=str(storage),
+            name=run, **storage,
             failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-            progress_reporter=reporter if verbose else None, verbose=verbose,
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),  # one whole even if a kill cuts the newer
+            callbacks=callbacks, verbose=1 if verbose > 1 else 0,
         ),
     )
 
 
-def saved_searcher_state(exp_dir: Path) -> dict:
-    import pickle
-
-    files = sorted(exp_dir.glob("searcher-state-*.pkl"))
-    if not files:
-        return {}
-    with open(files[-1], "rb") as f:
-        return pickle.load(f)
-
-
-def saved_settings(out: Path, address: str | None) -> SearchSettings:
-    """The settings of the search saved in `out` (a resumed search is the same search; only the Ray
-    address may change)."""
-    from ray import tune
-
-    from ..dsl.errors import ArchFileError
-    from .config import read_yaml
-
-    if not (out / "settings.yaml").exists() or not tune.Tuner.can_restore(str(out / "ray" / EXPERIMENT)):
-        raise ArchFileError(f"there is no search to resume in {out} (no settings.yaml and Tune experiment there)")
-    values = read_yaml(out / "settings.yaml")
-    values.update(out=str(out), address=address)
-    return SearchSettings(**values).validate()
+def read_state(store: Storage) -> dict | None:
+    data = store.read_bytes(STATE)
+    if data is None:
+        return None
+    try:
+        state = jsonstate.loads(data)
+    except jsonstate.StateFormatError as e:
+        raise ArchFileError(f"the search state {store.path(STATE)} is unreadable: {e}") from None
+    if not isinstance(state, dict) or state.get("format") != 1:
+        raise ArchFileError(f"the search state {store.path(STATE)} is not a state this version of archdsl wrote")
+    return state
 
 
-def run_search(settings: SearchSettings, *, resume: bool = False, trainable=None, verbose: int = 1) -> SearchOutcome:
-    """Run (or resume) the search that `settings` describe and write its results under `settings.out`."""
-    # Legacy reporter (a table of trials), searcher/experiment state saved at every step (so a kill
-    # loses at most the trials still running).
+def _space_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def resumed_settings(state: dict, given: dict, out: Path) -> SearchSettings:
+    """The saved search's settings; flags that would change what is searched are refused."""
+    saved = SearchSettings(**state["settings"])
+    conflicts = resume_conflicts(saved, given)
+    space = given.get("space")
+    if space and space != "(saved)" and Path(space).is_file():
+        if _space_key(Path(space).read_text(encoding="utf-8")) != state["space_key"]:
+            conflicts.insert(0, f"space ({space} differs from the space the search was started with)")
+    if conflicts:
+        raise ResumeConflictError("--resume continues the saved search with its own settings; these differ: "
+                                  + "; ".join(conflicts) + " (start a new search with another --out to change them)")
+    keep = {k: given[k] for k in ("address", "storage", "storage_endpoint", "max_concurrent") if given.get(k)}
+    return SearchSettings(**{**state["settings"], **keep, "out": str(out)}).validate()
+
+
+class ResumeConflictError(ArchFileError):
+    """--resume with flags that would make it a different search (a usage error: exit 2)."""
+
+
+def run_search(settings: SearchSettings, *, resume: bool = False, force: bool = False, given: dict | None = None,
+               trainable=None, verbose: int = 1, live: bool = False) -> SearchOutcome:
+    """Run (or resume) the search that `settings` describe and write its results under `settings.out`.
+
+    `given`: the settings the user passed explicitly (a resume compares them with the saved ones).
+    """
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "0")
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "60")  # Tune's own experiment state is not read back
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    os.environ.setdefault("TUNE_RESULT_BUFFER_LENGTH", "1")
+    if verbose < 2:
+        os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+        os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "0")
+        logging.getLogger("ray").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", module=r"ray(\..*)?$")
     from .trainable import train_trial
 
     out = Path(settings.out).resolve()
+    held = lock(out)
+    try:
+        return _run(settings, out, resume, force, given or {}, trainable or train_trial, verbose, live)
+    finally:
+        held.close()
+
+
+def _run(settings, out, resume, force, given, trainable, verbose, live) -> SearchOutcome:
+    store = Storage(parse(settings.storage or str(out / "ray"), settings.storage_endpoint))
+    if not store.local:
+        store.check_reachable()
+    state = read_state(store)
     if resume:
-        settings = saved_settings(out, settings.address)
-    out.mkdir(parents=True, exist_ok=True)
-    space = Space.load(settings.space)
+        if state is None:
+            raise ArchFileError(f"there is no search to resume in {store.spec.uri} (no {STATE} there)")
+        settings = resumed_settings(state, given, out)
+        space_text = state["space_text"]
+    else:
+        if state is not None or previous_results(out):
+            if not force:
+                raise OutExistsError(f"{out} already holds a search; pass --resume to continue it or --force "
+                                     f"to replace it")
+            clear(store, out)
+        space_text = Path(settings.space).read_text(encoding="utf-8")
+        state = {"format": 1, "settings": settings.to_dict(), "space_text": space_text,
+                 "space_key": _space_key(space_text), "runs": 0, "searcher": None}
+    space = Space.load(parse_arch(space_text, settings.space) if resume else Path(settings.space))
     if not resume:
         preflight(settings, space)
-        write_yaml(settings, out / "settings.yaml")
+    write_yaml(settings, out / "settings.yaml")
 
-    started = init_ray(settings.address)
-    try:
-        tuner = build_tuner(settings, space, trainable or train_trial, resume, verbose)
-        grid = tuner.fit()
-    finally:
-        if started:
-            import ray
+    searcher = make_searcher(settings, space)
+    if state["searcher"] is not None:
+        searcher.set_state(state["searcher"])
+    state["runs"] += 1
+    run = f"run{state['runs']}"
+    searcher.attempt_dir = lambda tune_id: f"{run}/trial_{tune_id}"
 
-            ray.shutdown()
-    rs = records(grid, settings.epochs)
+    def persist(searcher_state: dict) -> None:
+        state["searcher"] = searcher_state
+        store.write_bytes(STATE, jsonstate.dumps(state).encode("utf-8"))
+
+    searcher.persist = persist
+    persist(searcher.get_state())
+    done = sum(t["status"] != "pending" for t in searcher.trials.values())
+    remaining = settings.samples - done
+    if remaining > 0:
+        _fit(settings, store, searcher, run, remaining, trainable, verbose, live)
+    rs = records(searcher.trials)
     write_tables(rs, out)
     best = next((r for r in rs if r.val_acc is not None and r.checkpoint), None)
     if best is not None:
-        write_best(best, out, settings.space)
-    state = saved_searcher_state(out / "ray" / EXPERIMENT)
-    return SearchOutcome(rs, best, out, dict(state.get("rejected", {})))
+        write_best(best, out, settings.space, store)
+    return SearchOutcome(rs, best, out, dict(searcher.rejected))
+
+
+def _fit(settings, store, searcher, run, remaining, trainable, verbose, live) -> None:
+    import ray
+
+    started = init_ray(settings.address, verbose)
+    try:
+        check_cluster(settings)
+        from .live import LiveView
+
+        view = LiveView(searcher, settings.samples, enabled=live)
+        tuner = build_tuner(settings, store, searcher, run, remaining, trainable, [view], verbose)
+        with view:
+            grid = tuner.fit()
+        for r in grid:
+            if r.error is not None:
+                searcher.note_error(Path(r.path).name.removeprefix("trial_"), reason_of(r.error))
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def clear(store: Storage, out: Path) -> None:
+    """--force: remove the previous search's state, trials and results (nothing else in `out`)."""
+    if store.local:
+        shutil.rmtree(store.root, ignore_errors=True)
+    else:
+        store.fs.delete_dir_contents(store.root, missing_dir_ok=True)
+    for name in ("trials.csv", "trials.json", "best.arch", "best.pt", "settings.yaml"):
+        (out / name).unlink(missing_ok=True)

@@ -6,6 +6,12 @@ de-duplicated by its graph key. Invalid and over-budget samples are told to the 
 reward `None` and a new sample is drawn; duplicates are answered from the known result (or when the
 running twin finishes). Only members that pass everything reach Tune as a trial config.
 
+It keeps the search's trial log: one entry per launched member (`trials`, keyed "0001", "0002", ...) with
+its status, result and the Tune trials that ran it. `persist` (set by the runner) gets the whole state after
+every change, so the saved state always matches what the strategy was told. A member still running when
+the search was killed is relaunched first when the state is restored, with the directories of its earlier
+attempts, so the trainable continues from the latest checkpoint; it is counted once.
+
 It needs no running Tune: tests and benchmarks call `suggest` / `on_trial_complete` directly.
 """
 
@@ -13,14 +19,14 @@ from __future__ import annotations
 
 import logging
 import math
-import pickle
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 
 from ray.tune.search import Searcher
 
 from ..dsl import ArchError
+from . import jsonstate
 from .dedup import arch_key
 from .space import Space
 
@@ -63,6 +69,8 @@ class ArchSearcher(Searcher):
         max_macs: int | None = None,
         dedup: bool = True,
         max_rejects: int = 500,
+        samples: int | None = None,
+        epochs: int | None = None,
     ):
         super().__init__(metric=metric, mode=mode)
         self.space = space
@@ -77,6 +85,13 @@ class ArchSearcher(Searcher):
         self.history: list[dict] = []  # finished trials, in completion order
         self.rejected: Counter = Counter()  # reason family -> count, over the whole search
         self.valid_seen = 0
+        self.samples = samples  # members to launch in all (None: as many as Tune asks for)
+        self.epochs = epochs  # a result with fewer epochs was stopped early
+        self.trials: dict[str, dict] = {}  # the trial log (see the module docstring)
+        self.trial_of: dict[str, str] = {}  # Tune trial id -> trial log id
+        self.relaunch: list[str] = []  # trials cut off by a kill, to run again first
+        self.attempt_dir: Callable[[str], str] = lambda tune_id: f"trial_{tune_id}"
+        self.persist: Callable[[dict], None] | None = None
 
     # -- checking -------------------------------------------------------------------------------------
 
@@ -165,15 +180,45 @@ class ArchSearcher(Searcher):
         )
 
     def suggest(self, trial_id: str) -> dict | str | None:
+        if self.relaunch:
+            return self._relaunch(trial_id, self.relaunch.pop(0))
+        if self.samples is not None and len(self.trials) >= self.samples:
+            return Searcher.FINISHED
         c = self.next_candidate()
         if c is None:
             return Searcher.FINISHED
         self.pending[trial_id] = c
-        return self.config_for(c)
+        tid = f"{len(self.trials) + 1:04d}"
+        self.trials[tid] = {"status": "pending", "candidate": asdict(c), "choices": self.config_for(c)["choices"],
+                            "attempts": [], "result": {}, "reason": ""}
+        return self._launch(trial_id, tid, c)
+
+    def _launch(self, tune_id: str, tid: str, c: Candidate) -> dict:
+        entry = self.trials[tid]
+        earlier = list(entry["attempts"])
+        attempt_dir = self.__dict__.get("attempt_dir") or (lambda t: f"trial_{t}")
+        entry["attempts"].append(attempt_dir(tune_id))
+        self.trial_of[tune_id] = tid
+        self._save()
+        return {**self.config_for(c), "trial": tid, "resume_from": earlier}
+
+    def _relaunch(self, tune_id: str, tid: str) -> dict:
+        c = Candidate(**{**self.trials[tid]["candidate"],
+                         "assignment": tuple(self.trials[tid]["candidate"]["assignment"])})
+        for old in [k for k, v in self.trial_of.items() if v == tid]:
+            self.pending.pop(old, None)
+            del self.trial_of[old]
+        self.pending[tune_id] = c
+        return self._launch(tune_id, tid, c)
+
+    def _save(self) -> None:
+        persist = self.__dict__.get("persist")
+        if persist is not None:
+            persist(self.get_state())
 
     def config_for(self, c: Candidate) -> dict:
         """The trial config Tune records: the text to train and what a report needs to show."""
-        choices = {d.key: d.options[i] for d, i in zip(self.space.decisions, c.assignment)}
+        choices = self.space.choices(c.assignment)
         return {
             "arch": c.text,
             "assignment": list(c.assignment),
@@ -194,36 +239,73 @@ class ArchSearcher(Searcher):
         self.known[c.key] = reward
         self.history.append({"trial_id": trial_id, "assignment": list(c.assignment), "reward": reward,
                              "error": bool(error)})
+        tid = self.trial_of.get(trial_id)
+        if tid is not None:
+            self.trials[tid].update(self._outcome(result, error, reward))
+        self._save()
 
-    # -- save / restore (Tuner.restore calls these through save_to_dir / restore_from_dir) -------------
+    def _outcome(self, result: dict | None, error: bool, reward: float | None) -> dict:
+        """The log entry's status and result once a trial ends (Tune calls this once per trial)."""
+        metrics = {k: v for k, v in (result or {}).items()
+                   if k in ("val_acc", "val_loss", "train_loss", "train_acc", "epoch", "node_id", "device_note",
+                            "resumed_from")
+                   or k == self.metric}
+        if error:
+            return {"status": "failed", "result": metrics, "reason": "the trial raised an error"}
+        if reward is None:
+            raw = (result or {}).get(self.metric)
+            reason = f"no {self.metric} reported" if raw is None else f"{self.metric} is {raw} (the training diverged)"
+            return {"status": "failed", "result": metrics, "reason": reason}
+        epoch = int(metrics.get("epoch") or 0)
+        if self.epochs is not None and epoch < self.epochs:
+            return {"status": "stopped", "result": metrics,
+                    "reason": f"stopped by the scheduler after {epoch} of {self.epochs} epochs"}
+        return {"status": "completed", "result": metrics, "reason": ""}
+
+    def note_error(self, trial_id: str, reason: str) -> None:
+        """The root cause of a failed trial, known only to the driver after Tune's error handling."""
+        tid = self.trial_of.get(trial_id)
+        if tid is not None and self.trials[tid]["status"] == "failed":
+            self.trials[tid]["reason"] = reason
+            self._save()
+
+    # -- save / restore: plain JSON (a state file must never run code) -------------------------------
 
     def get_state(self) -> dict:
         return {
             "strategy": self.strategy.state_dict(),
-            "pending": dict(self.pending),
+            "pending": {k: asdict(c) for k, c in self.pending.items()},
             "known": dict(self.known),
-            "waiting": {k: list(v) for k, v in self.waiting.items()},
+            "waiting": {k: [list(a) for a in v] for k, v in self.waiting.items()},
             "history": list(self.history),
             "rejected": dict(self.rejected),
             "valid_seen": self.valid_seen,
+            "trials": self.trials,
+            "trial_of": dict(self.trial_of),
         }
 
     def set_state(self, state: dict) -> None:
+        """Continue from `state`: trials that were still pending run again first (see `suggest`)."""
         self.strategy.load_state_dict(state["strategy"])
-        self.pending = dict(state["pending"])
+        self.pending = {k: Candidate(**{**c, "assignment": tuple(c["assignment"])})
+                        for k, c in state["pending"].items()}
         self.known = dict(state["known"])
-        self.waiting = {k: list(v) for k, v in state["waiting"].items()}
+        self.waiting = {k: [tuple(a) for a in v] for k, v in state["waiting"].items()}
         self.history = list(state["history"])
         self.rejected = Counter(state["rejected"])
-        self.valid_seen = state["valid_seen"]
+        self.valid_seen = int(state["valid_seen"])
+        self.trials = {k: dict(v) for k, v in state.get("trials", {}).items()}
+        self.trial_of = dict(state.get("trial_of", {}))
+        self.relaunch = [k for k, v in self.trials.items() if v["status"] == "pending"]
 
     def __getstate__(self) -> dict:  # Tune pickles the searcher into its experiment; the memo is a cache
-        return {k: v for k, v in self.__dict__.items() if k != "_memo"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_memo", "persist", "attempt_dir")}
 
     def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as f:
-            pickle.dump(self.get_state(), f)
+        # Tune's own copy (searcher-state-*.pkl); the runner's state file is the one that is read back.
+        with open(checkpoint_path, "w", encoding="utf-8") as f:
+            f.write(jsonstate.dumps(self.get_state()))
 
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "rb") as f:
-            self.set_state(pickle.load(f))
+            self.set_state(jsonstate.loads(f.read()))

@@ -14,7 +14,7 @@ from pathlib import Path
 import networkx as nx
 
 from ..dsl import ArchError, CheckResult, Decision, ast, check, decisions, elaborate, infer_shapes, load, print_module
-from ..dsl.choices import resolver
+from ..dsl.choices import chosen_options, resolver
 
 
 @dataclass(frozen=True)
@@ -81,3 +81,7 @@ class Space:
         except ArchError:
             return False
         return True
+
+    def choices(self, assignment: Sequence[int]) -> dict[str, str]:
+        """Decision name -> the chosen option as text, choices inside it resolved (for reports)."""
+        return chosen_options(self.module, self.as_dict(assignment))

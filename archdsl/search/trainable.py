@@ -1,22 +1,30 @@
 """The Tune trial: compile the trial's .arch text, train it on the dataset, report every epoch.
 
-Each epoch reports `val_acc` and `epoch` (so ASHA can stop a poor trial early) with a checkpoint holding
-the weights (`model.pt`); Tune keeps the latest. A trial that raises, diverges (the runtime raises on a NaN
-loss) or runs out of memory fails as a Tune trial error with its reason; with `FailureConfig(max_failures=0,
-fail_fast=False)` the search goes on, and the searcher tells the strategy `None` for it.
+Each epoch reports `val_acc` and `epoch` (so ASHA can stop a poor trial early) with a checkpoint: the
+runtime's full training state (weights, optimizer, schedule, RNG, epoch) as `checkpoint.pt`. Tune copies it
+to the search storage from whichever node ran the trial. A trial relaunched after a kill gets the trial
+directories of its earlier attempts (`resume_from`) and continues from the newest checkpoint that loads,
+so it ends with the weights and accuracy an uninterrupted run would have.
 
-The config Tune passes holds the searcher's fields (`arch`, `params`, ...) and `train`, the training
-settings shared by every trial (dataset name, epochs, batch size, learning rate, seed, device).
+A trial that raises, diverges (the runtime raises on a NaN loss) or runs out of memory fails as a Tune
+trial error with its reason; with `FailureConfig(max_failures=0, fail_fast=False)` the search goes on,
+and the searcher tells the strategy `None` for it.
+
+The config Tune passes holds the searcher's fields (`arch`, `params`, `trial`, `resume_from`, ...), `train`
+(the training settings shared by every trial) and `storage` (where earlier attempts' checkpoints are).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import os
+import sys
 import tempfile
+from pathlib import Path
 
-WEIGHTS = "model.pt"
+from ..runtime.checkpoint import CHECKPOINT
+
+WEIGHTS = CHECKPOINT  # the best trial's checkpoint holds its weights under "model"
 
 
 @functools.lru_cache(maxsize=4)
@@ -35,6 +43,48 @@ def train_config(settings: dict):
     return TrainConfig(**{k: v for k, v in settings.items() if k in names and v is not None})
 
 
+def pick_device(settings: dict) -> tuple[str, str]:
+    """The device to train on and, when a GPU was assigned that CUDA cannot see, one line saying so."""
+    import ray
+    import torch
+
+    device = settings.get("device") or "auto"
+    gpus = ray.get_gpu_ids() if ray.is_initialized() else []
+    if gpus and not torch.cuda.is_available():
+        return "cpu", (f"this trial was given GPU {','.join(map(str, gpus))} but CUDA sees no GPU on this node; "
+                       f"it trains on the CPU")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return device, ""
+
+
+def latest_checkpoint(storage_spec: dict | None, attempts: list[str], into: Path) -> int:
+    """Copy the newest loadable checkpoint of the earlier `attempts` into `into`; its epoch (0: none)."""
+    if not storage_spec or not attempts:
+        return 0
+    from ..runtime import checkpoint
+    from .storage import Storage, StorageSpec
+
+    store = Storage(StorageSpec(**storage_spec))
+    found = []
+    for attempt in attempts:
+        found += [f"{attempt}/{name}" for name in store.listdir(attempt) if name.startswith("checkpoint_")]
+    best_epoch, best_dir = 0, None
+    for rel in found:
+        with tempfile.TemporaryDirectory() as d:
+            try:
+                store.download(rel, Path(d))
+                epoch = int(checkpoint.load(Path(d))["epoch"])
+            except Exception:  # a checkpoint cut off mid-copy: an older one will do
+                continue
+        if epoch > best_epoch:
+            best_epoch, best_dir = epoch, rel
+    if best_dir is None:
+        return 0
+    store.download(best_dir, into)
+    return best_epoch
+
+
 def train_trial(config: dict) -> None:
     """The function trainable handed to `tune.Tuner`."""
     import ray
@@ -43,25 +93,36 @@ def train_trial(config: dict) -> None:
 
     import archdsl
 
+    from ..runtime.adapt import graph_for_data
+    from ..runtime.train import fit
+
     settings = dict(config.get("train", {}))
     torch.set_num_threads(max(1, int(settings.pop("threads", 1) or 1)))
-    device = settings.get("device") or "auto"
+    device, note = pick_device(settings)
+    if note:
+        print(f"archdsl: trial {config.get('trial', '?')}: {note}", file=sys.stderr)
+    settings["device"] = device
+    if device != "cuda":
+        settings["channels_last"] = False  # AMP and channels_last pay off on CUDA only
     data = _dataset(settings.get("data", "digits"))
     # The dataset decides the input shape and the class count, as `archdsl train` does.
-    from ..runtime.adapt import graph_for_data
-
     graph = graph_for_data(config["arch"], tuple(data.input_shape), data.num_classes)
     model = archdsl.compile(graph, device=device)
     cfg = train_config(settings)
     node_id = ray.get_runtime_context().get_node_id()  # which machine trained it, for reports
 
-    def on_epoch(epoch: int, metrics: dict) -> None:
-        with tempfile.TemporaryDirectory() as d:
-            torch.save(model.state_dict(), os.path.join(d, WEIGHTS))
+    with tempfile.TemporaryDirectory() as work:
+        resumed = latest_checkpoint(config.get("storage"), list(config.get("resume_from") or []), Path(work))
+        reported = []
+
+        def on_epoch(epoch: int, metrics: dict) -> None:
             report = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
-            report.update(epoch=int(epoch), node_id=node_id)
-            tune.report(report, checkpoint=tune.Checkpoint.from_directory(d))
+            report.update(epoch=int(epoch), node_id=node_id, resumed_from=resumed)
+            if note:
+                report["device_note"] = note
+            reported.append(epoch)
+            tune.report(report, checkpoint=tune.Checkpoint.from_directory(work))
 
-    from ..runtime.train import fit
-
-    fit(model, data, cfg, on_epoch=on_epoch)
+        result = fit(model, data, cfg, out_dir=work, resume=resumed > 0, on_epoch=on_epoch, arch=config["arch"])
+        if not reported:  # the checkpoint was already at the last epoch: report its result once
+            on_epoch(int(result.get("epoch") or result.get("epochs") or cfg.epochs), result)

@@ -38,40 +38,9 @@ def q(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def _pair(p) -> str:
-    return f"{p[0]}" if p[0] == p[1] else f"{p[0]}x{p[1]}"
-
-
-def _window(a: dict) -> str:
-    k = a["kernel"]
-    s = f"{k[0]}x{k[1]}"
-    if a.get("stride") and a["stride"] != (1, 1):
-        s += "/" + _pair(a["stride"])
-    return s
-
-
 def describe(op: str, a: dict) -> str:
-    """An op with its key arguments: `conv 3x3/2, 64`, `maxpool 3x3/2`, `linear 1000`."""
-    if op == "conv":
-        s = f"conv {_window(a)}, {a['out']}"
-        if a["groups"] > 1:
-            s += f", groups {a['groups']}"
-        if a["dilation"] != (1, 1):
-            s += f", dilation {_pair(a['dilation'])}"
-        return s
-    if op in ("maxpool", "avgpool"):
-        return f"{op} {_window(a)}" if a["kernel"] is not None else f"{op} (global)"
-    if op in ("adaptive_avgpool", "adaptive_maxpool"):
-        return f"{op} to {a['size'][0]}x{a['size'][1]}"
-    if op == "linear":
-        return f"linear {a['out']}"
-    if op in ("dropout", "dropout2d"):
-        return f"{op} {a['p']:g}"
-    if op == "groupnorm":
-        return f"groupnorm {a['groups']}"
-    if op == "input":
-        return "input " + fmt(a["shape"])
-    return op
+    """An op with its key arguments (its registry label): `conv 3x3/2, 64`, `maxpool 3x3/2`, `linear 1000`."""
+    return OPS[op].describe(a)
 
 
 def _human(n: int) -> str:

@@ -1,0 +1,46 @@
+"""Merges of several tensors, written as structures (`add { branch {..} .. }`, `concat(@a, @b)`)."""
+
+from __future__ import annotations
+
+from .common import error, fmt
+from .registry import Docs, Op, define
+
+
+def _add_shape(d, a, shapes):
+    if len(set(shapes)) > 1:
+        listed = ", ".join(fmt(s) for s in shapes)
+        what = "the residual's body and shortcut" if d.get("residual") else "the branches of add"
+        raise error(d, f"{what} must have the same shape to be added, got {listed}")
+    return shapes[0], 0, 0
+
+
+def _add_emit(graph, ins, a):
+    import operator
+
+    out = ins[0]
+    for other in ins[1:]:
+        out = graph.call_function(operator.add, (out, other))
+    return out
+
+
+def _concat_shape(d, a, shapes):
+    if all(len(s) == 1 for s in shapes):
+        return (sum(s[0] for s in shapes),), 0, 0
+    if any(len(s) != 3 for s in shapes) or len({s[1:] for s in shapes}) > 1:
+        listed = ", ".join(fmt(s) for s in shapes)
+        raise error(d, f"concat joins channels, so every branch needs the same height and width; got {listed}")
+    return (sum(s[0] for s in shapes), *shapes[0][1:]), 0, 0
+
+
+def _concat_emit(graph, ins, a):
+    import torch
+
+    return graph.call_function(torch.cat, (tuple(ins),), {"dim": 1})
+
+
+define(Op("add", (), "merge", "Element-wise sum of its inputs; shapes must agree.", _add_shape,
+          Docs("the inputs' shape"), emit=_add_emit,
+          example="add { branch { } branch { relu } branch { sigmoid } }"))
+define(Op("concat", (), "merge", "Concatenation along channels; spatial sizes must agree.", _concat_shape,
+          Docs("(ΣC, H, W), or (ΣF)"), emit=_concat_emit,
+          example="concat { branch { } branch { conv(2, 1) } }"))

@@ -1,0 +1,99 @@
+"""The registry of layers: one `Op` per layer holds everything the project knows about it.
+
+An op module (`conv.py`, `norm.py`, ...) calls `define(Op(...))` once per layer. Everything else — the
+elaborator, the shape pass, the compiler, the graph labels, the docs table, the highlighters — looks ops up
+here; `tests/test_registry.py` proves every op has every facet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+REQUIRED = object()  # default marker: the argument must be given
+
+# Parameter kinds, checked at elaboration (archdsl/dsl/args.py):
+#   size  whole number >= 1           pair  size or (h, w) pair of sizes
+#   count whole number >= 0           pad   count, (h, w) pair of counts, or "same" / "valid"
+#   float any number                  prob  number in [0, 1)
+#   bool  true / false                bias  true / false / "auto" (no bias when a norm layer follows)
+#   str   one of `choices`
+
+
+@dataclass(frozen=True)
+class P:
+    name: str
+    kind: str
+    default: object = REQUIRED
+    choices: tuple[str, ...] = ()
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+Shape = tuple[int, ...]
+# (node attributes, checked args, input shapes) -> (output shape, parameters, MACs); raises ArchShapeError
+ShapeRule = Callable[[dict, dict, tuple[Shape, ...]], tuple[Shape, int, int]]
+# (args, input shapes, may work in place) -> torch.nn.Module; imports torch inside
+Builder = Callable[[dict, tuple[Shape, ...], bool], object]
+# (fx graph, input fx nodes, args) -> fx node: ops compiled as a function call (or no call at all)
+Emitter = Callable[[object, list, dict], object]
+
+
+@dataclass(frozen=True)
+class Docs:
+    """The docs table's last two columns (docs/language.md, Layers)."""
+
+    output: str
+    params: str = "0"
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    params: tuple[P, ...]
+    category: str  # the family: conv, linear, pool, norm, activation, dropout, shape, merge, input
+    summary: str  # one line for the docs table
+    shape: ShapeRule
+    docs: Docs
+    build: Builder | None = None  # a submodule per layer ...
+    emit: Emitter | None = None  # ... or a function call in the fx graph (exactly one of the two)
+    aliases: tuple[str, ...] = ()
+    label: Callable[[dict], str] | None = None  # graph label from the args; None: the op's name
+    init: Callable[[object, str], None] | None = None  # (module, settings' init scheme) -> re-initialise
+    defaults: Callable[[dict, dict], None] | None = None  # (args, settings): fill settings-dependent defaults
+    cancels_bias: bool = False  # a conv feeding only this op needs no bias (bias=auto)
+    weighted: bool = False  # its multiply-accumulates count as MACs
+    example: str = ""  # a sequence using it after `input(4, 8, 8)`: tests check, compile and run it
+
+    def describe(self, a: dict) -> str:
+        """The op with its key arguments, as graph labels show it: `conv 3x3/2, 64`."""
+        return self.label(a) if self.label is not None else self.name
+
+
+OPS: dict[str, Op] = {}
+
+
+def define(op: Op) -> Op:
+    """Add `op` to the registry (once per name)."""
+    if op.name in OPS:
+        raise ValueError(f"op {op.name!r} is defined twice")
+    if (op.build is None) == (op.emit is None):
+        raise ValueError(f"op {op.name!r} needs exactly one of build= and emit=")
+    OPS[op.name] = op
+    return op
+
+
+def nn_builder(name: str, *keys: str, inplace: bool = False, **fixed) -> Builder:
+    """A builder that calls `torch.nn.<name>` with the listed args (and `inplace` where safe)."""
+
+    def build(a, shapes, inplace_ok):
+        from torch import nn
+
+        kwargs = dict(fixed)
+        if inplace:
+            kwargs["inplace"] = inplace_ok
+        return getattr(nn, name)(*(a[k] for k in keys), **kwargs)
+
+    return build

@@ -1,0 +1,149 @@
+"""Where a search keeps its state and trial checkpoints: a local/NFS path or a cloud URI, through pyarrow.
+
+Tune writes the trials' checkpoints there from whichever node ran them; the driver reads the search
+state, the best trial's weights and the results back from it. `s3://` takes an optional endpoint for
+S3-compatible stores (MinIO, Ceph, moto); credentials come from the usual AWS environment variables.
+
+Writes are atomic: on a local disk through a temporary file, fsync and rename; on an object store a single
+PUT (an object appears whole or not at all).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from ..dsl.errors import ArchFileError
+
+SCHEMES = ("s3", "gs")
+
+
+@dataclass(frozen=True)
+class StorageSpec:
+    """What the user gave: a path or URI and an endpoint for S3-compatible stores (picklable, small)."""
+
+    uri: str
+    endpoint: str | None = None
+
+    @property
+    def is_remote(self) -> bool:
+        return urlparse(self.uri).scheme in SCHEMES
+
+
+def parse(uri: str, endpoint: str | None = None) -> StorageSpec:
+    scheme = urlparse(uri).scheme
+    if scheme and scheme not in SCHEMES and not (len(scheme) == 1 and os.name == "nt"):
+        raise ArchFileError(f"--storage {uri}: unsupported scheme {scheme}://; use a path, s3://BUCKET/PREFIX "
+                            f"or gs://BUCKET/PREFIX")
+    if endpoint and scheme != "s3":
+        raise ArchFileError("--storage-endpoint is only for s3:// storage (an S3-compatible store)")
+    if not scheme:
+        uri = str(Path(uri).expanduser().resolve())
+    return StorageSpec(uri.rstrip("/"), endpoint)
+
+
+class Storage:
+    """A pyarrow filesystem and the root path of the search in it."""
+
+    def __init__(self, spec: StorageSpec):
+        import pyarrow.fs as pafs
+
+        self.spec = spec
+        u = urlparse(spec.uri)
+        if u.scheme == "s3":
+            endpoint = spec.endpoint
+            kw = {}
+            if endpoint:
+                e = urlparse(endpoint if "://" in endpoint else f"http://{endpoint}")
+                kw = dict(endpoint_override=e.netloc, scheme=e.scheme or "http")
+            region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION")
+            if region:
+                kw["region"] = region
+            self.fs = pafs.S3FileSystem(**kw)
+            self.root = (u.netloc + u.path).rstrip("/")
+        elif u.scheme == "gs":
+            self.fs = pafs.GcsFileSystem()
+            self.root = (u.netloc + u.path).rstrip("/")
+        else:
+            self.fs = pafs.LocalFileSystem()
+            self.root = spec.uri
+        self.local = not spec.is_remote
+
+    def path(self, *parts: str) -> str:
+        return posixpath.join(self.root, *parts)
+
+    def exists(self, rel: str) -> bool:
+        import pyarrow.fs as pafs
+
+        return self.fs.get_file_info(self.path(rel)).type != pafs.FileType.NotFound
+
+    def read_bytes(self, rel: str) -> bytes | None:
+        try:
+            with self.fs.open_input_stream(self.path(rel)) as f:
+                return f.read()
+        except (FileNotFoundError, OSError) as e:
+            if isinstance(e, FileNotFoundError) or "not found" in str(e).lower() or "does not exist" in str(e):
+                return None
+            raise
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        """Write atomically: readers see the old content or the new, never a part."""
+        target = self.path(rel)
+        if self.local:
+            atomic_write(Path(target), data)
+            return
+        self.fs.create_dir(posixpath.dirname(target), recursive=True)
+        with self.fs.open_output_stream(target) as f:  # one PUT
+            f.write(data)
+
+    def download(self, rel: str, local_dir: Path) -> Path:
+        """Copy the directory `rel` (e.g. a trial checkpoint) to `local_dir`."""
+        import pyarrow.fs as pafs
+
+        local_dir.mkdir(parents=True, exist_ok=True)
+        pafs.copy_files(self.path(rel), str(local_dir), source_filesystem=self.fs,
+                        destination_filesystem=pafs.LocalFileSystem())
+        return local_dir
+
+    def listdir(self, rel: str) -> list[str]:
+        import pyarrow.fs as pafs
+
+        sel = pafs.FileSelector(self.path(rel), allow_not_found=True)
+        return sorted(posixpath.basename(i.path) for i in self.fs.get_file_info(sel))
+
+    def check_reachable(self) -> None:
+        """Fail before Ray starts if the storage cannot be written (wrong bucket, endpoint or credentials)."""
+        probe = f".archdsl-probe-{uuid.uuid4().hex[:8]}"
+        try:
+            self.write_bytes(probe, b"ok")
+            self.fs.delete_file(self.path(probe))
+        except OSError as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ArchFileError(f"cannot write to the search storage {self.spec.uri}: {first}") from None
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that a crash at any moment leaves the old file or the new one, whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    try:  # the rename itself is durable once the directory is synced
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, text.encode("utf-8"))

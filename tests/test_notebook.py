@@ -1,0 +1,59 @@
+"""Notebook displays: archdsl objects as HTML tables and SVG, and docs/example.ipynb executed end to end."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import archdsl
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = "network n(classes=10) {\n    input(1, 8, 8)\n    conv(8, 3) bn relu\n    avgpool flatten linear(classes)\n}\n"
+
+
+def test_a_check_result_is_an_html_table_with_every_layer_and_the_totals():
+    r = archdsl.check(ROOT / "archs" / "resnet18.arch")
+    page = r._repr_html_()
+    assert page.count("<tr>") == len(r.layers) + 1  # a header, then a row per layer
+    assert "<td>layer1.0.conv1</td>" in page or "<td>conv1</td>" in page
+    assert "11,689,512" in page and "1,814,073,344" in page
+
+
+def test_a_search_spaces_table_lists_its_decisions_and_size():
+    r = archdsl.check(ROOT / "archs" / "spaces" / "digits_cnn.arch")
+    page = r._repr_html_()
+    assert f"{r.space_size:,} members" in page and "<code>width</code>" in page
+
+
+def test_a_compiled_models_summary_compares_torch_with_the_checker():
+    s = archdsl.summary(SMALL)
+    page = s._repr_html_()
+    assert s.matches and "Conv2d" in page and "BatchNorm2d" in page and "Linear" in page
+    conv = 8 * 1 * 3 * 3  # no bias: a batchnorm follows
+    assert f"<td>Conv2d</td><td class=\"n\">{conv}</td>" in page
+
+
+def test_a_picture_is_svg_with_a_node_per_layer():
+    svg = archdsl.draw(SMALL)._repr_svg_()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    assert svg.count('class="node"') >= 6  # input, conv, batchnorm, relu, avgpool, flatten, linear
+
+
+@pytest.mark.slow
+def test_the_example_notebook_runs_from_a_block_to_a_search_report():
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(ROOT / "docs" / "example.ipynb", as_version=4)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert sum('<table class="archdsl">' in h for h in html) == 3  # check, summary, space
+    assert any("image/svg+xml" in o.get("data", {}) for o in outputs)
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 2  # the report's plots
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "best:" in text and "report.html" in text

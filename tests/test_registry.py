@@ -1,0 +1,90 @@
+"""Every op in the registry has every facet, and everything derived from the registry agrees with it:
+shape rule, builder (checked against torch by running the op's example), label, docs row, highlighting."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from archdsl.dsl import build_graph
+from archdsl.dsl.ops import FAMILIES, MERGE_OPS, OPS, derived, layer_names
+from archdsl.dsl.ops.registry import Op
+
+ROOT = Path(__file__).resolve().parent.parent
+KINDS = {"size", "count", "pair", "pad", "float", "prob", "bool", "bias", "str"}
+
+
+def example_net(op: Op) -> str:
+    return f"network n {{\n    input(4, 8, 8)\n    {op.example}\n}}\n"
+
+
+@pytest.mark.parametrize("name", list(OPS))
+def test_every_op_has_every_facet(name):
+    op = OPS[name]
+    assert op.name == name
+    assert op.category in FAMILIES, name
+    assert op.summary and op.summary.endswith("."), name
+    assert op.docs.output and op.docs.params, name
+    assert callable(op.shape), name
+    assert (op.build is None) != (op.emit is None), f"{name}: compiled by exactly one of a builder or an emitter"
+    assert op.init is None or op.build is not None, f"{name}: an init hook needs a submodule"
+    assert op.example, name
+    for p in op.params:
+        assert p.kind in KINDS, (name, p)
+        assert p.kind != "str" or p.choices, (name, p)
+    g = build_graph(example_net(op))
+    used = [d for _, d in g.nodes(data=True) if d["op"] == name]
+    assert used, f"{name}'s example does not use it"
+    for d in used:
+        assert isinstance(op.describe(d["args"]), str) and op.describe(d["args"]), name
+
+
+@pytest.mark.parametrize("name", list(OPS))
+def test_every_op_compiles_and_runs_to_its_checked_shape(name):
+    torch = pytest.importorskip("torch")
+    import archdsl
+
+    text = example_net(OPS[name])
+    model = archdsl.compile(text)
+    y = model(torch.randn(2, 4, 8, 8))
+    assert tuple(y.shape[1:]) == model.archdsl["output_shape"]
+    assert sum(p.numel() for p in model.parameters()) == model.archdsl["params"]
+
+
+def test_graph_labels_come_from_the_registry():
+    from archdsl.viz.dot import describe
+
+    g = build_graph("network n { input(3, 32, 32) conv(8, 3, stride=2) maxpool(3, stride=2) groupnorm(2) "
+                    "dropout2d(0.1) avgpool flatten linear(10) }")
+    labels = [describe(d["op"], d["args"]) for _, d in g.nodes(data=True)]
+    assert labels == ["input 3x32x32", "conv 3x3/2, 8", "maxpool 3x3/2", "groupnorm 2", "dropout2d 0.1",
+                      "avgpool (global)", "flatten", "linear 10"]
+
+
+def test_docs_table_and_textmate_grammar_are_derived_from_the_registry():
+    assert derived.stale() == [], "run: python -m archdsl.dsl.ops.derived --write"
+
+
+def test_highlighters_know_every_op():
+    from archdsl.highlight import KEYWORDS, LAYERS
+
+    grammar = json.loads((ROOT / "editors" / "archdsl.tmLanguage.json").read_text())["repository"]
+    tm_layers = set(re.search(r"\((.*)\)", grammar["layer"]["match"]).group(1).split("|"))
+    tm_keywords = set(re.search(r"\((.*)\)", grammar["keyword"]["match"]).group(1).split("|"))
+    assert tm_layers == set(layer_names()) | {"input", "settings"}
+    assert set(LAYERS) == tm_layers
+    assert MERGE_OPS <= set(KEYWORDS) and MERGE_OPS <= tm_keywords
+    grammar_lark = (ROOT / "archdsl" / "dsl" / "grammar.lark").read_text()
+    merge_rule = re.search(r"^MERGE:(.*)$", grammar_lark, re.M).group(1)
+    assert set(re.findall(r'"(\w+)"', merge_rule)) == set(MERGE_OPS)
+
+
+def test_registry_is_torch_free_at_import():
+    import subprocess
+    import sys
+
+    code = "import sys, archdsl.dsl.ops, archdsl.dsl.shape_infer; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
