@@ -49,7 +49,7 @@ def run_export(args) -> int:
 
     if Path(args.output).exists() and not args.force:
         raise UsageError(f"{args.output} exists; pass --force to replace it (or choose another -o)")
-    g = build_graph(args.file, input=args.input, arguments=dict(args.arg), network=args.network)
+    g = build_graph(Path(args.file), input=args.input, arguments=dict(args.arg), network=args.network)
     model = archdsl.compile(g)
     if args.weights:
         load_weights(model, args.weights, trust=args.trust_checkpoint)
@@ -68,7 +68,7 @@ def run_summary(args) -> int:
     from ..dsl import check
     from .check_cmd import render
 
-    result = check(args.file, input=args.input, arguments=dict(args.arg), network=args.network)
+    result = check(Path(args.file), input=args.input, arguments=dict(args.arg), network=args.network)
     model = archdsl.compile(result.graph)
     params = sum(p.numel() for p in model.parameters())
     buffers = sum(b.numel() for b in model.buffers())

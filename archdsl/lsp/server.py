@@ -6,6 +6,7 @@ the cached analysis. While a file does not parse, navigation and completion use 
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from lsprotocol import types
@@ -57,8 +58,11 @@ def did_open(ls: ArchServer, params: types.DidOpenTextDocumentParams) -> None:
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-def did_change(ls: ArchServer, params: types.DidChangeTextDocumentParams) -> None:
-    ls.refresh(params.text_document.uri)
+async def did_change(ls: ArchServer, params: types.DidChangeTextDocumentParams) -> None:
+    await asyncio.sleep(0)  # edits already received are applied first: fast typing re-checks only the newest
+    uri = params.text_document.uri
+    if ls.workspace.get_text_document(uri).version == params.text_document.version:
+        ls.refresh(uri)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
