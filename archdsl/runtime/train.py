@@ -48,12 +48,16 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if self.optimizer not in ("sgd", "adamw"):
-            raise ValueError(f"optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}")
-        if self.schedule not in ("cosine", "step", "none"):
-            raise ValueError(f"schedule must be 'cosine', 'step' or 'none', got {self.schedule!r}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("epochs and batch_size must be at least 1")
+        # The command line's rules, so a config from Python or a search file fails as a flag would
+        # (a `UsageError`, which is a ValueError, naming the setting).
+        from ..cli import values as v
+
+        rules = {"epochs": v.positive_int, "batch_size": v.positive_int, "lr": v.positive_float,
+                 "optimizer": v.choice("sgd", "adamw"), "momentum": v.momentum, "weight_decay": v.nonneg_float,
+                 "schedule": v.choice("cosine", "step", "none"), "grad_clip": v.optional(v.positive_float),
+                 "seed": v.seed, "num_workers": v.workers}
+        for name, value in v.check_settings(dataclasses.asdict(self), rules, "training config").items():
+            setattr(self, name, value)
 
 
 def fit(model, data, cfg: TrainConfig, out_dir: str | Path | None = None, resume: bool = False,
