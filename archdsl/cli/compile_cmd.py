@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from . import shape_arg, value_arg
 from . import values as v
@@ -42,7 +43,7 @@ def run_export(args) -> int:
     from ..runtime.checkpoint import load_weights
     from ..runtime.export import export
 
-    g = build_graph(args.file, input=args.input, arguments=dict(args.arg), network=args.network)
+    g = build_graph(Path(args.file), input=args.input, arguments=dict(args.arg), network=args.network)
     model = archdsl.compile(g)
     if args.weights:
         load_weights(model, args.weights)
@@ -61,7 +62,7 @@ def run_summary(args) -> int:
     from ..dsl import check
     from .check_cmd import render
 
-    result = check(args.file, input=args.input, arguments=dict(args.arg), network=args.network)
+    result = check(Path(args.file), input=args.input, arguments=dict(args.arg), network=args.network)
     model = archdsl.compile(result.graph)
     params = sum(p.numel() for p in model.parameters())
     buffers = sum(b.numel() for b in model.buffers())

@@ -76,7 +76,7 @@ def prepare(args, seed: int = 0):
     if args.threads:
         torch.set_num_threads(args.threads)
     data = load_dataset(args.data, val_fraction=args.val_fraction, seed=args.split_seed, image_size=args.image_size)
-    g = graph_for_data(args.file, data.input_shape, data.num_classes, arguments=dict(args.arg),
+    g = graph_for_data(Path(args.file), data.input_shape, data.num_classes, arguments=dict(args.arg),
                        network=args.network)
     torch.manual_seed(seed)
     model = archdsl.compile(g, device=args.device, channels_last=getattr(args, "channels_last", False))
