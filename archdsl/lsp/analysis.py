@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from ..dsl import ArchError, ArchShapeError, CheckResult, Span, ast, check, decisions, elaborate, parse, resolve
-from ..dsl.shape_infer import infer_shapes, layer_order
+from ..dsl import ArchError, ArchShapeError, CheckResult, Span, ast, check, parse
+from ..dsl.shape_infer import layer_order
 
 Pos = tuple[int, int]  # (line, column), both from 1 as in `Span`
 
@@ -76,23 +76,23 @@ def _analyse(text: str, file: str) -> Analysis:
         except ArchError as e:
             if not any(_same_error(e, seen) for seen in a.errors):
                 a.errors.append(e)
-            if isinstance(e, ArchShapeError):
-                _index(a, _partial_graph(a.module, name))
+            partial = _partial_graph(a.module, name) if isinstance(e, ArchShapeError) else None
+            if partial is not None:
+                _index(a, partial)
             continue
         a.results.append(r)
         _index(a, r.graph, [x.path for x in r.layers])
     return a
 
 
-def _partial_graph(module: ast.Module, network: str | None) -> nx.DiGraph:
+def _partial_graph(module: ast.Module, network: str | None) -> nx.DiGraph | None:
     """The graph up to a shape error, so the editor still shows the shapes of the lines before it."""
-    resolved = resolve(module, {}) if decisions(module) else module
-    g = elaborate(resolved, network)
+    from ..viz import draw_source  # the same partial graph `archdsl graph` draws
+
     try:
-        infer_shapes(g)
+        return draw_source(module, network=network).graph
     except ArchError:
-        pass  # nodes from the failing one on have no `info`
-    return g
+        return None
 
 
 def _same_error(e: ArchError, other: ArchError) -> bool:
