@@ -125,7 +125,7 @@ def _index(a: Analysis, g: nx.DiGraph, order: list[str] | None = None) -> None:
         a.order[n] = len(a.order)
         span = d.get("span")
         if span is not None:
-            by_span.setdefault(_key(span), (span, {}))[1].setdefault(n, Instance(n)).nodes.append(d)
+            by_span.setdefault(key(span), (span, {}))[1].setdefault(n, Instance(n)).nodes.append(d)
         trace = d.get("trace")
         if not trace:
             continue
@@ -134,14 +134,14 @@ def _index(a: Analysis, g: nx.DiGraph, order: list[str] | None = None) -> None:
             nth = counts.get(frame.block, 0)
             counts[frame.block] = nth + 1
             scope = _block_scope(n, frame.block, nth) or frame.block
-            entry = by_span.setdefault(_key(frame.span), (frame.span, {}))[1]
+            entry = by_span.setdefault(key(frame.span), (frame.span, {}))[1]
             inst = entry.get(scope)
             if inst is None:
                 inst = entry[scope] = Instance(scope)
             inst.nodes.append(d)
 
 
-def _key(span: Span) -> tuple[int, int, int, int]:
+def key(span: Span) -> tuple[int, int, int, int]:
     return (span.line, span.column, span.end_line, span.end_column)  # cheaper to hash than the dataclass
 
 
@@ -151,4 +151,4 @@ def instances_at(a: Analysis, pos: Pos) -> tuple[Span, list[Instance]] | None:
     if not hits:
         return None
     best = min(hits, key=span_size)
-    return best, list(a.by_span[_key(best)][1].values())
+    return best, list(a.by_span[key(best)][1].values())
