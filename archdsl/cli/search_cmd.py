@@ -93,7 +93,9 @@ def run(args) -> int:
     if outcome.best is None:
         print("no trial finished with a validation accuracy; see trials.csv for the reasons", file=sys.stderr)
         return 1
+    weights = (f" with weights {outcome.weights}" if outcome.weights else
+               " (its weights could not be read back from the search storage)")
     print(f"best: {outcome.out / 'best.arch'} (val_acc {outcome.best.val_acc:.4f}, {outcome.best.params:,} params)"
-          f" with weights {outcome.out / 'best.pt'}")
+          + weights)
     print(f"all trials: {outcome.out / 'trials.csv'}; settings to repeat it: {outcome.out / 'settings.yaml'}")
     return 0

@@ -12,6 +12,7 @@ class Signature:
     name: str  # as written (an alias stays an alias)
     text: str
     summary: str
+    params: tuple[str, ...] = ()  # the parameter names in order
 
 
 def _default(value) -> str:
@@ -35,7 +36,7 @@ def signature(name: str) -> Signature | None:
     docs = getattr(op, "docs", None)  # the registry's formulas: output shape and parameter count
     if docs is not None:
         summary += f"\n\noutput: {docs.output}  \nparams: {docs.params}"
-    return Signature(name, text, summary)
+    return Signature(name, text, summary, tuple(p.name for p in op.params))
 
 
 def layer_signatures() -> list[Signature]:

@@ -39,6 +39,7 @@ class SearchOutcome:
     best: TrialRecord | None
     out: Path
     rejected: dict  # reason family -> samples never launched
+    weights: Path | None = None  # best.pt, when the best trial's checkpoint could be read back
 
 
 class ClusterError(ArchFileError):
@@ -270,9 +271,8 @@ def _run(settings, out, resume, force, given, trainable, verbose, live) -> Searc
         column = "latency_ms" if objective.cost == "latency" else objective.cost
         write_pareto_csv([asdict(r) for r in rs if r.val_acc is not None], column, out / "pareto.csv")
     best = next((r for r in rs if r.val_acc is not None and r.checkpoint), None)
-    if best is not None:
-        write_best(best, out, settings.space, store)
-    return SearchOutcome(rs, best, out, dict(searcher.rejected))
+    weights = write_best(best, out, settings.space, store) if best is not None else None
+    return SearchOutcome(rs, best, out, dict(searcher.rejected), weights)
 
 
 def _fit(settings, store, searcher, run, remaining, trainable, verbose, live) -> None:

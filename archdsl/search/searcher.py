@@ -6,8 +6,8 @@ de-duplicated by its graph key. Invalid and over-budget samples are told to the 
 reward `None` and a new sample is drawn; duplicates are answered from the known result (or when the
 running twin finishes). Only members that pass everything reach Tune as a trial config.
 
-It keeps the search's trial log: one entry per launched member (`trials`, keyed "0001", "0002", ...) with
-its status, result and the Tune trials that ran it. `persist` (set by the runner) gets the whole state after
+It keeps the search's trial log: one entry per launched member (`trials`, keyed by the Tune id of its
+first attempt) with its status, result and the Tune trials that ran it. `persist` (set by the runner) gets the whole state after
 every change, so the saved state always matches what the strategy was told. A member still running when
 the search was killed is relaunched first when the state is restored, with the directories of its earlier
 attempts, so the trainable continues from the latest checkpoint; it is counted once.
@@ -221,7 +221,7 @@ class ArchSearcher(Searcher):
         if c is None:
             return Searcher.FINISHED
         self.pending[trial_id] = c
-        tid = f"{len(self.trials) + 1:04d}"
+        tid = trial_id  # a trial keeps the Tune id of its first attempt, in every later run too
         self.trials[tid] = {"status": "pending", "candidate": asdict(c), "choices": self.config_for(c)["choices"],
                             "attempts": [], "result": {}, "reason": ""}
         return self._launch(trial_id, tid, c)
@@ -280,7 +280,7 @@ class ArchSearcher(Searcher):
     def _outcome(self, result: dict | None, error: bool, reward: float | None) -> dict:
         """The log entry's status and result once a trial ends (Tune calls this once per trial)."""
         metrics = {k: v for k, v in (result or {}).items()
-                   if k in ("val_acc", "val_loss", "train_loss", "train_acc", "epoch", "node_id", "device_note",
+                   if k in ("val_acc", "val_loss", "train_loss", "train_acc", "epoch", "node_id", "device_note", "latency_ms",
                             "resumed_from")
                    or k == self.metric}
         if error:
