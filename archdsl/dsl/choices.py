@@ -163,6 +163,7 @@ def resolver(module: ast.Module) -> Callable[[Mapping[str, int] | None], ast.Mod
 
     def alternatives(c) -> tuple[ast.Seq, ...]:
         return expanded[id(c)] if isinstance(c, ast.OptionsChoice) else c.alternatives
+
     live: set[int] = set()  # ids of nodes with a choice at or below them
 
     def mark(node) -> bool:
@@ -234,6 +235,9 @@ def chosen_options(module: ast.Module, assignment: Mapping[str, int]) -> dict[st
         i = assignment.get(key, 0)
         if isinstance(c, ast.ValueChoice):
             out[key] = print_expr(apply(assignment, at=c.options[i]))
+        elif isinstance(c, ast.OptionsChoice):
+            alt = apply(assignment, at=c).body  # the chosen alternative, its arguments' choices resolved too
+            out[key] = (print_seq_inline(alt) or f"alternative {i + 1}") if alt.items else "(nothing)"
         else:
             alt = apply(assignment, at=c.alternatives[i])
             out[key] = (print_seq_inline(alt) or f"alternative {i + 1}") if alt.items else "(nothing)"
