@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -70,13 +71,13 @@ def test_round_floor_ceil_int_agree_with_python_on_random_numbers():
 
 
 @pytest.mark.parametrize("text, cls, message", [
-    ("floor(1e400)", ArchResourceError, "beyond any layer size"),
+    ("floor(1e14 * 100)", ArchResourceError, "beyond any layer size"),
     ("max(1e14 * 100, 1)", ArchResourceError, "beyond any layer size"),
     ("min()", ArchArgumentError, "min takes one or more numbers"),
     ("round(1, 2)", ArchArgumentError, "round takes at most 1 argument"),
     ("make_divisible(divisor=2)", ArchArgumentError, "make_divisible needs its 'v' argument"),
     ("make_divisible(8, 0)", ArchArgumentError, "divisor must be at least 1"),
-    ("flor(1.5)", ArchNameError, "unknown function 'flor'; did you mean 'floor'?"),
+    ("flor(1.5)", ArchNameError, "unknown function 'flor' (did you mean 'floor'?)"),
     ("conv(3)", ArchNameError, "a layer is an item of a sequence, not a value"),
     ("max(true, 1)", ArchArgumentError, "max(...) takes numbers, got true"),
     ("1 and true", ArchArgumentError, "'and' needs true or false, got 1"),
@@ -85,7 +86,7 @@ def test_round_floor_ceil_int_agree_with_python_on_random_numbers():
     ('"a" < 2', ArchArgumentError, "arithmetic needs numbers"),
 ])
 def test_expression_errors_are_located(text, cls, message):
-    with pytest.raises(cls, match=message.replace("(", r"\(").replace(")", r"\)").replace("*", r"\*")) as e:
+    with pytest.raises(cls, match=re.escape(message)) as e:
         check(f"network n {{\n    input(3, 8, 8)\n    conv({text}, 1)\n}}\n")
     assert e.value.span is not None and e.value.span.line == 3
 
@@ -138,5 +139,5 @@ def test_repeat_index_may_not_hide_a_parameter():
 
 
 def test_the_node_budget_is_counted_before_unrolling_an_indexed_repeat():
-    with pytest.raises(ArchResourceError, match="this repeat would build"):
+    with pytest.raises(ArchResourceError, match="would build 120,000 layers"):
         check(net("    { relu relu } * 60000 as i"))

@@ -1,11 +1,11 @@
 """The search strategies driven directly (ask / tell), on a toy objective, without Ray."""
 
-import pickle
+import json
 
 import pytest
 import torch
 
-from archdsl.search.strategies import STRATEGIES, RandomSearch, RegularizedEvolution, Reinforce
+from archdsl.search.strategies import STRATEGIES, BayesOpt, RandomSearch, RegularizedEvolution, Reinforce
 
 SIZES = (4, 4, 4)
 
@@ -33,8 +33,9 @@ def one_thread():
     torch.set_num_threads(1)
 
 
-def test_registry_names_the_three_strategies():
-    assert STRATEGIES == {"random": RandomSearch, "reinforce": Reinforce, "evolution": RegularizedEvolution}
+def test_registry_names_the_strategies():
+    assert STRATEGIES == {"random": RandomSearch, "reinforce": Reinforce, "evolution": RegularizedEvolution,
+                          "bo": BayesOpt}
 
 
 @pytest.mark.parametrize("name", list(STRATEGIES))
@@ -54,7 +55,7 @@ def test_same_seed_gives_the_same_run_and_another_seed_differs(name):
 def test_state_dict_round_trip_continues_identically(name):
     a = STRATEGIES[name](SIZES, seed=3)
     drive(a, 23)  # 23 tells: REINFORCE holds a half-filled batch, evolution a full population
-    state = pickle.loads(pickle.dumps(a.state_dict()))
+    state = json.loads(json.dumps(a.state_dict()))  # plain JSON types only: the searcher saves it as JSON
     after_a = drive(a, 40, lag=2)
     b = STRATEGIES[name](SIZES, seed=99)
     b.load_state_dict(state)
@@ -114,8 +115,8 @@ def test_reinforce_does_not_touch_the_global_torch_generator():
 
 
 def test_evolution_samples_at_random_until_the_population_is_full():
-    e = RegularizedEvolution(SIZES, seed=4, population=6, sample=2)
-    r = RandomSearch(SIZES, seed=4)
+    e = RegularizedEvolution((50,) * 4, seed=4, population=6, sample=2)  # no repeat among 6 of 50**4
+    r = RandomSearch((50,) * 4, seed=4)
     assert drive(e, 6) == drive(r, 6)  # the same generator, so the same draws
 
 

@@ -18,12 +18,13 @@ import networkx as nx
 
 from . import args as argbind
 from . import ast
+from .budget import refuse_oversized
 from .errors import ArchArgumentError, ArchError, ArchNameError, ArchResourceError, Frame, did_you_mean
 from .expr import Sequence, Value, describe, evaluate
+from .limits import MAX_CALL_DEPTH, MAX_NODES, MAX_STEPS
 from .ops import BIAS_CANCELLING_OPS, CONSTANTS, MERGE_OPS, OPS, SETTINGS, layer_names, lookup
 
-MAX_NODES = 100_000  # a 10,000-layer net is fine; a repeat of 10^9 is refused before it is unrolled
-MAX_DEPTH = 64  # nested block calls
+MAX_DEPTH = MAX_CALL_DEPTH
 
 
 def ordered_inputs(g: nx.DiGraph, node: str) -> list[str]:
@@ -61,6 +62,27 @@ def _pick(module: ast.Module, name: str | None) -> ast.Definition:
         span = module.definitions[0].span if module.definitions else None
         raise ArchNameError("the file defines no network; expected 'network NAME { input(...) ... }'", span)
     return nets[-1]
+
+
+def _assigns(item) -> bool:
+    """Whether `item` names a tensor in the body it is written in (a second copy of it would be refused)."""
+    if isinstance(item, ast.Assign):
+        return True
+    inner = getattr(item, "body", None)
+    if isinstance(item, ast.Repeat):
+        return _assigns(inner)
+    if isinstance(item, ast.Group):
+        return any(_assigns(i) for i in inner.items)
+    return False
+
+
+def _call_key(name: str, values: dict, tensors: dict) -> tuple | None:
+    key = (name, tuple(values.items()), tuple(tensors.items()))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def numbered(base: str, k: int) -> str:
@@ -107,6 +129,8 @@ class _Elaborator:
         self.settings: dict[str, Value] = {}
         self.named: dict[str, tuple[str, object, tuple]] = {}  # node -> (tensor name, span, trace) of `name = ...;`
         self.callables = frozenset(layer_names()) | frozenset(self.blocks)  # bare names that can be sequences
+        self.steps = 0  # items expanded: bounds the work that builds no layer (see limits.MAX_STEPS)
+        self.identity_calls: set[tuple] = set()  # (block, arguments) calls that built nothing and returned their input
 
     # --- entry -----------------------------------------------------------------------------------
 
@@ -118,6 +142,7 @@ class _Elaborator:
         self.g.graph.update(name=net.name, settings=self.settings, arguments=values)
         x = self._input(net, items, values)
         body.tensors["in"] = x
+        refuse_oversized(items, values, self.blocks)
         x = self._seq_items(items, x, _Scope(""), body)
         self.g.graph.update(input=self.input_node, output=x)
         self._refuse_unused(x)
@@ -189,6 +214,10 @@ class _Elaborator:
         return x
 
     def _item(self, item, x: str, scope: _Scope, body: _Body) -> str:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise ArchResourceError(f"expanding this network takes more than {MAX_STEPS:,} steps; archdsl stops there",
+                                    getattr(item, "span", None), self.trace)
         if isinstance(item, ast.Call):
             return self._call(item, x, scope, body)
         if isinstance(item, ast.Repeat):
@@ -257,6 +286,8 @@ class _Elaborator:
             raise ArchResourceError(
                 f"this repeat would build {per_copy * n:,} layers; archdsl's limit is {MAX_NODES:,}",
                 item.count.span, self.trace)
+        if per_copy == 0 and item.index is None and not _assigns(item.body):
+            return x  # a body that builds nothing does the same every time: `{ } * 10**5` nested costs nothing
         for i in range(1, n):
             x = self._item(item.body, x, scope, copy(i))
         return x
@@ -364,9 +395,13 @@ class _Elaborator:
                 inner.tensors[p.name], inner.where[p.name] = self._ref(given[p.name][0], body), p.span
             else:
                 values[p.name] = given[p.name][0] if p.name in given else self._default(p, values, frame)
+        key = _call_key(call.name, values, inner.tensors)
+        if key is not None and key in self.identity_calls:
+            return x  # built nothing last time with these arguments, so it builds nothing again
         saved = self.trace
         self.trace = frame
         self.stack.append(call.name)
+        before = self.g.number_of_nodes()
         try:
             out = self._seq(block.body, x, scope.child(call.name), inner)
             for p in block.params:
@@ -377,12 +412,14 @@ class _Elaborator:
         finally:
             self.stack.pop()
             self.trace = saved
+        if key is not None and out == x and self.g.number_of_nodes() == before:
+            self.identity_calls.add(key)
         return out
 
     # --- nodes -----------------------------------------------------------------------------------
 
     def _node(self, op: str, args: dict, path: str, span, inputs: list[str]) -> str:
-        if self.g.number_of_nodes() >= MAX_NODES:
+        if self.g.number_of_nodes() > MAX_NODES:  # the input and MAX_NODES layers
             raise ArchResourceError(f"the network has more than {MAX_NODES:,} layers", span, self.trace)
         if path in self.g:  # paths are unique by construction; two layers must never become one node
             raise AssertionError(f"internal error: the path {path!r} is already a layer")

@@ -43,7 +43,7 @@ def call(expr: ast.Func, args: list[tuple[str | None, object, object]], trace=()
     if expr.name not in FUNCTIONS:
         close = did_you_mean(expr.name, list(FUNCTIONS))
         raise ArchNameError(
-            f"unknown function '{expr.name}'" + (close if "did you mean" in close else "")
+            f"unknown function '{expr.name}'" + (f" ({close[2:]})" if "did you mean" in close else "")
             + f"; expressions can call {', '.join(FUNCTIONS)} (a layer is an item of a sequence, not a value)",
             expr.span, trace)
     names, required, fn = FUNCTIONS[expr.name]

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast
-from .errors import ArchError, ArchFileError, ArchNameError, ArchSyntaxError, Span
+from .errors import ArchError, ArchFileError, ArchNameError, ArchResourceError, ArchSyntaxError, Span
+from .limits import MAX_NESTING, MAX_NUMBER_CHARS, MAX_SOURCE_BYTES
+from .source import lines, normalise, read_source
+
+__all__ = ["parse", "parse_file", "read_source"]
 
 _GRAMMAR = Path(__file__).with_name("grammar.lark")
 _comments: list[Token] = []
 _parser: Lark | None = None
-
-# Source size beyond which we refuse to parse: no real architecture is this long.
-MAX_SOURCE_BYTES = 5_000_000
 
 
 def _lark() -> Lark:
@@ -32,63 +34,42 @@ def _lark() -> Lark:
     return _parser
 
 
-def read_source(path: str | Path) -> str:
-    """The text of an .arch file, or an `ArchFileError` saying why it cannot be read."""
-    p = Path(path)
-    span = Span(1, 1, 1, 1, file=str(path))
-    if not p.exists():
-        raise ArchFileError(f"no such file: {path}", span)
-    if p.is_dir():
-        raise ArchFileError(f"{path} is a directory, not an .arch file", span)
-    try:
-        data = p.read_bytes()
-    except OSError as e:
-        raise ArchFileError(f"cannot read {path}: {e.strerror}", span) from None
-    if len(data) > MAX_SOURCE_BYTES:
-        raise ArchFileError(f"{path} is {len(data):,} bytes; archdsl reads files up to {MAX_SOURCE_BYTES:,}", span)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise ArchFileError(
-            f"{path} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})",
-            Span(line, col, line, col + 1, file=str(path), source=data.decode("utf-8", "replace")),
-        ) from None
-
-
 def parse_file(path: str | Path) -> ast.Module:
     return parse(read_source(path), file=str(path))
 
 
 def parse(text: str, file: str = "<text>") -> ast.Module:
     """Parse .arch text. Raises `ArchSyntaxError` (or `ArchFileError` for an empty file)."""
-    if "\x00" in text:
-        i = text.index("\x00")
-        line = text.count("\n", 0, i) + 1
-        raise ArchFileError("the file contains a NUL byte; is it a binary file?", _span_at(text, file, i, line))
-    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
-        raise ArchFileError(
-            "the file is empty; expected a 'network NAME { ... }' definition", Span(1, 1, 1, 1, file, text)
-        )
     if len(text) > MAX_SOURCE_BYTES:
         raise ArchFileError(
             f"the text is {len(text):,} characters; archdsl reads up to {MAX_SOURCE_BYTES:,}", Span(1, 1, 1, 1, file)
         )
+    text = normalise(text)
+    if "\x00" in text:
+        i = text.index("\x00")
+        line = text.count("\n", 0, i) + 1
+        raise ArchFileError("the file contains a NUL byte; is it a binary file?", _span_at(text, file, i, line))
+    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in lines(text)):
+        raise ArchFileError(
+            "the file is empty; expected a 'network NAME { ... }' definition", Span(1, 1, 1, 1, file, text)
+        )
+    _refuse_deep_brackets(text, file)
     _comments.clear()
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as e:
         raise _syntax_error(e, text, file) from None
+    _refuse_deep(tree, text, file)
     try:
         module = _ToAst(text, file).transform(tree)
     except VisitError as e:
         if isinstance(e.orig_exc, ArchError):
             raise e.orig_exc from None
         raise
-    lines = text.splitlines()
+    source_lines = lines(text)
     comments = tuple(
-        ast.Comment(c.line, c.value.rstrip(), bool(lines[c.line - 1][: c.column - 1].strip())) for c in _comments
+        ast.Comment(c.line, c.value.rstrip(), bool(source_lines[c.line - 1][: c.column - 1].strip()))
+        for c in _comments
     )
     return ast.Module(module, comments=comments, file=file, source=text)
 
@@ -96,6 +77,41 @@ def parse(text: str, file: str = "<text>") -> ast.Module:
 def _span_at(text: str, file: str, index: int, line: int) -> Span:
     col = index - (text.rfind("\n", 0, index) + 1) + 1
     return Span(line, col, line, col + 1, file, text)
+
+
+_BRACKET = re.compile(r'[{}()]|"[^"\n]*"|#[^\n]*')
+
+
+def _refuse_deep_brackets(text: str, file: str) -> None:
+    """Brackets nested deeper than `MAX_NESTING`, refused before the parser builds a tree that deep."""
+    depth = 0
+    for m in _BRACKET.finditer(text):
+        ch = m.group()
+        if ch in "{(":
+            depth += 1
+            if depth > MAX_NESTING:
+                i = m.start()
+                raise ArchResourceError(_too_deep(), _span_at(text, file, i, text.count("\n", 0, i) + 1))
+        elif ch in "})":
+            depth = max(0, depth - 1)
+
+
+def _too_deep() -> str:
+    return (f"this is nested more than {MAX_NESTING} levels deep (brackets, structures or a chain of operators); "
+            "archdsl reads up to that depth")
+
+
+def _refuse_deep(tree: Tree, text: str, file: str) -> None:
+    """Refuse a parse tree nested deeper than `MAX_NESTING` before anything recurses over it (the
+    transformer, the printer, the elaborator all do). Iterative, so it cannot overflow itself."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            meta = node.meta
+            line, col = getattr(meta, "line", 1), getattr(meta, "column", 1)
+            raise ArchResourceError(_too_deep(), Span(line, col, line, col + 1, file, text))
+        stack.extend((c, depth + 1) for c in node.children if isinstance(c, Tree))
 
 
 # --- syntax errors -----------------------------------------------------------------------------
@@ -148,8 +164,8 @@ def _syntax_error(e: UnexpectedInput, text: str, file: str) -> ArchSyntaxError:
         return ArchSyntaxError(msg, Span(line, col, line, col + 1, file, text))
     if isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END"):
         opener = _unclosed(text)
-        lines = text.splitlines() or [""]
-        end = Span(len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2, file, text)
+        rows = lines(text)
+        end = Span(len(rows), len(rows[-1]) + 1, len(rows), len(rows[-1]) + 2, file, text)
         if opener:
             ch, (ol, oc) = opener
             close = {"{": "}", "(": ")"}[ch]
@@ -378,7 +394,12 @@ class _ToAst(Transformer):
 
     def number(self, meta, tok):
         s = str(tok)
+        if len(s) > MAX_NUMBER_CHARS:
+            raise ArchResourceError(f"a number of {len(s):,} characters; archdsl reads numbers up to "
+                                    f"{MAX_NUMBER_CHARS} characters long", self._tok_span(tok))
         value = int(s) if s.isdigit() else float(s)
+        if value == float("inf"):
+            raise ArchResourceError(f"the number {s} is too large to be represented", self._tok_span(tok))
         return ast.Number(value, self._tok_span(tok))
 
     def string(self, meta, tok):

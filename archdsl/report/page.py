@@ -35,7 +35,7 @@ def concrete(option: str, choices: dict) -> str:
     return _NESTED.sub(lambda m: str(choices.get(m.group(1), m.group(0))), option)
 
 
-def _leaderboard(run: Run) -> str:
+def leaderboard_html(run: Run) -> str:
     names = run.decision_names
     head = ["#", "trial", "status", "val_acc", "epochs", "params", "MACs"] + names
     out = ['<table id="leaderboard"><tr>' + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"]
@@ -75,7 +75,7 @@ def _graph_svg(run: Run) -> str:
     return re.sub(r"^.*?(?=<svg)", "", svg, flags=re.S)  # drop the XML prolog and DOCTYPE
 
 
-def _summary(run: Run) -> str:
+def summary_html(run: Run) -> str:
     s = run.settings
     done = sum(t.record.status == "completed" for t in run.trials)
     state = "finished" if run.finished else "running (or stopped before writing its results)"
@@ -94,20 +94,20 @@ def write_report(run: Run, out: str | Path, plots_dir: str | Path | None = None)
     plots = Path(plots_dir) if plots_dir else out.with_name(out.stem + "_plots")
     plots.mkdir(parents=True, exist_ok=True)
     sections, pngs = [], []
-    for key, (title, draw) in FIGURES.items():
+    for key, (title, draw, caption) in FIGURES.items():
         png = draw(run)
         path = plots / f"{key}.png"
         path.write_bytes(png)
         pngs.append(path)
         data = base64.b64encode(png).decode("ascii")
-        sections.append(f'<h2>{_e(title)}</h2><figure id="{key}"><img alt="{_e(title)}" '
-                        f'src="data:image/png;base64,{data}"></figure>')
+        sections.append(f'<h2>{_e(title)}</h2><p class="meta">{_e(caption)}</p><figure id="{key}">'
+                        f'<img alt="{_e(title)}" src="data:image/png;base64,{data}"></figure>')
     name = _e(Path(run.settings.get("space") or run.path).name)
     page = "\n".join([
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>archdsl search report: {name}</title><style>{CSS}</style></head><body>",
-        f"<h1>Search report: {name}</h1>", _summary(run),
-        "<h2>Leaderboard</h2>", _leaderboard(run),
+        f"<h1>Search report: {name}</h1>", summary_html(run),
+        "<h2>Leaderboard</h2>", leaderboard_html(run),
         *sections,
         '<h2>The best architecture</h2><figure id="graph">', _graph_svg(run), "</figure>",
         f'<p class="meta">Written by <code>archdsl report {_e(run.path)}</code>; PNG copies of the plots in '
