@@ -217,15 +217,16 @@ def _mnist(root: Path):
         raise DataError(f"mnist directory {root} lacks {name} (or {name}.gz)")
 
     def split(which):
-        images, labels = (_read_idx(find(n)) for n in _IDX[which])
-        if images.ndim != 3 or labels.ndim != 1:
-            raise DataError(f"mnist {which} files: expected 3-d images and 1-d labels, got {images.ndim}-d and "
-                            f"{labels.ndim}-d")
+        image_file, label_file = (find(n) for n in _IDX[which])
+        images, labels = _read_idx(image_file), _read_idx(label_file)
+        if images.ndim != 3:
+            raise DataError(f"{image_file}: expected 3-d images (N, H, W), got {images.ndim}-d {images.shape}")
+        if labels.ndim != 1:
+            raise DataError(f"{label_file}: expected 1-d labels (N,), got {labels.ndim}-d {labels.shape}")
         if len(images) != len(labels):
-            raise DataError(f"mnist {which} files: {len(images)} images but {len(labels)} labels")
+            raise DataError(f"{image_file} holds {len(images)} images but {label_file.name} {len(labels)} labels")
         if len(images) == 0 or 0 in images.shape[1:]:
-            raise DataError(f"mnist {which} files: expected at least one image of at least 1x1, got shape "
-                            f"{images.shape}")
+            raise DataError(f"{image_file}: expected at least one image of at least 1x1, got shape {images.shape}")
         return images[:, None].astype(np.float32) / 255.0, labels.astype(np.int64)
 
     train, test = split("train"), split("test")
@@ -280,8 +281,11 @@ def _folder(root: Path, image_size):
                     if size is not None:
                         im = im.resize((size[1], size[0]))
                     a = np.asarray(im, dtype=np.float32) / 255.0
-            except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError) as e:
-                raise DataError(f"cannot read image {p}: {_short(e)}") from None
+            except Image.DecompressionBombError as e:
+                raise DataError(f"image {p} is too large to read safely ({_short(e)})") from None
+            except (UnidentifiedImageError, OSError, ValueError) as e:
+                empty = " (the file is empty)" if p.stat().st_size == 0 else ""
+                raise DataError(f"cannot read image {p}{empty}: {_short(e)}") from None
             a = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)  # (H, W[, C]) -> (C, H, W)
             if first is None:
                 first = (p, a.shape)
