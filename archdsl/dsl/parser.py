@@ -100,7 +100,7 @@ def _span_at(text: str, file: str, index: int, line: int) -> Span:
 
 # --- syntax errors -----------------------------------------------------------------------------
 
-_READABLE = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string", "MERGE": "'concat', 'add'"}
+_READABLE = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string", "MERGE": "'concat', 'add', 'mul'"}
 
 
 def _describe(terminal: str) -> str:
