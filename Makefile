@@ -26,6 +26,7 @@ bench: setup  ## every benchmark; each prints ratios against a peer measured in 
 	$(PY) bench/compile_bench.py
 	$(PY) bench/search_bench.py
 	$(PY) bench/nb201.py
+	$(PY) bench/lsp_bench.py
 
 lint:
 	ruff check archdsl tests bench

@@ -8,7 +8,8 @@ from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation
 from .dsl.ops import CONSTANTS, MERGE_OPS, SETTINGS, layer_names
 
 # The structure keywords, then the merges (from the op registry: `add`, `concat`, ...).
-KEYWORDS = ("network", "block", "residual", "shortcut", "branch", "choice") + tuple(sorted(MERGE_OPS))
+KEYWORDS = ("network", "block", "options", "residual", "shortcut", "branch", "choice", "if", "else", "and", "or",
+            "not", "as") + tuple(sorted(MERGE_OPS))
 LAYERS = tuple(layer_names()) + ("input", "settings")
 
 

@@ -1,44 +1,61 @@
-"""Search strategies on NAS-Bench-201's tabular CIFAR-10 results: mean ± std of the best test accuracy
-found within N evaluated architectures, over many seeds, with and without isomorphism de-duplication.
+"""Our search strategies beside Optuna's TPE on NAS-Bench-201's tabular results, in the same run: the best
+test accuracy found within N evaluations, over many seeds, with and without isomorphism de-duplication;
+every figure also as a difference against TPE (default settings) with its standard error.
 
-    python bench/nb201.py                       # N = 100 and 200, 200 seeds, the shared CSV
-    python bench/nb201.py --csv my.csv --arch-column arch --acc-column acc --budget 50 --seeds 500
+    python bench/nb201.py                                   # N = 25, 50, 100; 200 seeds from 1000
+    python bench/nb201.py --seeds 500 --seed-offset 0 --strategies bo tpe
+    python bench/nb201.py --objective macs                  # + accuracy-MACs hypervolume against NSGA-II / MOTPE
+    python bench/nb201.py --csv my.csv --acc-column acc     # any accuracy column of the same cells
 
-Every strategy runs with the same hyper-parameters on every seed. Without de-duplication every ask costs
-one evaluation (as in the benchmark's paper). With it, an ask whose cell is the same network as one
-already evaluated (`nb201.canonical_cell`) is answered from memory and costs nothing; only new networks
-count towards N; a run that proposes only known networks 200 times in a row is stopped and keeps its best
-(a converged REINFORCE policy can do this). Rewards told to the strategies are accuracies as fractions (0..1).
+Hyper-parameters were tuned on the CIFAR-10 column only, on seeds 0..99; the default seeds (1000 on)
+are held out. Every strategy has one setting for every seed, budget and column (`OPTIONS`).
+Counting: without de-duplication every ask costs one evaluation, even of a cell seen before. With it, an ask
+whose cell is a network already evaluated (`nb201.canonical_cell`) is answered from memory and costs
+nothing; a run that proposes only known networks 200 times in a row stops and keeps its best (it stalled:
+the `stalled` column counts such runs). Rewards told to the strategies are accuracies as fractions (0..1).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from archdsl.search.nb201 import DEFAULT_CSV, OPTIMUM, TabularBenchmark, canonical_cell  # noqa: E402
 from archdsl.search.strategies import STRATEGIES  # noqa: E402
 
-# One setting per strategy, used for every seed and budget.
-OPTIONS = {
+OPTIONS = {  # one setting per strategy, for every seed and budget
     "random": {},
-    "reinforce": {"lr": 0.02, "batch": 5, "baseline_decay": 0.9, "entropy": 1e-4, "hidden": 32},
     "evolution": {"population": 20, "sample": 10},
+    "reinforce": {},
+    "bo": {},
 }
-MAX_DUPLICATES_IN_A_ROW = 200  # with de-duplication a converged policy may only propose known cells: stop it
+PEERS = ("tpe", "tpe-mv")  # Optuna's TPESampler: default settings, and multivariate=True
+REFERENCE = "tpe"
+MAX_DUPLICATES_IN_A_ROW = 200
+
+_TABLE: dict = {}  # what the worker processes share (set before the pool forks)
 
 
-def run(name: str, bench: TabularBenchmark, seed: int, budget: int, dedup: bool, keys: dict) -> list[float]:
-    """The best accuracy after each evaluation (length `budget`, padded if the strategy stalls)."""
-    strategy = STRATEGIES[name](sorted_sizes(bench), seed=seed, **OPTIONS[name])
+def make(name: str, sizes: tuple[int, ...], seed: int):
+    if name in PEERS:
+        from peers import OptunaPeer
+
+        return OptunaPeer(sizes, seed, name)
+    return STRATEGIES[name](sizes, seed=seed, **OPTIONS[name])
+
+
+def run(name: str, seed: int, budget: int, dedup: bool) -> tuple[list[float], bool]:
+    """The best accuracy after each evaluation (length `budget`), and whether the run stalled."""
+    bench, keys = _TABLE["bench"], _TABLE["keys"]
+    strategy = make(name, _TABLE["sizes"], seed)
     known: dict = {}
     best, curve, repeats = -math.inf, [], 0
     while len(curve) < budget and repeats < MAX_DUPLICATES_IN_A_ROW:
@@ -54,7 +71,12 @@ def run(name: str, bench: TabularBenchmark, seed: int, budget: int, dedup: bool,
         best = max(best, acc)
         curve.append(best)
         strategy.tell(a, acc / 100.0)
-    return curve + [best] * (budget - len(curve))
+    return curve + [best] * (budget - len(curve)), len(curve) < budget
+
+
+def _task(job):
+    name, dedup, seed, budget = job
+    return job, run(name, seed, budget, dedup)
 
 
 def sorted_sizes(bench: TabularBenchmark) -> tuple[int, ...]:
@@ -69,40 +91,86 @@ def random_expectation(bench: TabularBenchmark, n: int) -> float:
     return sum(x * ((i / m) ** n - ((i - 1) / m) ** n) for i, x in enumerate(v, 1))
 
 
+def mean_se(values: list[float]) -> tuple[float, float, float]:
+    mean, std = statistics.fmean(values), statistics.stdev(values)
+    return mean, std, std / math.sqrt(len(values))
+
+
+def difference(ours: list[float], peer: list[float]) -> tuple[float, float]:
+    """Mean difference and its standard error (independent runs: the variances add)."""
+    _, _, se_a = mean_se(ours)
+    _, _, se_b = mean_se(peer)
+    return statistics.fmean(ours) - statistics.fmean(peer), math.hypot(se_a, se_b)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--csv", default=str(DEFAULT_CSV))
     p.add_argument("--arch-column", default="arch")
     p.add_argument("--acc-column", default="cifar10_test_acc_200ep")
-    p.add_argument("--budget", type=int, nargs="+", default=[100, 200])
+    p.add_argument("--budget", type=int, nargs="+", default=[25, 50, 100])
     p.add_argument("--seeds", type=int, default=200)
-    p.add_argument("--strategies", nargs="+", default=list(OPTIONS), choices=list(OPTIONS))
-    p.add_argument("--optimum", type=float, default=None, help="regret reference (default: the table's best)")
+    p.add_argument("--seed-offset", type=int, default=1000, help="first seed (0..99 were used for tuning)")
+    p.add_argument("--strategies", nargs="+", default=list(OPTIONS) + list(PEERS), choices=list(OPTIONS) + list(PEERS))
+    p.add_argument("--no-dedup", action="store_true", help="only the runs without de-duplication")
+    p.add_argument("--jobs", type=int, default=2, help="worker processes")
+    p.add_argument("--objective", choices=("macs",), help="also the accuracy-cost multi-objective row")
+    p.add_argument("--only-objective", action="store_true", help="only the multi-objective row")
     args = p.parse_args(argv)
-    torch.set_num_threads(1)
 
     bench = TabularBenchmark.from_csv(args.csv, args.arch_column, args.acc_column)
     keys = {a: canonical_cell(a) for a in bench.accuracy}
-    optimum = args.optimum if args.optimum is not None else bench.best
-    print(f"{bench.source}: {len(bench):,} cells, {len(set(keys.values())):,} distinct networks, "
-          f"optimum {optimum:.2f} (NAS-Bench-201 CIFAR-10: {OPTIMUM:.2f}); {args.seeds} seeds")
+    _TABLE.update(bench=bench, keys=keys, sizes=sorted_sizes(bench))
+    seeds = range(args.seed_offset, args.seed_offset + args.seeds)
+    print(f"{bench.source} [{args.acc_column}]: {len(bench):,} cells, {len(set(keys.values())):,} distinct "
+          f"networks, best {bench.best:.2f} (NAS-Bench-201 CIFAR-10: {OPTIMUM:.2f}); seeds {seeds.start}.."
+          f"{seeds.stop - 1}")
     for n in args.budget:
         print(f"random search, exact expectation at N={n}: {random_expectation(bench, n):.2f}")
+    if args.only_objective:
+        from nb201_pareto import pareto_rows
+
+        pareto_rows(bench, _TABLE["sizes"], seeds, args.jobs)
+        return 0
     top = max(args.budget)
-    print(f"\n{'strategy':<10} {'dedup':<5} " + " ".join(f"{'N=' + str(n) + ' best':>16} {'regret':>6}"
-                                                      for n in args.budget) + "   time")
-    for name in args.strategies:
-        for dedup in (False, True):
-            t0 = time.perf_counter()
-            curves = [run(name, bench, seed, top, dedup, keys) for seed in range(args.seeds)]
+    names = list(dict.fromkeys(args.strategies + ([REFERENCE] if REFERENCE not in args.strategies else [])))
+    modes = (False,) if args.no_dedup else (False, True)
+    jobs = [(name, dedup, seed, top) for dedup in modes for name in names for seed in seeds]
+    t0 = time.perf_counter()
+    results: dict = {}
+    import torch
+
+    torch.set_num_threads(1)
+    with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
+        for job, out in pool.imap_unordered(_task, jobs, chunksize=4):
+            results[job] = out
+    print(f"({len(jobs)} runs in {time.perf_counter() - t0:.0f} s on {args.jobs} processes)\n")
+    header = f"{'strategy':<10} {'dedup':<5} " + " ".join(f"{'N=' + str(n):>13} {'vs ' + REFERENCE:>15}"
+                                                          for n in args.budget) + "  stalled"
+    print(header)
+    print("-" * len(header))
+    for dedup in modes:
+        ref = [results[(REFERENCE, dedup, s, top)][0] for s in seeds]
+        for name in names:
+            runs = [results[(name, dedup, s, top)] for s in seeds]
             cells = []
             for n in args.budget:
-                bests = [c[n - 1] for c in curves]
-                mean, std = statistics.fmean(bests), statistics.pstdev(bests)
-                cells.append(f"{mean:>8.2f} ± {std:<5.2f} {optimum - mean:>6.2f}")
-            print(f"{name:<10} {'yes' if dedup else 'no':<5} " + " ".join(cells)
-                  + f"   {time.perf_counter() - t0:.1f}s", flush=True)
-    print(f"\noptions: {OPTIONS}")
+                bests = [c[n - 1] for c, _ in runs]
+                mean, std, _ = mean_se(bests)
+                cell = f"{mean:6.2f} ± {std:4.2f}"
+                if name == REFERENCE:
+                    cells.append(f"{cell:>13} {'':>15}")
+                else:
+                    d, se = difference(bests, [c[n - 1] for c in ref])
+                    cells.append(f"{cell:>13} {d:+7.3f} ± {se:5.3f}")
+            stalled = sum(s for _, s in runs)
+            print(f"{name:<10} {'yes' if dedup else 'no':<5} " + " ".join(cells) + f"  {stalled:>7}", flush=True)
+    print("\nmean ± std over seeds; 'vs tpe': mean difference ± its standard error")
+    print(f"options: {OPTIONS}")
+    if args.objective:
+        from nb201_pareto import pareto_rows
+
+        pareto_rows(bench, _TABLE["sizes"], seeds, args.jobs)
     return 0
 
 

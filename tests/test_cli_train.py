@@ -71,7 +71,7 @@ def test_train_fits_input_shape_and_classes_to_the_dataset(tmp_path, capsys):
     assert main(["train", str(arch), "--data", f"npz:{tmp_path / 'd.npz'}", "--epochs", "1",
                  "--out", str(tmp_path / "run"), "--no-progress"]) == 0
     assert "input 1x5x5, 4 classes" in capsys.readouterr().err
-    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
     assert state["model"]["linear1.weight"].shape == (4, 4)
 
 

@@ -116,3 +116,20 @@ def test_a_missing_extra_names_the_pip_install_to_run(tmp_path, module, argv, ex
     assert p.returncode == 2, p.stderr
     assert f"pip install 'archdsl[{extra}]'" in p.stderr and "Traceback" not in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+@pytest.mark.parametrize("setting, value, message", [
+    ("epochs", 0, "training config: epochs: expected a whole number at least 1, got 0"),
+    ("batch_size", -8, "batch-size: expected a whole number at least 1"),
+    ("lr", float("nan"), "lr: expected a finite number"),
+    ("momentum", 1.0, "momentum: expected a number >= 0 and < 1"),
+    ("num_workers", -1, "num-workers: expected a whole number from 0 to 256"),
+    ("epochs", "3x", "epochs: expected a whole number, got '3x'"),
+])
+def test_the_training_config_applies_the_same_rules_from_python(setting, value, message):
+    from archdsl.runtime.train import TrainConfig
+
+    with pytest.raises(v.UsageError) as e:
+        TrainConfig(**{setting: value})
+    assert str(e.value).startswith("training config: ") and message in str(e.value)
+    assert TrainConfig(epochs="3", lr=1).epochs == 3  # converted like a flag

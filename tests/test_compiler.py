@@ -1,6 +1,7 @@
 """The compiled module is exactly what the checker said: every node's shape, every parameter."""
 
 import glob
+from pathlib import Path
 
 import pytest
 
@@ -24,7 +25,7 @@ FILES = sorted(glob.glob("archs/*.arch") + glob.glob("archs/examples/*.arch"))
 
 
 def _shapes_agree(path, shape):
-    g = build_graph(path, input=shape)
+    g = build_graph(Path(path), input=shape)
     model = build_module(g).eval()
     x = torch.randn(2, *g.nodes[g.graph["input"]]["info"].output_shape)
     ShapeProp(model).propagate(x)
@@ -57,7 +58,7 @@ def test_every_op_has_a_compiler_rule_and_a_shape_rule():
 
 
 def test_submodules_are_named_after_their_paths():
-    model = archdsl.compile("archs/resnet50.arch")
+    model = archdsl.compile(Path("archs/resnet50.arch"))
     assert isinstance(model.bottleneck2.conv2, torch.nn.Conv2d)
     assert isinstance(model.bottleneck4.shortcut1.conv1, torch.nn.Conv2d)
     assert model.bottleneck4.shortcut1.conv1.stride == (2, 2)
@@ -125,7 +126,7 @@ def test_xavier_init_zeroes_biases():
 
 
 def test_channels_last_dtype_and_auto_device():
-    model = archdsl.compile("archs/examples/cifar_resnet.arch", channels_last=True, dtype=torch.float64,
+    model = archdsl.compile(Path("archs/examples/cifar_resnet.arch"), channels_last=True, dtype=torch.float64,
                             device="auto")
     w = model.conv1.weight
     assert w.dtype == torch.float64
@@ -142,7 +143,7 @@ def test_a_model_too_large_for_memory_is_refused_before_allocation():
 def test_the_compile_option_wraps_the_module_with_torch_compile():
     if not hasattr(torch, "compile"):
         pytest.skip("torch.compile is not available in this torch")
-    wrapped = archdsl.compile("archs/examples/digits_cnn.arch", compile=True)
+    wrapped = archdsl.compile(Path("archs/examples/digits_cnn.arch"), compile=True)
     assert isinstance(wrapped, torch.nn.Module)
     assert type(wrapped._orig_mod).__name__ == "DigitsCnn"  # torch.compile's wrapper keeps the original
 
@@ -152,7 +153,7 @@ def test_torch_compile_option_gives_the_same_outputs():
     if not hasattr(torch, "compile"):
         pytest.skip("torch.compile is not available in this torch")
     torch.manual_seed(0)
-    model = archdsl.compile("archs/examples/digits_cnn.arch").eval()
+    model = archdsl.compile(Path("archs/examples/digits_cnn.arch")).eval()
     try:
         compiled = torch.compile(model)
         x = torch.randn(2, 1, 8, 8)

@@ -131,7 +131,7 @@ def _corrupt(path, data=b"not a pickle at all"):
     ("cifar_missing_key", "b'labels'"),
     ("mnist_bad_magic", "bad magic number"),
     ("mnist_missing_file", "lacks t10k-labels-idx1-ubyte"),
-    ("mnist_count_mismatch", "6 images but 4 labels"),
+    ("mnist_count_mismatch", "holds 6 images but train-labels-idx1-ubyte 4 labels"),
     ("mnist_truncated", "header says"),
     ("folder_empty", "no class sub-folders"),
     ("folder_class_without_images", "holds no images"),
@@ -202,3 +202,156 @@ def test_bad_dataset_gives_data_error(tmp_path, case, message):
         load_dataset(spec)
     assert isinstance(e.value, ArchError)
     assert message in e.value.message, e.value.message
+
+
+class _RunsCode:
+    """Unpickling this calls `exec`, which writes a marker file: the shape of a malicious data file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('ran')",))
+
+
+@pytest.mark.parametrize("where", ["data_batch_1", "test_batch", "batches.meta", "nested"])
+def test_a_crafted_cifar_pickle_runs_nothing(tmp_path, where):
+    root = write_cifar10(tmp_path / "c")
+    marker = tmp_path / "marker"
+    target = "data_batch_1" if where == "nested" else where
+    payload = {b"data": np.zeros((4, 3072), np.uint8), b"labels": [_RunsCode(marker)] * 4} if where == "nested" \
+        else _RunsCode(marker)
+    (root / target).write_bytes(pickle.dumps(payload, protocol=2))
+    pickle.loads((root / target).read_bytes())  # the oracle: plain pickle does run it ...
+    assert marker.read_text() == "ran"
+    marker.unlink()
+    with pytest.raises(DataError, match=r"asks for (__builtin__|builtins)\.exec, which a data file never needs"):
+        load_dataset(f"cifar10:{root}")  # ... the restricted reader does not
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_cifar_batches_of_every_pickle_protocol_load(tmp_path, protocol):
+    root = write_cifar10(tmp_path / "c")
+    for name in [f"data_batch_{k}" for k in range(1, 6)] + ["test_batch", "batches.meta"]:
+        obj = pickle.loads((root / name).read_bytes())
+        (root / name).write_bytes(pickle.dumps(obj, protocol=protocol))
+    d = load_dataset(f"cifar10:{root}")
+    assert d.input_shape == (3, 32, 32) and len(d.train) == 20 and d.classes[0] == "class0"
+
+
+def _npz(tmp_path, **arrays):
+    path = tmp_path / "d.npz"
+    np.savez(path, **arrays)
+    return f"npz:{path}"
+
+
+X4 = np.zeros((4, 2, 2), np.uint8)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("cifar_negative_label", "'labels' must be integer class labels 0..9, got -1"),
+    ("cifar_label_10", "'labels' must be integer class labels 0..9, got 10"),
+    ("cifar_string_label", "'labels' must be integer class labels 0..9, got str 'cat'"),
+    ("cifar_float_label", "got float 1.5"),
+    ("cifar_bool_label", "got bool True"),
+    ("cifar_data_not_array", "'data' must be an (N, 3072) array of uint8 pixels, got list"),
+    ("cifar_data_floats", "got an array of float64"),
+    ("cifar_data_out_of_range", "pixels must lie in 0..255"),
+    ("cifar_empty", "with N >= 1"),
+    ("cifar_label_count", "4 images but 3 labels"),
+    ("npz_object", "not a readable .npz file: Object arrays cannot be loaded"),
+    ("npz_bytes", "'x' must hold numbers (uint8 pixels or floats), got an array of |S3"),
+    ("npz_structured", "'x' must hold numbers"),
+    ("npz_zero_channels", "expected at least one example, channel, row and column"),
+    ("npz_zero_examples", "expected at least one example"),
+    ("npz_int8_wrapped", "'y' must be integer class labels 0..99999, got -128"),
+    ("npz_uint64_huge", "got 18446744073709551615"),
+    ("npz_beyond_classes", "got 100000"),
+    ("npz_float_labels", "got an array of float32"),
+    ("npz_bool_labels", "got an array of bool"),
+    ("npz_string_labels", "got an array of <U1"),
+    ("npz_structured_labels", "'y' must hold integer class labels"),
+    ("npz_nan_pixels", "'x' holds NaN or infinite values"),
+    ("folder_zero_size", "odd.png (the file is empty)"),
+    ("folder_huge", "= 16,777,217 pixels; images may have at most 16,777,216"),
+    ("folder_bomb", "is too large to read safely"),
+    ("mnist_empty", "expected at least one image"),
+    ("mnist_zero_width", "of at least 1x1"),
+    ("mnist_sizes_differ", "train images are 28x28 but test images are 14x14"),
+    ("mnist_labels_2d", "train-labels-idx1-ubyte: expected 1-d labels (N,), got 2-d (6, 2)"),
+])
+def test_every_bad_dataset_value_is_a_one_line_data_error_naming_the_file(tmp_path, case, message):
+    kind = case.partition("_")[0]
+    culprit = None
+    if kind == "cifar":
+        root = write_cifar10(tmp_path / "c")
+        culprit = root / "data_batch_2"
+        d = pickle.loads(culprit.read_bytes())
+        change = {
+            "cifar_negative_label": {b"labels": [0, -1, 2, 3]},
+            "cifar_label_10": {b"labels": [0, 1, 10, 3]},
+            "cifar_string_label": {b"labels": [0, "cat", 2, 3]},
+            "cifar_float_label": {b"labels": [0, 1.5, 2, 3]},
+            "cifar_bool_label": {b"labels": [True, 1, 2, 3]},
+            "cifar_data_not_array": {b"data": [[0] * 3072] * 4},
+            "cifar_data_floats": {b"data": np.zeros((4, 3072))},
+            "cifar_data_out_of_range": {b"data": np.full((4, 3072), 300, np.int64)},
+            "cifar_empty": {b"data": np.zeros((0, 3072), np.uint8), b"labels": []},
+            "cifar_label_count": {b"labels": [0, 1, 2]},
+        }[case]
+        culprit.write_bytes(pickle.dumps({**d, **change}))
+        spec = f"cifar10:{root}"
+    elif kind == "npz":
+        culprit = tmp_path / "d.npz"
+        y4 = np.arange(4)
+        arrays = {
+            "npz_object": dict(x=np.array([object()] * 4, dtype=object), y=y4),
+            "npz_bytes": dict(x=np.array([[[b"abc"]]] * 4), y=y4),
+            "npz_structured": dict(x=np.zeros((4, 2, 2), dtype=[("a", "u1"), ("b", "f4")]), y=y4),
+            "npz_zero_channels": dict(x=np.zeros((4, 0, 2, 2), np.uint8), y=y4),
+            "npz_zero_examples": dict(x=np.zeros((0, 2, 2), np.uint8), y=np.zeros(0, np.int64)),
+            "npz_int8_wrapped": dict(x=X4, y=np.array([0, 1, 127, 128], dtype=np.int64).astype(np.int8)),
+            "npz_uint64_huge": dict(x=X4, y=np.array([0, 1, 2, 2**64 - 1], dtype=np.uint64)),
+            "npz_beyond_classes": dict(x=X4, y=np.array([0, 1, 2, 100_000])),
+            "npz_float_labels": dict(x=X4, y=np.array([0, 1, 2, 3], np.float32)),
+            "npz_bool_labels": dict(x=X4, y=np.array([True, False, True, False])),
+            "npz_string_labels": dict(x=X4, y=np.array(list("abcd"))),
+            "npz_structured_labels": dict(x=X4, y=np.zeros(4, dtype=[("a", "i4")])),
+            "npz_nan_pixels": dict(x=np.full((4, 2, 2), np.nan, np.float32), y=y4),
+        }[case]
+        np.savez(culprit, **arrays)  # an object array is pickled inside; np.load(allow_pickle=False) refuses it
+        spec = f"npz:{culprit}"
+    elif kind == "folder":
+        from PIL import Image
+
+        root = write_folder(tmp_path / "f")
+        culprit = root / "cat" / "odd.png"
+        if case == "folder_zero_size":
+            culprit.write_bytes(b"")
+        elif case == "folder_bomb":  # beyond PIL's own decompression-bomb limit
+            Image.new("1", (20000, 20000)).save(culprit)
+        else:  # a 1-bit image is small on disk and large in pixels: a decompression bomb in miniature
+            Image.new("1", (4096 * 4096 + 1, 1)).save(culprit)
+        spec = f"folder:{root}"
+    else:
+        root = write_mnist(tmp_path / "m")
+        if case == "mnist_empty":
+            culprit = root / "train-images-idx3-ubyte"
+            culprit.write_bytes(idx_bytes(np.zeros((0, 28, 28))))
+            (root / "train-labels-idx1-ubyte").write_bytes(idx_bytes(np.zeros(0)))
+        elif case == "mnist_zero_width":
+            culprit = root / "train-images-idx3-ubyte"
+            culprit.write_bytes(idx_bytes(np.zeros((6, 28, 0))))
+        elif case == "mnist_sizes_differ":
+            (root / "t10k-images-idx3-ubyte").write_bytes(idx_bytes(np.zeros((3, 14, 14))))
+        elif case == "mnist_labels_2d":
+            culprit = root / "train-labels-idx1-ubyte"
+            culprit.write_bytes(idx_bytes(np.zeros((6, 2))))
+        culprit = root if culprit is None else culprit
+        spec = f"mnist:{root}"
+    with pytest.raises(DataError) as e:
+        load_dataset(spec)
+    text = e.value.format()
+    assert message in text and len(text.splitlines()) == 1, text
+    assert str(culprit) in text, text

@@ -1,5 +1,7 @@
 """Folding batchnorm into the layer before it keeps every output and removes the batchnorms."""
 
+from pathlib import Path
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -15,7 +17,7 @@ def _bn_count(model):
 
 def test_folding_resnet50_keeps_its_outputs():
     torch.manual_seed(0)
-    model = randomise_batchnorms(archdsl.compile("archs/resnet50.arch", input=(3, 64, 64)))
+    model = randomise_batchnorms(archdsl.compile(Path("archs/resnet50.arch"), input=(3, 64, 64)))
     folded = archdsl.fold_bn(model)
     assert _bn_count(model) == 53 and _bn_count(folded) == 0
     x = torch.randn(2, 3, 64, 64)

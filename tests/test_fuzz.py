@@ -68,7 +68,8 @@ def mutated_zoo(draw) -> str:
         elif kind == "insert":
             toks.insert(i, draw(st.sampled_from(
                 ["{", "}", "(", ")", ",", "*", "=", ";", "@x", "|", "choice", "residual", "concat", "branch",
-                 "relu", "conv", "input", "network", "block", "-", "//", "0", "1000000", "\n"])))
+                 "relu", "conv", "input", "network", "block", "-", "//", "0", "1000000", "\n",
+                 "if", "else", "and", "or", "not", "as", "options", "==", "<", "min(", "@in", "{}", "={ relu }"])))
     return "".join(toks)
 
 
@@ -92,7 +93,11 @@ SOUP = st.lists(st.sampled_from(
     ["network", "block", "n", "b", "x", "{", "}", "(", ")", ",", "=", ";", "*", "+", "-", "/", "//", "%", "@x",
      "|", "choice", "residual", "shortcut", "concat", "add", "branch", "input(3, 8, 8)", "input", "conv", "relu",
      "linear", "maxpool", "avgpool", "flatten", "bn", "0", "1", "3", "8", "-2", "0.5", "1e9", '"same"', "same",
-     "stride=", "padding=", "groups=", "\n", " "]), max_size=60).map(" ".join)
+     "stride=", "padding=", "groups=", "\n", " ",
+     # second edition
+     "if", "else", "and", "or", "not", "as", "i", "options", "o", "==", "<", ">=", "!=", "min(", "max(", "round(",
+     "make_divisible(", "{}", "{ relu }", "act", "@s", "b(@x)", "b(@in, 8)", "choice d o(8)", "block b(@s, c=8)",
+     "options o(c) { relu | conv(c, 1) }", "1e400"]), max_size=60).map(" ".join)
 
 
 @FAST
@@ -106,10 +111,21 @@ def test_token_soup_only_raises_arch_errors(text):
     ["conv(8, 3)", "conv(8, 3, padding=1)", "conv(16, 1, stride=2)", "relu", "bn", "maxpool(2)", "avgpool",
      "flatten", "linear(10)", "residual { conv(8, 3, padding=1) }", "concat { branch { relu } branch { conv(4, 1) } }",
      "add { branch { relu } branch { identity } }", "x = relu;", "@x", "{ relu } * 3", "dropout(0.5)",
-     "groupnorm(2)", "layernorm", "adaptive_avgpool((2, 3))", "conv(8, (1, 3), dilation=2, padding=same)"]),
+     "groupnorm(2)", "layernorm", "adaptive_avgpool((2, 3))", "conv(8, (1, 3), dilation=2, padding=same)",
+     # second edition: cells reading two tensors, sequence arguments, conditionals, indexed repeats, options
+     "cell(@in, @x, 8)", "mb(8, act=hardswish)", "mb(16, act={ relu6 }, se={ conv(4, 1) relu })", "mb(4, se={})",
+     "if 1 > 0 { relu } else { bn }", "conv(max(4, 8 - i), 1) * 3 as i", "conv(make_divisible(8 * 1.4), 1)",
+     "choice d1 edges(8)", "choice d2 edges(c=4, s=2)", "conv(8 if true else 4, 1)", "if not 2 == 2 { flatten }"]),
     max_size=12), st.integers(1, 16), st.integers(1, 40))
 def test_random_well_formed_networks_only_raise_arch_errors(layers, c, hw):
-    checks_or_refuses(f"network n {{\n    input({c}, {hw}, {hw})\n    " + "\n    ".join(layers) + "\n}\n")
+    checks_or_refuses(SECOND_EDITION + f"network n {{\n    input({c}, {hw}, {hw})\n    " + "\n    ".join(layers) + "\n}\n")
+
+
+SECOND_EDITION = """
+block cell(@s0, @s1, C) { a = @s0 relu conv(C, 1) bn; b = @s1 relu conv(C, 1) bn; add(@a, @b) }
+block mb(c, act={ relu }, se={}) { conv(c, 1) bn act se conv(c, 3, padding=1) bn act }
+options edges(c, s=1) { identity | maxpool(3, stride=s, padding=1) | conv(c, 3, stride=s, padding=1) bn }
+"""
 
 
 VALUES = st.sampled_from(["0", "1", "2", "3", "7", "-1", "0.5", "1e999", "1e-999", "1000001", "(1, 2)", "(2, 0)",

@@ -105,6 +105,8 @@ async def test_hover_shows_a_layers_shape_params_and_macs(client: LanguageClient
     assert "conv(out, kernel" in text  # the signature
     block = await _hover(client, uri, 15, 6)  # `bottleneck(64) * 3`: three calls
     assert block.count("bottleneck") >= 3 and "256x56x56" in block
+    residual = await _hover(client, uri, 3, 6)  # `residual {`: its add, and the projection where shapes change
+    assert residual.startswith("**residual**") and "shortcut1.conv1" in residual
     net = await _hover(client, uri, 11, 10)
     assert "25,557,032" in net and "4,089,184,256" in net
 
@@ -138,6 +140,35 @@ async def test_definition_and_references_of_blocks_and_tensors(client: LanguageC
         text_document=_doc(uri2), position=types.Position(2, 4),
         context=types.ReferenceContext(include_declaration=False)))
     assert [r.range.start for r in refs] == [types.Position(4, 9)]  # `@a`
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_signature_help_names_the_parameter_being_typed(client: LanguageClient):
+    text = TENSORS.replace("    b = conv(16, 3, padding=1) bn;\n", "    b = conv(16, 3, padding=1) bn;\n    maxpool(3, )\n")
+    uri = await _open(client, text, "typing.arch")
+    line = text.splitlines().index("    maxpool(3, )")
+    help_ = await client.text_document_signature_help_async(types.SignatureHelpParams(
+        _doc(uri), types.Position(line, len("    maxpool(3, "))))
+    [sig] = help_.signatures
+    assert sig.label.startswith("maxpool(kernel, stride=")
+    assert sig.parameters[help_.active_parameter].label == "stride"
+    on_padding = await client.text_document_signature_help_async(types.SignatureHelpParams(
+        _doc(uri), types.Position(3, len("    b = conv(16, 3, padding="))))
+    assert on_padding.signatures[0].parameters[on_padding.active_parameter].label == "padding"
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_rename_a_block_everywhere_and_a_typo_has_a_quick_fix(client: LanguageClient):
+    uri = await _open(client, RESNET50, "resnet50.arch")
+    edit = await client.text_document_rename_async(types.RenameParams(
+        text_document=_doc(uri), position=types.Position(15, 6), new_name="bottle"))
+    assert len(edit.changes[uri]) == 8 and {e.new_text for e in edit.changes[uri]} == {"bottle"}
+    typo = await _open(client, BAD.replace("conv(16, 3) relu", "cnv(16, 3) relu"), "typo.arch")
+    [d] = client.diagnostics[typo]
+    [action] = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=_doc(typo), range=d.range, context=types.CodeActionContext(diagnostics=[d])))
+    [fix] = action.edit.changes[typo]
+    assert (fix.new_text, fix.range) == ("conv", d.range) and action.kind == types.CodeActionKind.QuickFix
 
 
 @pytest.mark.asyncio(loop_scope="module")

@@ -35,6 +35,15 @@ def test_a_compiled_models_summary_compares_torch_with_the_checker():
     assert f"<td>Conv2d</td><td class=\"n\">{conv}</td>" in page
 
 
+def test_a_runs_leaderboard_is_an_html_table(tmp_path):
+    from report_rundir import make_run_dir
+
+    from archdsl.report import load_run
+
+    page = load_run(make_run_dir(tmp_path / "run", trials=3))._repr_html_()
+    assert page.count("<tr") == 4 and "<th>downsample</th>" in page and "best: trial" in page
+
+
 def test_a_picture_is_svg_with_a_node_per_layer():
     svg = archdsl.draw(SMALL)._repr_svg_()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
@@ -53,6 +62,7 @@ def test_the_example_notebook_runs_from_a_block_to_a_search_report():
     assert not [o for o in outputs if o.output_type == "error"]
     html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
     assert sum('<table class="archdsl">' in h for h in html) == 3  # check, summary, space
+    assert any('<table id="leaderboard">' in h for h in html)  # the search's run
     assert any("image/svg+xml" in o.get("data", {}) for o in outputs)
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 2  # the report's plots
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")

@@ -46,6 +46,15 @@ def test_best_so_far_and_pareto_front():
     assert [p.trial_id for p in stats.pareto_front(pts)] == ["b", "c"]
 
 
+def test_a_tied_choice_inside_an_option_shows_the_trials_value():
+    from archdsl.report.page import concrete
+
+    choices = {"stem": "32", "second": "unit(choice stem(16, 32, 64), 3)"}
+    assert concrete(choices["second"], choices) == "unit(32, 3)"
+    assert concrete("conv(choice w((1, 2), 3)) relu", {"w": "(1, 2)"}) == "conv((1, 2)) relu"
+    assert concrete("maxpool(2)", choices) == "maxpool(2)"
+
+
 def test_option_means_average_each_options_trials():
     def t(acc, width):
         return Trial(TrialRecord(f"t{acc}", "completed", "", acc, 1, 1, 1, {"width": width}, ""))
@@ -93,6 +102,7 @@ def test_the_report_renders_every_figure_in_a_browser(tmp_path):
     assert len(rows) == 8 and rows[0][0]
     for name in ("stem", "kernel", "second", "downsample", "width", "depth", "dropout"):
         assert f"<th>{name}</th>" in page
+    assert "<code>unit(choice" not in page  # tied choices show the value each trial took
 
     probed = tmp_path / "probed.html"
     probed.write_text(page.replace("</body>", PROBE + "</body>"))

@@ -3,6 +3,7 @@ and for generated texts; `archdsl fmt --check` tells canonical files from others
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,16 +59,33 @@ def exprs() -> st.SearchStrategy[str]:
             st.lists(inner, min_size=1, max_size=3).map(lambda xs: "choice(" + ", ".join(xs) + ")"),
             st.tuples(NAMES, st.lists(inner, min_size=1, max_size=3)).map(
                 lambda t: f"choice {t[0]}(" + ", ".join(t[1]) + ")"),
+            # second edition: functions, comparisons, booleans, conditionals (bracketed where they nest)
+            st.tuples(FUNCS, st.lists(inner, min_size=1, max_size=3)).map(lambda t: f"{t[0]}(" + ", ".join(t[1]) + ")"),
+            st.tuples(inner, inner).map(lambda t: f"make_divisible({t[0]}, divisor={t[1]})"),
+            st.tuples(inner, COMPARE, inner).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            st.tuples(inner, st.sampled_from(["and", "or"]), inner).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            inner.map(lambda e: f"(not {e})"),
+            st.tuples(inner, inner, inner).map(lambda t: f"({t[0]} if {t[1]} else {t[2]})"),
         )
 
     return st.recursive(atoms, extend, max_leaves=6)
 
 
+FUNCS = st.sampled_from(["min", "max", "round", "floor", "ceil", "int"])
+COMPARE = st.sampled_from(["==", "!=", "<", "<=", ">", ">="])
 EXPR = exprs()
+# An expression where any expression may stand (an argument, a default, a condition): loose forms unbracketed.
+TOP = st.one_of(
+    EXPR,
+    st.tuples(EXPR, COMPARE, EXPR).map(lambda t: f"{t[0]} {t[1]} {t[2]}"),
+    st.tuples(EXPR, EXPR, EXPR).map(lambda t: f"{t[0]} if {t[1]} else {t[2]}"),
+    st.tuples(EXPR, EXPR, EXPR).map(lambda t: f"not {t[0]} and {t[1]} or not {t[2]} == {t[0]}"),
+)
 
 
 def call() -> st.SearchStrategy[str]:
-    arg = st.one_of(EXPR, st.tuples(KEYS, EXPR).map(lambda t: f"{t[0]}={t[1]}"))
+    value = st.one_of(TOP, NAMES.map(lambda n: "@" + n), SEQ_VALUE)
+    arg = st.one_of(value, st.tuples(KEYS, value).map(lambda t: f"{t[0]}={t[1]}"))
     with_args = st.tuples(LAYERS, st.lists(arg, max_size=3), SP).map(lambda t: f"{t[0]}({t[2]}" + ",".join(t[1]) + ")")
     return st.one_of(LAYERS, with_args)
 
@@ -76,7 +94,7 @@ def seqs() -> st.SearchStrategy[str]:
     def extend(inner):
         body = st.lists(inner, max_size=3).map(" ".join)
         return st.one_of(
-            st.tuples(inner, st.integers(1, 9)).map(lambda t: f"{t[0]} * {t[1]}"),
+            st.tuples(inner, st.integers(1, 9)).map(lambda t: f"{_unit(t[0])} * {t[1]}"),
             body.map(lambda b: "{ " + b + " }"),
             st.tuples(body, st.one_of(st.none(), body)).map(
                 lambda t: "residual { " + t[0] + " }" + ("" if t[1] is None else " shortcut { " + t[1] + " }")),
@@ -88,19 +106,46 @@ def seqs() -> st.SearchStrategy[str]:
             st.tuples(st.sampled_from(["concat", "add"]), st.lists(NAMES, min_size=1, max_size=3)).map(
                 lambda t: t[0] + "(" + ", ".join("@" + n for n in t[1]) + ")"),
             NAMES.map(lambda n: "@" + n),
+            st.tuples(inner, st.integers(1, 9), NAMES).map(lambda t: f"{{ {t[0]} }} * {t[1]} as {t[2]}"),
+            st.tuples(TOP, body, st.one_of(st.none(), body, st.tuples(TOP, body))).map(_if),
+            st.tuples(NAMES, NAMES, st.lists(st.one_of(EXPR, st.tuples(KEYS, EXPR).map("=".join)), max_size=2)).map(
+                lambda t: f"choice {t[0]} {t[1]}" + ("(" + ", ".join(t[2]) + ")" if t[2] else "")),
         )
 
     return st.recursive(call(), extend, max_leaves=8)
 
 
+def _unit(item: str) -> str:
+    """An item that a further `* n` may follow (a repeat `.. as i` is closed: it needs braces)."""
+    return f"{{ {item} }}" if re.search(r" as \w+$", item) else item
+
+
+def _if(t) -> str:
+    cond, then, orelse = t
+    text = f"if {cond} {{ {then} }}"
+    if isinstance(orelse, tuple):
+        return text + f" else if {orelse[0]} {{ {orelse[1]} }}"
+    return text if orelse is None else text + f" else {{ {orelse} }}"
+
+
+SEQ_VALUE = st.deferred(lambda: st.lists(SEQ, max_size=2).map(lambda xs: "{" + " ".join(xs) + "}"))
+SEQ = st.deferred(seqs)
 ITEMS = st.lists(st.tuples(seqs(), WS), max_size=6).map(lambda xs: "".join(i + w for i, w in xs))
 PARAMS = st.one_of(
     st.just(""),
-    st.lists(st.tuples(NAMES, st.one_of(st.none(), EXPR)), max_size=3, unique_by=lambda p: p[0]).map(
-        lambda ps: "(" + ", ".join(n if d is None else f"{n}={d}" for n, d in ps) + ")"),
+    st.lists(st.tuples(NAMES, st.one_of(st.none(), TOP, SEQ_VALUE, st.just("@"))), max_size=3,
+             unique_by=lambda p: p[0]).map(
+        lambda ps: "(" + ", ".join(n if d is None else "@" + n if d == "@" else f"{n}={d}" for n, d in ps) + ")"),
 )
-DEFINITION = st.tuples(st.sampled_from(["network", "block"]), NAMES, PARAMS, ITEMS).map(
-    lambda t: f"{t[0]} {t[1]}{t[2]} {{\n{t[3]}\n}}\n")
+VALUE_PARAMS = st.lists(st.tuples(NAMES, st.one_of(st.none(), EXPR)), max_size=3, unique_by=lambda p: p[0]).map(
+    lambda ps: "(" + ", ".join(n if d is None else f"{n}={d}" for n, d in ps) + ")")
+ALTERNATIVES = st.lists(st.lists(SEQ, max_size=3).map(" ".join), min_size=1, max_size=4).map(
+    lambda alts: "\n  | ".join(alts))
+DEFINITION = st.one_of(
+    st.tuples(st.sampled_from(["network", "block"]), NAMES, PARAMS, ITEMS).map(
+        lambda t: f"{t[0]} {t[1]}{t[2]} {{\n{t[3]}\n}}\n"),
+    st.tuples(NAMES, VALUE_PARAMS, ALTERNATIVES).map(lambda t: f"options {t[0]}{t[1]} {{ {t[2]} }}\n"),
+)
 TEXTS = st.tuples(st.sampled_from(["", "# header\n\n"]), st.lists(DEFINITION, min_size=1, max_size=3)).map(
     lambda t: t[0] + "\n".join(t[1]))
 

@@ -150,13 +150,13 @@ def test_save_and_restore_continue_the_controller_exactly_and_relaunch_the_unfin
     restored.restore(tmp_path / "searcher.json")
     assert restored.pending.keys() == {"t3"} and restored.history == s.history
     again = restored.suggest("r3")  # the member cut off first, with where its checkpoints are
-    assert again["trial"] == "0004" and again["resume_from"] == ["trial_t3"]
+    assert again["trial"] == "t3" and again["resume_from"] == ["trial_t3"]
     assert again["assignment"] == s.config_for(s.pending["t3"])["assignment"]
     assert [restored.suggest(f"n{i}") for i in range(5)] == [s.suggest(f"n{i}") for i in range(5)]
     restored.on_trial_complete("r3", {"val_acc": 0.3})
     s.on_trial_complete("t3", {"val_acc": 0.3})
     assert restored.strategy.told == s.strategy.told
-    assert restored.trials["0004"]["status"] == "completed" and restored.trials.keys() == s.trials.keys()
+    assert restored.trials["t3"]["status"] == "completed" and restored.trials.keys() == s.trials.keys()
 
 
 def test_the_saved_state_is_json_and_a_crafted_pickle_in_its_place_runs_nothing(tmp_path):

@@ -94,3 +94,9 @@ def test_sequence_values_print_and_reparse():
     m = parse(text)
     assert parse(print_module(m)) == m
     assert "se={ residual { conv(8, 1) } relu }" in print_module(m)
+
+
+def test_a_single_block_call_is_a_one_item_sequence():
+    blocks = MB + "block gate(c) { conv(c, 1) sigmoid }\n"
+    assert ops(net("    mb(8, se=gate(8))", blocks))[3:5] == [("mb1.gate1.conv1", "conv"), ("mb1.gate1.sigmoid1", "sigmoid")]
+    assert ops(net("    mb(8, se=gate(8))", blocks)) == ops(net("    mb(8, se={ gate(8) })", blocks))

@@ -1,11 +1,11 @@
 """The search strategies driven directly (ask / tell), on a toy objective, without Ray."""
 
-import pickle
+import json
 
 import pytest
 import torch
 
-from archdsl.search.strategies import STRATEGIES, RandomSearch, RegularizedEvolution, Reinforce
+from archdsl.search.strategies import STRATEGIES, BayesOpt, RandomSearch, RegularizedEvolution, Reinforce
 
 SIZES = (4, 4, 4)
 
@@ -33,8 +33,9 @@ def one_thread():
     torch.set_num_threads(1)
 
 
-def test_registry_names_the_three_strategies():
-    assert STRATEGIES == {"random": RandomSearch, "reinforce": Reinforce, "evolution": RegularizedEvolution}
+def test_registry_names_the_strategies():
+    assert STRATEGIES == {"random": RandomSearch, "reinforce": Reinforce, "evolution": RegularizedEvolution,
+                          "bo": BayesOpt}
 
 
 @pytest.mark.parametrize("name", list(STRATEGIES))
@@ -54,7 +55,7 @@ def test_same_seed_gives_the_same_run_and_another_seed_differs(name):
 def test_state_dict_round_trip_continues_identically(name):
     a = STRATEGIES[name](SIZES, seed=3)
     drive(a, 23)  # 23 tells: REINFORCE holds a half-filled batch, evolution a full population
-    state = pickle.loads(pickle.dumps(a.state_dict()))
+    state = json.loads(json.dumps(a.state_dict()))  # plain JSON types only: the searcher saves it as JSON
     after_a = drive(a, 40, lag=2)
     b = STRATEGIES[name](SIZES, seed=99)
     b.load_state_dict(state)
@@ -114,8 +115,8 @@ def test_reinforce_does_not_touch_the_global_torch_generator():
 
 
 def test_evolution_samples_at_random_until_the_population_is_full():
-    e = RegularizedEvolution(SIZES, seed=4, population=6, sample=2)
-    r = RandomSearch(SIZES, seed=4)
+    e = RegularizedEvolution((50,) * 4, seed=4, population=6, sample=2)  # no repeat among 6 of 50**4
+    r = RandomSearch((50,) * 4, seed=4)
     assert drive(e, 6) == drive(r, 6)  # the same generator, so the same draws
 
 
@@ -172,3 +173,45 @@ def test_evolution_improves_on_random_search_on_the_toy_objective():
         return total / 20
 
     assert best_mean(RegularizedEvolution, population=10, sample=3) > best_mean(RandomSearch) + 0.1
+
+
+@pytest.mark.parametrize("name", ["reinforce", "evolution", "bo"])
+def test_learning_strategies_never_ask_an_assignment_twice_and_never_stall(name):
+    s = STRATEGIES[name]((3, 2, 2), seed=0)
+    asked = []
+    for i in range(12 + 5):  # the space has 12 members; after them a repeat is allowed, not a hang
+        a = s.ask()
+        asked.append(a)
+        s.tell(a, (sum(a) + 0.1 * i) / 10)
+    assert len(set(asked[:12])) == 12
+
+
+def test_bo_finds_better_members_than_random_search_on_a_smooth_objective():
+    def target(a):  # the best member is (5, 5, 5, 5, 5, 5); each decision's distance to it costs
+        return 1.0 - sum(abs(x - 5) for x in a) / 36
+
+    def best_mean(cls):
+        total = 0.0
+        for seed in range(6):
+            s = cls((8,) * 6, seed=seed)
+            best = 0.0
+            for _ in range(30):
+                a = s.ask()
+                s.tell(a, target(a))
+                best = max(best, target(a))
+            total += best
+        return total / 6
+
+    assert best_mean(BayesOpt) > best_mean(RandomSearch) + 0.1
+
+
+def test_reinforce_rank_advantages_ignore_the_scale_of_the_reward():
+    runs = []
+    for scale in (1.0, 1000.0):
+        s = Reinforce(SIZES, seed=5)
+        for _ in range(40):
+            a = s.ask()
+            r = toy_reward(a)
+            s.tell(a, None if r is None else r * scale)
+        runs.append(s.probabilities())
+    assert runs[0] == pytest.approx(runs[1])

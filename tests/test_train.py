@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -168,7 +169,7 @@ def test_channels_last_trains_to_the_same_accuracy_band(digits):
 
 def test_quick_start_digits_cnn_reaches_95_percent(digits):
     torch.manual_seed(0)
-    model = archdsl.compile("archs/examples/digits_cnn.arch")
+    model = archdsl.compile(Path("archs/examples/digits_cnn.arch"))
     result = fit(model, digits, TrainConfig(epochs=10, progress=False))
     assert result["val_acc"] >= 0.95
 

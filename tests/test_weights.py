@@ -1,5 +1,7 @@
 """Weights move between torchvision models and the compiled zoo files by structural matching."""
 
+from pathlib import Path
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -28,7 +30,7 @@ def test_torchvision_weights_reproduce_torchvision_outputs(name, kwargs, path, s
     torch.manual_seed(0)
     ref = tv.model(name, **kwargs).eval()
     randomise_batchnorms(ref)
-    ours = archdsl.compile(path, input=shape if name != "vgg16" else None).eval()
+    ours = archdsl.compile(Path(path), input=shape if name != "vgg16" else None).eval()
     copied = transfer_weights(ref, ours)
     assert copied == len([k for k in ref.state_dict() if not k.endswith("num_batches_tracked")])
     x = torch.randn(1, *shape)

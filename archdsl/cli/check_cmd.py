@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from . import shape_arg, value_arg
 
@@ -25,7 +26,7 @@ def run(args) -> int:
     failed = 0
     for i, file in enumerate(args.files):
         try:
-            result = check(file, input=args.input, arguments=dict(args.arg))
+            result = check(Path(file), input=args.input, arguments=dict(args.arg))
         except ArchError as e:
             failed += 1
             if args.json:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from . import shape_arg, value_arg
 from . import values as v
+from .values import UsageError
 
 
 def register(sub) -> None:
@@ -17,6 +19,9 @@ def register(sub) -> None:
     _net_args(p)
     p.add_argument("--batch", type=v.int_range(1, 65536), default=1, metavar="N", help="batch size of the example input")
     p.add_argument("--fold-bn", action="store_true", help="fold BatchNorm into the preceding conv first")
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    p.add_argument("--trust-checkpoint", action="store_true",
+                   help="also read a checkpoint that needs full unpickling (an older archdsl's); it may run code")
     p.set_defaults(run=run_export)
 
     s = sub.add_parser("summary", help="check's per-layer table plus the compiled PyTorch module's figures")
@@ -42,10 +47,12 @@ def run_export(args) -> int:
     from ..runtime.checkpoint import load_weights
     from ..runtime.export import export
 
-    g = build_graph(args.file, input=args.input, arguments=dict(args.arg), network=args.network)
+    if Path(args.output).exists() and not args.force:
+        raise UsageError(f"{args.output} exists; pass --force to replace it (or choose another -o)")
+    g = build_graph(Path(args.file), input=args.input, arguments=dict(args.arg), network=args.network)
     model = archdsl.compile(g)
     if args.weights:
-        load_weights(model, args.weights)
+        load_weights(model, args.weights, trust=args.trust_checkpoint)
     model.eval()
     if args.fold_bn:
         model = archdsl.fold_bn(model)
@@ -61,7 +68,7 @@ def run_summary(args) -> int:
     from ..dsl import check
     from .check_cmd import render
 
-    result = check(args.file, input=args.input, arguments=dict(args.arg), network=args.network)
+    result = check(Path(args.file), input=args.input, arguments=dict(args.arg), network=args.network)
     model = archdsl.compile(result.graph)
     params = sum(p.numel() for p in model.parameters())
     buffers = sum(b.numel() for b in model.buffers())

@@ -19,6 +19,17 @@ def _depth(text: str) -> int:
     return d
 
 
+def _unwritable(out: Path, force: bool) -> str | None:
+    """Why `out` cannot be written (a directory, an existing file without --force, a missing folder), or None."""
+    if out.is_dir():
+        return f"{out} is a directory; give a file name such as {out / 'net.svg'}"
+    if out.exists() and not force:
+        return f"{out} exists; pass --force to overwrite it"
+    if not out.parent.is_dir():
+        return f"cannot write {out}: the folder {out.parent} does not exist"
+    return None
+
+
 def register(sub) -> None:
     p = sub.add_parser(
         "graph", help="draw a network: DOT to standard output, or SVG/PNG/DOT with -o (SVG/PNG need Graphviz)",
@@ -28,6 +39,7 @@ def register(sub) -> None:
     )
     p.add_argument("file", metavar="FILE")
     p.add_argument("-o", "--output", metavar="OUT", help="OUT.svg, OUT.png, OUT.pdf or OUT.dot (default: DOT to stdout)")
+    p.add_argument("--force", "-f", action="store_true", help="overwrite OUT if it exists")
     p.add_argument("--collapse", type=_depth, default=0, metavar="DEPTH",
                    help="draw each block at nesting depth DEPTH as one box (1: top-level blocks); 0 draws every layer")
     p.add_argument("--input", type=shape_arg, metavar="CxHxW", help="override the network's input shape")
@@ -40,18 +52,27 @@ def run(args) -> int:
     from ..viz import GraphvizMissing, draw_source, render, to_dot
     from ..viz.render import GraphvizFailed
 
-    drawing = draw_source(args.file, input=args.input, arguments=dict(args.arg))
-    text = to_dot(drawing.graph, collapse=args.collapse or None, error=drawing.error)
     out = Path(args.output) if args.output else None
+    if out is not None:
+        problem = _unwritable(out, args.force)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 1
+    drawing = draw_source(Path(args.file), input=args.input, arguments=dict(args.arg))
+    text = to_dot(drawing.graph, collapse=args.collapse or None, error=drawing.error)
     if out is None:
         sys.stdout.write(text)
-    elif out.suffix.lower() in (".dot", ".gv", ""):
-        out.write_text(text)
     else:
         try:
-            render(text, out)
+            if out.suffix.lower() in (".dot", ".gv", ""):
+                out.write_text(text)
+            else:
+                render(text, out)
         except (GraphvizMissing, GraphvizFailed) as e:
             print(f"error: {e}", file=sys.stderr)
+            return 1
+        except OSError as e:
+            print(f"error: cannot write {out}: {e.strerror}", file=sys.stderr)
             return 1
     if drawing.error is not None:
         print(drawing.error.format(), file=sys.stderr)

@@ -17,7 +17,7 @@ def register(sub) -> None:
                                    "train the valid ones as Ray Tune trials and keep the best as best.arch + best.pt.")
     p.add_argument("space", nargs="?", metavar="SPACE.arch", help="the search space (or `space:` in --config)")
     p.add_argument("--config", metavar="YAML", help="settings from a YAML file; flags override them")
-    p.add_argument("--strategy", choices=("random", "reinforce", "evolution"), help="default: random")
+    p.add_argument("--strategy", choices=("random", "reinforce", "evolution", "bo"), help="default: random")
     p.add_argument("--samples", type=int, metavar="N", help="trials to train (default 10)")
     p.add_argument("--data", metavar="NAME", help="dataset (default digits)")
     p.add_argument("--epochs", type=int, metavar="N", help="epochs per trial (default 10)")
@@ -27,6 +27,9 @@ def register(sub) -> None:
     p.add_argument("--grace-period", type=int, metavar="EPOCHS", help="ASHA: epochs before a trial may stop")
     p.add_argument("--max-params", type=int, metavar="N", help="never train a member with more parameters")
     p.add_argument("--max-macs", type=int, metavar="N", help="never train a member with more MACs")
+    p.add_argument("--objective", metavar="COST:TARGET[:W]|pareto:COST",
+                   help="trade accuracy for a cost (params, macs, latency): the MnasNet reward "
+                        "acc*(cost/target)^w (w=-0.07), or pareto:COST for the front in pareto.csv")
     p.add_argument("--max-concurrent", type=int, metavar="N", help="trials at once (default: as resources allow)")
     p.add_argument("--cpus-per-trial", type=float, metavar="N", help="default 1")
     p.add_argument("--gpus-per-trial", type=float, metavar="N", help="fractions share a GPU, e.g. 0.25")
@@ -51,7 +54,7 @@ def register(sub) -> None:
 
 OPTIONS = ("space", "strategy", "samples", "data", "epochs", "batch_size", "lr", "scheduler", "grace_period",
            "max_params", "max_macs", "max_concurrent", "cpus_per_trial", "gpus_per_trial", "amp", "channels_last",
-           "address", "storage", "storage_endpoint", "out", "seed")
+           "address", "storage", "storage_endpoint", "out", "seed", "objective")
 
 
 
@@ -90,7 +93,9 @@ def run(args) -> int:
     if outcome.best is None:
         print("no trial finished with a validation accuracy; see trials.csv for the reasons", file=sys.stderr)
         return 1
+    weights = (f" with weights {outcome.weights}" if outcome.weights else
+               " (its weights could not be read back from the search storage)")
     print(f"best: {outcome.out / 'best.arch'} (val_acc {outcome.best.val_acc:.4f}, {outcome.best.params:,} params)"
-          f" with weights {outcome.out / 'best.pt'}")
+          + weights)
     print(f"all trials: {outcome.out / 'trials.csv'}; settings to repeat it: {outcome.out / 'settings.yaml'}")
     return 0

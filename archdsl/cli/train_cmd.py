@@ -34,6 +34,8 @@ def register(sub) -> None:
     p.add_argument("--workers", type=v.workers, default=0, metavar="N", help="data loader worker processes")
     p.add_argument("--out", type=v.output_dir, metavar="DIR", help="checkpoints and metrics (default runs/<file name>)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--force", action="store_true", help="start over in an OUT that holds an earlier run's checkpoint")
+    _trust_arg(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the final metrics as JSON")
     p.set_defaults(run=run_train)
@@ -45,7 +47,13 @@ def register(sub) -> None:
     e.add_argument("--split", choices=("val", "train"), default="val")
     e.add_argument("--batch-size", type=v.positive_int, default=256, metavar="N")
     e.add_argument("--json", action="store_true")
+    _trust_arg(e)
     e.set_defaults(run=run_eval)
+
+
+def _trust_arg(p) -> None:
+    p.add_argument("--trust-checkpoint", action="store_true",
+                   help="also read a checkpoint that needs full unpickling (an older archdsl's); it may run code")
 
 
 def _data_args(p) -> None:
@@ -76,7 +84,7 @@ def prepare(args, seed: int = 0):
     if args.threads:
         torch.set_num_threads(args.threads)
     data = load_dataset(args.data, val_fraction=args.val_fraction, seed=args.split_seed, image_size=args.image_size)
-    g = graph_for_data(args.file, data.input_shape, data.num_classes, arguments=dict(args.arg),
+    g = graph_for_data(Path(args.file), data.input_shape, data.num_classes, arguments=dict(args.arg),
                        network=args.network)
     torch.manual_seed(seed)
     model = archdsl.compile(g, device=args.device, channels_last=getattr(args, "channels_last", False))
@@ -92,8 +100,7 @@ def run_train(args) -> int:
                       grad_clip=args.grad_clip, seed=args.seed, device=args.device, amp=args.amp,
                       channels_last=args.channels_last, num_workers=args.workers, progress=not args.no_progress)
     out = Path(args.out or Path("runs") / Path(args.file).stem)
-    if args.resume and not (out / CHECKPOINT).is_file():
-        print(f"note: no checkpoint in {out}; starting from scratch", file=sys.stderr)
+    _check_run_dir(out, args)
     data, model = prepare(args, seed=args.seed)
     params = sum(p.numel() for p in model.parameters())
     print(f"training {args.file} on {data.name}: {len(data.train)} train / {len(data.val)} val examples, "
@@ -105,7 +112,10 @@ def run_train(args) -> int:
               f"val_loss {m['val_loss']:.4f}  val_acc {m['val_acc']:.4f}  {m['time']:.1f}s", file=sys.stderr)
 
     text = Path(args.file).read_text()
-    result = fit(model, data, cfg, out_dir=out, resume=args.resume, on_epoch=report, arch=text)
+    if args.force:
+        (out / CHECKPOINT).unlink(missing_ok=True)  # the old run is gone even if this one stops early
+    result = fit(model, data, cfg, out_dir=out, resume=args.resume, on_epoch=report, arch=text,
+                 trust_checkpoint=args.trust_checkpoint)
     if args.json:
         print(json.dumps(result))
     else:
@@ -114,12 +124,31 @@ def run_train(args) -> int:
     return 0
 
 
+def _check_run_dir(out: Path, args) -> None:
+    """An earlier run's checkpoint in OUT is continued (--resume) or replaced (--force), never silently."""
+    from ..runtime.checkpoint import CHECKPOINT, load
+    from .values import UsageError
+
+    if args.resume and args.force:
+        raise UsageError("--resume and --force contradict each other: continue the run in OUT, or start over")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; expected a directory for checkpoints and metrics")
+    has_checkpoint = (out / CHECKPOINT).is_file()
+    if has_checkpoint and not (args.resume or args.force):
+        raise UsageError(f"{out} already holds a checkpoint of an earlier run; pass --resume to continue it or "
+                         f"--force to start over (or choose another --out)")
+    if args.resume and not has_checkpoint:
+        print(f"note: no checkpoint in {out}; starting from scratch", file=sys.stderr)
+    if args.resume and has_checkpoint:  # an unsafe or damaged file is refused before any work starts
+        load(out / CHECKPOINT, trust=args.trust_checkpoint)
+
+
 def run_eval(args) -> int:
     from ..runtime.checkpoint import load_weights
     from ..runtime.train import TrainConfig, evaluate
 
     data, model = prepare(args)
-    load_weights(model, args.weights)
+    load_weights(model, args.weights, trust=args.trust_checkpoint)
     cfg = TrainConfig(batch_size=args.batch_size, device=args.device, progress=False)
     result = evaluate(model, data.val if args.split == "val" else data.train, cfg)
     if args.json:

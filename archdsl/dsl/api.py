@@ -13,7 +13,7 @@ import networkx as nx
 from . import ast
 from .choices import Decision, decisions, resolve, space_size
 from .elaborate import elaborate
-from .errors import ArchNameError
+from .errors import ArchNameError, ArchSyntaxError
 from .parser import parse, parse_file
 from .shape_infer import Shape, infer_shapes, layer_order
 
@@ -85,12 +85,21 @@ def _no_gc() -> Iterator[None]:
 
 
 def load(source: str | Path | ast.Module) -> ast.Module:
-    """A module from a path, from .arch text, or as given."""
+    """A module from a file (a `pathlib.Path`), from .arch text (a `str`), or as given. A string is always
+    source text, never a file name: nothing is read unless a Path asks for it."""
     if isinstance(source, ast.Module):
         return source
-    if isinstance(source, Path) or ("\n" not in source and "{" not in source):
+    if isinstance(source, Path):
         return parse_file(source)
-    return parse(source)
+    if not isinstance(source, str):
+        raise TypeError(f"expected .arch text (str), a file (pathlib.Path) or a parsed module, got {type(source).__name__}")
+    try:
+        return parse(source)
+    except ArchSyntaxError as e:
+        if "\n" in source or "{" in source or not source.strip():
+            raise
+        raise ArchSyntaxError(e.message + f"; a str is .arch source text: to read the file {source.strip()!r}, "
+                              "pass a pathlib.Path", e.span) from None
 
 
 def build_graph(

@@ -8,6 +8,7 @@ from . import ast
 from . import expr as ex
 from .errors import ArchArgumentError, ArchNameError, ArchResourceError, did_you_mean
 from .expr import Value, describe, evaluate
+from .functions import FUNCTIONS
 from .ops import REQUIRED, P
 
 # Any single size (channels, features, kernel, spatial) above this is refused before anything is built.
@@ -80,13 +81,16 @@ def value(what: str, p: P, value, env, span, trace=(), callables: Container[str]
         return value
     if isinstance(value, ast.Ref):
         raise ArchArgumentError(
-            f"'{p.name}' of {what} takes a value, but @{value.name} is a tensor; only tensor parameters "
-            f"(written @{p.name} in a block's parameters, or an op's tensor argument) take tensors", span, trace)
+            f"'{p.name}' of {what} takes a value, but @{value.name} is a tensor (tensors go to a block's "
+            "@parameters, or to a layer's tensor argument as in crop_to(@skip))", span, trace)
     if isinstance(value, ast.SeqValue):
         return ex.Sequence(value.body, dict(env))
     if p.kind == "any" and isinstance(value, ast.Name) and value.id not in env and value.id in callables:
         # a bare layer or block name given to a block: the one-layer sequence `{ name }`
         return ex.Sequence(ast.Seq((ast.Call(value.id, (), value.span),), value.span), dict(env))
+    if p.kind == "any" and isinstance(value, ast.Func) and value.name not in FUNCTIONS and value.name in callables:
+        # a layer or block call given to a block, `se=squeeze_excite(96, 24)`: the sequence `{ squeeze_excite(..) }`
+        return ex.Sequence(ast.Seq((ast.Call(value.name, value.args, value.span),), value.span), dict(env))
     return evaluate(value, env, trace)
 
 

@@ -44,7 +44,7 @@ class TupleExpr:
 
 @dataclass(frozen=True)
 class BinOp:
-    op: str  # one of + - * / // %
+    op: str  # one of + - * / // %, a comparison == != < <= > >=, or `and` / `or`
     left: Expr
     right: Expr
     span: Span | None = _span()
@@ -57,6 +57,31 @@ class Neg:
 
 
 @dataclass(frozen=True)
+class Not:
+    operand: Expr
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class IfExpr:
+    """`a if cond else b`."""
+
+    then: Expr
+    cond: Expr
+    orelse: Expr
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Func:
+    """`min(a, b)`, `make_divisible(v, divisor=8)`: one of the functions in `expr.FUNCTIONS`."""
+
+    name: str
+    args: tuple[Arg, ...]
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
 class ValueChoice:
     """`choice(16, 32, 64)` or the named `choice width(16, 32, 64)`."""
 
@@ -65,7 +90,7 @@ class ValueChoice:
     span: Span | None = _span()
 
 
-Expr = Union[Number, String, Name, TupleExpr, BinOp, Neg, ValueChoice]
+Expr = Union[Number, String, Name, TupleExpr, BinOp, Neg, Not, IfExpr, Func, ValueChoice]
 
 
 # --- sequences and items -----------------------------------------------------------------------
@@ -108,6 +133,7 @@ class Call:
 class Repeat:
     body: Item
     count: Expr
+    index: str | None = None  # `item * n as i`: i runs 0..n-1 inside the repeated item
     span: Span | None = _span()
 
 
@@ -158,6 +184,26 @@ class SeqChoice:
 
 
 @dataclass(frozen=True)
+class OptionsChoice:
+    """`choice op1 darts_ops(C)`: the decision `op1` among the alternatives of `options darts_ops`."""
+
+    label: str
+    options: str
+    args: tuple[Arg, ...] = ()
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class If:
+    """`if cond { .. } else { .. }`; `else if` is an `orelse` holding one `If`."""
+
+    cond: Expr
+    then: Seq
+    orelse: Seq | None = None
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
 class Assign:
     """`a = conv(16, 3) bn;`: run a sequence from the current tensor and name its output."""
 
@@ -166,7 +212,7 @@ class Assign:
     span: Span | None = _span()
 
 
-Item = Union[Call, Repeat, Residual, Merge, MergeRefs, Group, SeqChoice, Assign, Ref]
+Item = Union[Call, Repeat, Residual, Merge, MergeRefs, Group, SeqChoice, OptionsChoice, If, Assign, Ref]
 
 
 # --- definitions -------------------------------------------------------------------------------
@@ -190,6 +236,22 @@ class Definition:
 
 
 @dataclass(frozen=True)
+class Options:
+    """`options darts_ops(C, stride=1) { zero | identity | sep_conv(C, 3, stride) }`: alternatives written once."""
+
+    name: str
+    params: tuple[Param, ...]
+    alternatives: tuple[Seq, ...]
+    span: Span | None = _span()
+    kind: str = field(default="options", init=False)
+
+    @property
+    def body(self) -> Seq:
+        """The alternatives as one choice, for code that walks every definition's body."""
+        return Seq((SeqChoice(None, self.alternatives, self.span),), self.span)
+
+
+@dataclass(frozen=True)
 class Comment:
     line: int
     text: str
@@ -198,13 +260,16 @@ class Comment:
 
 @dataclass(frozen=True)
 class Module:
-    definitions: tuple[Definition, ...]
+    definitions: tuple[Definition | Options, ...]
     comments: tuple[Comment, ...] = field(default=(), compare=False, repr=False)
     file: str = field(default="<text>", compare=False)
     source: str | None = field(default=None, compare=False, repr=False)
 
     def blocks(self) -> dict[str, Definition]:
         return {d.name: d for d in self.definitions if d.kind == "block"}
+
+    def options(self) -> dict[str, Options]:
+        return {d.name: d for d in self.definitions if d.kind == "options"}
 
     def networks(self) -> list[Definition]:
         return [d for d in self.definitions if d.kind == "network"]

@@ -1,8 +1,10 @@
 """Search-space decisions: list the `choice` points of a module and resolve them to plain text.
 
-A decision is one `choice(...)` or `choice { ... }` in the source. Named choices (`choice width(...)`)
-with the same name are one decision that ties every place it appears. Unnamed ones are `choice1`,
-`choice2`, ... in source order. A decision inside a block is shared by every call of that block.
+A decision is one `choice(...)`, `choice { ... }` or `choice NAME OPTIONS(args)` in the source. Named choices
+(`choice width(...)`) with the same name are one decision that ties every place it appears. Unnamed ones are
+`choice1`, `choice2`, ... in source order. A decision inside a block is shared by every call of that block.
+`choice op1 darts_ops(C)` is `choice op1 { ... }` with the alternatives of `options darts_ops(...)`, its
+parameters replaced by the argument expressions.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from . import ast
-from .errors import ArchArgumentError, Span
+from .errors import ArchArgumentError, ArchNameError, Span, did_you_mean
+
+_CHOICES = (ast.ValueChoice, ast.SeqChoice, ast.OptionsChoice)
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,7 @@ _CHILDREN: dict[type, tuple[str, ...]] = {}  # per AST class, the fields that ho
 
 
 def _walk(node, visit: Callable) -> None:
-    if isinstance(node, (ast.ValueChoice, ast.SeqChoice)):
+    if isinstance(node, _CHOICES):
         visit(node)
     if isinstance(node, tuple):
         for x in node:
@@ -48,8 +52,56 @@ def _choice_nodes(module: ast.Module) -> list:
     if module.source is not None and "choice" not in module.source:
         return []  # parsed text without the keyword has no choice: skip the walk (10,000-layer nets)
     found: list = []
-    _walk(module.definitions, found.append)
+    _walk(tuple(d for d in module.definitions if d.kind != "options"), found.append)
+    for d in module.options().values():
+        inner: list = []
+        _walk(d.alternatives, inner.append)
+        if inner:
+            raise ArchArgumentError(f"options {d.name} holds a choice; an options list is plain alternatives "
+                                    "(write the choice where the list is used)", inner[0].span)
     return found
+
+
+def expand(module: ast.Module, c: ast.OptionsChoice) -> tuple[ast.Seq, ...]:
+    """The alternatives `choice D NAME(args)` stands for: those of `options NAME`, with its parameters replaced
+    by the argument expressions (or the defaults)."""
+    lists = module.options()
+    d = lists.get(c.options)
+    if d is None:
+        raise ArchNameError(f"no options list '{c.options}'" + did_you_mean(c.options, lists)
+                            + " (define it with 'options NAME(params) { a | b | ... }')", c.span)
+    names = [p.name for p in d.params]
+    given: dict[str, ast.Expr] = {}
+    for i, a in enumerate(c.args):
+        name = a.name if a.name is not None else (names[i] if i < len(names) else None)
+        if name is None or name not in names:
+            raise ArchArgumentError(f"options {d.name} takes ({', '.join(names)})"
+                                    + (f"; it has no parameter '{a.name}'" if a.name else ""), a.span or c.span)
+        if name in given:
+            raise ArchArgumentError(f"argument '{name}' of options {d.name} is given twice", a.span or c.span)
+        given[name] = a.value
+    env: dict[str, ast.Expr] = {}
+    for p in d.params:
+        if p.name in given:
+            env[p.name] = given[p.name]
+        elif p.default is not None:
+            env[p.name] = _substitute(p.default, env)
+        else:
+            raise ArchArgumentError(f"options {d.name} needs its '{p.name}' argument ({', '.join(names)})", c.span)
+    return tuple(_substitute(a, env) for a in d.alternatives)
+
+
+def _substitute(node, env: Mapping[str, ast.Expr]):
+    """`node` with every `Name` of `env` replaced by its expression."""
+    if isinstance(node, ast.Name):
+        return env.get(node.id, node)
+    if isinstance(node, tuple):
+        return tuple(_substitute(x, env) for x in node)
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        changes = {f.name: _substitute(getattr(node, f.name), env) for f in dataclasses.fields(node)
+                   if f.compare and f.init}
+        return dataclasses.replace(node, **changes)
+    return node
 
 
 def _keys(choices: list) -> list[str]:
@@ -73,9 +125,10 @@ def decisions(module: ast.Module) -> list[Decision]:
         if isinstance(c, ast.ValueChoice):
             kind, opts = "value", tuple(print_expr(o) for o in c.options)
         else:
+            alternatives = expand(module, c) if isinstance(c, ast.OptionsChoice) else c.alternatives
             kind, opts = "sequence", tuple(
                 (print_seq_inline(a) or f"alternative {i + 1}") if a.items else "(nothing)"  # None: too complex for one line
-                for i, a in enumerate(c.alternatives))
+                for i, a in enumerate(alternatives))
         if key in out:
             prev = out[key]
             if prev.size != len(opts) or prev.kind != kind:
@@ -106,6 +159,11 @@ def resolver(module: ast.Module) -> Callable[[Mapping[str, int] | None], ast.Mod
     nodes = _choice_nodes(module)
     keys = {id(c): k for k, c in zip(_keys(nodes), nodes)}
     sizes = {d.key: d.size for d in decisions(module)}
+    expanded = {id(c): expand(module, c) for c in nodes if isinstance(c, ast.OptionsChoice)}
+
+    def alternatives(c) -> tuple[ast.Seq, ...]:
+        return expanded[id(c)] if isinstance(c, ast.OptionsChoice) else c.alternatives
+
     live: set[int] = set()  # ids of nodes with a choice at or below them
 
     def mark(node) -> bool:
@@ -113,7 +171,7 @@ def resolver(module: ast.Module) -> Callable[[Mapping[str, int] | None], ast.Mod
             found = any([mark(x) for x in node])
         elif dataclasses.is_dataclass(node):
             found = any([mark(getattr(node, f.name)) for f in dataclasses.fields(node) if f.compare])
-            found = found or isinstance(node, (ast.ValueChoice, ast.SeqChoice))
+            found = found or isinstance(node, _CHOICES)
         else:
             return False
         if found:
@@ -121,6 +179,8 @@ def resolver(module: ast.Module) -> Callable[[Mapping[str, int] | None], ast.Mod
         return found
 
     mark(module.definitions)
+    for alts in expanded.values():
+        mark(alts)  # a choice among the arguments (`darts_ops(choice(16, 32))`) is resolved in every copy
 
     def apply(assignment: Mapping[str, int] | None = None, at=None):
         """The module resolved by `assignment` (or, with `at`, that node of the module resolved)."""
@@ -142,16 +202,16 @@ def resolver(module: ast.Module) -> Callable[[Mapping[str, int] | None], ast.Mod
             if isinstance(node, ast.Seq):
                 items: list = []
                 for item in node.items:
-                    if isinstance(item, ast.SeqChoice):
-                        items.extend(rebuild(item.alternatives[pick(item)]).items)  # spliced into the sequence
+                    if isinstance(item, (ast.SeqChoice, ast.OptionsChoice)):
+                        items.extend(rebuild(alternatives(item)[pick(item)]).items)  # spliced into the sequence
                     else:
                         items.append(rebuild(item))
                 return dataclasses.replace(node, items=tuple(items))
-            if isinstance(node, ast.SeqChoice):  # a choice in a repeat: keep it a group
-                return ast.Group(rebuild(node.alternatives[pick(node)]), node.span)
+            if isinstance(node, (ast.SeqChoice, ast.OptionsChoice)):  # a choice in a repeat: keep it a group
+                return ast.Group(rebuild(alternatives(node)[pick(node)]), node.span)
             if isinstance(node, tuple):
                 return tuple(rebuild(x) for x in node)
-            changes = {f.name: rebuild(getattr(node, f.name)) for f in dataclasses.fields(node) if f.compare}
+            changes = {f.name: rebuild(getattr(node, f.name)) for f in dataclasses.fields(node) if f.compare and f.init}
             return dataclasses.replace(node, **changes)
 
         if at is not None:
@@ -175,6 +235,9 @@ def chosen_options(module: ast.Module, assignment: Mapping[str, int]) -> dict[st
         i = assignment.get(key, 0)
         if isinstance(c, ast.ValueChoice):
             out[key] = print_expr(apply(assignment, at=c.options[i]))
+        elif isinstance(c, ast.OptionsChoice):
+            alt = apply(assignment, at=c).body  # the chosen alternative, its arguments' choices resolved too
+            out[key] = (print_seq_inline(alt) or f"alternative {i + 1}") if alt.items else "(nothing)"
         else:
             alt = apply(assignment, at=c.alternatives[i])
             out[key] = (print_seq_inline(alt) or f"alternative {i + 1}") if alt.items else "(nothing)"

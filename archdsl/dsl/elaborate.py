@@ -12,19 +12,20 @@ Graph attributes: `name`, `input`, `output`, `settings`, `file`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import networkx as nx
 
 from . import args as argbind
 from . import ast
+from .budget import refuse_oversized
 from .errors import ArchArgumentError, ArchError, ArchNameError, ArchResourceError, Frame, did_you_mean
 from .expr import Sequence, Value, describe, evaluate
-from .ops import BIAS_CANCELLING_OPS, MERGE_OPS, OPS, SETTINGS, layer_names, lookup
+from .limits import MAX_CALL_DEPTH, MAX_NODES, MAX_STEPS
+from .ops import BIAS_CANCELLING_OPS, CONSTANTS, MERGE_OPS, OPS, SETTINGS, layer_names, lookup
 from .ops.registry import BadArguments
 
-MAX_NODES = 100_000  # a 10,000-layer net is fine; a repeat of 10^9 is refused before it is unrolled
-MAX_DEPTH = 64  # nested block calls
+MAX_DEPTH = MAX_CALL_DEPTH
 
 
 def ordered_inputs(g: nx.DiGraph, node: str) -> list[str]:
@@ -62,6 +63,27 @@ def _pick(module: ast.Module, name: str | None) -> ast.Definition:
         span = module.definitions[0].span if module.definitions else None
         raise ArchNameError("the file defines no network; expected 'network NAME { input(...) ... }'", span)
     return nets[-1]
+
+
+def _assigns(item) -> bool:
+    """Whether `item` names a tensor in the body it is written in (a second copy of it would be refused)."""
+    if isinstance(item, ast.Assign):
+        return True
+    inner = getattr(item, "body", None)
+    if isinstance(item, ast.Repeat):
+        return _assigns(inner)
+    if isinstance(item, ast.Group):
+        return any(_assigns(i) for i in inner.items)
+    return False
+
+
+def _call_key(name: str, values: dict, tensors: dict) -> tuple | None:
+    key = (name, tuple(values.items()), tuple(tensors.items()))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def numbered(base: str, k: int) -> str:
@@ -108,6 +130,8 @@ class _Elaborator:
         self.settings: dict[str, Value] = {}
         self.named: dict[str, tuple[str, object, tuple]] = {}  # node -> (tensor name, span, trace) of `name = ...;`
         self.callables = frozenset(layer_names()) | frozenset(self.blocks)  # bare names that can be sequences
+        self.steps = 0  # items expanded: bounds the work that builds no layer (see limits.MAX_STEPS)
+        self.identity_calls: set[tuple] = set()  # (block, arguments) calls that built nothing and returned their input
 
     # --- entry -----------------------------------------------------------------------------------
 
@@ -119,6 +143,7 @@ class _Elaborator:
         self.g.graph.update(name=net.name, settings=self.settings, arguments=values)
         x = self._input(net, items, values)
         body.tensors["in"] = x
+        refuse_oversized(items, values, self.blocks)
         x = self._seq_items(items, x, _Scope(""), body)
         self.g.graph.update(input=self.input_node, output=x)
         self._refuse_unused(x)
@@ -190,6 +215,10 @@ class _Elaborator:
         return x
 
     def _item(self, item, x: str, scope: _Scope, body: _Body) -> str:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise ArchResourceError(f"expanding this network takes more than {MAX_STEPS:,} steps; archdsl stops there",
+                                    getattr(item, "span", None), self.trace)
         if isinstance(item, ast.Call):
             return self._call(item, x, scope, body)
         if isinstance(item, ast.Repeat):
@@ -214,7 +243,14 @@ class _Elaborator:
             body.tensors[item.name], body.where[item.name] = out, item.span
             self.named.setdefault(out, (item.name, item.span, self.trace))
             return out
-        if isinstance(item, (ast.SeqChoice,)):
+        if isinstance(item, ast.If):
+            cond = evaluate(item.cond, body.values, self.trace)
+            if not isinstance(cond, bool):
+                raise ArchArgumentError(f"the condition of 'if' must be true or false, got {describe(cond)} "
+                                        "(compare it: n > 1, stride == 2)", item.cond.span or item.span, self.trace)
+            chosen = item.then if cond else item.orelse
+            return self._seq(chosen, x, scope, body) if chosen is not None else x
+        if isinstance(item, (ast.SeqChoice, ast.OptionsChoice)):
             raise ArchError("a choice { ... } must be resolved before elaboration", item.span, self.trace)
         raise TypeError(f"not an item: {item!r}")
 
@@ -237,15 +273,24 @@ class _Elaborator:
                                     item.count.span, self.trace)
         if n == 0:
             return x
+        if item.index is not None and (item.index in body.values or item.index in CONSTANTS):
+            raise ArchNameError(f"the repeat index '{item.index}' hides a parameter or constant of that name; "
+                                "pick another name", item.span, self.trace)
+
+        def copy(i: int) -> _Body:  # what the i-th copy sees: the body, plus its index if it is named
+            return body if item.index is None else replace(body, values={**body.values, item.index: i})
+
         before = self.g.number_of_nodes()
-        x = self._item(item.body, x, scope, body)
+        x = self._item(item.body, x, scope, copy(0))
         per_copy = self.g.number_of_nodes() - before
         if before + per_copy * n > MAX_NODES:
             raise ArchResourceError(
                 f"this repeat would build {per_copy * n:,} layers; archdsl's limit is {MAX_NODES:,}",
                 item.count.span, self.trace)
-        for _ in range(n - 1):
-            x = self._item(item.body, x, scope, body)
+        if per_copy == 0 and item.index is None and not _assigns(item.body):
+            return x  # a body that builds nothing does the same every time: `{ } * 10**5` nested costs nothing
+        for i in range(1, n):
+            x = self._item(item.body, x, scope, copy(i))
         return x
 
     def _residual(self, item: ast.Residual, x: str, scope: _Scope, body: _Body) -> str:
@@ -354,9 +399,13 @@ class _Elaborator:
                 inner.tensors[p.name], inner.where[p.name] = self._ref(given[p.name][0], body), p.span
             else:
                 values[p.name] = given[p.name][0] if p.name in given else self._default(p, values, frame)
+        key = _call_key(call.name, values, inner.tensors)
+        if key is not None and key in self.identity_calls:
+            return x  # built nothing last time with these arguments, so it builds nothing again
         saved = self.trace
         self.trace = frame
         self.stack.append(call.name)
+        before = self.g.number_of_nodes()
         try:
             out = self._seq(block.body, x, scope.child(call.name), inner)
             for p in block.params:
@@ -367,12 +416,14 @@ class _Elaborator:
         finally:
             self.stack.pop()
             self.trace = saved
+        if key is not None and out == x and self.g.number_of_nodes() == before:
+            self.identity_calls.add(key)
         return out
 
     # --- nodes -----------------------------------------------------------------------------------
 
     def _node(self, op: str, args: dict, path: str, span, inputs: list[str]) -> str:
-        if self.g.number_of_nodes() >= MAX_NODES:
+        if self.g.number_of_nodes() > MAX_NODES:  # the input and MAX_NODES layers
             raise ArchResourceError(f"the network has more than {MAX_NODES:,} layers", span, self.trace)
         if path in self.g:  # paths are unique by construction; two layers must never become one node
             raise AssertionError(f"internal error: the path {path!r} is already a layer")

@@ -79,7 +79,7 @@ class ArchError(Exception):
 def _excerpt(s: Span) -> list[str]:
     if not s.source:
         return []
-    lines = s.source.splitlines()
+    lines = s.source.split("\n")  # as the parser counts lines (splitlines also splits at U+2028, FF)
     if not 1 <= s.line <= len(lines):
         return []
     text = lines[s.line - 1].expandtabs(1)

@@ -48,12 +48,38 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value], trace=()) -> Value:
         v = _number(evaluate(expr.operand, env, trace), expr.operand, trace)
         return -v
     if isinstance(expr, ast.BinOp):
+        if expr.op in ("and", "or"):  # short-circuit, as Python: `n > 0 and 64 // n > 2`
+            a = _bool(evaluate(expr.left, env, trace), expr.left, expr.op, trace)
+            if a == (expr.op == "or"):
+                return a
+            return _bool(evaluate(expr.right, env, trace), expr.right, expr.op, trace)
+        if expr.op in ("==", "!="):
+            a, b = evaluate(expr.left, env, trace), evaluate(expr.right, env, trace)
+            same = type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) else a == b
+            return same if expr.op == "==" else not same
         a = _number(evaluate(expr.left, env, trace), expr.left, trace)
         b = _number(evaluate(expr.right, env, trace), expr.right, trace)
         return _binop(expr, a, b, trace)
+    if isinstance(expr, ast.Not):
+        return not _bool(evaluate(expr.operand, env, trace), expr.operand, "not", trace)
+    if isinstance(expr, ast.IfExpr):
+        cond = _bool(evaluate(expr.cond, env, trace), expr.cond, "if", trace)
+        return evaluate(expr.then if cond else expr.orelse, env, trace)
+    if isinstance(expr, ast.Func):
+        from .functions import call
+
+        return call(expr, [(a.name, evaluate(a.value, env, trace), a.value.span or a.span) for a in expr.args],
+                    trace)
     if isinstance(expr, ast.ValueChoice):
         raise ArchError("a choice(...) must be resolved before elaboration", expr.span, trace)
     raise TypeError(f"not an expression: {expr!r}")
+
+
+def _bool(v: Value, expr: ast.Expr, what: str, trace) -> bool:
+    if not isinstance(v, bool):
+        raise ArchArgumentError(f"'{what}' needs true or false, got {describe(v)} (compare it: x > 0, x == 1)",
+                                expr.span, trace)
+    return v
 
 
 def _number(v: Value, expr: ast.Expr, trace) -> int | float:
@@ -77,8 +103,10 @@ def _binop(expr: ast.BinOp, a, b, trace):
         r = a // b if isinstance(a, int) and isinstance(b, int) and a % b == 0 else a / b
     elif op == "//":
         r = a // b
-    else:
+    elif op == "%":
         r = a % b
+    else:
+        return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
     if abs(r) > MAX_MAGNITUDE:
         raise ArchResourceError(f"the value {r:.3g} is beyond any layer size archdsl builds", expr.span, trace)
     return r

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast
-from .errors import ArchError, ArchFileError, ArchNameError, ArchSyntaxError, Span
+from .errors import ArchError, ArchFileError, ArchNameError, ArchResourceError, ArchSyntaxError, Span
+from .limits import MAX_NESTING, MAX_NUMBER_CHARS, MAX_SOURCE_BYTES
+from .source import lines, normalise, read_source
+
+__all__ = ["parse", "parse_file", "read_source"]
 
 _GRAMMAR = Path(__file__).with_name("grammar.lark")
 _comments: list[Token] = []
 _parser: Lark | None = None
-
-# Source size beyond which we refuse to parse: no real architecture is this long.
-MAX_SOURCE_BYTES = 5_000_000
 
 
 def _lark() -> Lark:
@@ -32,63 +34,42 @@ def _lark() -> Lark:
     return _parser
 
 
-def read_source(path: str | Path) -> str:
-    """The text of an .arch file, or an `ArchFileError` saying why it cannot be read."""
-    p = Path(path)
-    span = Span(1, 1, 1, 1, file=str(path))
-    if not p.exists():
-        raise ArchFileError(f"no such file: {path}", span)
-    if p.is_dir():
-        raise ArchFileError(f"{path} is a directory, not an .arch file", span)
-    try:
-        data = p.read_bytes()
-    except OSError as e:
-        raise ArchFileError(f"cannot read {path}: {e.strerror}", span) from None
-    if len(data) > MAX_SOURCE_BYTES:
-        raise ArchFileError(f"{path} is {len(data):,} bytes; archdsl reads files up to {MAX_SOURCE_BYTES:,}", span)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise ArchFileError(
-            f"{path} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})",
-            Span(line, col, line, col + 1, file=str(path), source=data.decode("utf-8", "replace")),
-        ) from None
-
-
 def parse_file(path: str | Path) -> ast.Module:
     return parse(read_source(path), file=str(path))
 
 
 def parse(text: str, file: str = "<text>") -> ast.Module:
     """Parse .arch text. Raises `ArchSyntaxError` (or `ArchFileError` for an empty file)."""
-    if "\x00" in text:
-        i = text.index("\x00")
-        line = text.count("\n", 0, i) + 1
-        raise ArchFileError("the file contains a NUL byte; is it a binary file?", _span_at(text, file, i, line))
-    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
-        raise ArchFileError(
-            "the file is empty; expected a 'network NAME { ... }' definition", Span(1, 1, 1, 1, file, text)
-        )
     if len(text) > MAX_SOURCE_BYTES:
         raise ArchFileError(
             f"the text is {len(text):,} characters; archdsl reads up to {MAX_SOURCE_BYTES:,}", Span(1, 1, 1, 1, file)
         )
+    text = normalise(text)
+    if "\x00" in text:
+        i = text.index("\x00")
+        line = text.count("\n", 0, i) + 1
+        raise ArchFileError("the file contains a NUL byte; is it a binary file?", _span_at(text, file, i, line))
+    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in lines(text)):
+        raise ArchFileError(
+            "the file is empty; expected a 'network NAME { ... }' definition", Span(1, 1, 1, 1, file, text)
+        )
+    _refuse_deep_brackets(text, file)
     _comments.clear()
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as e:
         raise _syntax_error(e, text, file) from None
+    _refuse_deep(tree, text, file)
     try:
         module = _ToAst(text, file).transform(tree)
     except VisitError as e:
         if isinstance(e.orig_exc, ArchError):
             raise e.orig_exc from None
         raise
-    lines = text.splitlines()
+    source_lines = lines(text)
     comments = tuple(
-        ast.Comment(c.line, c.value.rstrip(), bool(lines[c.line - 1][: c.column - 1].strip())) for c in _comments
+        ast.Comment(c.line, c.value.rstrip(), bool(source_lines[c.line - 1][: c.column - 1].strip()))
+        for c in _comments
     )
     return ast.Module(module, comments=comments, file=file, source=text)
 
@@ -98,9 +79,45 @@ def _span_at(text: str, file: str, index: int, line: int) -> Span:
     return Span(line, col, line, col + 1, file, text)
 
 
+_BRACKET = re.compile(r'[{}()]|"[^"\n]*"|#[^\n]*')
+
+
+def _refuse_deep_brackets(text: str, file: str) -> None:
+    """Brackets nested deeper than `MAX_NESTING`, refused before the parser builds a tree that deep."""
+    depth = 0
+    for m in _BRACKET.finditer(text):
+        ch = m.group()
+        if ch in "{(":
+            depth += 1
+            if depth > MAX_NESTING:
+                i = m.start()
+                raise ArchResourceError(_too_deep(), _span_at(text, file, i, text.count("\n", 0, i) + 1))
+        elif ch in "})":
+            depth = max(0, depth - 1)
+
+
+def _too_deep() -> str:
+    return (f"this is nested more than {MAX_NESTING} levels deep (brackets, structures or a chain of operators); "
+            "archdsl reads up to that depth")
+
+
+def _refuse_deep(tree: Tree, text: str, file: str) -> None:
+    """Refuse a parse tree nested deeper than `MAX_NESTING` before anything recurses over it (the
+    transformer, the printer, the elaborator all do). Iterative, so it cannot overflow itself."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            meta = node.meta
+            line, col = getattr(meta, "line", 1), getattr(meta, "column", 1)
+            raise ArchResourceError(_too_deep(), Span(line, col, line, col + 1, file, text))
+        stack.extend((c, depth + 1) for c in node.children if isinstance(c, Tree))
+
+
 # --- syntax errors -----------------------------------------------------------------------------
 
-_READABLE = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string", "MERGE": "'concat', 'add', 'mul'"}
+_READABLE = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string", "MERGE": "'concat', 'add', 'mul'",
+             "COMPARE": "a comparison"}
 
 
 def _describe(terminal: str) -> str:
@@ -115,13 +132,14 @@ def _describe(terminal: str) -> str:
     return f"'{pattern.value}'" if pattern.type == "str" else terminal.lower()
 
 
-_OPERATORS = frozenset({"PLUS", "MINUS", "STAR", "SLASH", "__ANON_0", "PERCENT"})
+_OPERATORS = frozenset({"PLUS", "MINUS", "STAR", "SLASH", "__ANON_0", "PERCENT", "COMPARE", "AND", "OR", "IF"})
 
 
 def _expected(names) -> str:
     """Readable expected tokens: closers and separators first, arithmetic folded into 'an operator'."""
     names = set(names)
-    ops = {n for n in names if n in _OPERATORS or _describe(n) in ("'+'", "'-'", "'*'", "'/'", "'//'", "'%'")}
+    ops = {n for n in names
+           if n in _OPERATORS or _describe(n) in ("'+'", "'-'", "'*'", "'/'", "'//'", "'%'", "'and'", "'or'", "'if'")}
     items = sorted({_describe(n) for n in names - ops}, key=lambda d: (not d.startswith("'"), d))
     if len(ops) > 1:
         items.append("an operator")
@@ -146,8 +164,8 @@ def _syntax_error(e: UnexpectedInput, text: str, file: str) -> ArchSyntaxError:
         return ArchSyntaxError(msg, Span(line, col, line, col + 1, file, text))
     if isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END"):
         opener = _unclosed(text)
-        lines = text.splitlines() or [""]
-        end = Span(len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2, file, text)
+        rows = lines(text)
+        end = Span(len(rows), len(rows[-1]) + 1, len(rows), len(rows[-1]) + 2, file, text)
         if opener:
             ch, (ol, oc) = opener
             close = {"{": "}", "(": ")"}[ch]
@@ -180,9 +198,11 @@ def _acceptable(e: UnexpectedToken) -> set[str]:
 def _hint(tok: Token, expected, text: str) -> str:
     """A named diagnosis of the common mistakes, from the unexpected token and what the parser wanted."""
     if tok.type == "NAME" and tok.value in ("def", "class", "layer", "model", "net"):
-        return " (definitions start with 'network' or 'block')"
+        return " (definitions start with 'network', 'block' or 'options')"
     if "SEMICOLON" in expected and tok.type in ("RBRACE", "$END"):
         return " (a named assignment 'x = ...' ends with ';')"
+    if tok.type == "COMPARE":
+        return " (comparisons do not chain: write a < b and b < c)"
     if tok.type == "COLON":
         return " (keyword arguments use '=', as in stride=2)"
     opener = _unclosed(text[: tok.start_pos])
@@ -249,6 +269,12 @@ class _ToAst(Transformer):
     def block(self, meta, name, params, body):
         return ast.Definition("block", str(name), params or (), body, self._tok_span(name))
 
+    def options(self, meta, name, params, *alternatives):
+        for p in params or ():
+            if p.tensor or isinstance(p.default, ast.SeqValue):
+                raise ArchSyntaxError("an options list takes value parameters only (numbers, strings, pairs)", p.span)
+        return ast.Options(str(name), params or (), tuple(alternatives), self._tok_span(name))
+
     def params(self, meta, *ps):
         ps = tuple(p for p in ps if p is not None)
         seen: dict[str, ast.Param] = {}
@@ -274,8 +300,21 @@ class _ToAst(Transformer):
     def unit(self, meta, item):
         return item
 
-    def repeat(self, meta, unit, count):
-        return ast.Repeat(unit, count, self._span(meta))
+    def repeat(self, meta, unit, count, index):
+        return ast.Repeat(unit, count, str(index) if index else None, self._span(meta))
+
+    def options_choice(self, meta, label, name, *args):
+        args = tuple(self._arg(a) for a in args if a is not None)
+        return ast.OptionsChoice(str(label), str(name), args, self._tok_span(name))
+
+    def if_item(self, meta, cond, then, orelse):
+        return ast.If(cond, then, orelse, self._span(meta))
+
+    def else_part(self, meta, body):
+        return body
+
+    def else_if(self, meta, item):
+        return ast.Seq((item,), item.span)
 
     def residual(self, meta, body, shortcut=None):
         return ast.Residual(body, shortcut, self._span(meta))
@@ -304,10 +343,30 @@ class _ToAst(Transformer):
     def ref(self, meta, name):
         return ast.Ref(str(name), self._span(meta))
 
+    @staticmethod
+    def _arg(a) -> ast.Arg:
+        return a if isinstance(a, ast.Arg) else ast.Arg(None, a, getattr(a, "span", None))
+
     def call(self, meta, name, *args):
-        args = tuple(a if isinstance(a, ast.Arg) else ast.Arg(None, a, getattr(a, "span", None))
-                     for a in args if a is not None)
-        return ast.Call(str(name), args, self._tok_span(name))
+        return ast.Call(str(name), tuple(self._arg(a) for a in args if a is not None), self._tok_span(name))
+
+    def func(self, meta, name, *args):
+        return ast.Func(str(name), tuple(self._arg(a) for a in args if a is not None), self._tok_span(name))
+
+    def compare(self, meta, a, op, b):
+        return ast.BinOp(str(op), a, b, self._span(meta))
+
+    def and_(self, meta, a, b):
+        return ast.BinOp("and", a, b, self._span(meta))
+
+    def or_(self, meta, a, b):
+        return ast.BinOp("or", a, b, self._span(meta))
+
+    def not_(self, meta, a):
+        return ast.Not(a, self._span(meta))
+
+    def if_expr(self, meta, then, cond, orelse):
+        return ast.IfExpr(then, cond, orelse, self._span(meta))
 
     def kwarg(self, meta, name, value):
         return ast.Arg(str(name), value, self._tok_span(name))
@@ -335,7 +394,12 @@ class _ToAst(Transformer):
 
     def number(self, meta, tok):
         s = str(tok)
+        if len(s) > MAX_NUMBER_CHARS:
+            raise ArchResourceError(f"a number of {len(s):,} characters; archdsl reads numbers up to "
+                                    f"{MAX_NUMBER_CHARS} characters long", self._tok_span(tok))
         value = int(s) if s.isdigit() else float(s)
+        if value == float("inf"):
+            raise ArchResourceError(f"the number {s} is too large to be represented", self._tok_span(tok))
         return ast.Number(value, self._tok_span(tok))
 
     def string(self, meta, tok):

@@ -10,8 +10,11 @@ from . import ast
 
 INDENT = "    "
 WIDTH = 100
-_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2}
-_REPEAT = 3  # a repeat count binds tighter than any operator: `* (n - 1)` keeps its brackets
+# Binding strength, loosest first; an operand looser than its place is bracketed.
+_IF, _OR, _AND, _NOT, _CMP, _SUM, _PRODUCT, _UNARY = range(1, 9)
+_PREC = {"or": _OR, "and": _AND, "+": _SUM, "-": _SUM, "*": _PRODUCT, "/": _PRODUCT, "//": _PRODUCT, "%": _PRODUCT}
+_PREC.update({op: _CMP for op in ("==", "!=", "<", "<=", ">", ">=")})
+_REPEAT = _UNARY  # a repeat count binds tighter than any operator: `* (n - 1)` keeps its brackets
 
 
 # --- expressions -------------------------------------------------------------------------------
@@ -27,15 +30,28 @@ def print_expr(e: ast.Expr, parent: int = 0, right: bool = False) -> str:
     if isinstance(e, ast.TupleExpr):
         return "(" + ", ".join(print_expr(x) for x in e.items) + ")"
     if isinstance(e, ast.Neg):
-        return "-" + print_expr(e.operand, 3)
+        return "-" + print_expr(e.operand, _UNARY)
+    if isinstance(e, ast.Not):
+        return _bracket(f"not {print_expr(e.operand, _NOT)}", _NOT, parent)
     if isinstance(e, ast.BinOp):
         p = _PREC[e.op]
-        s = f"{print_expr(e.left, p)} {e.op} {print_expr(e.right, p, right=True)}"
+        # comparisons do not chain: both operands of one are arithmetic
+        left, right_p = (p + 1, p + 1) if p == _CMP else (p, p)
+        s = f"{print_expr(e.left, left)} {e.op} {print_expr(e.right, right_p, right=True)}"
         return f"({s})" if p < parent or (right and p == parent) else s
+    if isinstance(e, ast.IfExpr):
+        s = f"{print_expr(e.then, _OR)} if {print_expr(e.cond, _OR)} else {print_expr(e.orelse, _IF)}"
+        return _bracket(s, _IF, parent)
+    if isinstance(e, ast.Func):
+        return f"{e.name}({_args(e.args)})"
     if isinstance(e, ast.ValueChoice):
         label = f" {e.label}" if e.label else ""
         return f"choice{label}(" + ", ".join(print_expr(x) for x in e.options) + ")"
     raise TypeError(f"not an expression: {e!r}")
+
+
+def _bracket(s: str, p: int, parent: int) -> str:
+    return f"({s})" if p < parent else s
 
 
 def print_value(v) -> str:
@@ -67,10 +83,15 @@ def print_params(params) -> str:
 # --- items -------------------------------------------------------------------------------------
 
 
+def _times(item: ast.Repeat) -> str:
+    """The ` * n` (or ` * n as i`) of a repeat."""
+    return f" * {print_expr(item.count, _REPEAT)}" + (f" as {item.index}" if item.index else "")
+
+
 def _is_simple(item) -> bool:
     if isinstance(item, ast.Repeat):
         return _is_simple(item.body)
-    return isinstance(item, (ast.Call, ast.Ref, ast.MergeRefs))
+    return isinstance(item, (ast.Call, ast.Ref, ast.MergeRefs, ast.OptionsChoice))
 
 
 def _simple(item) -> str:
@@ -80,6 +101,8 @@ def _simple(item) -> str:
         return f"@{item.name}"
     if isinstance(item, ast.MergeRefs):
         return f"{item.kind}(" + ", ".join(f"@{r.name}" for r in item.refs) + ")"
+    if isinstance(item, ast.OptionsChoice):
+        return f"choice {item.label} {item.options}" + (f"({_args(item.args)})" if item.args else "")
     raise TypeError(item)
 
 
@@ -113,7 +136,10 @@ class _Printer:
                 self.lines.append("")  # a comment set apart by a blank line (a file's header) stays apart
             params = print_params(d.params) if d.params else ""
             self.lines.append(f"{d.kind} {d.name}{params} {{")
-            self.seq(d.body, 1)
+            if isinstance(d, ast.Options):
+                self._options(d)
+            else:
+                self.seq(d.body, 1)
             self.lines.append("}")
         self._flush(None, 0)
         return "\n".join(self.lines) + "\n"
@@ -149,13 +175,15 @@ class _Printer:
 
     def _simple_repeat(self, item) -> str:
         if isinstance(item, ast.Repeat):
-            return f"{self._simple_repeat(item.body)} * {print_expr(item.count, _REPEAT)}"
+            return f"{self._simple_repeat(item.body)}{_times(item)}"
         return _simple(item)
 
     def structure(self, item, depth: int, suffix: str = "") -> None:
         pad = INDENT * depth
         if isinstance(item, ast.Repeat):
-            self.structure(item.body, depth, f" * {print_expr(item.count, _REPEAT)}{suffix}")
+            self.structure(item.body, depth, f"{_times(item)}{suffix}")
+        elif isinstance(item, ast.If):
+            self._if(item, pad, depth, suffix)
         elif isinstance(item, ast.Residual):
             self.lines.append(pad + "residual {")
             self.seq(item.body, depth + 1)
@@ -193,10 +221,7 @@ class _Printer:
                     self.lines.append(pad + text + suffix)
                     return
             self.lines.append(pad + f"choice{label} {{")
-            for i, a in enumerate(item.alternatives):
-                if i:
-                    self.lines.append(pad + "|")
-                self.seq(a, depth + 1)
+            self._alternatives(item.alternatives, depth + 1)
             self.lines.append(pad + "}" + suffix)
         elif isinstance(item, ast.Assign):
             inline = print_seq_inline(item.body)
@@ -214,6 +239,38 @@ class _Printer:
         else:
             raise TypeError(f"not an item: {item!r}")
 
+    def _alternatives(self, alternatives, depth: int) -> None:
+        """`a | b | c`, one alternative per line, each a sequence at `depth`."""
+        for i, a in enumerate(alternatives):
+            if i:
+                self.lines.append(INDENT * (depth - 1) + "|")
+            self.seq(a, depth)
+
+    def _if(self, item: ast.If, pad: str, depth: int, suffix: str, head: str = "if") -> None:
+        self.lines.append(f"{pad}{head} {print_expr(item.cond)} {{")
+        self.seq(item.then, depth + 1)
+        orelse = item.orelse
+        if orelse is not None and len(orelse.items) == 1 and isinstance(orelse.items[0], ast.If):
+            self._if(orelse.items[0], pad, depth, suffix, "} else if")
+            return
+        if orelse is not None:
+            self.lines.append(pad + "} else {")
+            self.seq(orelse, depth + 1)
+        self.lines.append(pad + "}" + suffix)
+
+    def _options(self, d: ast.Options) -> None:
+        """One alternative a line, `| ` before each after the first; long ones as `choice` prints them."""
+        inline = [print_seq_inline(a) for a in d.alternatives]
+        if any(a is None or len(INDENT) + len(a) + 2 >= WIDTH for a in inline):
+            self._alternatives(d.alternatives, 1)
+            return
+        for i, (alt, text) in enumerate(zip(d.alternatives, inline)):
+            self._flush(alt.span.line if alt.span else None, 1)
+            self.lines.append((INDENT + ("| " if i else "") + text).rstrip())
+        last = d.alternatives[-1].span
+        if last is not None:
+            self._flush(last.end_line + 1, 1)
+
 
 def print_seq_inline(seq: ast.Seq) -> str | None:
     """A sequence on one line when it is made only of simple items and groups of them, else None."""
@@ -226,7 +283,7 @@ def print_seq_inline(seq: ast.Seq) -> str | None:
             inner = print_seq_inline(body)
             if inner is None:
                 return None
-            rep = f" * {print_expr(item.count, _REPEAT)}" if isinstance(item, ast.Repeat) else ""
+            rep = _times(item) if isinstance(item, ast.Repeat) else ""
             parts.append("{ " + inner + " }" + rep)
         else:
             return None
@@ -247,7 +304,14 @@ def _flat(item) -> str:
     if _is_simple(item):
         return _Printer()._simple_repeat(item)
     if isinstance(item, ast.Repeat):
-        return f"{_flat(item.body)} * {print_expr(item.count, _REPEAT)}"
+        return f"{_flat(item.body)}{_times(item)}"
+    if isinstance(item, ast.If):
+        orelse = item.orelse
+        if orelse is not None and len(orelse.items) == 1 and isinstance(orelse.items[0], ast.If):
+            tail = " else " + _flat(orelse.items[0])
+        else:
+            tail = f" else {_braced(orelse)}" if orelse is not None else ""
+        return f"if {print_expr(item.cond)} {_braced(item.then)}{tail}"
     if isinstance(item, ast.Residual):
         short = f" shortcut {_braced(item.shortcut)}" if item.shortcut is not None else ""
         return f"residual {_braced(item.body)}{short}"

@@ -6,6 +6,7 @@ the cached analysis. While a file does not parse, navigation and completion use 
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from lsprotocol import types
@@ -15,8 +16,10 @@ from .. import __version__
 from ..dsl import parse, print_module
 from ..dsl.errors import ArchError
 from . import completion, shapes, symbols
-from .analysis import Analysis, analyse
+from .analysis import Analysis, analyse, contains
+from .calls import open_call
 from .convert import diagnostic, to_pos, to_range
+from .fixes import suggestion
 
 _KINDS = {"layer": types.CompletionItemKind.Function, "block": types.CompletionItemKind.Class,
           "keyword": types.CompletionItemKind.Keyword}
@@ -57,8 +60,11 @@ def did_open(ls: ArchServer, params: types.DidOpenTextDocumentParams) -> None:
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-def did_change(ls: ArchServer, params: types.DidChangeTextDocumentParams) -> None:
-    ls.refresh(params.text_document.uri)
+async def did_change(ls: ArchServer, params: types.DidChangeTextDocumentParams) -> None:
+    await asyncio.sleep(0)  # edits already received are applied first: fast typing re-checks only the newest
+    uri = params.text_document.uri
+    if ls.workspace.get_text_document(uri).version == params.text_document.version:
+        ls.refresh(uri)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
@@ -131,6 +137,63 @@ def complete(ls: ArchServer, params: types.CompletionParams) -> types.Completion
         for c in completion.candidates(a.module if a else None)
     ]
     return types.CompletionList(is_incomplete=False, items=items)
+
+
+@server.feature(types.TEXT_DOCUMENT_SIGNATURE_HELP,
+                types.SignatureHelpOptions(trigger_characters=["(", ","], retrigger_characters=[" "]))
+def signature_help(ls: ArchServer, params: types.SignatureHelpParams) -> types.SignatureHelp | None:
+    doc = ls.workspace.get_text_document(params.text_document.uri)
+    a = ls.navigable(params.text_document.uri)
+    call = open_call(doc.source, doc.offset_at_position(params.position), a.module if a else None)
+    if call is None:
+        return None
+    info = types.SignatureInformation(
+        label=call.label, documentation=types.MarkupContent(types.MarkupKind.Markdown, call.documentation),
+        parameters=[types.ParameterInformation(label=p) for p in call.params])
+    return types.SignatureHelp(signatures=[info], active_signature=0, active_parameter=call.active)
+
+
+@server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)
+def prepare_rename(ls: ArchServer, params: types.PrepareRenameParams) -> types.Range | None:
+    a = ls.navigable(params.text_document.uri)
+    if a is None:
+        return None
+    occs = symbols.occurrences(a.module)
+    pos = to_pos(params.position)
+    hit = next((o for o in occs if contains(o.span, pos)), None)
+    return to_range(hit.span) if hit else None
+
+
+@server.feature(types.TEXT_DOCUMENT_RENAME)
+def rename(ls: ArchServer, params: types.RenameParams) -> types.WorkspaceEdit | None:
+    a = ls.navigable(params.text_document.uri)
+    if a is None or not params.new_name.isidentifier():
+        return None
+    spans = symbols.references(symbols.occurrences(a.module), to_pos(params.position), True)
+    if not spans:
+        return None
+    edits = [types.TextEdit(range=to_range(s), new_text=params.new_name) for s in spans]
+    return types.WorkspaceEdit(changes={params.text_document.uri: edits})
+
+
+@server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
+                types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
+def code_actions(ls: ArchServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    doc = ls.workspace.get_text_document(params.text_document.uri)
+    lines = doc.lines
+    out = []
+    for d in params.context.diagnostics:
+        r = d.range
+        if r.start.line != r.end.line or r.start.line >= len(lines):
+            continue
+        written = lines[r.start.line][r.start.character:r.end.character]
+        fix = suggestion(d.message, written)
+        if fix is None:
+            continue
+        edit = types.WorkspaceEdit(changes={params.text_document.uri: [types.TextEdit(range=r, new_text=fix)]})
+        out.append(types.CodeAction(title=f"Change '{written}' to '{fix}'", kind=types.CodeActionKind.QuickFix,
+                                    diagnostics=[d], edit=edit, is_preferred=True))
+    return out
 
 
 @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)

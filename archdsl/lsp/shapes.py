@@ -4,6 +4,8 @@ search space's decisions)."""
 
 from __future__ import annotations
 
+import re
+
 from ..dsl import CheckResult
 from ..dsl.shape_infer import fmt
 from .analysis import Analysis, Instance, Pos, contains, instances_at
@@ -11,6 +13,7 @@ from .signatures import signature
 
 MAX_SHAPES_PER_LINE = 3  # a block body line shows at most this many distinct shapes (one per call site)
 MAX_HOVER_ROWS = 8
+_WORD = re.compile(r"\w+")
 
 
 def human(n: int) -> str:
@@ -100,10 +103,12 @@ def hover_markdown(a: Analysis, pos: Pos) -> str | None:
         span, instances = hit
         name = _word_at(a, span)
         sig = signature(name)
-        if sig is not None:  # a layer
-            title = f"**{instances[0].nodes[0]['op']}** `{sig.text}`\n\n{sig.summary}"
-        else:
+        if a.module is not None and name in a.module.blocks():
             title = f"**block {name}**"
+        elif sig is not None:  # a layer
+            title = f"**{instances[0].nodes[0]['op']}** `{sig.text}`\n\n{sig.summary}"
+        else:  # a structure: residual, concat { }, add { }
+            title = f"**{name or instances[0].nodes[-1]['op']}**"
         return _instances_card(title, instances)
     for r in a.results:
         definition = next((d for d in a.module.networks() if d.name == r.name), None)
@@ -113,6 +118,7 @@ def hover_markdown(a: Analysis, pos: Pos) -> str | None:
 
 
 def _word_at(a: Analysis, span) -> str:
+    """The name a span starts with (`conv`, `bottleneck`, `residual`)."""
     line = a.lines[span.line - 1] if span.line <= len(a.lines) else ""
-    end = span.end_column if span.end_line == span.line else len(line) + 1
-    return line[span.column - 1:end - 1]
+    m = _WORD.match(line, span.column - 1)
+    return m.group(0) if m else ""

@@ -12,6 +12,7 @@ class Signature:
     name: str  # as written (an alias stays an alias)
     text: str
     summary: str
+    params: tuple[str, ...] = ()  # the parameter names in order
 
 
 def _default(value) -> str:
@@ -31,7 +32,11 @@ def signature(name: str) -> Signature | None:
         return None
     params = [p.name if p.required else f"{p.name}={_default(p.default)}" for p in op.params]
     text = f"{name}({', '.join(params)})" if params else name
-    return Signature(name, text, op.summary)
+    summary = op.summary
+    docs = getattr(op, "docs", None)  # the registry's formulas: output shape and parameter count
+    if docs is not None:
+        summary += f"\n\noutput: {docs.output}  \nparams: {docs.params}"
+    return Signature(name, text, summary, tuple(p.name for p in op.params))
 
 
 def layer_signatures() -> list[Signature]:

@@ -26,7 +26,16 @@ def _e(x) -> str:
     return html.escape(str(x))
 
 
-def _leaderboard(run: Run) -> str:
+_NESTED = re.compile(r"choice (\w+)\((?:[^()]|\([^()]*\))*\)")
+
+
+def concrete(option: str, choices: dict) -> str:
+    """An option as the trial had it: a tied choice written inside it (`unit(choice stem(16, 32), 3)`)
+    replaced by the value this trial took for that decision (`unit(32, 3)`)."""
+    return _NESTED.sub(lambda m: str(choices.get(m.group(1), m.group(0))), option)
+
+
+def leaderboard_html(run: Run) -> str:
     names = run.decision_names
     head = ["#", "trial", "status", "val_acc", "epochs", "params", "MACs"] + names
     out = ['<table id="leaderboard"><tr>' + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"]
@@ -37,7 +46,7 @@ def _leaderboard(run: Run) -> str:
                  f'<td title="{_e(r.reason)}">{_e(r.status)}</td>', f'<td class="num">{acc}</td>',
                  f'<td class="num">{r.epochs}</td>', f'<td class="num">{r.params:,}</td>',
                  f'<td class="num">{r.macs:,}</td>']
-        cells += [f"<td>{_e(r.choices.get(n, ''))}</td>" for n in names]
+        cells += [f"<td><code>{_e(concrete(str(r.choices.get(n, '')), r.choices))}</code></td>" for n in names]
         cls = ' class="best"' if i == 1 and r.val_acc is not None else ""
         out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
     return "\n".join(out + ["</table>"])
@@ -66,7 +75,7 @@ def _graph_svg(run: Run) -> str:
     return re.sub(r"^.*?(?=<svg)", "", svg, flags=re.S)  # drop the XML prolog and DOCTYPE
 
 
-def _summary(run: Run) -> str:
+def summary_html(run: Run) -> str:
     s = run.settings
     done = sum(t.record.status == "completed" for t in run.trials)
     state = "finished" if run.finished else "running (or stopped before writing its results)"
@@ -85,20 +94,20 @@ def write_report(run: Run, out: str | Path, plots_dir: str | Path | None = None)
     plots = Path(plots_dir) if plots_dir else out.with_name(out.stem + "_plots")
     plots.mkdir(parents=True, exist_ok=True)
     sections, pngs = [], []
-    for key, (title, draw) in FIGURES.items():
+    for key, (title, draw, caption) in FIGURES.items():
         png = draw(run)
         path = plots / f"{key}.png"
         path.write_bytes(png)
         pngs.append(path)
         data = base64.b64encode(png).decode("ascii")
-        sections.append(f'<h2>{_e(title)}</h2><figure id="{key}"><img alt="{_e(title)}" '
-                        f'src="data:image/png;base64,{data}"></figure>')
-    name = _e(run.settings.get("space") or run.path.name)
+        sections.append(f'<h2>{_e(title)}</h2><p class="meta">{_e(caption)}</p><figure id="{key}">'
+                        f'<img alt="{_e(title)}" src="data:image/png;base64,{data}"></figure>')
+    name = _e(Path(run.settings.get("space") or run.path).name)
     page = "\n".join([
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>archdsl search report: {name}</title><style>{CSS}</style></head><body>",
-        f"<h1>Search report: {name}</h1>", _summary(run),
-        "<h2>Leaderboard</h2>", _leaderboard(run),
+        f"<h1>Search report: {name}</h1>", summary_html(run),
+        "<h2>Leaderboard</h2>", leaderboard_html(run),
         *sections,
         '<h2>The best architecture</h2><figure id="graph">', _graph_svg(run), "</figure>",
         f'<p class="meta">Written by <code>archdsl report {_e(run.path)}</code>; PNG copies of the plots in '

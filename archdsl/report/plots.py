@@ -141,8 +141,14 @@ def curves(run: Run) -> bytes:
 
 
 FIGURES = {
-    "best-so-far": ("Best so far", best_so_far),
-    "cost": ("Accuracy against cost, with the Pareto front", cost),
-    "decisions": ("Which choices mattered", decisions),
-    "curves": ("Learning curves", curves),
+    "best-so-far": ("Best so far", best_so_far,
+                    "The best validation accuracy found after each trial (grey: each trial's own), in the order the "
+                    "search launched them and against the time since the first trial started."),
+    "cost": ("Accuracy against cost, with the Pareto front", cost,
+             "Each trial's accuracy against its multiply-accumulates and parameters; the front joins the trials "
+             "that no other trial beats on both accuracy and cost."),
+    "decisions": ("Which choices mattered", decisions,
+                  "For each decision of the space, the mean accuracy of the trials that took each option "
+                  "(n: how many did)."),
+    "curves": ("Learning curves", curves, "Validation accuracy and loss per epoch of the best trials."),
 }

@@ -30,6 +30,11 @@ class Run:
     finished: bool  # trials.json exists: the search wrote its results
     best_arch: str | None
 
+    def _repr_html_(self) -> str:  # in a notebook: the summary line and the leaderboard
+        from .page import leaderboard_html, summary_html
+
+        return summary_html(self) + leaderboard_html(self)
+
     @property
     def decision_names(self) -> list[str]:
         names: list[str] = []

@@ -1,13 +1,21 @@
-"""Checkpoints: everything `fit` needs to continue exactly where it stopped, written atomically.
+"""Checkpoints: everything `fit` needs to continue exactly where it stopped, in a file that cannot run code.
 
 A checkpoint is a dict: `model`, `optimizer`, `scheduler`, `scaler` state dicts, the finished `epoch`,
-the RNG states (torch CPU, CUDA, numpy, python), the `.arch` text and the training config.
+the RNG states (torch CPU, CUDA, numpy, python), the `.arch` text, the training config and its metrics.
+It holds only tensors, plain containers, numbers and strings, so `torch.load(weights_only=True)` reads it
+and a crafted file is refused instead of executed. `format` marks it and `sha256` is a digest of every
+value in it (see `digest`), so a file with flipped bytes is refused rather than loaded. A file without that
+mark (an older archdsl's, or another program's) is read as weights only if it, too, loads with
+`weights_only=True`; anything else needs `trust=True` (the CLI's `--trust-checkpoint`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
+import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,73 +24,199 @@ from ..dsl.errors import ArchError
 
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
+FORMAT = "archdsl-checkpoint/2"
+TRUST_HINT = "pass --trust-checkpoint only if you trust where the file came from (loading it may run code)"
 
 
 class CheckpointError(ArchError):
-    """A weights file that is missing, unreadable or does not fit the model."""
+    """A weights file that is missing, unreadable, damaged, unsafe or does not fit the model."""
 
     kind = "checkpoint"
 
 
 def rng_state() -> dict:
+    """Every RNG's state as tensors, lists and numbers (nothing that needs pickle's code paths)."""
     import torch
 
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
     return {
         "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": np.random.get_state(),
-        "python": random.getstate(),
+        "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
+        "numpy": {"kind": str(kind), "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(gauss)},
+        "python": [int(version), list(internal), gauss_next],
     }
 
 
-def set_rng_state(state: dict) -> None:
+def set_rng_state(state: dict, source: str | Path = "checkpoint") -> None:
+    """Restore `rng_state()`'s result (or a format-1 checkpoint's tuples); a bad state is a CheckpointError."""
     import torch
 
-    torch.set_rng_state(state["torch"])
-    if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    try:
+        torch.set_rng_state(state["torch"])
+        if state.get("cuda") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+        n = state["numpy"]
+        if isinstance(n, dict):
+            keys = np.asarray(n["keys"].numpy() if isinstance(n["keys"], torch.Tensor) else n["keys"])
+            if keys.shape != (624,) or keys.min(initial=0) < 0 or keys.max(initial=0) >= 2**32:
+                raise ValueError(f"numpy keys must be 624 values in 0..2^32-1, got shape {keys.shape}")
+            n = (n["kind"], keys.astype(np.uint32), int(n["pos"]), int(n["has_gauss"]), float(n["cached_gaussian"]))
+        np.random.set_state(n)
+        version, internal, gauss_next = state["python"]
+        random.setstate((int(version), tuple(int(i) for i in internal), gauss_next))
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
+        raise CheckpointError(f"cannot resume from {source}: its RNG state is damaged ({_one_line(e)})") from None
+
+
+def digest(value) -> str:
+    """sha256 over every value of a nested structure of dicts, lists, tensors, strings, numbers and None,
+    in a fixed order; a type outside these raises TypeError (so nothing unsafe is ever saved)."""
+    h = hashlib.sha256()
+    _feed(h, value)
+    return h.hexdigest()
+
+
+def _feed(h, value) -> None:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        t = value.detach().cpu().contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)}:".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    elif isinstance(value, dict):
+        h.update(f"D{len(value)}:".encode())
+        for k in sorted(value, key=lambda k: (type(k).__name__, str(k))):
+            _feed(h, k)
+            _feed(h, value[k])
+    elif isinstance(value, (list, tuple)):
+        h.update(f"{'L' if isinstance(value, list) else 'U'}{len(value)}:".encode())
+        for item in value:
+            _feed(h, item)
+    elif isinstance(value, bool) or value is None:
+        h.update(f"B{value}".encode())
+    elif isinstance(value, int):
+        h.update(f"I{value}:".encode())
+    elif isinstance(value, float):
+        h.update(b"F" + struct.pack("<d", value))
+    elif isinstance(value, str):
+        data = value.encode("utf-8", "surrogatepass")
+        h.update(f"S{len(data)}:".encode() + data)
+    elif isinstance(value, bytes):
+        h.update(f"Y{len(value)}:".encode() + value)
+    else:
+        raise TypeError(f"a checkpoint may hold only tensors, containers, numbers and strings, not {type(value)}")
 
 
 def save(state: dict, out_dir: str | Path) -> Path:
-    """Write `state` to OUT_DIR/checkpoint.pt through a temporary file, so a crash never leaves half a file."""
+    """Write `state` with its format mark and digest to OUT_DIR/checkpoint.pt: temporary file, fsync, rename,
+    so a crash never leaves half a file."""
     import torch
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / CHECKPOINT
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
+    payload = {k: v for k, v in state.items() if k not in ("format", "sha256")}
+    marked = {**payload, "format": FORMAT, "sha256": digest(payload)}
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        torch.save(marked, f)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
     return path
 
 
-def load(path: str | Path) -> dict:
-    """A checkpoint dict (or a bare state dict, as the search saves) from PATH or DIR/checkpoint.pt."""
+def load(path: str | Path, trust: bool = False) -> dict:
+    """A checkpoint dict (or a bare state dict, as the search saves) from PATH or DIR/checkpoint.pt.
+
+    Read with `weights_only=True`; a marked checkpoint must match its digest. `trust=True` also reads files
+    that need full unpickling (older archdsl checkpoints), which can run code: only for files you trust."""
+    import pickle
+
     import torch
 
+    p = _resolve(path)
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols on stderr; the error says enough
+            warnings.simplefilter("ignore")
+            state = torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if not trust:
+            raise CheckpointError(f"refusing to load {p}: it holds Python objects beyond tensors and plain values "
+                                  f"(an older archdsl checkpoint, a damaged or a crafted file: {_unsafe_name(e)}); "
+                                  f"{TRUST_HINT}") from None
+        state = _load_trusted(p)
+    except Exception as e:
+        raise CheckpointError(f"cannot read checkpoint {p}: {_one_line(e)} (a damaged or truncated file?)") from None
+    if isinstance(state, dict) and "sha256" in state:
+        _verify(state, p)
+    return state
+
+
+def _load_trusted(p: Path) -> dict:
+    import torch
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(p, map_location="cpu", weights_only=False)
+    except Exception as e:
+        raise CheckpointError(f"cannot read checkpoint {p}: {_one_line(e)}") from None
+
+
+def _verify(state: dict, p: Path) -> None:
+    stored = state.pop("sha256")
+    if state.get("format") != FORMAT:
+        raise CheckpointError(f"{p} is a checkpoint of an unknown format {state.get('format')!r}; expected {FORMAT}")
+    payload = {k: v for k, v in state.items() if k != "format"}
+    try:
+        actual = digest(payload)
+    except TypeError as e:
+        raise CheckpointError(f"{p} is damaged: {e}") from None
+    if actual != stored:
+        raise CheckpointError(f"{p} is damaged: its contents do not match the sha256 digest stored with them "
+                              f"(flipped bytes or an edited file); refusing to load it")
+    state.pop("format")
+
+
+def _resolve(path: str | Path) -> Path:
     p = Path(path)
     if p.is_dir():
         p = p / CHECKPOINT
     if not p.is_file():
         raise CheckpointError(f"checkpoint not found: {p}")
-    try:
-        # weights_only=False: the checkpoint holds numpy/python RNG states; only load files you trust.
-        return torch.load(p, map_location="cpu", weights_only=False)
-    except Exception as e:
-        raise CheckpointError(f"cannot read checkpoint {p}: {e}") from None
+    return p
 
 
-def load_weights(model, path: str | Path) -> dict:
+def _unsafe_name(e: Exception) -> str:
+    """What the weights-only unpickler refused, from torch's long message."""
+    import re
+
+    text = str(e)
+    m = re.search(r"GLOBAL ([\w.]+) was not an allowed global", text)
+    if m:
+        return f"it asks for {m.group(1)}"
+    m = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
+    return m.group(1).strip().rstrip(".") if m else _one_line(e)
+
+
+def _one_line(e: Exception) -> str:
+    lines = [s.strip() for s in str(e).strip().splitlines() if s.strip()]
+    text = lines[0] if lines else type(e).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def load_weights(model, path: str | Path, trust: bool = False) -> dict:
     """Load a checkpoint's (or bare state dict's) weights into `model`; returns the loaded dict."""
-    state = load(path)
+    state = load(path, trust=trust)
     weights = state.get("model", state) if isinstance(state, dict) else None
     if not isinstance(weights, dict):
         raise CheckpointError(f"{path} holds no model weights")
     try:
         model.load_state_dict(weights)
-    except RuntimeError as e:
+    except (RuntimeError, TypeError, AttributeError) as e:
         first = str(e).strip().splitlines()
         detail = " ".join(line.strip() for line in first[:3])
         raise CheckpointError(f"weights in {path} do not fit this network: {detail}") from None

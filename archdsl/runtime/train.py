@@ -48,20 +48,26 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if self.optimizer not in ("sgd", "adamw"):
-            raise ValueError(f"optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}")
-        if self.schedule not in ("cosine", "step", "none"):
-            raise ValueError(f"schedule must be 'cosine', 'step' or 'none', got {self.schedule!r}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("epochs and batch_size must be at least 1")
+        # The command line's rules, so a config from Python or a search file fails as a flag would
+        # (a `UsageError`, which is a ValueError, naming the setting).
+        from ..cli import values as v
+
+        rules = {"epochs": v.positive_int, "batch_size": v.positive_int, "lr": v.positive_float,
+                 "optimizer": v.choice("sgd", "adamw"), "momentum": v.momentum, "weight_decay": v.nonneg_float,
+                 "schedule": v.choice("cosine", "step", "none"), "grad_clip": v.optional(v.positive_float),
+                 "seed": v.seed, "num_workers": v.workers}
+        for name, value in v.check_settings(dataclasses.asdict(self), rules, "training config").items():
+            setattr(self, name, value)
 
 
 def fit(model, data, cfg: TrainConfig, out_dir: str | Path | None = None, resume: bool = False,
-        on_epoch: Callable[[int, dict], None] | None = None, arch: str | None = None) -> dict:
+        on_epoch: Callable[[int, dict], None] | None = None, arch: str | None = None,
+        trust_checkpoint: bool = False) -> dict:
     """Train `model` on `data.train`, validating on `data.val` after each epoch.
 
     Returns the last epoch's metrics: `val_acc`, `val_loss`, `train_loss`, `train_acc`, `lr`, `epochs`.
     Raises `DivergedError` on a NaN/inf loss. `arch` (the .arch text) is stored in checkpoints.
+    `trust_checkpoint` lets `resume` read a checkpoint that needs full unpickling (see `checkpoint.load`).
     """
     import torch
 
@@ -88,18 +94,10 @@ def fit(model, data, cfg: TrainConfig, out_dir: str | Path | None = None, resume
             raise ValueError("resume=True needs out_dir")
         path = Path(out_dir) / checkpoint.CHECKPOINT
         if path.is_file():
-            state = checkpoint.load(path)
-            try:
-                model.load_state_dict(state["model"])
-            except RuntimeError as e:
-                raise checkpoint.CheckpointError(f"cannot resume from {path}: its weights do not fit this "
-                                                 f"network ({str(e).strip().splitlines()[0]})") from None
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
+            state = checkpoint.load(path, trust=trust_checkpoint)
+            _restore(state, path, cfg, model, optimizer, scheduler, scaler, steps_per_epoch=len(loader))
             # The schedule follows this run's epochs (the same as the checkpoint's for an exact resume).
             scheduler.lr_lambdas[0] = _lr_factor(cfg.schedule, steps)
-            scaler.load_state_dict(state["scaler"])
-            checkpoint.set_rng_state(state["rng"])
             start = int(state["epoch"])
             resumed_metrics = state.get("metrics")
     # A run resumed after its last epoch returns that epoch's metrics (val_acc, ...) without training.
@@ -124,6 +122,62 @@ def fit(model, data, cfg: TrainConfig, out_dir: str | Path | None = None, resume
         if on_epoch is not None:
             on_epoch(epoch, result)
     return result
+
+
+# Settings a resumed run must share with its checkpoint: the optimizer state restores the checkpoint's own
+# values, so a different flag would be silently ignored (epochs may grow: the schedule is rebuilt).
+RESUME_SETTINGS = ("optimizer", "lr", "momentum", "weight_decay", "schedule", "batch_size", "grad_clip", "seed")
+
+
+def _restore(state, path: Path, cfg: TrainConfig, model, optimizer, scheduler, scaler, steps_per_epoch: int) -> None:
+    """Load a checkpoint's training state, each failure a one-line CheckpointError naming the part."""
+    Error = checkpoint.CheckpointError
+    if not isinstance(state, dict):
+        raise Error(f"cannot resume from {path}: it holds a {type(state).__name__}, not a training checkpoint")
+    missing = [k for k in ("model", "optimizer", "scheduler", "scaler", "epoch", "rng") if k not in state]
+    if missing:
+        raise Error(f"cannot resume from {path}: it is not a training checkpoint (lacks {', '.join(missing)})")
+    epoch = state["epoch"]
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise Error(f"cannot resume from {path}: its epoch is {epoch!r}, expected a whole number >= 0")
+    saved = state.get("config") if isinstance(state.get("config"), dict) else {}
+    for name in RESUME_SETTINGS:
+        if name in saved and saved[name] != getattr(cfg, name):
+            flag = "--" + name.replace("_", "-")
+            raise Error(f"cannot resume from {path}: it was trained with {flag} {saved[name]}, this run asks for "
+                        f"{flag} {getattr(cfg, name)} (use the same settings, or --force to start over)")
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, TypeError, AttributeError) as e:
+        raise Error(f"cannot resume from {path}: its weights do not fit this "
+                    f"network ({str(e).strip().splitlines()[0]})") from None
+    for part, target in (("optimizer", optimizer), ("scheduler", scheduler), ("scaler", scaler)):
+        try:
+            target.load_state_dict(state[part])
+            if part == "optimizer":
+                _check_optimizer_state(optimizer)
+            elif part == "scheduler" and scheduler.last_epoch != epoch * steps_per_epoch:
+                raise ValueError(f"it is at step {scheduler.last_epoch!r}, but {epoch} epoch(s) of this run are "
+                                 f"{epoch * steps_per_epoch} steps; was the dataset changed?")
+        except (ValueError, KeyError, TypeError, RuntimeError, AttributeError, IndexError) as e:
+            detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise Error(f"cannot resume from {path}: its {part} state does not fit this run ({detail})") from None
+    checkpoint.set_rng_state(state["rng"], path)
+
+
+def _check_optimizer_state(optimizer) -> None:
+    """Every per-parameter buffer the optimizer restored has its parameter's shape (torch checks only counts)."""
+    import torch
+
+    for group in optimizer.param_groups:
+        for key in ("lr", "momentum", "weight_decay"):
+            value = group.get(key, 0.0)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{key} is {value!r}, expected a finite number")
+        for p in group["params"]:
+            for key, value in optimizer.state.get(p, {}).items():
+                if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != p.shape:
+                    raise ValueError(f"buffer {key!r} has shape {tuple(value.shape)}, its parameter {tuple(p.shape)}")
 
 
 def evaluate(model, dataset, cfg: TrainConfig) -> dict:

@@ -15,7 +15,7 @@ from ..cli import values as v
 from ..cli.values import Invalid, UsageError, check_settings
 from ..dsl.errors import ArchFileError
 
-STRATEGY_NAMES = ("random", "reinforce", "evolution")
+STRATEGY_NAMES = ("random", "reinforce", "evolution", "bo")
 SCHEDULERS = ("fifo", "asha")
 
 
@@ -44,6 +44,7 @@ class SearchSettings:
     seed: int | None = 0
     strategy_options: dict = field(default_factory=dict)  # passed to the strategy's constructor
     dedup: bool = True
+    objective: str | None = None  # "macs:20M", "pareto:macs", ... (archdsl/search/objective.py)
 
     def validate(self, source: str = "search settings") -> SearchSettings:
         """Every value checked by the shared rules (`cli/values.py`); a bad one is a one-line `UsageError`."""
@@ -58,7 +59,8 @@ class SearchSettings:
         """What every trial's training needs (it travels in the trial config)."""
         return {"data": self.data, "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
                 "seed": self.seed, "threads": max(1, int(self.cpus_per_trial)), "progress": False,
-                "amp": self.amp, "channels_last": self.channels_last}
+                "amp": self.amp, "channels_last": self.channels_last,
+                **({"latency": True} if (self.objective or "").replace("pareto:", "").startswith("latency") else {})}
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -79,6 +81,15 @@ def _mapping(value):
     return value
 
 
+def _objective(value):
+    from .objective import Objective
+
+    try:
+        return str(Objective.parse(str(value)).spec)
+    except ValueError as e:
+        raise Invalid(str(e)) from None
+
+
 def _rules() -> dict:
     return {
         "space": v.text, "strategy": v.choice(*STRATEGY_NAMES), "samples": v.positive_int, "data": v.text,
@@ -89,6 +100,7 @@ def _rules() -> dict:
         "gpus_per_trial": v.nonneg_float, "address": v.optional(v.text), "storage": v.optional(v.text),
         "storage_endpoint": v.optional(v.text), "amp": _boolean, "channels_last": _boolean, "out": v.output_dir,
         "seed": v.optional(v.seed), "strategy_options": _mapping, "dedup": _boolean,
+        "objective": v.optional(_objective),
     }
 
 

@@ -18,7 +18,17 @@ OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")  
 EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))  # (from, to), decision order e01 e02 e12 e03 e13 e23
 OPTIMUM = 94.3733  # the best CIFAR-10 test accuracy (200 epochs) in the space
 SPACE_FILE = Path(__file__).resolve().parents[2] / "archs" / "spaces" / "nb201.arch"
-DEFAULT_CSV = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "nb201_cifar10_test200.csv"
+def _default_csv() -> Path:
+    """`shared/data/nb201_cifar10_test200.csv` beside the checkout or any folder above it (worktrees nest)."""
+    here = Path(__file__).resolve().parents[2]
+    for folder in here.parents:
+        candidate = folder / "shared" / "data" / "nb201_cifar10_test200.csv"
+        if candidate.is_file():
+            return candidate
+    return here.parent / "shared" / "data" / "nb201_cifar10_test200.csv"
+
+
+DEFAULT_CSV = _default_csv()
 
 
 def to_string(assignment: Sequence[int]) -> str:

@@ -39,6 +39,7 @@ class SearchOutcome:
     best: TrialRecord | None
     out: Path
     rejected: dict  # reason family -> samples never launched
+    weights: Path | None = None  # best.pt, when the best trial's checkpoint could be read back
 
 
 class ClusterError(ArchFileError):
@@ -56,7 +57,14 @@ def make_strategy(name: str, sizes, seed: int | None, options: dict | None = Non
 def make_searcher(settings: SearchSettings, space: Space) -> ArchSearcher:
     strategy = make_strategy(settings.strategy, space.sizes, settings.seed, settings.strategy_options)
     return ArchSearcher(space, strategy, max_params=settings.max_params, max_macs=settings.max_macs,
-                        dedup=settings.dedup, samples=settings.samples, epochs=settings.epochs)
+                        dedup=settings.dedup, samples=settings.samples, epochs=settings.epochs,
+                        objective=objective_of(settings))
+
+
+def objective_of(settings: SearchSettings):
+    from .objective import Objective
+
+    return Objective.parse(settings.objective) if settings.objective else None
 
 
 def preflight(settings: SearchSettings, space: Space) -> None:
@@ -256,10 +264,15 @@ def _run(settings, out, resume, force, given, trainable, verbose, live) -> Searc
         _fit(settings, store, searcher, run, remaining, trainable, verbose, live)
     rs = records(searcher.trials)
     write_tables(rs, out)
+    objective = objective_of(settings)
+    if objective is not None:  # the accuracy-cost front of every trial with an accuracy
+        from .pareto import write_pareto_csv
+
+        column = "latency_ms" if objective.cost == "latency" else objective.cost
+        write_pareto_csv([asdict(r) for r in rs if r.val_acc is not None], column, out / "pareto.csv")
     best = next((r for r in rs if r.val_acc is not None and r.checkpoint), None)
-    if best is not None:
-        write_best(best, out, settings.space, store)
-    return SearchOutcome(rs, best, out, dict(searcher.rejected))
+    weights = write_best(best, out, settings.space, store) if best is not None else None
+    return SearchOutcome(rs, best, out, dict(searcher.rejected), weights)
 
 
 def _fit(settings, store, searcher, run, remaining, trainable, verbose, live) -> None:
@@ -288,5 +301,5 @@ def clear(store: Storage, out: Path) -> None:
         shutil.rmtree(store.root, ignore_errors=True)
     else:
         store.fs.delete_dir_contents(store.root, missing_dir_ok=True)
-    for name in ("trials.csv", "trials.json", "best.arch", "best.pt", "settings.yaml"):
+    for name in ("trials.csv", "trials.json", "best.arch", "best.pt", "settings.yaml", "pareto.csv"):
         (out / name).unlink(missing_ok=True)

@@ -6,8 +6,8 @@ de-duplicated by its graph key. Invalid and over-budget samples are told to the 
 reward `None` and a new sample is drawn; duplicates are answered from the known result (or when the
 running twin finishes). Only members that pass everything reach Tune as a trial config.
 
-It keeps the search's trial log: one entry per launched member (`trials`, keyed "0001", "0002", ...) with
-its status, result and the Tune trials that ran it. `persist` (set by the runner) gets the whole state after
+It keeps the search's trial log: one entry per launched member (`trials`, keyed by the Tune id of its
+first attempt) with its status, result and the Tune trials that ran it. `persist` (set by the runner) gets the whole state after
 every change, so the saved state always matches what the strategy was told. A member still running when
 the search was killed is relaunched first when the state is restored, with the directories of its earlier
 attempts, so the trainable continues from the latest checkpoint; it is counted once.
@@ -28,6 +28,8 @@ from ray.tune.search import Searcher
 from ..dsl import ArchError
 from . import jsonstate
 from .dedup import arch_key
+from .feasible import Feasibility
+from .objective import ParetoFitness
 from .space import Space
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,8 @@ class ArchSearcher(Searcher):
         max_rejects: int = 500,
         samples: int | None = None,
         epochs: int | None = None,
+        objective=None,
+        oracle: bool = True,
     ):
         super().__init__(metric=metric, mode=mode)
         self.space = space
@@ -92,6 +96,21 @@ class ArchSearcher(Searcher):
         self.relaunch: list[str] = []  # trials cut off by a kill, to run again first
         self.attempt_dir: Callable[[str], str] = lambda tune_id: f"trial_{tune_id}"
         self.persist: Callable[[dict], None] | None = None
+        # `--objective`: the reward becomes accuracy traded against a cost (see objective.py)
+        self.objective = objective
+        self.fitness = ParetoFitness() if objective is not None and objective.pareto else None
+        self.use_oracle = oracle
+        self._attach_oracle()
+
+
+    def _attach_oracle(self) -> None:
+        """Give the strategy the space's feasibility oracle, so it never proposes an invalid member."""
+        if self.use_oracle and hasattr(self.strategy, "oracle"):
+            self.strategy.oracle = Feasibility(self.space.sizes, self.passes)
+
+    def passes(self, assignment: Sequence[int]) -> bool:
+        """The member is valid and within budget (duplicates pass: they are not invalid)."""
+        return not isinstance(self.examine(assignment), str)
 
     # -- checking -------------------------------------------------------------------------------------
 
@@ -118,7 +137,7 @@ class ArchSearcher(Searcher):
         key = arch_key(g) if self.dedup else repr(a)
         return Candidate(a, self.space.text(a), params, macs, key)
 
-    def _reward(self, result: dict | None, error: bool) -> float | None:
+    def _reward(self, result: dict | None, error: bool, c: Candidate | None = None) -> float | None:
         if error or not result:
             return None
         value = result.get(self.metric)
@@ -128,7 +147,21 @@ class ArchSearcher(Searcher):
             return None
         if not math.isfinite(value):
             return None
-        return -value if self.mode == "min" else value
+        value = -value if self.mode == "min" else value
+        if self.objective is None or c is None:
+            return value
+        cost = self.cost(self.objective.cost, result, c)
+        if cost is None:
+            return None
+        return self.fitness(value, cost) if self.fitness is not None else self.objective.reward(value, cost)
+
+    @staticmethod
+    def cost(name: str, result: dict, c: Candidate) -> float | None:
+        """The member's cost: its params or MACs, or the latency its trial measured (ms, batch 1)."""
+        if name == "latency":
+            v = result.get("latency_ms")
+            return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
+        return float(c.params if name == "params" else c.macs)
 
     # -- the Searcher contract ------------------------------------------------------------------------
 
@@ -188,7 +221,7 @@ class ArchSearcher(Searcher):
         if c is None:
             return Searcher.FINISHED
         self.pending[trial_id] = c
-        tid = f"{len(self.trials) + 1:04d}"
+        tid = trial_id  # a trial keeps the Tune id of its first attempt, in every later run too
         self.trials[tid] = {"status": "pending", "candidate": asdict(c), "choices": self.config_for(c)["choices"],
                             "attempts": [], "result": {}, "reason": ""}
         return self._launch(trial_id, tid, c)
@@ -232,7 +265,7 @@ class ArchSearcher(Searcher):
         c = self.pending.pop(trial_id, None)
         if c is None:
             return
-        reward = self._reward(result, error)
+        reward = self._reward(result, error, c)
         self.strategy.tell(c.assignment, reward)
         for twin in self.waiting.pop(c.key, []):
             self.strategy.tell(twin, reward)
@@ -247,7 +280,7 @@ class ArchSearcher(Searcher):
     def _outcome(self, result: dict | None, error: bool, reward: float | None) -> dict:
         """The log entry's status and result once a trial ends (Tune calls this once per trial)."""
         metrics = {k: v for k, v in (result or {}).items()
-                   if k in ("val_acc", "val_loss", "train_loss", "train_acc", "epoch", "node_id", "device_note",
+                   if k in ("val_acc", "val_loss", "train_loss", "train_acc", "epoch", "node_id", "device_note", "latency_ms",
                             "resumed_from")
                    or k == self.metric}
         if error:
@@ -282,6 +315,7 @@ class ArchSearcher(Searcher):
             "valid_seen": self.valid_seen,
             "trials": self.trials,
             "trial_of": dict(self.trial_of),
+            "fitness": self.fitness.state_dict() if self.fitness is not None else None,
         }
 
     def set_state(self, state: dict) -> None:
@@ -297,9 +331,15 @@ class ArchSearcher(Searcher):
         self.trials = {k: dict(v) for k, v in state.get("trials", {}).items()}
         self.trial_of = dict(state.get("trial_of", {}))
         self.relaunch = [k for k, v in self.trials.items() if v["status"] == "pending"]
+        if self.fitness is not None and state.get("fitness") is not None:
+            self.fitness.load_state_dict(state["fitness"])
 
     def __getstate__(self) -> dict:  # Tune pickles the searcher into its experiment; the memo is a cache
         return {k: v for k, v in self.__dict__.items() if k not in ("_memo", "persist", "attempt_dir")}
+
+    def __setstate__(self, state: dict) -> None:  # the oracle is a cache too: rebuilt, not pickled
+        self.__dict__.update(state)
+        self._attach_oracle()
 
     def save(self, checkpoint_path: str) -> None:
         # Tune's own copy (searcher-state-*.pkl); the runner's state file is the one that is read back.

@@ -98,6 +98,7 @@ def train_trial(config: dict) -> None:
 
     settings = dict(config.get("train", {}))
     torch.set_num_threads(max(1, int(settings.pop("threads", 1) or 1)))
+    measure_latency = bool(settings.pop("latency", False))
     device, note = pick_device(settings)
     if note:
         print(f"archdsl: trial {config.get('trial', '?')}: {note}", file=sys.stderr)
@@ -110,6 +111,11 @@ def train_trial(config: dict) -> None:
     model = archdsl.compile(graph, device=device)
     cfg = train_config(settings)
     node_id = ray.get_runtime_context().get_node_id()  # which machine trained it, for reports
+    extra = {}
+    if measure_latency:  # `--objective latency:...`: batch 1 on this trial's device, before training
+        from .latency import latency_ms
+
+        extra["latency_ms"] = latency_ms(model, tuple(data.input_shape))
 
     with tempfile.TemporaryDirectory() as work:
         resumed = latest_checkpoint(config.get("storage"), list(config.get("resume_from") or []), Path(work))
@@ -117,7 +123,7 @@ def train_trial(config: dict) -> None:
 
         def on_epoch(epoch: int, metrics: dict) -> None:
             report = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
-            report.update(epoch=int(epoch), node_id=node_id, resumed_from=resumed)
+            report.update(epoch=int(epoch), node_id=node_id, resumed_from=resumed, **extra)
             if note:
                 report["device_note"] = note
             reported.append(epoch)

@@ -1,6 +1,7 @@
 """Search strategies: plain classes with ask / tell / state_dict, wrapped for Ray Tune by `ArchSearcher`."""
 
 from .base import Strategy
+from .bayesopt import BayesOpt
 from .evolution import RegularizedEvolution
 from .random_search import RandomSearch
 from .reinforce import Reinforce
@@ -9,6 +10,7 @@ STRATEGIES: dict[str, type[Strategy]] = {
     "random": RandomSearch,
     "reinforce": Reinforce,
     "evolution": RegularizedEvolution,
+    "bo": BayesOpt,
 }
 
-__all__ = ["STRATEGIES", "RandomSearch", "RegularizedEvolution", "Reinforce", "Strategy"]
+__all__ = ["STRATEGIES", "BayesOpt", "RandomSearch", "RegularizedEvolution", "Reinforce", "Strategy"]

@@ -6,6 +6,9 @@ Until the population holds `population` members, ask draws at random. Then each 
 and mutates one decision to a different option. Each tell appends the child and removes the oldest
 member, so the population keeps its size and every member ages out however good it is.
 A `None` reward (invalid or failed child) never enters the population.
+An assignment is never asked twice while an unasked one is in reach: a child already asked is mutated
+again (up to `retries` times), and the random start draws new members; with an oracle, children that
+cannot be valid are skipped the same way.
 """
 
 from __future__ import annotations
@@ -13,12 +16,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 
-from .base import Strategy
+from .base import Strategy, finite
 
 
 class RegularizedEvolution(Strategy):
     def __init__(self, sizes: Sequence[int], seed: int | None = None, population: int = 20, sample: int = 5,
-                 **options) -> None:
+                 retries: int = 50, **options) -> None:
         super().__init__(sizes, seed, **options)
         if population < 1 or sample < 1:
             raise ValueError(f"population and sample must be >= 1, got {population} and {sample}")
@@ -26,8 +29,21 @@ class RegularizedEvolution(Strategy):
         self.sample_size = int(sample)
         self.population: deque[tuple[tuple[int, ...], float]] = deque()  # oldest on the left
         self.mutable = [i for i, s in enumerate(self.sizes) if s > 1]
+        self.retries = int(retries)
+        self.asked: set[tuple[int, ...]] = set()
 
     def ask(self) -> tuple[int, ...]:
+        a = self._propose()
+        for _ in range(self.retries):
+            if a not in self.asked and self.is_valid(a):
+                break
+            if a not in self.asked and self.oracle is not None:
+                self.oracle.learn(a)
+            a = self._propose()
+        self.asked.add(a)
+        return a
+
+    def _propose(self) -> tuple[int, ...]:
         if len(self.population) < self.population_size:
             return self.random_assignment()
         contenders = [self.population[self.rng.randrange(len(self.population))] for _ in range(self.sample_size)]
@@ -45,15 +61,19 @@ class RegularizedEvolution(Strategy):
 
     def tell(self, assignment: tuple[int, ...], reward: float | None) -> None:
         a = self._check(assignment)
-        if reward is None or reward != reward:  # None or NaN
+        if not finite(reward):
+            self.asked.add(a)
             return
+        self.asked.add(a)
         self.population.append((a, float(reward)))
         while len(self.population) > self.population_size:
             self.population.popleft()
 
     def state_dict(self) -> dict:
-        return {**super().state_dict(), "population": list(self.population)}
+        return {**super().state_dict(), "population": [[list(a), r] for a, r in self.population],
+                "asked": sorted(list(a) for a in self.asked)}
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         self.population = deque((tuple(a), float(r)) for a, r in state["population"])
+        self.asked = {tuple(a) for a in state["asked"]}

@@ -1,0 +1,78 @@
+"""Resources per trial reach Tune: on a local Ray with two logical GPUs (no hardware), trials that ask for
+half a GPU run four at a time, and each says in one line that CUDA cannot see the GPU it was given."""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+pytest.importorskip("archdsl.runtime.train")
+
+from archdsl.search.config import SearchSettings  # noqa: E402
+from archdsl.search.runner import run_search  # noqa: E402
+from archdsl.search.trainable import train_trial  # noqa: E402
+
+SPACE = """
+network tiny(classes=10) {
+    input(1, 8, 8)
+    conv(choice width(4, 8, 12, 16), 3, padding=1) bn relu
+    flatten linear(classes)
+}
+"""
+TIMES = "ARCHDSL_TEST_TIMES"
+
+
+def timed(config):
+    """The real trainable, with its start and end time written where the test can read them."""
+    import ray
+
+    start = time.time()
+    gpus = ray.get_gpu_ids()
+    time.sleep(2.0)  # long enough for every trial that can run at once to have started
+    train_trial(config)
+    Path(os.environ[TIMES], f"{config['trial']}.json").write_text(
+        json.dumps({"start": start, "end": time.time(), "gpus": gpus}))
+
+
+def most_at_once(intervals) -> int:
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
+    now = best = 0
+    for _, step in events:
+        now += step
+        best = max(best, now)
+    return best
+
+
+@pytest.fixture
+def logical_gpus(tmp_path):
+    import ray.cloudpickle
+
+    times = tmp_path / "times"
+    times.mkdir()
+    os.environ[TIMES] = str(times)  # inherited by the workers of the Ray started below
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    ray.init(address="local", num_cpus=4, num_gpus=2, include_dashboard=False, log_to_driver=False)
+    yield times
+    ray.shutdown()
+
+
+@pytest.mark.slow
+def test_half_gpu_trials_run_four_at_a_time_on_two_logical_gpus(logical_gpus, tmp_path):
+    (tmp_path / "space.arch").write_text(SPACE)
+    s = SearchSettings(space=str(tmp_path / "space.arch"), samples=4, epochs=1, out=str(tmp_path / "out"),
+                       cpus_per_trial=1, gpus_per_trial=0.5, seed=0).validate()
+    outcome = run_search(s, trainable=timed, verbose=0)
+    assert [r.status for r in outcome.records] == ["completed"] * 4
+    runs = [json.loads(p.read_text()) for p in logical_gpus.glob("*.json")]
+    assert len(runs) == 4
+    assert most_at_once([(r["start"], r["end"]) for r in runs]) == 4
+    assert sorted(g for r in runs for g in r["gpus"]) in ([0, 0, 1, 1], ["0", "0", "1", "1"])
+    state = json.loads((tmp_path / "out" / "ray" / "state.json").read_text())
+    notes = {t["result"].get("device_note") for t in state["searcher"]["trials"].values()}
+    if not __import__("torch").cuda.is_available():
+        assert len(notes) == 1 and "CUDA sees no GPU on this node; it trains on the CPU" in notes.pop()
