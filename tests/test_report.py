@@ -103,6 +103,9 @@ def test_the_report_renders_every_figure_in_a_browser(tmp_path):
     for name in ("stem", "kernel", "second", "downsample", "width", "depth", "dropout"):
         assert f"<th>{name}</th>" in page
     assert "<code>unit(choice" not in page  # tied choices show the value each trial took
+    run = load_run(run_dir)
+    front = stats.pareto_front([stats.Point(t.record.trial_id, t.record.macs, t.record.val_acc) for t in run.trials])
+    assert page.count(">★</td>") == len(front) >= 1
 
     probed = tmp_path / "probed.html"
     probed.write_text(page.replace("</body>", PROBE + "</body>"))

@@ -115,17 +115,34 @@ def save(state: dict, out_dir: str | Path) -> Path:
     import torch
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     path = out / CHECKPOINT
     payload = {k: v for k, v in state.items() if k not in ("format", "sha256")}
     marked = {**payload, "format": FORMAT, "sha256": digest(payload)}
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(marked, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            torch.save(marked, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        if tmp.is_file():
+            tmp.unlink()
+        raise CheckpointError(f"cannot write checkpoint {path}: {e.strerror or e}") from None
     return path
+
+
+def append_metrics(out_dir: str | Path, metrics: dict) -> None:
+    """One JSON line per epoch in OUT_DIR/metrics.jsonl."""
+    import json
+
+    path = Path(out_dir) / METRICS
+    try:
+        with open(path, "a") as f:
+            f.write(json.dumps(metrics) + "\n")
+    except OSError as e:
+        raise CheckpointError(f"cannot write metrics {path}: {e.strerror or e}") from None
 
 
 def load(path: str | Path, trust: bool = False) -> dict:
