@@ -128,3 +128,10 @@ def test_sampled_members_of_a_space_compile_and_run():
         model = archdsl.compile(space.text(a))
         assert model(torch.randn(2, 3, 8, 8)).shape == (2, 10)
         assert sum(p.numel() for p in model.parameters()) == space.check(a).params
+
+
+def test_an_options_list_sees_only_its_parameters():
+    text = SPACE.replace("conv(C, 3, stride=stride", "conv(D, 3, stride=stride")
+    with pytest.raises(ArchNameError, match=r"options ops uses 'D', which is not one of its parameters \(C, stride\)") as e:
+        decisions(parse(text))
+    assert (e.value.span.line, e.value.span.column) == (3, 60)

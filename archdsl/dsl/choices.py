@@ -59,7 +59,35 @@ def _choice_nodes(module: ast.Module) -> list:
         if inner:
             raise ArchArgumentError(f"options {d.name} holds a choice; an options list is plain alternatives "
                                     "(write the choice where the list is used)", inner[0].span)
+        _refuse_free_names(d)
     return found
+
+
+def _refuse_free_names(d: ast.Options) -> None:
+    """An options list sees only its parameters (and constants): a name from elsewhere would silently mean
+    whatever it means where the list is used."""
+    from .ops import CONSTANTS
+
+    names: list[ast.Name] = []
+
+    def visit(node) -> None:
+        if isinstance(node, ast.Name):
+            names.append(node)
+        elif isinstance(node, tuple):
+            for x in node:
+                visit(x)
+        elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+            for f in dataclasses.fields(node):
+                if f.compare:
+                    visit(getattr(node, f.name))
+
+    visit((d.alternatives, tuple(p.default for p in d.params)))
+    params = [p.name for p in d.params]
+    for n in names:
+        if n.id not in params and n.id not in CONSTANTS:
+            raise ArchNameError(f"options {d.name} uses '{n.id}', which is not one of its parameters"
+                                + (f" ({', '.join(params)})" if params else "")
+                                + "; an options list sees only its parameters: add it as one", n.span)
 
 
 def expand(module: ast.Module, c: ast.OptionsChoice) -> tuple[ast.Seq, ...]:
