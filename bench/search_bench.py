@@ -4,7 +4,9 @@
     python bench/search_bench.py --check-only  # the sampling/checking rate only (no torch, no Ray)
 
 1. For each space in archs/spaces: uniform samples through `ArchSearcher.examine` (resolve to text,
-   elaborate, shape-check, budget, de-duplication key); target >= 500 per second.
+   elaborate, shape-check, budget, de-duplication key), per second, and how many are invalid; then each
+   learning strategy driven through the searcher's feasibility oracle (`--proposals` asks each): the share
+   of its proposals that are invalid (the target is none) and its asks per second, checks included.
 2. The same trials (digits space members, a few epochs) trained by `archdsl search` on a local Ray, against
    training the same members in a plain loop (compile + fit): the difference per trial is the overhead.
 """
@@ -45,6 +47,25 @@ def check_rate(path: Path, n: int) -> tuple[float, int]:
     t = time.perf_counter()
     invalid = sum(isinstance(searcher.examine(a), str) for a in asks)
     return n / (time.perf_counter() - t), invalid
+
+
+def proposals(path: Path, name: str, n: int) -> tuple[float, int]:
+    """Invalid proposals among `n` asks of strategy `name` using the oracle, and asks per second."""
+    from archdsl.search.strategies import STRATEGIES
+
+    space = Space.load(path)
+    strategy = STRATEGIES[name](space.sizes, seed=0)
+    searcher = ArchSearcher(space, strategy, dedup=False)
+    rng = random.Random(0)
+    invalid, spent = 0, 0.0
+    for _ in range(n):
+        t = time.perf_counter()
+        a = strategy.ask()
+        spent += time.perf_counter() - t
+        bad = isinstance(searcher.examine(a), str)
+        invalid += bad
+        strategy.tell(a, None if bad else rng.random())
+    return n / spent, invalid
 
 
 def overhead(samples: int, epochs: int) -> None:
@@ -119,13 +140,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=500, help="samples per space")
     ap.add_argument("--check-only", action="store_true")
+    ap.add_argument("--proposals", type=int, default=100, help="asks per learning strategy and space (0: none)")
     ap.add_argument("--samples", type=int, default=6)
     ap.add_argument("--epochs", type=int, default=3)
     a = ap.parse_args()
-    print(f"{'space':<20} {'checked/s':>10} {'invalid':>8}")
+    learners = ("reinforce", "evolution", "bo") if a.proposals else ()
+    print(f"{'space':<20} {'checked/s':>10} {'invalid':>9}" + "".join(f" {s + ' invalid, asks/s':>28}" for s in learners))
     for path in sorted((ROOT / "archs/spaces").glob("*.arch")):
         rate, invalid = check_rate(path, a.n)
-        print(f"{path.stem:<20} {rate:>10.0f} {invalid:>8}")
+        cells = []
+        for name in learners:
+            asks, bad = proposals(path, name, a.proposals)
+            cells.append(f" {f'{bad}/{a.proposals}, {asks:.0f}/s':>28}")
+        print(f"{path.stem:<20} {rate:>10.0f} {f'{invalid}/{a.n}':>9}" + "".join(cells), flush=True)
     if not a.check_only:
         overhead(a.samples, a.epochs)
 
