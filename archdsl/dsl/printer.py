@@ -168,6 +168,8 @@ class _Printer:
         self._end_line(pad, line)
         if seq.items and seq.span is not None:
             self._flush(seq.span.end_line + 1, depth)  # a comment after the last item stays on its line
+        if seq.close is not None:
+            self._flush(seq.close, depth)  # comments on lines of their own before the closing '}' stay inside
 
     def _end_line(self, pad: str, line: list[str]) -> None:
         if line:
@@ -263,6 +265,8 @@ class _Printer:
         inline = [print_seq_inline(a) for a in d.alternatives]
         if any(a is None or len(INDENT) + len(a) + 2 >= WIDTH for a in inline):
             self._alternatives(d.alternatives, 1)
+            if d.close is not None:
+                self._flush(d.close, 1)
             return
         for i, (alt, text) in enumerate(zip(d.alternatives, inline)):
             self._flush(alt.span.line if alt.span else None, 1)
@@ -270,6 +274,8 @@ class _Printer:
         last = d.alternatives[-1].span
         if last is not None:
             self._flush(last.end_line + 1, 1)
+        if d.close is not None:
+            self._flush(d.close, 1)
 
 
 def print_seq_inline(seq: ast.Seq) -> str | None:
