@@ -155,7 +155,7 @@ class Residual:
 class Merge:
     """`concat { branch {..} branch {..} }` or `add { .. }`: every branch reads the same input."""
 
-    kind: str  # "concat" | "add"
+    kind: str  # "concat" | "add" | "mul"
     branches: tuple[Seq, ...]
     span: Span | None = _span()
 

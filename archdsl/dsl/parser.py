@@ -116,7 +116,7 @@ def _refuse_deep(tree: Tree, text: str, file: str) -> None:
 
 # --- syntax errors -----------------------------------------------------------------------------
 
-_READABLE = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string", "MERGE": "'concat', 'add'",
+_READABLE = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string", "MERGE": "'concat', 'add', 'mul'",
              "COMPARE": "a comparison"}
 
 
