@@ -180,12 +180,12 @@ class _Printer:
             self.structure(item, depth)
             last_line = None
         self._end_line(pad, line)
-        if seq.items and seq.span is not None:
+        if seq.close is not None:  # a body in braces: the parser recorded its '}'
+            self._flush(seq.close, depth)  # comments before the closing brace stay inside it
+        elif seq.items and seq.span is not None:
             close = self.closers.after(seq.span.end_line, seq.span.end_column) if self.closers else None
-            # comments before the closing brace stay inside it; without the source, those on the last item's line
+            # an alternative or an assignment's body: up to its '|', '}' or ';'; without the source, its last line
             self._flush(close if close is not None else seq.span.end_line + 1, depth)
-        if seq.close is not None:
-            self._flush(seq.close, depth)  # an empty body's comments stay inside too
 
     def _end_line(self, pad: str, line: list[str]) -> None:
         if line:
