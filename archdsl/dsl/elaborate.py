@@ -24,6 +24,7 @@ from .expr import Sequence, Value, describe, evaluate
 from .limits import MAX_CALL_DEPTH, MAX_NODES, MAX_STEPS
 from .ops import BIAS_CANCELLING_OPS, CONSTANTS, MERGE_OPS, OPS, SETTINGS, layer_names, lookup
 from .ops.registry import BadArguments
+from .ops.suggest import unknown_layer
 
 MAX_DEPTH = MAX_CALL_DEPTH
 
@@ -350,9 +351,7 @@ class _Elaborator:
                                     call.span, self.trace)
         op = lookup(call.name)
         if op is None or op.name in MERGE_OPS:
-            names = layer_names() + list(self.blocks)
-            raise ArchNameError(f"unknown layer or block '{call.name}'" + did_you_mean(call.name, names),
-                                call.span, self.trace)
+            raise ArchNameError(unknown_layer(call.name, self.blocks), call.span, self.trace)
         given = argbind.bind(call.name, op.params, call.args, body.values, call.span, self.trace)
         a = argbind.resolve(call.name, op.params, given, call.span, self.trace)
         if op.defaults is not None:  # defaults that depend on other arguments or on the settings

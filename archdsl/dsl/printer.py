@@ -214,7 +214,8 @@ class _Printer:
             for b in item.branches:
                 inline = print_seq_inline(b)
                 if inline is not None and len(pad + INDENT) + len(inline) + 12 < WIDTH:
-                    self._flush(b.span.line if b.span else None, depth + 1)
+                    if b.span:  # an empty branch has no line: flushing "up to None" would pull in every comment
+                        self._flush(b.span.line, depth + 1)
                     self.lines.append(pad + INDENT + ("branch { " + inline + " }" if inline else "branch { }"))
                 else:
                     self.lines.append(pad + INDENT + "branch {")
