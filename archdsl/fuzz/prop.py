@@ -57,32 +57,47 @@ def _outcome(source) -> tuple:
 def violation(text: str, *, cli: bool = False) -> Violation | None:
     start = time.process_time()
     try:
-        check(text)
+        module = parse(text)
+        first = _outcome(module)
     except ArchError as e:
-        s = e.span
-        if s is None or s.line < 1 or s.column < 1 or not e.message:
-            return Violation("unlocated", f"{type(e).__name__} without a line and column: {e.message}",
-                             f"{type(e).__name__}: {re.sub(r'[0-9]+', 'N', e.message)[:60]}")
-        if "Traceback" in e.format():
-            return Violation("crash", "a traceback in the message:\n" + e.format())
-    except RecursionError as e:
-        return _crash("crash", e)
+        return _unlocated(e)
     except Exception as e:  # noqa: BLE001  the property: nothing else may escape
         return _crash("crash", e)
+    if first[0] == "error" and first[-1] is not None:
+        return first[-1]
     spent = time.process_time() - start
     if spent > CPU_LIMIT:
         return Violation("slow", f"check took {spent:.2f} s of CPU", "slow check")
-    v = _fmt_violation(text) or _graph_violation(text)
+    v = _fmt_violation(module, first)
+    if v is None and (first[0] == "ok" or first[1] == "ArchShapeError"):  # otherwise graph raises the same error
+        v = _graph_violation(module)
     if v is None and cli:
         v = _cli_violation(text)
     return v
 
 
-def _fmt_violation(text: str) -> Violation | None:
+def _unlocated(e: ArchError) -> Violation | None:
+    s = e.span
+    if s is None or s.line < 1 or s.column < 1 or not e.message:
+        return Violation("unlocated", f"{type(e).__name__} without a line and column: {e.message}",
+                         f"{type(e).__name__}: {re.sub(r'[0-9]+', 'N', e.message)[:60]}")
+    if "Traceback" in e.format():
+        return Violation("crash", "a traceback in the message:\n" + e.format())
+    return None
+
+
+def _outcome(source) -> tuple:
+    """What `check` says, in a form two equivalent inputs share: the figures, or the error's kind and message
+    (and, last, whether the error breaks the property). Any other exception propagates."""
     try:
-        module = parse(text)
-    except ArchError:
-        return None
+        r = check(source)
+    except ArchError as e:
+        return ("error", type(e).__name__, re.sub(r"(line|column) \d+", r"\1 N", e.message), _unlocated(e))
+    layers = tuple((x.path, x.op, tuple(x.output_shape), x.params, x.macs) for x in r.layers)
+    return ("ok", r.name, r.params, r.macs, tuple(r.input_shape), tuple(r.output_shape), layers)
+
+
+def _fmt_violation(module, first: tuple) -> Violation | None:
     try:
         once = print_module(module)
     except Exception as e:  # noqa: BLE001
@@ -103,18 +118,22 @@ def _fmt_violation(text: str) -> Violation | None:
     after = [c.text.strip() for c in again_module.comments]
     if before != after:
         return Violation("fmt-comments", f"comments changed: {before} -> {after}", "comments")
-    a, b = _outcome(module), _outcome(again_module)
+    try:
+        second = _outcome(again_module)
+    except Exception as e:  # noqa: BLE001
+        return _crash("fmt-crash", e)
+    a, b = first[:3] if first[0] == "error" else first, second[:3] if second[0] == "error" else second
     if a != b:
         return Violation("fmt-changes-check", f"check before fmt: {str(a)[:300]}\ncheck after fmt: {str(b)[:300]}\n"
                          f"--- fmt output:\n{once}", f"{a[0]}->{b[0]} {a[1]}->{b[1]}")
     return None
 
 
-def _graph_violation(text: str) -> Violation | None:
+def _graph_violation(module) -> Violation | None:
     from ..viz import draw_source, to_dot
 
     try:
-        drawing = draw_source(text)
+        drawing = draw_source(module)
         to_dot(drawing.graph, error=drawing.error)
         to_dot(drawing.graph, collapse=1, error=drawing.error)
     except ArchError:
