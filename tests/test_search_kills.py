@@ -90,7 +90,8 @@ def test_a_search_killed_at_random_points_over_many_runs_keeps_each_trial_once_w
             args = base + ["--out", str(out)]
             finished: dict = {}  # trial id -> result, from every state seen after a kill
             for attempt in range(40):
-                cmd = args + (["--resume"] if attempt else [])
+                # As a user would: --resume once the search has saved a state, a fresh start before.
+                cmd = args + (["--resume"] if (store / "state.json").exists() else [])
                 proc = subprocess.Popen([sys.executable, "-m", "archdsl", "search", *cmd], env=env,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                         start_new_session=True)
