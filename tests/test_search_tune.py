@@ -117,7 +117,10 @@ def saved_epochs(trial_dir: Path) -> list[int]:
 
 
 @pytest.mark.slow
-def test_a_search_killed_mid_trial_resumes_that_trial_from_its_checkpoint_with_the_uninterrupted_result(tmp_path):
+@pytest.mark.parametrize("flags", [["--samples", "2"], ["--samples", "1", "--scheduler", "asha", "--grace-period", "1"]],
+                         ids=["fifo", "asha"])
+def test_a_search_killed_mid_trial_resumes_that_trial_from_its_checkpoint_with_the_uninterrupted_result(
+        flags, tmp_path):
     import signal
     import subprocess
     import sys
@@ -127,7 +130,7 @@ def test_a_search_killed_mid_trial_resumes_that_trial_from_its_checkpoint_with_t
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
 
     def cmd(out):
-        return [sys.executable, "-m", "archdsl", "search", str(space), "--samples", "2", "--epochs", "4",
+        return [sys.executable, "-m", "archdsl", "search", str(space), *flags, "--epochs", "4",
                 "--max-concurrent", "1", "--out", str(out), "--seed", "5", "--quiet"]
 
     whole = subprocess.run(cmd(tmp_path / "whole"), env=env, capture_output=True, text=True, timeout=600)
