@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-dedup", action="store_true", help="only the runs without de-duplication")
     p.add_argument("--jobs", type=int, default=2, help="worker processes")
     p.add_argument("--objective", choices=("macs",), help="also the accuracy-cost multi-objective row")
+    p.add_argument("--only-objective", action="store_true", help="only the multi-objective row")
     args = p.parse_args(argv)
 
     bench = TabularBenchmark.from_csv(args.csv, args.arch_column, args.acc_column)
@@ -126,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{seeds.stop - 1}")
     for n in args.budget:
         print(f"random search, exact expectation at N={n}: {random_expectation(bench, n):.2f}")
+    if args.only_objective:
+        from nb201_pareto import pareto_rows
+
+        pareto_rows(bench, _TABLE["sizes"], seeds, args.jobs)
+        return 0
     top = max(args.budget)
     names = list(dict.fromkeys(args.strategies + ([REFERENCE] if REFERENCE not in args.strategies else [])))
     modes = (False,) if args.no_dedup else (False, True)

@@ -162,3 +162,54 @@ def test_token_soup_only_raises_arch_errors_at_length(text):
 @given(st.lists(OP_CALLS, min_size=1, max_size=3), st.sampled_from(["3, 16, 16", "3, 1, 1", "8", "2, 5, 9"]))
 def test_every_op_with_odd_arguments_only_raises_arch_errors_at_length(calls, shape):
     checks_or_refuses(f"network n {{\n    input({shape})\n    " + " ".join(calls) + "\n}\n")
+
+
+# --- the harness of archdsl.fuzz: every reproducer it wrote keeps the property now; a fixed budget in CI ---
+
+REGRESSIONS = sorted((ROOT / "tests" / "regressions").glob("*.arch"))
+
+
+@pytest.mark.parametrize("path", REGRESSIONS, ids=[p.name for p in REGRESSIONS])
+def test_every_fuzz_reproducer_keeps_the_property(path):
+    from archdsl.fuzz.prop import violation
+
+    text = path.read_bytes().decode("utf-8")
+    v = violation(text, cli=True)
+    assert v is None, f"{v.kind}: {v.detail}"
+
+
+def test_the_property_catches_a_crash_and_the_shrinker_keeps_it_small():
+    from archdsl.fuzz.prop import violation
+    from archdsl.fuzz.shrink import shrink
+
+    assert violation("network n { input(3, 8, 8) relu }\n") is None
+    assert violation("network n { input(3, 8, 8) cnv }\n") is None  # a located error is fine
+    noisy = "network n {\n    input(3, 8, 8)\n    conv(8, 3) relu BUG conv(8, 1)\n    flatten\n}\n"
+    assert shrink(noisy, lambda t: "BUG" in t) == "BUG"
+    assert len(shrink(noisy, lambda t: "BUG" in t and t.count("{") == t.count("}") > 0)) <= 6
+
+
+def test_the_generator_writes_programs_that_often_check():
+    import random
+
+    from archdsl.fuzz.generate import program
+
+    rng = random.Random(1)
+    texts = [program(rng) for _ in range(300)]
+    ok = 0
+    for t in texts:
+        try:
+            check(t)
+            ok += 1
+        except ArchError:
+            pass
+    assert ok >= 15, f"only {ok} of 300 generated programs check: the generator no longer reaches the elaborator"
+
+
+@pytest.mark.slow
+def test_fuzz_harness_for_a_fixed_budget(tmp_path):
+    from archdsl.fuzz.run import run
+
+    summary = run(inputs=4000, seconds=None, seed=20261202, out=tmp_path, cli_every=100, quiet=True)
+    assert summary["inputs"] == 4000
+    assert summary["distinct"] == 0, summary

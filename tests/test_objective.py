@@ -96,3 +96,45 @@ def test_a_search_with_a_pareto_objective_writes_the_front_through_the_cli(tmp_p
     points = [(float(t["val_acc"]), int(t["macs"])) for t in trials if t["val_acc"]]
     assert {(float(r["val_acc"]), int(r["macs"])) for r in rows} == set(front(points))
     assert float(lines[-1].split()[2]) > 0
+
+
+class Recorder:
+    """A strategy that proposes fixed members and records what it is told."""
+
+    def __init__(self, members):
+        self.members, self.told = list(members), []
+
+    def ask(self):
+        return self.members.pop(0)
+
+    def tell(self, a, reward):
+        self.told.append((a, reward))
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+
+@pytest.mark.parametrize("spec", ["macs:1M", "params:20k:-0.5", "pareto:macs"])
+def test_the_searcher_tells_the_strategy_the_objective_s_reward_and_saves_it_as_json(spec):
+    import json
+
+    from archdsl.search.searcher import ArchSearcher
+    from archdsl.search.space import Space
+
+    space = Space.load(ROOT / "archs/spaces/digits_cnn.arch")
+    members = [(0,) * len(space.sizes), tuple(s - 1 for s in space.sizes)]
+    objective = Objective.parse(spec)
+    searcher = ArchSearcher(space, Recorder(members), objective=objective)
+    configs = [searcher.suggest(f"t{i}") for i in range(2)]
+    for i, acc in enumerate((0.8, 0.9)):
+        searcher.on_trial_complete(f"t{i}", {"val_acc": acc})
+    told = [r for _, r in searcher.strategy.told]
+    costs = [c["macs"] if objective.cost == "macs" else c["params"] for c in configs]
+    if objective.pareto:
+        assert told == [1.0, 1.0]  # the first is alone; the second is more accurate, so nothing dominates it
+    else:
+        assert told == pytest.approx([a * (c / objective.target) ** objective.weight for a, c in zip((0.8, 0.9), costs)])
+    json.dumps(searcher.get_state())  # plain JSON all the way down

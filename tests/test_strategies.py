@@ -173,3 +173,45 @@ def test_evolution_improves_on_random_search_on_the_toy_objective():
         return total / 20
 
     assert best_mean(RegularizedEvolution, population=10, sample=3) > best_mean(RandomSearch) + 0.1
+
+
+@pytest.mark.parametrize("name", ["reinforce", "evolution", "bo"])
+def test_learning_strategies_never_ask_an_assignment_twice_and_never_stall(name):
+    s = STRATEGIES[name]((3, 2, 2), seed=0)
+    asked = []
+    for i in range(12 + 5):  # the space has 12 members; after them a repeat is allowed, not a hang
+        a = s.ask()
+        asked.append(a)
+        s.tell(a, (sum(a) + 0.1 * i) / 10)
+    assert len(set(asked[:12])) == 12
+
+
+def test_bo_finds_better_members_than_random_search_on_a_smooth_objective():
+    def target(a):  # the best member is (5, 5, 5, 5, 5, 5); each decision's distance to it costs
+        return 1.0 - sum(abs(x - 5) for x in a) / 36
+
+    def best_mean(cls):
+        total = 0.0
+        for seed in range(6):
+            s = cls((8,) * 6, seed=seed)
+            best = 0.0
+            for _ in range(30):
+                a = s.ask()
+                s.tell(a, target(a))
+                best = max(best, target(a))
+            total += best
+        return total / 6
+
+    assert best_mean(BayesOpt) > best_mean(RandomSearch) + 0.1
+
+
+def test_reinforce_rank_advantages_ignore_the_scale_of_the_reward():
+    runs = []
+    for scale in (1.0, 1000.0):
+        s = Reinforce(SIZES, seed=5)
+        for _ in range(40):
+            a = s.ask()
+            r = toy_reward(a)
+            s.tell(a, None if r is None else r * scale)
+        runs.append(s.probabilities())
+    assert runs[0] == pytest.approx(runs[1])

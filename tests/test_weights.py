@@ -134,3 +134,4 @@ def test_a_missing_layer_is_reported_with_the_counts():
     big = archdsl.compile("network n { input(3, 8, 8) conv(8, 3) avgpool flatten linear(4) relu linear(4) }")
     with pytest.raises(WeightMismatchError, match="the source has 6 tensors and the destination 4"):
         transfer_weights(big, small)
+

@@ -247,3 +247,11 @@ def test_fmt_check_is_clean_on_the_zoo():
         timeout=120,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_a_comment_after_a_merge_with_an_empty_branch_stays_where_written():
+    text = (
+        "block a(c) {\n    add {\n        branch { }\n        branch { conv(c, 1) }\n    }\n}\n\n"
+        "# b\nnetwork n {\n    input(3, 8, 8)\n    a(3)\n}\n"
+    )
+    assert print_module(parse(text)) == text

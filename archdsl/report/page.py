@@ -8,6 +8,7 @@ import re
 import tempfile
 from pathlib import Path
 
+from . import stats
 from .plots import FIGURES
 from .rundir import Run
 
@@ -37,7 +38,10 @@ def concrete(option: str, choices: dict) -> str:
 
 def leaderboard_html(run: Run) -> str:
     names = run.decision_names
-    head = ["#", "trial", "status", "val_acc", "epochs", "params", "MACs"] + names
+    scored = stats.scored(run.trials)
+    front = {p.trial_id for p in stats.pareto_front(
+        [stats.Point(t.record.trial_id, t.record.macs, t.record.val_acc) for t in scored if t.record.macs > 0])}
+    head = ["#", "trial", "status", "val_acc", "epochs", "params", "MACs", "front"] + names
     out = ['<table id="leaderboard"><tr>' + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"]
     for i, t in enumerate(run.trials, 1):
         r = t.record
@@ -45,7 +49,8 @@ def leaderboard_html(run: Run) -> str:
         cells = [f'<td class="num">{i}</td>', f"<td>{_e(r.trial_id)}</td>",
                  f'<td title="{_e(r.reason)}">{_e(r.status)}</td>', f'<td class="num">{acc}</td>',
                  f'<td class="num">{r.epochs}</td>', f'<td class="num">{r.params:,}</td>',
-                 f'<td class="num">{r.macs:,}</td>']
+                 f'<td class="num">{r.macs:,}</td>',
+                 '<td title="on the accuracy-MACs Pareto front">★</td>' if r.trial_id in front else "<td></td>"]
         cells += [f"<td><code>{_e(concrete(str(r.choices.get(n, '')), r.choices))}</code></td>" for n in names]
         cls = ' class="best"' if i == 1 and r.val_acc is not None else ""
         out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")

@@ -1,0 +1,203 @@
+"""Random .arch programs built from the grammar: every construct, with odd numbers, comments and spacing.
+
+Each construct is one function in `ITEMS` / `EXPRS`, picked by weight: new syntax gets a function and a row.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from ..dsl.ops import OPS
+
+LAYERS = sorted(n for n in OPS if n not in ("input", "add", "concat"))
+PARAMS = {n: [p.name for p in op.params] for n, op in OPS.items()}
+NAMES = ["x", "y", "b", "b1", "b11", "w", "k", "n", "in", "_aux", "relu6", "conv1", "s", "i"]
+NUMBERS = ["0", "1", "2", "3", "4", "8", "16", "61", "-1", "0.5", "1e3", "1e-3", "2.", ".5", "1e999", "1e308",
+           "0.1e1", "99999999999", "1000001", "3" * 45, "7e-400"]
+STRINGS = ['"same"', '"valid"', '"a # b"', '"#"', '""', '"x y"']
+COMMENTS = ["# c", "#", "# ; } { ( )", "# choice { relu | gelu }", '# "quoted"', "#  # twice"]
+SPACES = [" ", " ", " ", "\n", "  ", "\t", "\n\n", " # note\n", "\r\n", "\n    "]
+
+
+class Gen:
+    """One random program. `depth` bounds nesting so most programs stay small and parse."""
+
+    def __init__(self, rng: random.Random, max_depth: int = 4):
+        self.r = rng
+        self.max_depth = max_depth
+        self.blocks: list[tuple[str, list[str]]] = []
+        self.tensors: list[str] = []
+
+    def pick(self, xs):
+        return self.r.choice(xs)
+
+    def sp(self) -> str:
+        return self.pick(SPACES) if self.r.random() < 0.2 else " "
+
+    # --- expressions -----------------------------------------------------------------------------
+
+    def expr(self, depth: int = 0, names=()) -> str:
+        if depth >= 3 or self.r.random() < 0.5:
+            return self._atom(names)
+        return self.r.choices(EXPRS, weights=[w for w, _ in EXPR_WEIGHTS])[0](self, depth + 1, names)
+
+    def _atom(self, names) -> str:
+        roll = self.r.random()
+        if roll < 0.6:
+            return self.pick(NUMBERS[:10]) if self.r.random() < 0.85 else self.pick(NUMBERS)
+        if roll < 0.8 and names:
+            return self.pick(list(names))
+        if roll < 0.9:
+            return self.pick(STRINGS + ["same", "valid", "true", "false", "auto", "inf"])
+        return self.pick(NAMES)
+
+    # --- items -----------------------------------------------------------------------------------
+
+    def seq(self, depth: int, names=(), n: int | None = None) -> str:
+        n = self.r.randint(0, 4) if n is None else n
+        return self.sp().join(self.item(depth, names) for _ in range(n))
+
+    def item(self, depth: int, names=()) -> str:
+        if depth >= self.max_depth:
+            return self.call(depth, names)
+        fn = self.r.choices(ITEMS, weights=[w for w, _ in ITEM_WEIGHTS])[0]
+        return fn(self, depth + 1, names)
+
+    def call(self, depth: int, names=()) -> str:
+        if self.blocks and self.r.random() < 0.3:
+            name, params = self.pick(self.blocks)
+            args = [self.expr(1, names) for _ in params[: self.r.randint(0, len(params))]]
+        else:
+            name = self.pick(LAYERS)
+            args = self._op_args(name, names)
+        if not args and self.r.random() < 0.6:
+            return name
+        return f"{name}(" + ", ".join(args) + ")"
+
+    def _op_args(self, op: str, names) -> list[str]:
+        params = PARAMS.get(op, [])
+        good = {"out": ["4", "8", "16"], "kernel": ["1", "3", "(1, 3)"], "stride": ["1", "2"], "padding":
+                ["0", "1", "same"], "groups": ["1", "2"], "p": ["0.5", "0.1"], "size": ["1", "(2, 2)"]}
+        args = []
+        for i, p in enumerate(params[: self.r.randint(0, len(params))]):
+            value = self.pick(good[p]) if p in good and self.r.random() < 0.7 else self.expr(1, names)
+            args.append(f"{p}={value}" if i and self.r.random() < 0.5 else value)
+        return args
+
+
+def _binop(g: Gen, depth: int, names) -> str:
+    return f"{g.expr(depth, names)} {g.pick(['+', '-', '*', '/', '//', '%'])} {g.expr(depth, names)}"
+
+
+def _paren(g: Gen, depth: int, names) -> str:
+    return f"({g.expr(depth, names)})"
+
+
+def _neg(g: Gen, depth: int, names) -> str:
+    return "-" + g.expr(depth, names)
+
+
+def _tuple(g: Gen, depth: int, names) -> str:
+    return "(" + ", ".join(g.expr(depth, names) for _ in range(g.r.randint(2, 3))) + ")"
+
+
+def _value_choice(g: Gen, depth: int, names) -> str:
+    label = g.pick(["", " w", " k", " b"])
+    return f"choice{label}(" + ", ".join(g.expr(depth, names) for _ in range(g.r.randint(1, 3))) + ")"
+
+
+EXPR_WEIGHTS: list[tuple[int, Callable]] = [(4, _binop), (1, _paren), (1, _neg), (2, _tuple), (1, _value_choice)]
+EXPRS = [f for _, f in EXPR_WEIGHTS]
+
+
+def _call(g: Gen, depth: int, names) -> str:
+    return g.call(depth, names)
+
+
+def _repeat(g: Gen, depth: int, names) -> str:
+    body = g.call(depth, names) if g.r.random() < 0.5 else "{ " + g.seq(depth, names) + " }"
+    count = g.pick(["2", "3", "0", "1", "n", "(n - 1)", "10", "100000", "-1", "2.5"])
+    tail = g.pick(["", "", " # after a repeat", "\n# own line after a repeat\n"])
+    return f"{body} * {count}{tail}"
+
+
+def _residual(g: Gen, depth: int, names) -> str:
+    s = "residual {" + g.sp() + g.seq(depth, names) + g.sp() + "}"
+    if g.r.random() < 0.3:
+        s += " shortcut { " + g.seq(depth, names) + " }"
+    return s
+
+
+def _merge(g: Gen, depth: int, names) -> str:
+    branches = " ".join("branch { " + g.seq(depth, names) + g.pick([" ", " # b\n"]) + "}"
+                        for _ in range(g.r.randint(0, 3)))
+    return f"{g.pick(['concat', 'add'])} {{ {branches} }}"
+
+
+def _merge_refs(g: Gen, depth: int, names) -> str:
+    refs = g.tensors or ["in"]
+    return f"{g.pick(['concat', 'add'])}(" + ", ".join("@" + g.pick(refs) for _ in range(g.r.randint(1, 3))) + ")"
+
+
+def _group(g: Gen, depth: int, names) -> str:
+    return "{ " + g.seq(depth, names) + " }"
+
+
+def _seq_choice(g: Gen, depth: int, names) -> str:
+    label = g.pick(["", " a", " b"])
+    return f"choice{label} {{ " + " | ".join(g.seq(depth, names) for _ in range(g.r.randint(1, 3))) + " }"
+
+
+def _assign(g: Gen, depth: int, names) -> str:
+    name = g.pick(["x", "y", "_aux", "z1"])
+    g.tensors.append(name)
+    tail = g.pick(["", "", " # after ;", "  # c\n"])
+    return f"{name} = {g.seq(depth, names, g.r.randint(0, 2))};{tail}"
+
+
+def _ref(g: Gen, depth: int, names) -> str:
+    return "@" + g.pick(g.tensors + ["in"])
+
+
+def _comment(g: Gen, depth: int, names) -> str:
+    return g.pick(["\n", ""]) + g.pick(COMMENTS) + "\n" + g.call(depth, names)
+
+
+ITEM_WEIGHTS: list[tuple[int, Callable]] = [
+    (10, _call), (3, _repeat), (2, _residual), (2, _merge), (1, _merge_refs), (2, _group), (1, _seq_choice),
+    (2, _assign), (1, _ref), (2, _comment),
+]
+ITEMS = [f for _, f in ITEM_WEIGHTS]
+
+
+def program(rng: random.Random) -> str:
+    """A whole file: a few blocks (maybe calling each other), then a network that uses them."""
+    g = Gen(rng, max_depth=rng.choice([2, 3, 4, 5]))
+    parts = []
+    if rng.random() < 0.1:
+        parts.append(g.pick(COMMENTS) + "\n")
+    for i in range(rng.randint(0, 3)):
+        name = g.pick(["b", "b1", "blk", "b11", "stage", f"c{i}"])
+        params = rng.sample(["w", "k", "s", "n"], rng.randint(0, 2))
+        defaults = [f"{p}={g.expr(2)}" if rng.random() < 0.5 else p for p in params]
+        g.tensors = []
+        body = g.seq(1, params)
+        parts.append(f"block {name}({', '.join(defaults)}) {{{g.sp()}{body}{g.sp()}}}\n")
+        g.blocks.append((name, params))
+    g.tensors = []
+    params = rng.sample(["n", "w", "classes"], rng.randint(0, 2))
+    header = f"({', '.join(f'{p}={g.expr(2)}' for p in params)})" if params or rng.random() < 0.2 else ""
+    shape = rng.choice(["3, 16, 16", "3, 8, 8", "8", "1, 1, 1", "3, 32, 32", "4, 7, 5"])
+    inp = "" if rng.random() < 0.05 else f"input({shape})"
+    body = g.seq(1, params, rng.randint(1, 6))
+    parts.append(f"network net{header} {{\n    {inp}\n    {body}\n}}\n")
+    text = "\n".join(parts)
+    roll = rng.random()
+    if roll < 0.02:
+        text = "\ufeff" + text
+    elif roll < 0.04:
+        text = text.replace("\n", "\r")
+    elif roll < 0.06:
+        text = text.replace("\n", "\r\n")
+    return text
