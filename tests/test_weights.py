@@ -22,6 +22,7 @@ CASES = [
     ("densenet121", {}, "archs/densenet121.arch", (3, 64, 64)),
     ("squeezenet1_1", {}, "archs/squeezenet1_1.arch", (3, 64, 64)),
     ("mnasnet1_0", {}, "archs/mnasnet1_0.arch", (3, 64, 64)),
+    ("shufflenet_v2_x1_0", {}, "archs/shufflenet_v2_x1_0.arch", (3, 64, 64)),
 ]
 
 

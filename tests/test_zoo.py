@@ -37,6 +37,7 @@ ZOO = {
     "mobilenet_v2": (3_504_872, 300_774_272),
     "squeezenet1_1": (1_235_496, 349_151_936),
     "mnasnet1_0": (4_383_312, 314_415_872),
+    "shufflenet_v2_x1_0": (2_278_604, 144_907_992),
 }
 
 # file -> (torchvision constructor, its keyword arguments, input side)
@@ -53,6 +54,7 @@ TORCHVISION = {
     "mobilenet_v2": ("mobilenet_v2", {}, 224),
     "squeezenet1_1": ("squeezenet1_1", {}, 224),
     "mnasnet1_0": ("mnasnet1_0", {}, 224),
+    "shufflenet_v2_x1_0": ("shufflenet_v2_x1_0", {}, 224),
 }
 
 # Files whose torchvision model registers and computes a block's layers in another order than the dataflow
@@ -163,7 +165,7 @@ def test_weighted_layers_match_torchvision_shapes_and_macs(name):
 
 
 # The second edition's files reproduce torchvision's outputs at their full size (at 64x64 in test_weights.py).
-FULL_SIZE_OUTPUTS = ["squeezenet1_1", "mnasnet1_0"]
+FULL_SIZE_OUTPUTS = ["squeezenet1_1", "mnasnet1_0", "shufflenet_v2_x1_0"]
 
 
 @pytest.mark.slow
