@@ -14,5 +14,5 @@ MAX_SOURCE_BYTES = 5_000_000  # no real architecture is this long
 MAX_NESTING = 100  # levels of the parse tree: brackets, structures, operators (deepest zoo file: under 20)
 MAX_NUMBER_CHARS = 40  # digits, point and exponent of one number literal
 MAX_NODES = 100_000  # a 10,000-layer net is fine; a repeat of 10^9 is refused before it is unrolled
-MAX_STEPS = 1_000_000  # items expanded in one elaboration (a 100,000-layer net takes about 200,000)
+MAX_STEPS = 200_000  # items expanded in one elaboration: twice what a plain 100,000-layer net takes
 MAX_CALL_DEPTH = 64  # nested block calls

@@ -28,6 +28,7 @@ class Gen:
         self.max_depth = max_depth
         self.blocks: list[tuple[str, list[str]]] = []
         self.tensors: list[str] = []
+        self.options: list[tuple[str, list[str]]] = []
 
     def pick(self, xs):
         return self.r.choice(xs)
@@ -107,7 +108,30 @@ def _value_choice(g: Gen, depth: int, names) -> str:
     return f"choice{label}(" + ", ".join(g.expr(depth, names) for _ in range(g.r.randint(1, 3))) + ")"
 
 
-EXPR_WEIGHTS: list[tuple[int, Callable]] = [(4, _binop), (1, _paren), (1, _neg), (2, _tuple), (1, _value_choice)]
+def _compare(g: Gen, depth: int, names) -> str:
+    return f"{g.expr(depth, names)} {g.pick(['==', '!=', '<', '<=', '>', '>='])} {g.expr(depth, names)}"
+
+
+def _logic(g: Gen, depth: int, names) -> str:
+    if g.r.random() < 0.3:
+        return "not " + g.expr(depth, names)
+    return f"{g.expr(depth, names)} {g.pick(['and', 'or'])} {g.expr(depth, names)}"
+
+
+def _if_expr(g: Gen, depth: int, names) -> str:
+    return f"({g.expr(depth, names)} if {g.expr(depth, names)} else {g.expr(depth, names)})"
+
+
+def _func(g: Gen, depth: int, names) -> str:
+    name = g.pick(["min", "max", "round", "floor", "ceil", "int", "make_divisible", "abs", "f"])
+    args = [g.expr(depth, names) for _ in range(g.r.randint(0, 3))]
+    if name == "make_divisible" and g.r.random() < 0.5:
+        args.append(f"divisor={g.expr(depth, names)}")
+    return f"{name}(" + ", ".join(args) + ")"
+
+
+EXPR_WEIGHTS: list[tuple[int, Callable]] = [(4, _binop), (1, _paren), (1, _neg), (2, _tuple), (1, _value_choice),
+                                            (1, _compare), (1, _logic), (1, _if_expr), (2, _func)]
 EXPRS = [f for _, f in EXPR_WEIGHTS]
 
 
@@ -116,10 +140,37 @@ def _call(g: Gen, depth: int, names) -> str:
 
 
 def _repeat(g: Gen, depth: int, names) -> str:
-    body = g.call(depth, names) if g.r.random() < 0.5 else "{ " + g.seq(depth, names) + " }"
-    count = g.pick(["2", "3", "0", "1", "n", "(n - 1)", "10", "100000", "-1", "2.5"])
+    index = g.pick(["", "", "", " as i", " as j", " as n"])
+    inner = (*names, index[4:]) if index else names
+    body = g.call(depth, inner) if g.r.random() < 0.5 else "{ " + g.seq(depth, inner) + " }"
+    count = g.pick(["2", "3", "0", "1", "n", "(n - 1)", "10", "100000", "-1", "2.5", "(i + 1)"])
     tail = g.pick(["", "", " # after a repeat", "\n# own line after a repeat\n"])
-    return f"{body} * {count}{tail}"
+    return f"{body} * {count}{index}{tail}"
+
+
+def _if_item(g: Gen, depth: int, names) -> str:
+    s = f"if {g.expr(1, names)} {{ {g.seq(depth, names)} }}"
+    roll = g.r.random()
+    if roll < 0.3:
+        s += f" else {{ {g.seq(depth, names)} }}"
+    elif roll < 0.45:
+        s += f" else if {g.expr(1, names)} {{ {g.seq(depth, names)} }}"
+    return s
+
+
+def _options_choice(g: Gen, depth: int, names) -> str:
+    if not g.options:
+        return g.call(depth, names)
+    name, params = g.pick(g.options)
+    args = ", ".join(g.expr(1, names) for _ in params[: g.r.randint(0, len(params))])
+    return f"choice {g.pick(['d', 'e'])} {name}" + (f"({args})" if args or g.r.random() < 0.3 else "")
+
+
+def _seq_arg_call(g: Gen, depth: int, names) -> str:
+    """A block called with a sequence value or a tensor argument."""
+    target = g.pick(g.blocks)[0] if g.blocks else g.pick(LAYERS)
+    args = g.pick(["{ " + g.seq(depth, names, 1) + " }", "{}", "@" + g.pick(g.tensors + ["in"]), g.expr(1, names)])
+    return f"{target}({args})"
 
 
 def _residual(g: Gen, depth: int, names) -> str:
@@ -132,7 +183,7 @@ def _residual(g: Gen, depth: int, names) -> str:
 def _merge(g: Gen, depth: int, names) -> str:
     branches = " ".join("branch { " + g.seq(depth, names) + g.pick([" ", " # b\n"]) + "}"
                         for _ in range(g.r.randint(0, 3)))
-    return f"{g.pick(['concat', 'add'])} {{ {branches} }}"
+    return f"{g.pick(['concat', 'add', 'mul'])} {{ {branches} }}"
 
 
 def _merge_refs(g: Gen, depth: int, names) -> str:
@@ -166,7 +217,7 @@ def _comment(g: Gen, depth: int, names) -> str:
 
 ITEM_WEIGHTS: list[tuple[int, Callable]] = [
     (10, _call), (3, _repeat), (2, _residual), (2, _merge), (1, _merge_refs), (2, _group), (1, _seq_choice),
-    (2, _assign), (1, _ref), (2, _comment),
+    (2, _assign), (1, _ref), (2, _comment), (2, _if_item), (1, _options_choice), (2, _seq_arg_call),
 ]
 ITEMS = [f for _, f in ITEM_WEIGHTS]
 
@@ -177,11 +228,21 @@ def program(rng: random.Random) -> str:
     parts = []
     if rng.random() < 0.1:
         parts.append(g.pick(COMMENTS) + "\n")
+    if rng.random() < 0.15:
+        params = rng.sample(["w", "k"], rng.randint(0, 2))
+        alts = " | ".join(g.seq(1, params, rng.randint(0, 2)) for _ in range(rng.randint(1, 3)))
+        head = f"({', '.join(params)})" if params else ""
+        parts.append(f"options ops{head} {{ {alts} }}\n")
+        g.options.append(("ops", params))
     for i in range(rng.randint(0, 3)):
         name = g.pick(["b", "b1", "blk", "b11", "stage", f"c{i}"])
-        params = rng.sample(["w", "k", "s", "n"], rng.randint(0, 2))
-        defaults = [f"{p}={g.expr(2)}" if rng.random() < 0.5 else p for p in params]
+        params = rng.sample(["w", "k", "s", "n", "f"], rng.randint(0, 2))
+        defaults = [f"{p}={g.expr(2) if rng.random() < 0.8 else '{ relu }'}" if rng.random() < 0.5 else p
+                    for p in params]
         g.tensors = []
+        if rng.random() < 0.2:
+            defaults.append(g.pick(["@skip", "@s0", "@in", "@_t"]))
+            g.tensors.append(defaults[-1][1:])
         body = g.seq(1, params)
         parts.append(f"block {name}({', '.join(defaults)}) {{{g.sp()}{body}{g.sp()}}}\n")
         g.blocks.append((name, params))
