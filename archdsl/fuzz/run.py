@@ -33,6 +33,10 @@ def _alarm(signum, frame):
     raise Hang()
 
 
+def _stop(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM stops a run as Ctrl-C does: the summary is still printed
+
+
 def bomb(rng: random.Random) -> str:
     """Inputs built to hit a limit: deep nesting, long files, huge literals, fan-out."""
     n = rng.choice([50, 101, 200, 1000, 5000])
@@ -104,6 +108,7 @@ def run(inputs: int, seconds: float | None, seed: int, out: Path, cli_every: int
         pass
     signal.signal(signal.SIGALRM, _alarm)
     signal.signal(signal.SIGPROF, _alarm)
+    signal.signal(signal.SIGTERM, _stop)
     rng = random.Random(seed)
     corpus = mutate.corpus(ROOT) or [generate.program(rng)]
     seen: dict[tuple, Path] = {}
