@@ -211,3 +211,10 @@ def test_a_checkpoint_that_cannot_be_written_is_one_line(run, tmp_path, capsys):
     (out / (checkpoint.CHECKPOINT + ".tmp")).mkdir(parents=True)  # the temporary file's name is taken
     err = _one_line_error(capsys, ["train", str(arch), "--epochs", "1", "--out", str(out), "--no-progress"])
     assert f"cannot write checkpoint {out / checkpoint.CHECKPOINT}: Is a directory" in err
+
+
+def test_a_file_that_is_no_checkpoint_at_all_says_so(run, tmp_path, capsys):
+    _, arch, _ = run
+    (tmp_path / "notes.pt").write_text("just some text")
+    err = _one_line_error(capsys, ["eval", str(arch), "--weights", str(tmp_path / "notes.pt")])
+    assert "is not a checkpoint (expected a file written by torch.save)" in err

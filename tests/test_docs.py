@@ -113,7 +113,7 @@ def test_reference_names_every_keyword_and_setting():
     text = (ROOT / "docs" / "language.md").read_text()
     from archdsl.dsl.ops import SETTINGS
 
-    for word in ("network", "block", "residual", "shortcut", "branch", "choice", "concat", "add", "@in"):
+    for word in ("network", "block", "residual", "shortcut", "branch", "choice", "concat", "add", "mul", "@in"):
         assert f"`{word}" in text, word
     for name in SETTINGS:
         assert f"`{name}`" in text, name

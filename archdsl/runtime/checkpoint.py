@@ -156,6 +156,13 @@ def load(path: str | Path, trust: bool = False) -> dict:
 
     p = _resolve(path)
     try:
+        with open(p, "rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise CheckpointError(f"cannot read checkpoint {p}: {e.strerror or e}") from None
+    if not (magic.startswith(b"PK\x03\x04") or magic.startswith(b"\x80")):  # torch's zip, or a legacy pickle
+        raise CheckpointError(f"{p} is not a checkpoint (expected a file written by torch.save)")
+    try:
         with warnings.catch_warnings():  # torch warns about pickle protocols on stderr; the error says enough
             warnings.simplefilter("ignore")
             state = torch.load(p, map_location="cpu", weights_only=True)

@@ -76,15 +76,15 @@ define(Op(
 ))
 
 
-def _crop_window(d, what: str, s, h: int, w: int):
+def _crop_window(d, s, h: int, w: int, why: str = ""):
     c, H, W = s
     if h > H or w > W:
-        raise error(d, f"cannot crop {fmt(s)} to {what}{h}x{w}: the crop must fit inside the input")
+        raise error(d, f"cannot crop {fmt(s)} to {h}x{w}{why}: the crop must fit inside the input")
     return (c, h, w), 0, 0
 
 
 def _crop_shape(d, a, shapes):
-    return _crop_window(d, "", image(d, shapes), a["height"], a["width"])
+    return _crop_window(d, image(d, shapes), a["height"], a["width"])
 
 
 def _crop_build(a, shapes, _):
@@ -105,7 +105,7 @@ def _crop_to_shape(d, a, shapes):
     x, ref = shapes
     if len(x) != 3 or len(ref) != 3:
         raise error(d, f"crop_to crops an image to another image's height and width, got {fmt(x)} and {fmt(ref)}")
-    return _crop_window(d, f"the size of its @ref {fmt(ref)}, ", x, ref[1], ref[2])
+    return _crop_window(d, x, ref[1], ref[2], f" (the height and width of its @ref, {fmt(ref)})")
 
 
 def _crop_to_build(a, shapes, _):
