@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from ..dsl.ops import OPS
 
-LAYERS = sorted(n for n in OPS if n not in ("input", "add", "concat"))
+LAYERS = sorted(n for n in OPS if n not in ("input", "add", "concat", "mul"))
 PARAMS = {n: [p.name for p in op.params] for n, op in OPS.items()}
 NAMES = ["x", "y", "b", "b1", "b11", "w", "k", "n", "in", "_aux", "relu6", "conv1", "s", "i"]
 NUMBERS = ["0", "1", "2", "3", "4", "8", "16", "61", "-1", "0.5", "1e3", "1e-3", "2.", ".5", "1e999", "1e308",
@@ -23,8 +23,9 @@ SPACES = [" ", " ", " ", "\n", "  ", "\t", "\n\n", " # note\n", "\r\n", "\n    "
 class Gen:
     """One random program. `depth` bounds nesting so most programs stay small and parse."""
 
-    def __init__(self, rng: random.Random, max_depth: int = 4):
+    def __init__(self, rng: random.Random, max_depth: int = 4, tame: bool = False):
         self.r = rng
+        self.tame = tame  # plausible values only, so that more programs reach the elaborator and the shape pass
         self.max_depth = max_depth
         self.blocks: list[tuple[str, list[str]]] = []
         self.tensors: list[str] = []
@@ -34,11 +35,15 @@ class Gen:
         return self.r.choice(xs)
 
     def sp(self) -> str:
+        if self.tame:
+            return self.pick([" ", "\n    ", " # c\n    "]) if self.r.random() < 0.2 else " "
         return self.pick(SPACES) if self.r.random() < 0.2 else " "
 
     # --- expressions -----------------------------------------------------------------------------
 
     def expr(self, depth: int = 0, names=()) -> str:
+        if self.tame:
+            return self.pick(["1", "2", "4", "8"] + [n for n in names if n in ("w", "k", "n", "classes")])
         if depth >= 3 or self.r.random() < 0.5:
             return self._atom(names)
         return self.r.choices(EXPRS, weights=[w for w, _ in EXPR_WEIGHTS])[0](self, depth + 1, names)
@@ -46,7 +51,7 @@ class Gen:
     def _atom(self, names) -> str:
         roll = self.r.random()
         if roll < 0.6:
-            return self.pick(NUMBERS[:10]) if self.r.random() < 0.85 else self.pick(NUMBERS)
+            return self.pick(NUMBERS[:10]) if self.r.random() < 0.95 else self.pick(NUMBERS)
         if roll < 0.8 and names:
             return self.pick(list(names))
         if roll < 0.9:
@@ -81,8 +86,10 @@ class Gen:
         good = {"out": ["4", "8", "16"], "kernel": ["1", "3", "(1, 3)"], "stride": ["1", "2"], "padding":
                 ["0", "1", "same"], "groups": ["1", "2"], "p": ["0.5", "0.1"], "size": ["1", "(2, 2)"]}
         args = []
+        if self.tame:
+            params = [p for p in params if p in good][: self.r.randint(0, 2)] or params[:1]
         for i, p in enumerate(params[: self.r.randint(0, len(params))]):
-            value = self.pick(good[p]) if p in good and self.r.random() < 0.7 else self.expr(1, names)
+            value = self.pick(good[p]) if p in good and (self.tame or self.r.random() < 0.7) else self.expr(1, names)
             args.append(f"{p}={value}" if i and self.r.random() < 0.5 else value)
         return args
 
@@ -144,12 +151,13 @@ def _repeat(g: Gen, depth: int, names) -> str:
     inner = (*names, index[4:]) if index else names
     body = g.call(depth, inner) if g.r.random() < 0.5 else "{ " + g.seq(depth, inner) + " }"
     count = g.pick(["2", "3", "0", "1", "n", "(n - 1)", "10", "100000", "-1", "2.5", "(i + 1)"])
-    tail = g.pick(["", "", " # after a repeat", "\n# own line after a repeat\n"])
+    tail = g.pick(["", "", " # after a repeat\n", "\n# own line after a repeat\n"])
     return f"{body} * {count}{index}{tail}"
 
 
 def _if_item(g: Gen, depth: int, names) -> str:
-    s = f"if {g.expr(1, names)} {{ {g.seq(depth, names)} }}"
+    cond = g.pick(["1 > 0", "2 == 2", "1 < 0", "true", "4 >= 8"]) if g.tame else g.expr(1, names)
+    s = f"if {cond} {{ {g.seq(depth, names)} }}"
     roll = g.r.random()
     if roll < 0.3:
         s += f" else {{ {g.seq(depth, names)} }}"
@@ -203,7 +211,7 @@ def _seq_choice(g: Gen, depth: int, names) -> str:
 def _assign(g: Gen, depth: int, names) -> str:
     name = g.pick(["x", "y", "_aux", "z1"])
     g.tensors.append(name)
-    tail = g.pick(["", "", " # after ;", "  # c\n"])
+    tail = g.pick(["", "", " # after ;\n", "  # c\n"])
     return f"{name} = {g.seq(depth, names, g.r.randint(0, 2))};{tail}"
 
 
@@ -224,7 +232,7 @@ ITEMS = [f for _, f in ITEM_WEIGHTS]
 
 def program(rng: random.Random) -> str:
     """A whole file: a few blocks (maybe calling each other), then a network that uses them."""
-    g = Gen(rng, max_depth=rng.choice([2, 3, 4, 5]))
+    g = Gen(rng, max_depth=rng.choice([2, 3, 4, 5]), tame=rng.random() < 0.5)
     parts = []
     if rng.random() < 0.1:
         parts.append(g.pick(COMMENTS) + "\n")
@@ -235,7 +243,7 @@ def program(rng: random.Random) -> str:
         parts.append(f"options ops{head} {{ {alts} }}\n")
         g.options.append(("ops", params))
     for i in range(rng.randint(0, 3)):
-        name = g.pick(["b", "b1", "blk", "b11", "stage", f"c{i}"])
+        name = g.pick(["b", "b1", "blk", "b11", "stage", f"c{i}"]) if not g.tame else f"b{i}"
         params = rng.sample(["w", "k", "s", "n", "f"], rng.randint(0, 2))
         defaults = [f"{p}={g.expr(2) if rng.random() < 0.8 else '{ relu }'}" if rng.random() < 0.5 else p
                     for p in params]
