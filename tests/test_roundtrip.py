@@ -197,3 +197,16 @@ def test_fmt_keeps_comments_where_they_were(tmp_path):
 def test_fmt_keeps_a_comment_after_the_last_item_on_its_line():
     text = "network n { input(3, 32, 32)\n    conv(16, 3) relu  # there\n}\n"
     assert "    conv(16, 3) relu  # there" in print_module(parse(text)).splitlines()
+
+
+def test_comments_before_a_closing_brace_stay_inside_it():
+    text = ("options ops(C) {\n    identity\n    | conv(C, 1)\n    # more to come\n}\n\n"
+            "block b(c) {\n    if c > 8 {\n        relu\n    } else {\n        # nothing\n    }\n    residual {\n"
+            "        # empty\n    }\n    # end of b\n}\n\nnetwork n {\n    input(3, 8, 8)\n    b(8)\n    # last\n}\n")
+    assert print_module(parse(text)) == text
+
+
+def test_a_comment_after_a_multi_line_assignment_stays_after_it():
+    text = ("network n {\n    input(3, 8, 8)\n    a = residual {\n        conv(3, 1)\n    }\n    relu;\n"
+            "    # about b\n    b = @a relu;\n    add(@a, @b)\n}\n")
+    assert print_module(parse(text)) == text

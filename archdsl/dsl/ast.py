@@ -141,6 +141,7 @@ class Repeat:
 class Seq:
     items: tuple[Item, ...]
     span: Span | None = _span()
+    close: int | None = field(default=None, compare=False, repr=False)  # line of its '}', when in braces
 
 
 @dataclass(frozen=True)
@@ -243,6 +244,7 @@ class Options:
     params: tuple[Param, ...]
     alternatives: tuple[Seq, ...]
     span: Span | None = _span()
+    close: int | None = field(default=None, compare=False, repr=False)  # line of its '}'
     kind: str = field(default="options", init=False)
 
     @property

@@ -1,4 +1,5 @@
-"""Where each sequence of a source text ends: the `}` (or `|` between choice alternatives) that closes it.
+"""Where each sequence of a source text ends: the `}` (or `|` between choice alternatives, or the `;` of an
+assignment) that closes it.
 
 The printer keeps a comment written after a sequence's last item but before its closing brace inside the
 braces; for that it needs the line of the closer, which the syntax tree does not hold.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import bisect
 import re
 
-_TOKENS = re.compile(r'"[^"\n]*"|#[^\n]*|[{}|\n]')
+_TOKENS = re.compile(r'"[^"\n]*"|#[^\n]*|[{}|;\n]')
 
 
 class Closers:
@@ -28,7 +29,7 @@ class Closers:
         self.keys = [(e[0], e[1]) for e in self.events]
 
     def after(self, line: int, column: int) -> int | None:
-        """The line of the first `}` or `|` after (line, column) that closes the sequence holding that position."""
+        """The line of the first `}`, `|` or `;` after (line, column) that closes the sequence holding that position."""
         i = bisect.bisect_left(self.keys, (line, column))
         depth = _depth_after(self.events[i - 1]) if i else 0
         for ln, _, ch, d in self.events[i:]:

@@ -273,7 +273,7 @@ class _ToAst(Transformer):
         for p in params or ():
             if p.tensor or isinstance(p.default, ast.SeqValue):
                 raise ArchSyntaxError("an options list takes value parameters only (numbers, strings, pairs)", p.span)
-        return ast.Options(str(name), params or (), tuple(alternatives), self._tok_span(name))
+        return ast.Options(str(name), params or (), tuple(alternatives), self._tok_span(name), close=meta.end_line)
 
     def params(self, meta, *ps):
         ps = tuple(p for p in ps if p is not None)
@@ -296,6 +296,9 @@ class _ToAst(Transformer):
 
     def seq(self, meta, *items):
         return ast.Seq(tuple(items), self._span(meta))
+
+    def body(self, meta, seq):
+        return ast.Seq(seq.items, seq.span, close=meta.end_line)  # the '}' line keeps comments inside
 
     def unit(self, meta, item):
         return item

@@ -180,9 +180,11 @@ class _Printer:
             self.structure(item, depth)
             last_line = None
         self._end_line(pad, line)
-        if seq.items and seq.span is not None:
+        if seq.close is not None:  # a body in braces: the parser recorded its '}'
+            self._flush(seq.close, depth)  # comments before the closing brace stay inside it
+        elif seq.items and seq.span is not None:
             close = self.closers.after(seq.span.end_line, seq.span.end_column) if self.closers else None
-            # comments before the closing brace stay inside it; without the source, those on the last item's line
+            # an alternative or an assignment's body: up to its '|', '}' or ';'; without the source, its last line
             self._flush(close if close is not None else seq.span.end_line + 1, depth)
 
     def _end_line(self, pad: str, line: list[str]) -> None:
@@ -283,6 +285,8 @@ class _Printer:
         inline = [print_seq_inline(a) for a in d.alternatives]
         if any(a is None or len(INDENT) + len(a) + 2 >= WIDTH for a in inline):
             self._alternatives(d.alternatives, 1)
+            if d.close is not None:
+                self._flush(d.close, 1)
             return
         for i, (alt, text) in enumerate(zip(d.alternatives, inline)):
             self._flush(alt.span.line if alt.span else None, 1)
@@ -290,6 +294,8 @@ class _Printer:
         last = d.alternatives[-1].span
         if last is not None:
             self._flush(last.end_line + 1, 1)
+        if d.close is not None:
+            self._flush(d.close, 1)
 
 
 def print_seq_inline(seq: ast.Seq) -> str | None:
