@@ -29,8 +29,8 @@ import sys, itertools
 from pathlib import Path
 from archdsl.search import jsonstate
 from archdsl.search.storage import atomic_write
-path = Path(sys.argv[1])
-for i in itertools.count():
+path, first = Path(sys.argv[1]), int(sys.argv[2])
+for i in itertools.count(first):
     atomic_write(path, jsonstate.dumps({"n": i, "pad": "x" * (200_000 + i % 7)}).encode())
 """
 
@@ -42,13 +42,17 @@ def test_a_process_killed_while_writing_the_state_leaves_a_whole_state(tmp_path)
     rng = random.Random(0)
     seen = []
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    for _ in range(30):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], env=env)
-        time.sleep(0.3 + rng.random() * 0.5)  # Python's start, then somewhere in the write loop
+    for run in range(30):
+        first = run * 1_000_000  # this run's writes are numbered from here
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(first)], env=env)
+        deadline = time.time() + 60
+        while jsonstate.loads(path.read_bytes())["n"] < first and time.time() < deadline:
+            time.sleep(0.01)  # the writer has started its loop
+        time.sleep(rng.random() * 0.3)  # then somewhere in it: mid-write, mid-fsync, mid-rename
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        seen.append(jsonstate.loads(path.read_bytes())["n"])  # whole, or this raises
-    assert seen.count(-1) < len(seen)  # most kills landed after some writes
+        seen.append(jsonstate.loads(path.read_bytes())["n"] - first)  # whole, or this raises
+    assert all(n >= 0 for n in seen)  # every kill landed in its writer's loop
 
 
 def run_cli(args, env, timeout=600):

@@ -88,6 +88,8 @@ def run(args) -> int:
     print(render_leaderboard(outcome.records))
     counts = {s: sum(r.status == s for r in outcome.records) for s in ("completed", "stopped", "failed")}
     print(f"\n{len(outcome.records)} trials: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
+    for note in sorted({r.note for r in outcome.records if r.note}):
+        print(f"note: {note}")
     if outcome.rejected:
         print("never trained: " + ", ".join(f"{n} {k}" for k, n in sorted(outcome.rejected.items())))
     if outcome.best is None:
