@@ -108,8 +108,11 @@ def train_trial(config: dict) -> None:
     data = _dataset(settings.get("data", "digits"))
     # The dataset decides the input shape and the class count, as `archdsl train` does.
     graph = graph_for_data(config["arch"], tuple(data.input_shape), data.num_classes)
-    model = archdsl.compile(graph, device=device)
     cfg = train_config(settings)
+    # Initial weights from the trial's seed, not from whatever a reused worker's RNG holds: a trial gives
+    # the same result whichever process runs it and whatever ran there before.
+    torch.manual_seed(cfg.seed)
+    model = archdsl.compile(graph, device=device)
     node_id = ray.get_runtime_context().get_node_id()  # which machine trained it, for reports
     extra = {}
     if measure_latency:  # `--objective latency:...`: batch 1 on this trial's device, before training
