@@ -37,7 +37,9 @@ OPTIONS = {  # one setting per strategy, for every seed and budget
     "reinforce": {},
     "bo": {},
 }
-PEERS = ("tpe", "tpe-mv")  # Optuna's TPESampler: default settings, and multivariate=True
+# Optuna's TPESampler: default settings, multivariate=True (the same sampler as the default from Optuna 5 on),
+# and multivariate=False (independent TPE, the default up to Optuna 4)
+PEERS = ("tpe", "tpe-mv", "tpe-uni")
 REFERENCE = "tpe"
 MAX_DUPLICATES_IN_A_ROW = 200
 
