@@ -71,6 +71,17 @@ def test_a_running_search_is_read_from_its_state(tmp_path):
     assert run.decision_names[:2] == ["stem", "kernel"]
 
 
+def test_a_running_searchs_page_reloads_itself_and_a_finished_one_does_not(tmp_path, capsys):
+    from archdsl.report import write_report
+
+    running = load_run(make_run_dir(tmp_path / "running", trials=2, finished=False))
+    page, _ = write_report(running, tmp_path / "r.html", refresh=30)
+    assert '<meta http-equiv="refresh" content="30">' in page.read_text()
+    done = make_run_dir(tmp_path / "done", trials=2)
+    assert main(["report", str(done), "--watch", "30", "-o", str(tmp_path / "d.html")]) == 0  # returns: finished
+    assert 'http-equiv="refresh"' not in (tmp_path / "d.html").read_text()
+
+
 def test_a_failed_trial_says_why_and_comes_last(tmp_path):
     run = load_run(make_run_dir(tmp_path / "run", trials=3, failed=1))
     last = run.trials[-1].record

@@ -22,6 +22,12 @@ CASES = [
     ("densenet121", {}, "archs/densenet121.arch", (3, 64, 64)),
     ("squeezenet1_1", {}, "archs/squeezenet1_1.arch", (3, 64, 64)),
     ("mnasnet1_0", {}, "archs/mnasnet1_0.arch", (3, 64, 64)),
+    ("efficientnet_b0", {}, "archs/efficientnet_b0.arch", (3, 64, 64)),
+    ("mobilenet_v3_large", {}, "archs/mobilenet_v3_large.arch", (3, 64, 64)),
+    ("mobilenet_v3_small", {}, "archs/mobilenet_v3_small.arch", (3, 64, 64)),
+    ("regnet_y_400mf", {}, "archs/regnet_y_400mf.arch", (3, 64, 64)),  # shortcut registered before the body
+    ("convnext_tiny", {}, "archs/convnext_tiny.arch", (3, 64, 64)),  # Linear over channels -> 1x1 conv
+    ("shufflenet_v2_x1_0", {}, "archs/shufflenet_v2_x1_0.arch", (3, 64, 64)),
 ]
 
 

@@ -93,8 +93,10 @@ def summary_html(run: Run) -> str:
     return f'<p class="meta">{" · ".join(facts)}</p><p><b>{line}</b></p>'
 
 
-def write_report(run: Run, out: str | Path, plots_dir: str | Path | None = None) -> tuple[Path, list[Path]]:
-    """Write the page to `out` and each figure as PNG into `plots_dir` (default: `<out stem>_plots/`)."""
+def write_report(run: Run, out: str | Path, plots_dir: str | Path | None = None,
+                 refresh: int | None = None) -> tuple[Path, list[Path]]:
+    """Write the page to `out` and each figure as PNG into `plots_dir` (default: `<out stem>_plots/`).
+    With `refresh` (seconds) and a search still running, the open page reloads itself that often."""
     out = Path(out)
     plots = Path(plots_dir) if plots_dir else out.with_name(out.stem + "_plots")
     plots.mkdir(parents=True, exist_ok=True)
@@ -110,6 +112,7 @@ def write_report(run: Run, out: str | Path, plots_dir: str | Path | None = None)
     name = _e(Path(run.settings.get("space") or run.path).name)
     page = "\n".join([
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="refresh" content="{int(refresh)}">' if refresh and not run.finished else "",
         f"<title>archdsl search report: {name}</title><style>{CSS}</style></head><body>",
         f"<h1>Search report: {name}</h1>", summary_html(run),
         "<h2>Leaderboard</h2>", leaderboard_html(run),
