@@ -97,7 +97,8 @@ SOUP = st.lists(st.sampled_from(
      # second edition
      "if", "else", "and", "or", "not", "as", "i", "options", "o", "==", "<", ">=", "!=", "min(", "max(", "round(",
      "make_divisible(", "{}", "{ relu }", "act", "@s", "b(@x)", "b(@in, 8)", "choice d o(8)", "block b(@s, c=8)",
-     "options o(c) { relu | conv(c, 1) }", "1e400"]), max_size=60).map(" ".join)
+     "options o(c) { relu | conv(c, 1) }", "1e400", "mul", "crop_to(@x)", "conv_transpose",
+     "upsample(2)"]), max_size=60).map(" ".join)
 
 
 @FAST
@@ -115,7 +116,11 @@ def test_token_soup_only_raises_arch_errors(text):
      # second edition: cells reading two tensors, sequence arguments, conditionals, indexed repeats, options
      "cell(@in, @x, 8)", "mb(8, act=hardswish)", "mb(16, act={ relu6 }, se={ conv(4, 1) relu })", "mb(4, se={})",
      "if 1 > 0 { relu } else { bn }", "conv(max(4, 8 - i), 1) * 3 as i", "conv(make_divisible(8 * 1.4), 1)",
-     "choice d1 edges(8)", "choice d2 edges(c=4, s=2)", "conv(8 if true else 4, 1)", "if not 2 == 2 { flatten }"]),
+     "choice d1 edges(8)", "choice d2 edges(c=4, s=2)", "conv(8 if true else 4, 1)", "if not 2 == 2 { flatten }",
+     # second edition layers
+     "mul { branch { } branch { avgpool sigmoid } }", "conv_transpose(4, 2, stride=2)", "upsample(2)", "pad(1)",
+     'layernorm(over="channels")', "channel_shuffle(2)", "pixel_shuffle(2)", "pixel_unshuffle(2)", "slice(0, 2)",
+     "crop(4, 4)", "drop_path(0.1)", "layer_scale", "lrn(3)", "s = relu; @in conv(4, 1) crop_to(@s)"]),
     max_size=12), st.integers(1, 16), st.integers(1, 40))
 def test_random_well_formed_networks_only_raise_arch_errors(layers, c, hw):
     checks_or_refuses(SECOND_EDITION + f"network n {{\n    input({c}, {hw}, {hw})\n    " + "\n    ".join(layers) + "\n}\n")

@@ -98,12 +98,12 @@ def seqs() -> st.SearchStrategy[str]:
             body.map(lambda b: "{ " + b + " }"),
             st.tuples(body, st.one_of(st.none(), body)).map(
                 lambda t: "residual { " + t[0] + " }" + ("" if t[1] is None else " shortcut { " + t[1] + " }")),
-            st.tuples(st.sampled_from(["concat", "add"]), st.lists(body, max_size=3)).map(
+            st.tuples(st.sampled_from(["concat", "add", "mul"]), st.lists(body, max_size=3)).map(
                 lambda t: t[0] + " { " + " ".join("branch { " + b + " }" for b in t[1]) + " }"),
             st.tuples(st.one_of(st.just(""), NAMES), st.lists(body, min_size=1, max_size=3)).map(
                 lambda t: f"choice {t[0]} {{ " + " | ".join(t[1]) + " }"),
             st.tuples(NAMES, body).map(lambda t: f"{t[0]} = {t[1]};"),
-            st.tuples(st.sampled_from(["concat", "add"]), st.lists(NAMES, min_size=1, max_size=3)).map(
+            st.tuples(st.sampled_from(["concat", "add", "mul"]), st.lists(NAMES, min_size=1, max_size=3)).map(
                 lambda t: t[0] + "(" + ", ".join("@" + n for n in t[1]) + ")"),
             NAMES.map(lambda n: "@" + n),
             st.tuples(inner, st.integers(1, 9), NAMES).map(lambda t: f"{{ {t[0]} }} * {t[1]} as {t[2]}"),

@@ -108,3 +108,15 @@ def test_a_cluster_address_where_nothing_answers_is_one_line_before_ray_starts(f
     err = capsys.readouterr().err
     assert code == 1 and f"cannot connect to the Ray cluster at {address}" in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_search_without_ray_installed_names_the_extra_to_install(tmp_path, monkeypatch, capsys):
+    import sys
+
+    for name in [m for m in sys.modules if m == "ray" or m.startswith("ray.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if it were not installed
+    (tmp_path / "space.arch").write_text(SPACE)
+    code = main(["search", str(tmp_path / "space.arch"), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and "pip install 'archdsl[search]'" in err and len(err.strip().splitlines()) == 1

@@ -81,5 +81,6 @@ def test_half_gpu_trials_run_four_at_a_time_on_two_logical_gpus(logical_gpus, tm
     state = json.loads((tmp_path / "out" / "ray" / "state.json").read_text())
     notes = {t["result"].get("device_note") for t in state["searcher"]["trials"].values()}
     if not __import__("torch").cuda.is_available():
+        assert all(r.note.startswith("this trial was given GPU") for r in outcome.records)  # the CLI prints it
         assert notes and all(n and n.endswith("but CUDA sees no GPU on this node; it trains on the CPU")
                              for n in notes)

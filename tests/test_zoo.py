@@ -42,6 +42,7 @@ ZOO = {
     "mobilenet_v3_small": (2_542_856, 56_510_400),
     "regnet_y_400mf": (4_344_144, 401_842_848),
     "convnext_tiny": (28_589_128, 4_455_531_264),  # its Linear layers (1x1 convs here) counted at every pixel
+    "shufflenet_v2_x1_0": (2_278_604, 144_907_992),
 }
 
 # file -> (torchvision constructor, its keyword arguments, input side)
@@ -63,6 +64,7 @@ TORCHVISION = {
     "mobilenet_v3_small": ("mobilenet_v3_small", {}, 224),
     "regnet_y_400mf": ("regnet_y_400mf", {}, 224),
     "convnext_tiny": ("convnext_tiny", {}, 224),
+    "shufflenet_v2_x1_0": ("shufflenet_v2_x1_0", {}, 224),
 }
 
 # Files whose torchvision model registers its tensors in another order than the layers apply them are compared
@@ -181,10 +183,39 @@ def test_weighted_layers_match_torchvision_shapes_and_macs(name):
     )
 
 
+# A sibling is the same file with a few changed numbers: (file, arguments, torchvision constructor).
+SIBLINGS = [
+    ("efficientnet_b0", {"depth": 1.1}, "efficientnet_b1"),
+    ("efficientnet_b0", {"width": 1.1, "depth": 1.2, "dropout": 0.3}, "efficientnet_b2"),
+    ("regnet_y_400mf", {"w1": 64, "w2": 144, "w3": 320, "w4": 784, "d3": 8, "d4": 2, "group_width": 16}, "regnet_y_800mf"),
+    ("convnext_tiny", {"d3": 27, "drop": 0.4}, "convnext_small"),
+]
+
+
+@pytest.mark.parametrize("name,arguments,ctor", SIBLINGS, ids=[s[2] for s in SIBLINGS])
+def test_a_sibling_is_a_few_changed_numbers(name, arguments, ctor):
+    torch = pytest.importorskip("torch")
+    model, macs = tv.meta_model(ctor), []
+
+    def record(module, inputs, output):
+        if isinstance(module, torch.nn.Conv2d):
+            macs.append(output.numel() * module.in_channels // module.groups * math.prod(module.kernel_size))
+        else:  # a Linear, at every position it is applied to
+            macs.append(output.numel() * module.in_features)
+
+    for m in model.modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+            m.register_forward_hook(record)
+    with torch.no_grad():
+        model(torch.empty(1, 3, 224, 224, device="meta"))
+    r = check(ARCHS / f"{name}.arch", arguments=arguments)
+    assert (r.params, r.macs) == (sum(p.numel() for p in model.parameters()), sum(macs))
+
+
 # The second edition's files reproduce torchvision's outputs at their full size (at 64x64 in test_weights.py).
 FULL_SIZE_OUTPUTS = [
     "squeezenet1_1", "mnasnet1_0", "efficientnet_b0", "mobilenet_v3_large", "mobilenet_v3_small",
-    "regnet_y_400mf", "convnext_tiny",
+    "regnet_y_400mf", "convnext_tiny", "shufflenet_v2_x1_0",
 ]
 
 
