@@ -5,7 +5,7 @@ PIP ?= $(PY) -m pip
 # the package itself accepts any torch >= 2.1.
 TORCH_PIN ?= torch==2.13.0 torchvision==0.28.0
 
-.PHONY: setup demo test test-slow bench lint fmt
+.PHONY: setup demo test test-slow bench lint fmt fuzz
 
 setup:  ## install archdsl and everything it can use
 	$(PIP) install -q $(TORCH_PIN)
@@ -27,6 +27,11 @@ bench: setup  ## every benchmark; each prints ratios against a peer measured in 
 	$(PY) bench/search_bench.py
 	$(PY) bench/nb201.py
 	$(PY) bench/lsp_bench.py
+
+FUZZ_SECONDS ?= 3600
+FUZZ_SEED ?= 0
+fuzz:  ## fuzz the checker, fmt and graph for FUZZ_SECONDS (Ctrl-C stops early); reproducers go to tests/regressions/
+	$(PY) -m archdsl.fuzz --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED)
 
 lint:
 	ruff check archdsl tests bench

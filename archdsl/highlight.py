@@ -35,7 +35,7 @@ class ArchLexer(RegexLexer):
             (words(LAYERS, suffix=r"\b"), Name.Builtin),
             (r"([A-Za-z_]\w*)(\s*)(=)(?!=)", bygroups(Name.Attribute, Text, Operator)),
             (r"[A-Za-z_]\w*", Name),
-            (r"//|[-+*/%=|]", Operator),
+            (r"==|!=|<=|>=|//|[-+*/%=|<>]", Operator),
             (r"[(){},;]", Punctuation),
         ]
     }

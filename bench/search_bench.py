@@ -70,10 +70,13 @@ def proposals(path: Path, name: str, n: int) -> tuple[float, int]:
 
 def overhead(samples: int, epochs: int) -> None:
     """Tune's cost per trial beyond training: the same members through `run_search` (Ray already up,
-    its start timed apart) and through a plain loop, one trial at a time, in this process."""
+    its start timed apart) and through a plain loop, one trial at a time, in this process. Each trial's
+    start and end in Tune come from a callback, so the one-off costs (the driver's Tune setup, the first
+    worker's start: its process, torch import and dataset load) are told apart from the cost per trial."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import ray
     import torch
+    from ray import tune
 
     import archdsl
     from archdsl.search.config import SearchSettings
@@ -81,6 +84,22 @@ def overhead(samples: int, epochs: int) -> None:
     from archdsl.search.trainable import _dataset, train_config
 
     torch.set_num_threads(1)
+    events: dict[str, dict] = {}
+
+    class Times(tune.Callback):
+        def on_trial_start(self, iteration, trials, trial, **info):
+            events[trial.trial_id] = {"start": time.perf_counter(), "arch": trial.config["arch"]}
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            events[trial.trial_id]["end"] = time.perf_counter()
+
+    tuner_init = tune.Tuner.__init__
+
+    def with_times(self, *args, run_config=None, **kwargs):  # works with any version of the runner
+        run_config.callbacks = list(run_config.callbacks or []) + [Times()]
+        tuner_init(self, *args, run_config=run_config, **kwargs)
+
+    tune.Tuner.__init__ = with_times
     space = ROOT / "archs/spaces/digits_cnn.arch"
     t = time.perf_counter()
     ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
@@ -88,22 +107,33 @@ def overhead(samples: int, epochs: int) -> None:
     with tempfile.TemporaryDirectory() as out:
         s = SearchSettings(space=str(space), samples=samples, epochs=epochs, out=out, seed=0,
                            max_concurrent=1).validate()
-        t = time.perf_counter()
-        outcome = run_search(s, verbose=0)
-        tune_s = time.perf_counter() - t
-        texts = [r.arch for r in outcome.records]
+        t0 = time.perf_counter()
+        run_search(s, verbose=0)
+        tune_s = time.perf_counter() - t0
     ray.shutdown()
+    tune.Tuner.__init__ = tuner_init
     from archdsl.runtime.train import fit
 
+    trials = sorted(events.values(), key=lambda e: e["start"])
     data = _dataset("digits")
-    t = time.perf_counter()
-    for text in texts:
-        fit(archdsl.compile(text), data, train_config(s.train_settings()))
-    plain_s = time.perf_counter() - t
+    fit(archdsl.compile(trials[0]["arch"]), data, train_config({**s.train_settings(), "epochs": 1}))  # warm-up
+    for e in trials:  # the same members, trained in this (already warm) process
+        t = time.perf_counter()
+        fit(archdsl.compile(e["arch"]), data, train_config(s.train_settings()))
+        e["plain"] = time.perf_counter() - t
+    plain_s = sum(e["plain"] for e in trials)
+    first = trials[0]
+    setup = first["start"] - t0
+    warmup = (first["end"] - first["start"]) - first["plain"]
+    rest = [(b["end"] - a["end"]) - b["plain"] for a, b in zip(trials, trials[1:])]  # gap + trial - training
     print(f"ray start (not counted): {ray_start:.1f} s")
-    print(f"tune: {len(texts)} trials x {epochs} epochs, one at a time: {tune_s:.1f} s")
-    print(f"plain loop, same members: {plain_s:.1f} s")
-    print(f"overhead per trial beyond training: {(tune_s - plain_s) / len(texts):.2f} s")
+    print(f"tune: {len(trials)} trials x {epochs} epochs, one at a time: {tune_s:.1f} s; plain loop: {plain_s:.1f} s")
+    print(f"one-off: driver until the first trial starts {setup:.1f} s; first worker's start "
+          f"(process, imports, dataset) {warmup:.1f} s")
+    if rest:
+        print(f"overhead per trial beyond training, after the first: {sum(rest) / len(rest):.2f} s "
+              f"(each: {', '.join(f'{x:.2f}' for x in rest)})")
+    print(f"overhead per trial, one-off costs shared out: {(tune_s - plain_s) / len(trials):.2f} s")
 
 
 def main() -> None:
@@ -111,7 +141,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=500, help="samples per space")
     ap.add_argument("--check-only", action="store_true")
     ap.add_argument("--proposals", type=int, default=100, help="asks per learning strategy and space (0: none)")
-    ap.add_argument("--samples", type=int, default=4)
+    ap.add_argument("--samples", type=int, default=6)
     ap.add_argument("--epochs", type=int, default=3)
     a = ap.parse_args()
     learners = ("reinforce", "evolution", "bo") if a.proposals else ()

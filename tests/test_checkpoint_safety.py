@@ -196,3 +196,25 @@ def test_a_bare_state_dict_still_loads_as_weights(run, tmp_path, capsys):
     _, arch, ckpt = run
     torch.save(checkpoint.load(ckpt)["model"], tmp_path / "bare.pt")  # as the search's best.pt
     assert main(["eval", str(arch), "--weights", str(tmp_path / "bare.pt"), "--json"]) == 0
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_export_to_a_full_disk_is_one_line(run, capsys, fmt):
+    _, arch, _ = run
+    err = _one_line_error(capsys, ["export", str(arch), "--format", fmt, "-o", "/dev/full", "--force"])
+    assert "cannot write /dev/full: No space left on device" in err
+
+
+def test_a_checkpoint_that_cannot_be_written_is_one_line(run, tmp_path, capsys):
+    _, arch, _ = run
+    out = tmp_path / "run"
+    (out / (checkpoint.CHECKPOINT + ".tmp")).mkdir(parents=True)  # the temporary file's name is taken
+    err = _one_line_error(capsys, ["train", str(arch), "--epochs", "1", "--out", str(out), "--no-progress"])
+    assert f"cannot write checkpoint {out / checkpoint.CHECKPOINT}: Is a directory" in err
+
+
+def test_a_file_that_is_no_checkpoint_at_all_says_so(run, tmp_path, capsys):
+    _, arch, _ = run
+    (tmp_path / "notes.pt").write_text("just some text")
+    err = _one_line_error(capsys, ["eval", str(arch), "--weights", str(tmp_path / "notes.pt")])
+    assert "is not a checkpoint (expected a file written by torch.save)" in err

@@ -133,3 +133,18 @@ def test_the_training_config_applies_the_same_rules_from_python(setting, value, 
         TrainConfig(**{setting: value})
     assert str(e.value).startswith("training config: ") and message in str(e.value)
     assert TrainConfig(epochs="3", lr=1).epochs == 3  # converted like a flag
+
+
+def test_every_mapped_module_belongs_to_the_extra_it_names():
+    """The hint must name an extra that really installs the module (pyproject.toml is the truth)."""
+    import re
+
+    tomllib = pytest.importorskip("tomllib")
+    from archdsl.cli.extras import EXTRA_OF
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    # import name -> distribution; pyarrow and pandas come with ray[tune]
+    dist = {"sklearn": "scikit-learn", "PIL": "pillow", "yaml": "pyyaml", "pyarrow": "ray", "pandas": "ray"}
+    for module, extra in EXTRA_OF.items():
+        names = {re.split(r"[\[<>=!~ ]", req)[0].lower() for req in extras[extra]}
+        assert dist.get(module, module).lower() in names, (module, extra)

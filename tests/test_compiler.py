@@ -73,7 +73,7 @@ def test_every_layer_kind_runs_forward_and_backward():
         conv(8, (1, 3), padding=(0, 1), groups=2, dilation=1) groupnorm(2) relu6
         conv(8, 3, padding=2, dilation=2) instancenorm(affine=true) leaky_relu(0.1)
         maxpool(3, stride=1, padding=1, ceil=true) elu prelu(channels=true) gelu silu hardswish
-        avgpool(2, ceil=true, count_include_pad=false) dropout2d(0.1) layernorm
+        avgpool(2, ceil=true, count_include_pad=false) dropout2d(0.1) layernorm(over="all")
         a = tanh;
         b = @a sigmoid;
         c = @a zero;

@@ -138,6 +138,7 @@ def _corrupt(path, data=b"not a pickle at all"):
     ("folder_sizes_differ", "--image-size"),
     ("folder_not_image", "cannot read image"),
     ("npz_missing", "npz file not found"),
+    ("npz_is_dir", "npz expects a file, got a directory"),
     ("npz_missing_key", "lacks array(s) 'y'"),
     ("npz_bad_shape", "expected (N, C, H, W)"),
     ("npz_not_npz", "not a readable .npz"),
@@ -186,7 +187,9 @@ def test_bad_dataset_gives_data_error(tmp_path, case, message):
         spec = f"folder:{root}"
     elif case.startswith("npz"):
         path = tmp_path / "d.npz"
-        if case == "npz_missing_key":
+        if case == "npz_is_dir":
+            path.mkdir()
+        elif case == "npz_missing_key":
             np.savez(path, x=np.zeros((4, 1, 2, 2)))
         elif case == "npz_bad_shape":
             np.savez(path, x=np.zeros((4, 2)), y=np.zeros(4, np.int64))

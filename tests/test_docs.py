@@ -20,7 +20,7 @@ import pytest
 from archdsl.cli.check_cmd import render
 from archdsl.dsl import ArchError, check, parse
 from archdsl.dsl.args import signature
-from archdsl.dsl.ops import OPS
+from archdsl.dsl.ops import MERGE_OPS, OPS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "docs" / "language.md", ROOT / "docs" / "tutorial.md"]
@@ -100,7 +100,7 @@ LAYER_ROW = re.compile(r"^\| `(\w+)`((?:, `\w+`)*) \| `([^`]*)` \|", re.M)
 
 def test_layer_table_lists_every_layer_with_its_real_signature():
     rows = {m.group(1): m for m in LAYER_ROW.finditer((ROOT / "docs" / "language.md").read_text())}
-    layers = {name for name in OPS if name not in ("add", "concat")}
+    layers = {name for name in OPS if name not in MERGE_OPS}
     assert set(rows) == layers
     for name in layers:
         op, row = OPS[name], rows[name]
@@ -113,7 +113,7 @@ def test_reference_names_every_keyword_and_setting():
     text = (ROOT / "docs" / "language.md").read_text()
     from archdsl.dsl.ops import SETTINGS
 
-    for word in ("network", "block", "residual", "shortcut", "branch", "choice", "concat", "add", "@in"):
+    for word in ("network", "block", "residual", "shortcut", "branch", "choice", "concat", "add", "mul", "@in"):
         assert f"`{word}" in text, word
     for name in SETTINGS:
         assert f"`{name}`" in text, name

@@ -174,7 +174,7 @@ def test_norm_and_prelu_params_equal_torch_numel(c):
     assert params_of(net.replace("LAYER", "batchnorm(affine=false)"), "batchnorm") == numel(nn.BatchNorm2d(c, affine=False))
     assert params_of(net.replace("LAYER", "groupnorm(1)"), "groupnorm") == numel(nn.GroupNorm(1, c))
     assert params_of(net.replace("LAYER", f"groupnorm({c})"), "groupnorm") == numel(nn.GroupNorm(c, c))
-    assert params_of(net.replace("LAYER", "layernorm"), "layernorm") == numel(nn.LayerNorm([c, 5, 7]))
+    assert params_of(net.replace("LAYER", 'layernorm(over="all")'), "layernorm") == numel(nn.LayerNorm([c, 5, 7]))
     assert params_of(net.replace("LAYER", "instancenorm(affine=true)"), "instancenorm") == numel(
         nn.InstanceNorm2d(c, affine=True))
     assert params_of(net.replace("LAYER", "prelu"), "prelu") == numel(nn.PReLU())

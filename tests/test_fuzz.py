@@ -97,7 +97,8 @@ SOUP = st.lists(st.sampled_from(
      # second edition
      "if", "else", "and", "or", "not", "as", "i", "options", "o", "==", "<", ">=", "!=", "min(", "max(", "round(",
      "make_divisible(", "{}", "{ relu }", "act", "@s", "b(@x)", "b(@in, 8)", "choice d o(8)", "block b(@s, c=8)",
-     "options o(c) { relu | conv(c, 1) }", "1e400"]), max_size=60).map(" ".join)
+     "options o(c) { relu | conv(c, 1) }", "1e400", "mul", "crop_to(@x)", "conv_transpose",
+     "upsample(2)"]), max_size=60).map(" ".join)
 
 
 @FAST
@@ -115,7 +116,11 @@ def test_token_soup_only_raises_arch_errors(text):
      # second edition: cells reading two tensors, sequence arguments, conditionals, indexed repeats, options
      "cell(@in, @x, 8)", "mb(8, act=hardswish)", "mb(16, act={ relu6 }, se={ conv(4, 1) relu })", "mb(4, se={})",
      "if 1 > 0 { relu } else { bn }", "conv(max(4, 8 - i), 1) * 3 as i", "conv(make_divisible(8 * 1.4), 1)",
-     "choice d1 edges(8)", "choice d2 edges(c=4, s=2)", "conv(8 if true else 4, 1)", "if not 2 == 2 { flatten }"]),
+     "choice d1 edges(8)", "choice d2 edges(c=4, s=2)", "conv(8 if true else 4, 1)", "if not 2 == 2 { flatten }",
+     # second edition layers
+     "mul { branch { } branch { avgpool sigmoid } }", "conv_transpose(4, 2, stride=2)", "upsample(2)", "pad(1)",
+     'layernorm(over="channels")', "channel_shuffle(2)", "pixel_shuffle(2)", "pixel_unshuffle(2)", "slice(0, 2)",
+     "crop(4, 4)", "drop_path(0.1)", "layer_scale", "lrn(3)", "s = relu; @in conv(4, 1) crop_to(@s)"]),
     max_size=12), st.integers(1, 16), st.integers(1, 40))
 def test_random_well_formed_networks_only_raise_arch_errors(layers, c, hw):
     checks_or_refuses(SECOND_EDITION + f"network n {{\n    input({c}, {hw}, {hw})\n    " + "\n    ".join(layers) + "\n}\n")
@@ -162,3 +167,54 @@ def test_token_soup_only_raises_arch_errors_at_length(text):
 @given(st.lists(OP_CALLS, min_size=1, max_size=3), st.sampled_from(["3, 16, 16", "3, 1, 1", "8", "2, 5, 9"]))
 def test_every_op_with_odd_arguments_only_raises_arch_errors_at_length(calls, shape):
     checks_or_refuses(f"network n {{\n    input({shape})\n    " + " ".join(calls) + "\n}\n")
+
+
+# --- the harness of archdsl.fuzz: every reproducer it wrote keeps the property now; a fixed budget in CI ---
+
+REGRESSIONS = sorted((ROOT / "tests" / "regressions").glob("*.arch"))
+
+
+@pytest.mark.parametrize("path", REGRESSIONS, ids=[p.name for p in REGRESSIONS])
+def test_every_fuzz_reproducer_keeps_the_property(path):
+    from archdsl.fuzz.prop import violation
+
+    text = path.read_bytes().decode("utf-8")
+    v = violation(text, cli=True)
+    assert v is None, f"{v.kind}: {v.detail}"
+
+
+def test_the_property_catches_a_crash_and_the_shrinker_keeps_it_small():
+    from archdsl.fuzz.prop import violation
+    from archdsl.fuzz.shrink import shrink
+
+    assert violation("network n { input(3, 8, 8) relu }\n") is None
+    assert violation("network n { input(3, 8, 8) cnv }\n") is None  # a located error is fine
+    noisy = "network n {\n    input(3, 8, 8)\n    conv(8, 3) relu BUG conv(8, 1)\n    flatten\n}\n"
+    assert shrink(noisy, lambda t: "BUG" in t) == "BUG"
+    assert len(shrink(noisy, lambda t: "BUG" in t and t.count("{") == t.count("}") > 0)) <= 6
+
+
+def test_the_generator_writes_programs_that_often_check():
+    import random
+
+    from archdsl.fuzz.generate import program
+
+    rng = random.Random(1)
+    texts = [program(rng) for _ in range(300)]
+    ok = 0
+    for t in texts:
+        try:
+            check(t)
+            ok += 1
+        except ArchError:
+            pass
+    assert ok >= 15, f"only {ok} of 300 generated programs check: the generator no longer reaches the elaborator"
+
+
+@pytest.mark.slow
+def test_fuzz_harness_for_a_fixed_budget(tmp_path):
+    from archdsl.fuzz.run import run
+
+    summary = run(inputs=4000, seconds=None, seed=20261202, out=tmp_path, cli_every=100, quiet=True)
+    assert summary["inputs"] == 4000
+    assert summary["distinct"] == 0, summary

@@ -39,3 +39,12 @@ def test_references_of_a_block_parameter_stay_inside_its_block():
     inside = symbols.references(occs, (2, 10))
     assert [(s.line, s.column) for s in inside] == [(1, 12), (2, 10)]
     assert [(s.line, s.column) for s in symbols.references(occs, (6, 10))] == [(4, 11), (6, 10)]
+
+
+def test_hovering_a_named_tensor_shows_its_shape():
+    text = ("network n {\n    input(3, 8, 8)\n    a = conv(16, 3, padding=1) bn relu;\n"
+            "    b = conv(16, 3, padding=1);\n    add(@a, @b) flatten linear(10)\n}\n")
+    a = analyse(text)
+    assert not a.errors
+    assert shapes.hover_markdown(a, (3, 5)) == "**tensor a**: **16x8x8**"
+    assert shapes.hover_markdown(a, (5, 14)) == "**tensor b**: **16x8x8**"  # at `@b`

@@ -104,3 +104,42 @@ def test_options_parameters_are_values():
 def test_an_options_list_and_a_block_cannot_share_a_name():
     with pytest.raises(ArchNameError, match="'ops' is defined twice"):
         check(SPACE + "\nblock ops { relu }\n")
+
+
+def test_chosen_options_name_the_alternative_of_an_options_choice():
+    from archdsl.dsl.choices import chosen_options
+
+    got = chosen_options(parse(SPACE), {"op3": 2, "st": 1, "op1": 1})
+    assert got["op3"] == "conv(16, 3, stride=2, padding=1) bn relu"
+    assert got["op1"] == "maxpool(3, stride=1, padding=1)" and got["e"] == "identity"
+
+
+def test_sampled_members_of_a_space_compile_and_run():
+    torch = pytest.importorskip("torch")
+    import pickle
+
+    import archdsl
+    from archdsl.search.space import Space
+
+    space = pickle.loads(pickle.dumps(Space.load(parse(SPACE))))  # as Ray ships it to a worker
+    rng = random.Random(1)
+    for _ in range(3):
+        a = tuple(rng.randrange(s) for s in space.sizes)
+        model = archdsl.compile(space.text(a))
+        assert model(torch.randn(2, 3, 8, 8)).shape == (2, 10)
+        assert sum(p.numel() for p in model.parameters()) == space.check(a).params
+
+
+def test_an_options_list_sees_only_its_parameters():
+    text = SPACE.replace("conv(C, 3, stride=stride", "conv(D, 3, stride=stride")
+    with pytest.raises(ArchNameError, match=r"options ops uses 'D', which is not one of its parameters \(C, stride\)") as e:
+        decisions(parse(text))
+    assert (e.value.span.line, e.value.span.column) == (3, 60)
+
+
+def test_a_choice_in_an_options_list_whose_name_is_defined_twice_is_still_refused():
+    from archdsl.dsl import ArchError
+
+    text = "network n {\n    input(3, 8, 8)\n}\noptions c { choice d c }\noptions c { relu }\n"
+    with pytest.raises(ArchError):
+        check(text)

@@ -50,3 +50,28 @@ def test_no_two_layers_share_a_path_whatever_the_names(calls, layers_per_block):
 def test_the_numbering_is_injective(a, i, b, j):
     if (a, i) != (b, j):
         assert numbered(a, i) != numbered(b, j)
+
+
+PIECES = {  # an item of a block body with parameter `s` (a sequence of `k` convs) -> convs it writes
+    "conv(4, 1)": lambda k: 1,
+    "s": lambda k: k,
+    "{ s conv(4, 1) }": lambda k: k + 1,
+    "if true { s } else { conv(4, 1) }": lambda k: k,
+    "if false { s } else { conv(4, 1) s }": lambda k: k + 1,
+    "residual { s }": lambda k: k,
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(sorted(PIECES)), min_size=1, max_size=5), st.integers(0, 3), st.integers(1, 3))
+def test_spliced_sequences_and_if_items_never_share_a_path(pieces, k, copies):
+    """Layers of a sequence argument are named in the body they are spliced into, next to the body's own: every
+    written conv is a node of its own, so the total is the number of convs times one conv's parameters."""
+    arg = "{ " + " ".join(["conv(4, 1)"] * k) + " }" if k else "{}"
+    text = (f"block b(s) {{ {' '.join(pieces)} }}\n"
+            f"network n {{\n    input(4, 8, 8)\n    b(s={arg}) * {copies} as i\n}}\n")
+    convs = copies * sum(PIECES[p](k) for p in pieces)
+    r = check(text)
+    assert r.params == convs * (4 * 4 + 4)
+    paths = [x.path for x in r.layers]
+    assert len(paths) == len(set(paths))

@@ -14,7 +14,7 @@ from archdsl.dsl.ops import FAMILIES, MERGE_OPS, OPS, derived, layer_names
 from archdsl.dsl.ops.registry import Op
 
 ROOT = Path(__file__).resolve().parent.parent
-KINDS = {"size", "count", "pair", "pad", "float", "prob", "bool", "bias", "str"}
+KINDS = {"size", "count", "pair", "pad", "cpair", "pad4", "float", "prob", "bool", "bias", "str", "tensor"}
 
 
 def example_net(op: Op) -> str:
@@ -88,3 +88,12 @@ def test_registry_is_torch_free_at_import():
 
     code = "import sys, archdsl.dsl.ops, archdsl.dsl.shape_infer; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_every_family_has_a_graph_colour_and_synonyms_are_not_layer_names():
+    from archdsl.viz.dot import FILL
+
+    assert {op.category for op in OPS.values() if op.category != "merge"} <= set(FILL)
+    synonyms = [s for op in OPS.values() for s in op.synonyms]
+    assert len(synonyms) == len(set(synonyms))
+    assert not set(synonyms) & (set(layer_names()) | set(MERGE_OPS))

@@ -63,22 +63,31 @@ def test_option_means_average_each_options_trials():
     assert rows == [("32", pytest.approx(0.8), 2), ("64", 0.6, 1)]
 
 
-def test_a_running_search_is_read_from_its_trial_dirs(tmp_path):
+def test_a_running_search_is_read_from_its_state(tmp_path):
     run = load_run(make_run_dir(tmp_path / "run", trials=4, finished=False))
     assert not run.finished and len(run.trials) == 4 and run.best_arch is None
-    accs = [t.record.val_acc for t in run.trials]
-    assert accs == sorted(accs, reverse=True)
+    assert [t.record.status for t in run.trials].count("unfinished") == 2
+    assert all(len(t.epochs) == 3 for t in run.trials)
     assert run.decision_names[:2] == ["stem", "kernel"]
-    assert {t.record.status for t in run.trials} == {"completed"}
 
 
-def test_a_trial_that_failed_while_running_says_why(tmp_path):
-    run_dir = make_run_dir(tmp_path / "run", trials=3, finished=False)
-    crashed = sorted(run_dir.glob("ray/search/trial_*"))[0]
-    (crashed / "error.txt").write_text("Traceback (most recent call last):\n  ...\nDivergedError: the loss is nan\n")
-    run = load_run(run_dir)
-    [failed] = [t for t in run.trials if t.record.status == "failed"]
-    assert failed.record.reason == "DivergedError: the loss is nan"
+def test_a_running_searchs_page_reloads_itself_and_a_finished_one_does_not(tmp_path, capsys):
+    from archdsl.report import write_report
+
+    running = load_run(make_run_dir(tmp_path / "running", trials=2, finished=False))
+    page, _ = write_report(running, tmp_path / "r.html", refresh=30)
+    assert '<meta http-equiv="refresh" content="30">' in page.read_text()
+    done = make_run_dir(tmp_path / "done", trials=2)
+    assert main(["report", str(done), "--watch", "30", "-o", str(tmp_path / "d.html")]) == 0  # returns: finished
+    assert 'http-equiv="refresh"' not in (tmp_path / "d.html").read_text()
+
+
+def test_a_failed_trial_says_why_and_comes_last(tmp_path):
+    run = load_run(make_run_dir(tmp_path / "run", trials=3, failed=1))
+    last = run.trials[-1].record
+    assert (last.status, last.reason, last.val_acc) == ("failed", "DivergedError: the loss is nan", None)
+    assert main(["report", str(tmp_path / "run"), "-o", str(tmp_path / "r.html")]) == 0
+    assert "DivergedError" in (tmp_path / "r.html").read_text()
 
 
 def test_a_directory_that_is_not_a_run_is_a_located_user_error(tmp_path, capsys):
@@ -103,6 +112,9 @@ def test_the_report_renders_every_figure_in_a_browser(tmp_path):
     for name in ("stem", "kernel", "second", "downsample", "width", "depth", "dropout"):
         assert f"<th>{name}</th>" in page
     assert "<code>unit(choice" not in page  # tied choices show the value each trial took
+    run = load_run(run_dir)
+    front = stats.pareto_front([stats.Point(t.record.trial_id, t.record.macs, t.record.val_acc) for t in run.trials])
+    assert page.count(">★</td>") == len(front) >= 1
 
     probed = tmp_path / "probed.html"
     probed.write_text(page.replace("</body>", PROBE + "</body>"))

@@ -98,12 +98,12 @@ def seqs() -> st.SearchStrategy[str]:
             body.map(lambda b: "{ " + b + " }"),
             st.tuples(body, st.one_of(st.none(), body)).map(
                 lambda t: "residual { " + t[0] + " }" + ("" if t[1] is None else " shortcut { " + t[1] + " }")),
-            st.tuples(st.sampled_from(["concat", "add"]), st.lists(body, max_size=3)).map(
+            st.tuples(st.sampled_from(["concat", "add", "mul"]), st.lists(body, max_size=3)).map(
                 lambda t: t[0] + " { " + " ".join("branch { " + b + " }" for b in t[1]) + " }"),
             st.tuples(st.one_of(st.just(""), NAMES), st.lists(body, min_size=1, max_size=3)).map(
                 lambda t: f"choice {t[0]} {{ " + " | ".join(t[1]) + " }"),
             st.tuples(NAMES, body).map(lambda t: f"{t[0]} = {t[1]};"),
-            st.tuples(st.sampled_from(["concat", "add"]), st.lists(NAMES, min_size=1, max_size=3)).map(
+            st.tuples(st.sampled_from(["concat", "add", "mul"]), st.lists(NAMES, min_size=1, max_size=3)).map(
                 lambda t: t[0] + "(" + ", ".join("@" + n for n in t[1]) + ")"),
             NAMES.map(lambda n: "@" + n),
             st.tuples(inner, st.integers(1, 9), NAMES).map(lambda t: f"{{ {t[0]} }} * {t[1]} as {t[2]}"),
@@ -197,3 +197,16 @@ def test_fmt_keeps_comments_where_they_were(tmp_path):
 def test_fmt_keeps_a_comment_after_the_last_item_on_its_line():
     text = "network n { input(3, 32, 32)\n    conv(16, 3) relu  # there\n}\n"
     assert "    conv(16, 3) relu  # there" in print_module(parse(text)).splitlines()
+
+
+def test_comments_before_a_closing_brace_stay_inside_it():
+    text = ("options ops(C) {\n    identity\n    | conv(C, 1)\n    # more to come\n}\n\n"
+            "block b(c) {\n    if c > 8 {\n        relu\n    } else {\n        # nothing\n    }\n    residual {\n"
+            "        # empty\n    }\n    # end of b\n}\n\nnetwork n {\n    input(3, 8, 8)\n    b(8)\n    # last\n}\n")
+    assert print_module(parse(text)) == text
+
+
+def test_a_comment_after_a_multi_line_assignment_stays_after_it():
+    text = ("network n {\n    input(3, 8, 8)\n    a = residual {\n        conv(3, 1)\n    }\n    relu;\n"
+            "    # about b\n    b = @a relu;\n    add(@a, @b)\n}\n")
+    assert print_module(parse(text)) == text

@@ -93,3 +93,30 @@ def test_each_shipped_space_checks_reports_its_size_and_has_valid_members(path, 
     searcher = ArchSearcher(space, None)
     verdicts = [searcher.examine([rng.randrange(n) for n in space.sizes]) for _ in range(30)]
     assert sum(not isinstance(v, str) for v in verdicts) >= 10
+
+
+@pytest.mark.parametrize("form", ["ray://127.0.0.1:{port}", "127.0.0.1:{port}"])
+def test_a_cluster_address_where_nothing_answers_is_one_line_before_ray_starts(form, tmp_path, capsys):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    (tmp_path / "space.arch").write_text(SPACE)
+    address = form.format(port=port)
+    code = main(["search", str(tmp_path / "space.arch"), "--address", address, "--out", str(tmp_path / "o"), "-q"])
+    err = capsys.readouterr().err
+    assert code == 1 and f"cannot connect to the Ray cluster at {address}" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_search_without_ray_installed_names_the_extra_to_install(tmp_path, monkeypatch, capsys):
+    import sys
+
+    for name in [m for m in sys.modules if m == "ray" or m.startswith("ray.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if it were not installed
+    (tmp_path / "space.arch").write_text(SPACE)
+    code = main(["search", str(tmp_path / "space.arch"), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and "pip install 'archdsl[search]'" in err and len(err.strip().splitlines()) == 1

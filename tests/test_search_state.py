@@ -128,3 +128,23 @@ def test_resume_runs_no_code_from_a_crafted_results_folder(tmp_path, capsys):
     (out / "ray" / STATE).write_bytes(pickle.dumps(Exploit()))  # the state itself replaced by a pickle
     assert main(["search", "--resume", "--out", str(out), "-q"]) == 1
     assert "is unreadable" in capsys.readouterr().err and not marker.exists()
+
+
+def test_the_live_view_counts_trials_and_shows_the_best_by_decision_name():
+    from rich.console import Console
+
+    from archdsl.search.live import LiveView
+
+    searcher = make_searcher(SearchSettings(space="x", samples=4, epochs=3).validate(), Space.load(SPACE))
+    view = LiveView(searcher, samples=4)
+    cfgs = [searcher.suggest(f"t{i}") for i in range(3)]
+    searcher.on_trial_complete("t0", {"val_acc": 0.7, "epoch": 3})
+    searcher.on_trial_complete("t1", None, error=True)
+    view.running = {"t2"}
+    s = view.summary()
+    assert (s["running"], s["done"], s["failed"]) == (1, 1, 1) and s["eta"] is not None
+    console = Console(width=200, record=True)
+    console.print(view)
+    text = console.export_text()
+    best = " ".join(f"{k}={v}" for k, v in cfgs[0]["choices"].items())
+    assert "0.7000" in text and best in text and "choice" not in best

@@ -22,6 +22,12 @@ CASES = [
     ("densenet121", {}, "archs/densenet121.arch", (3, 64, 64)),
     ("squeezenet1_1", {}, "archs/squeezenet1_1.arch", (3, 64, 64)),
     ("mnasnet1_0", {}, "archs/mnasnet1_0.arch", (3, 64, 64)),
+    ("efficientnet_b0", {}, "archs/efficientnet_b0.arch", (3, 64, 64)),
+    ("mobilenet_v3_large", {}, "archs/mobilenet_v3_large.arch", (3, 64, 64)),
+    ("mobilenet_v3_small", {}, "archs/mobilenet_v3_small.arch", (3, 64, 64)),
+    ("regnet_y_400mf", {}, "archs/regnet_y_400mf.arch", (3, 64, 64)),  # shortcut registered before the body
+    ("convnext_tiny", {}, "archs/convnext_tiny.arch", (3, 64, 64)),  # Linear over channels -> 1x1 conv
+    ("shufflenet_v2_x1_0", {}, "archs/shufflenet_v2_x1_0.arch", (3, 64, 64)),
 ]
 
 
@@ -134,3 +140,4 @@ def test_a_missing_layer_is_reported_with_the_counts():
     big = archdsl.compile("network n { input(3, 8, 8) conv(8, 3) avgpool flatten linear(4) relu linear(4) }")
     with pytest.raises(WeightMismatchError, match="the source has 6 tensors and the destination 4"):
         transfer_weights(big, small)
+

@@ -37,6 +37,12 @@ ZOO = {
     "mobilenet_v2": (3_504_872, 300_774_272),
     "squeezenet1_1": (1_235_496, 349_151_936),
     "mnasnet1_0": (4_383_312, 314_415_872),
+    "efficientnet_b0": (5_288_548, 385_814_752),
+    "mobilenet_v3_large": (5_483_032, 216_589_760),
+    "mobilenet_v3_small": (2_542_856, 56_510_400),
+    "regnet_y_400mf": (4_344_144, 401_842_848),
+    "convnext_tiny": (28_589_128, 4_455_531_264),  # its Linear layers (1x1 convs here) counted at every pixel
+    "shufflenet_v2_x1_0": (2_278_604, 144_907_992),
 }
 
 # file -> (torchvision constructor, its keyword arguments, input side)
@@ -53,11 +59,19 @@ TORCHVISION = {
     "mobilenet_v2": ("mobilenet_v2", {}, 224),
     "squeezenet1_1": ("squeezenet1_1", {}, 224),
     "mnasnet1_0": ("mnasnet1_0", {}, 224),
+    "efficientnet_b0": ("efficientnet_b0", {}, 224),
+    "mobilenet_v3_large": ("mobilenet_v3_large", {}, 224),
+    "mobilenet_v3_small": ("mobilenet_v3_small", {}, 224),
+    "regnet_y_400mf": ("regnet_y_400mf", {}, 224),
+    "convnext_tiny": ("convnext_tiny", {}, 224),
+    "shufflenet_v2_x1_0": ("shufflenet_v2_x1_0", {}, 224),
 }
 
-# Files whose torchvision model registers and computes a block's layers in another order than the dataflow
-# (RegNet: the shortcut projection before the body): their layers are compared as multisets.
-UNORDERED: set[str] = set()
+# Files whose torchvision model registers its tensors in another order than the layers apply them are compared
+# as multisets: RegNet registers (and computes) the shortcut projection before the body, ConvNeXt a block's
+# layer scale before its layers. transfer_weights follows the dataflow, so it does not mind.
+PARAMS_UNORDERED = {"regnet_y_400mf", "convnext_tiny"}
+LAYERS_UNORDERED = {"regnet_y_400mf"}
 
 WEIGHTED = ("conv", "batchnorm", "linear")
 
@@ -111,8 +125,10 @@ def param_shapes(result) -> list[tuple]:
         elif d["op"] == "linear":
             out.append((a["out"], cin))
             out += [(a["out"],)] if a["bias"] else []
-        elif d["op"] == "batchnorm":
+        elif d["op"] == "batchnorm" or (d["op"] == "layernorm" and a["over"] == "channels"):
             out += [(cin,), (cin,)]
+        elif d["op"] == "layer_scale":
+            out.append((cin, 1, 1))
         else:
             raise AssertionError(f"{layer.path}: no torch layout known for op {d['op']}")
     return out
@@ -139,8 +155,8 @@ def test_check_json_prints_the_zoo_totals():
     assert got == ZOO
 
 
-def _in_order(name: str, items: list) -> list:
-    return sorted(items) if name in UNORDERED else items
+def _in_order(unordered: bool, items: list) -> list:
+    return sorted(items) if unordered else items
 
 
 def _flat(shape: tuple) -> tuple:
@@ -151,7 +167,9 @@ def _flat(shape: tuple) -> tuple:
 @pytest.mark.parametrize("name", list(ZOO))
 def test_parameters_follow_torchvision_state_dict_order(name):
     tv_params, _, _ = traced(name)
-    assert _in_order(name, [_flat(s) for s in param_shapes(checked(name))]) == _in_order(name, [_flat(s) for s in tv_params])
+    unordered = name in PARAMS_UNORDERED
+    ours = [_flat(s) for s in param_shapes(checked(name))]
+    assert _in_order(unordered, ours) == _in_order(unordered, [_flat(s) for s in tv_params])
     assert sum(math.prod(s) for s in tv_params) == checked(name).params
 
 
@@ -159,11 +177,60 @@ def test_parameters_follow_torchvision_state_dict_order(name):
 def test_weighted_layers_match_torchvision_shapes_and_macs(name):
     _, tv_shapes, tv_macs = traced(name)
     layers = [x for x in checked(name).layers if x.op in WEIGHTED]
-    assert _in_order(name, [(x.output_shape, x.macs) for x in layers]) == _in_order(name, list(zip(tv_shapes, tv_macs)))
+    unordered = name in LAYERS_UNORDERED
+    assert _in_order(unordered, [(x.output_shape, x.macs) for x in layers]) == _in_order(
+        unordered, list(zip(tv_shapes, tv_macs))
+    )
+
+
+# A sibling is the same file with a few changed numbers: (file, arguments, torchvision constructor).
+SIBLINGS = [
+    ("efficientnet_b0", {"depth": 1.1}, "efficientnet_b1"),
+    ("efficientnet_b0", {"width": 1.1, "depth": 1.2, "dropout": 0.3}, "efficientnet_b2"),
+    ("regnet_y_400mf", {"w1": 64, "w2": 144, "w3": 320, "w4": 784, "d3": 8, "d4": 2, "group_width": 16}, "regnet_y_800mf"),
+    ("convnext_tiny", {"d3": 27, "drop": 0.4}, "convnext_small"),
+]
+
+
+@pytest.mark.parametrize("name,arguments,ctor", SIBLINGS, ids=[s[2] for s in SIBLINGS])
+def test_a_sibling_is_a_few_changed_numbers(name, arguments, ctor):
+    torch = pytest.importorskip("torch")
+    model, macs = tv.meta_model(ctor), []
+
+    def record(module, inputs, output):
+        if isinstance(module, torch.nn.Conv2d):
+            macs.append(output.numel() * module.in_channels // module.groups * math.prod(module.kernel_size))
+        else:  # a Linear, at every position it is applied to
+            macs.append(output.numel() * module.in_features)
+
+    for m in model.modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+            m.register_forward_hook(record)
+    with torch.no_grad():
+        model(torch.empty(1, 3, 224, 224, device="meta"))
+    r = check(ARCHS / f"{name}.arch", arguments=arguments)
+    assert (r.params, r.macs) == (sum(p.numel() for p in model.parameters()), sum(macs))
 
 
 # The second edition's files reproduce torchvision's outputs at their full size (at 64x64 in test_weights.py).
-FULL_SIZE_OUTPUTS = ["squeezenet1_1", "mnasnet1_0"]
+FULL_SIZE_OUTPUTS = [
+    "squeezenet1_1", "mnasnet1_0", "efficientnet_b0", "mobilenet_v3_large", "mobilenet_v3_small",
+    "regnet_y_400mf", "convnext_tiny", "shufflenet_v2_x1_0",
+]
+
+
+@pytest.mark.parametrize("name", ["efficientnet_b0", "convnext_tiny"])
+def test_stochastic_depth_rates_grow_with_the_block_index_as_torchvision_s(name):
+    ctor, kwargs, _ = TORCHVISION[name]
+    residual = [
+        m.stochastic_depth.p
+        for m in tv.meta_model(ctor, **kwargs).modules()
+        if hasattr(m, "stochastic_depth") and getattr(m, "use_res_connect", True)  # EfficientNet: residual blocks
+    ]
+    g = checked(name).graph
+    ours = [g.nodes[x.path]["args"]["p"] for x in checked(name).layers if x.op == "drop_path"]
+    assert ours == pytest.approx(residual, abs=1e-12)
+    assert len(set(ours)) == len(ours) >= 9
 
 
 @pytest.mark.slow
@@ -247,3 +314,11 @@ def test_fmt_check_is_clean_on_the_zoo():
         timeout=120,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_a_comment_after_a_merge_with_an_empty_branch_stays_where_written():
+    text = (
+        "block a(c) {\n    add {\n        branch { }\n        branch { conv(c, 1) }\n    }\n}\n\n"
+        "# b\nnetwork n {\n    input(3, 8, 8)\n    a(3)\n}\n"
+    )
+    assert print_module(parse(text)) == text

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 # Top-level module -> the extra of pyproject.toml that installs it.
 EXTRA_OF = {
-    "torch": "torch", "numpy": "torch", "tqdm": "torch", "sklearn": "torch", "PIL": "torch",
-    "safetensors": "torch",
+    "torch": "torch", "numpy": "torch", "scipy": "torch", "tqdm": "torch", "sklearn": "torch", "PIL": "torch",
     "onnx": "export", "onnxscript": "export", "onnxruntime": "export",
     "ray": "search", "yaml": "search", "rich": "search", "pyarrow": "search", "pandas": "search",
+    "tensorboardX": "search",
+    "pygls": "lsp", "lsprotocol": "lsp",
+    "matplotlib": "report",
 }
 
 

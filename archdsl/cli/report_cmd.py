@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import time
 from pathlib import Path
 
 
@@ -17,14 +19,30 @@ def register(sub) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("-o", "--output", metavar="OUT.html", help="default: RUN_DIR/report.html")
     p.add_argument("--plots", metavar="DIR", help="where the PNG files go (default: OUT_plots/ next to the page)")
+    p.add_argument("--watch", type=_seconds, metavar="SECONDS",
+                   help="rewrite the page every SECONDS until the search has finished (the open page reloads itself)")
     p.set_defaults(run=run)
+
+
+def _seconds(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of seconds >= 1, got {text!r}")
+    return n
 
 
 def run(args) -> int:
     from ..report import load_run, write_report
 
-    r = load_run(args.run_dir)
     out = Path(args.output) if args.output else Path(args.run_dir) / "report.html"
-    page, pngs = write_report(r, out, args.plots)
-    print(f"report: {page} ({len(r.trials)} trials); plots: {pngs[0].parent}")
-    return 0
+    while True:
+        r = load_run(args.run_dir)
+        page, pngs = write_report(r, out, args.plots, refresh=args.watch)
+        state = "finished" if r.finished else "running"
+        print(f"report: {page} ({len(r.trials)} trials, {state}); plots: {pngs[0].parent}", flush=True)
+        if not args.watch or r.finished:
+            return 0
+        time.sleep(args.watch)

@@ -60,6 +60,7 @@ OPTIONS = ("space", "strategy", "samples", "data", "epochs", "batch_size", "lr",
 
 def run(args) -> int:
     import ray.tune  # noqa: F401  (missing: the CLI names `pip install 'archdsl[search]'`)
+
     from ..search.config import merge, read_yaml
     from ..search.outdir import OutExistsError, OutInUseError
     from ..search.results import render_leaderboard
@@ -88,6 +89,8 @@ def run(args) -> int:
     print(render_leaderboard(outcome.records))
     counts = {s: sum(r.status == s for r in outcome.records) for s in ("completed", "stopped", "failed")}
     print(f"\n{len(outcome.records)} trials: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
+    for note in sorted({r.note for r in outcome.records if r.note}):
+        print(f"note: {note}")
     if outcome.rejected:
         print("never trained: " + ", ".join(f"{n} {k}" for k, n in sorted(outcome.rejected.items())))
     if outcome.best is None:

@@ -138,6 +138,21 @@ def check(what: str, p: P, value: Value, span, trace=()) -> Value:
             return tuple(_whole(v, low, where, span, trace, fail) for v in value)
         v = _whole(value, low, where, span, trace, fail)
         return (v, v)
+    if k == "cpair":
+        if isinstance(value, tuple):
+            if len(value) != 2:
+                fail(f"a number or an (h, w) pair, not {len(value)} values")
+            return tuple(_whole(v, 0, where, span, trace, fail) for v in value)
+        v = _whole(value, 0, where, span, trace, fail)
+        return (v, v)
+    if k == "pad4":  # -> (left, right, top, bottom), F.pad's order for the last two dimensions
+        if isinstance(value, tuple):
+            if len(value) not in (2, 4):
+                fail(f"a number, an (h, w) pair or (left, right, top, bottom), not {len(value)} values")
+            v = tuple(_whole(x, 0, where, span, trace, fail) for x in value)
+            return (v[1], v[1], v[0], v[0]) if len(v) == 2 else v
+        v = _whole(value, 0, where, span, trace, fail)
+        return (v, v, v, v)
     if k == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             fail("a number")

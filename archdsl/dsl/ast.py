@@ -141,6 +141,7 @@ class Repeat:
 class Seq:
     items: tuple[Item, ...]
     span: Span | None = _span()
+    close: int | None = field(default=None, compare=False, repr=False)  # line of its '}', when in braces
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ class Residual:
 class Merge:
     """`concat { branch {..} branch {..} }` or `add { .. }`: every branch reads the same input."""
 
-    kind: str  # "concat" | "add"
+    kind: str  # "concat" | "add" | "mul"
     branches: tuple[Seq, ...]
     span: Span | None = _span()
 
@@ -243,6 +244,7 @@ class Options:
     params: tuple[Param, ...]
     alternatives: tuple[Seq, ...]
     span: Span | None = _span()
+    close: int | None = field(default=None, compare=False, repr=False)  # line of its '}'
     kind: str = field(default="options", init=False)
 
     @property

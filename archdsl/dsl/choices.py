@@ -53,13 +53,43 @@ def _choice_nodes(module: ast.Module) -> list:
         return []  # parsed text without the keyword has no choice: skip the walk (10,000-layer nets)
     found: list = []
     _walk(tuple(d for d in module.definitions if d.kind != "options"), found.append)
-    for d in module.options().values():
+    for d in module.definitions:  # every list, even one whose name is defined twice (refused later, located)
+        if d.kind != "options":
+            continue
         inner: list = []
         _walk(d.alternatives, inner.append)
         if inner:
             raise ArchArgumentError(f"options {d.name} holds a choice; an options list is plain alternatives "
                                     "(write the choice where the list is used)", inner[0].span)
+        _refuse_free_names(d)
     return found
+
+
+def _refuse_free_names(d: ast.Options) -> None:
+    """An options list sees only its parameters (and constants): a name from elsewhere would silently mean
+    whatever it means where the list is used."""
+    from .ops import CONSTANTS
+
+    names: list[ast.Name] = []
+
+    def visit(node) -> None:
+        if isinstance(node, ast.Name):
+            names.append(node)
+        elif isinstance(node, tuple):
+            for x in node:
+                visit(x)
+        elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+            for f in dataclasses.fields(node):
+                if f.compare:
+                    visit(getattr(node, f.name))
+
+    visit((d.alternatives, tuple(p.default for p in d.params)))
+    params = [p.name for p in d.params]
+    for n in names:
+        if n.id not in params and n.id not in CONSTANTS:
+            raise ArchNameError(f"options {d.name} uses '{n.id}', which is not one of its parameters"
+                                + (f" ({', '.join(params)})" if params else "")
+                                + "; an options list sees only its parameters: add it as one", n.span)
 
 
 def expand(module: ast.Module, c: ast.OptionsChoice) -> tuple[ast.Seq, ...]:
@@ -163,6 +193,7 @@ def resolver(module: ast.Module) -> Callable[[Mapping[str, int] | None], ast.Mod
 
     def alternatives(c) -> tuple[ast.Seq, ...]:
         return expanded[id(c)] if isinstance(c, ast.OptionsChoice) else c.alternatives
+
     live: set[int] = set()  # ids of nodes with a choice at or below them
 
     def mark(node) -> bool:
@@ -234,6 +265,9 @@ def chosen_options(module: ast.Module, assignment: Mapping[str, int]) -> dict[st
         i = assignment.get(key, 0)
         if isinstance(c, ast.ValueChoice):
             out[key] = print_expr(apply(assignment, at=c.options[i]))
+        elif isinstance(c, ast.OptionsChoice):
+            alt = apply(assignment, at=c).body  # the chosen alternative, its arguments' choices resolved too
+            out[key] = (print_seq_inline(alt) or f"alternative {i + 1}") if alt.items else "(nothing)"
         else:
             alt = apply(assignment, at=c.alternatives[i])
             out[key] = (print_seq_inline(alt) or f"alternative {i + 1}") if alt.items else "(nothing)"

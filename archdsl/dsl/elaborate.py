@@ -23,6 +23,8 @@ from .errors import ArchArgumentError, ArchError, ArchNameError, ArchResourceErr
 from .expr import Sequence, Value, describe, evaluate
 from .limits import MAX_CALL_DEPTH, MAX_NODES, MAX_STEPS
 from .ops import BIAS_CANCELLING_OPS, CONSTANTS, MERGE_OPS, OPS, SETTINGS, layer_names, lookup
+from .ops.registry import BadArguments
+from .ops.suggest import unknown_layer
 
 MAX_DEPTH = MAX_CALL_DEPTH
 
@@ -73,6 +75,17 @@ def _assigns(item) -> bool:
         return _assigns(inner)
     if isinstance(item, ast.Group):
         return any(_assigns(i) for i in inner.items)
+    return False
+
+
+def _mentions(node, name: str) -> bool:
+    """Whether `name` appears anywhere in a syntax tree (as a name, a call, a reference, ...)."""
+    if isinstance(node, str):
+        return node == name
+    if isinstance(node, tuple):
+        return any(_mentions(x, name) for x in node)
+    if hasattr(node, "__dataclass_fields__"):
+        return any(_mentions(getattr(node, f), name) for f in node.__dataclass_fields__ if f != "span")
     return False
 
 
@@ -286,7 +299,7 @@ class _Elaborator:
             raise ArchResourceError(
                 f"this repeat would build {per_copy * n:,} layers; archdsl's limit is {MAX_NODES:,}",
                 item.count.span, self.trace)
-        if per_copy == 0 and item.index is None and not _assigns(item.body):
+        if per_copy == 0 and not _assigns(item.body) and (item.index is None or not _mentions(item.body, item.index)):
             return x  # a body that builds nothing does the same every time: `{ } * 10**5` nested costs nothing
         for i in range(1, n):
             x = self._item(item.body, x, scope, copy(i))
@@ -349,13 +362,14 @@ class _Elaborator:
                                     call.span, self.trace)
         op = lookup(call.name)
         if op is None or op.name in MERGE_OPS:
-            names = layer_names() + list(self.blocks)
-            raise ArchNameError(f"unknown layer or block '{call.name}'" + did_you_mean(call.name, names),
-                                call.span, self.trace)
+            raise ArchNameError(unknown_layer(call.name, self.blocks), call.span, self.trace)
         given = argbind.bind(call.name, op.params, call.args, body.values, call.span, self.trace)
         a = argbind.resolve(call.name, op.params, given, call.span, self.trace)
         if op.defaults is not None:  # defaults that depend on other arguments or on the settings
-            op.defaults(a, self.settings)
+            try:
+                op.defaults(a, self.settings)
+            except BadArguments as e:
+                raise ArchArgumentError(f"{call.name}: {e}", call.span, self.trace) from None
         # tensor arguments (`crop_to(@skip)`) are extra inputs, after the sequence input, in parameter order
         refs = [a.pop(p.name) for p in op.params if p.kind == "tensor"]
         inputs = [x] + [self._ref(r, body) for r in refs if r is not None]
@@ -450,6 +464,6 @@ class _Elaborator:
         """`bias=auto`: a conv feeding only a norm layer has no bias (the norm's shift makes it redundant)."""
         g = self.g
         for n, d in g.nodes(data=True):
-            if d["op"] == "conv" and d["args"]["bias"] == "auto":
+            if d["args"].get("bias") == "auto":  # conv, conv_transpose
                 succ = list(g.successors(n))
                 d["args"]["bias"] = not (len(succ) == 1 and g.nodes[succ[0]]["op"] in BIAS_CANCELLING_OPS)

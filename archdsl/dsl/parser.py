@@ -10,7 +10,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import ast
 from .errors import ArchError, ArchFileError, ArchNameError, ArchResourceError, ArchSyntaxError, Span
-from .limits import MAX_NESTING, MAX_NUMBER_CHARS, MAX_SOURCE_BYTES
+from .limits import MAX_NESTING, MAX_NUMBER_CHARS, MAX_SOURCE_BYTES, MAX_TREE_DEPTH
 from .source import lines, normalise, read_source
 
 __all__ = ["parse", "parse_file", "read_source"]
@@ -102,12 +102,12 @@ def _too_deep() -> str:
 
 
 def _refuse_deep(tree: Tree, text: str, file: str) -> None:
-    """Refuse a parse tree nested deeper than `MAX_NESTING` before anything recurses over it (the
+    """Refuse a parse tree nested deeper than `MAX_TREE_DEPTH` before anything recurses over it (the
     transformer, the printer, the elaborator all do). Iterative, so it cannot overflow itself."""
     stack = [(tree, 1)]
     while stack:
         node, depth = stack.pop()
-        if depth > MAX_NESTING:
+        if depth > MAX_TREE_DEPTH:
             meta = node.meta
             line, col = getattr(meta, "line", 1), getattr(meta, "column", 1)
             raise ArchResourceError(_too_deep(), Span(line, col, line, col + 1, file, text))
@@ -116,7 +116,7 @@ def _refuse_deep(tree: Tree, text: str, file: str) -> None:
 
 # --- syntax errors -----------------------------------------------------------------------------
 
-_READABLE = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string", "MERGE": "'concat', 'add'",
+_READABLE = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string", "MERGE": "'concat', 'add', 'mul'",
              "COMPARE": "a comparison"}
 
 
@@ -273,7 +273,7 @@ class _ToAst(Transformer):
         for p in params or ():
             if p.tensor or isinstance(p.default, ast.SeqValue):
                 raise ArchSyntaxError("an options list takes value parameters only (numbers, strings, pairs)", p.span)
-        return ast.Options(str(name), params or (), tuple(alternatives), self._tok_span(name))
+        return ast.Options(str(name), params or (), tuple(alternatives), self._tok_span(name), close=meta.end_line)
 
     def params(self, meta, *ps):
         ps = tuple(p for p in ps if p is not None)
@@ -296,6 +296,9 @@ class _ToAst(Transformer):
 
     def seq(self, meta, *items):
         return ast.Seq(tuple(items), self._span(meta))
+
+    def body(self, meta, seq):
+        return ast.Seq(seq.items, seq.span, close=meta.end_line)  # the '}' line keeps comments inside
 
     def unit(self, meta, item):
         return item

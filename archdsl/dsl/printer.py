@@ -7,6 +7,7 @@ between sequences) open a block of their own. `parse(print_module(m)) == m` for 
 from __future__ import annotations
 
 from . import ast
+from .closers import Closers
 
 INDENT = "    "
 WIDTH = 100
@@ -106,18 +107,31 @@ def _simple(item) -> str:
     raise TypeError(item)
 
 
+def split_comment(line: str) -> tuple[str, str]:
+    """A printed line's code and its trailing comment ('' if none); a '#' inside a string is not a comment."""
+    in_string = False
+    for i, ch in enumerate(line):
+        if ch == '"':
+            in_string = not in_string
+        elif ch == "#" and not in_string:
+            return line[:i].rstrip(), line[i:]
+    return line, ""
+
+
 class _Printer:
-    def __init__(self, comments=()):
+    def __init__(self, comments=(), source: str | None = None):
+        self.closers = Closers(source) if source and comments else None
         self.comments = sorted(comments, key=lambda c: c.line)
         self.lines: list[str] = []
 
     # Comments: everything written before an item's line is emitted above it.
     # Returns the source line of the last comment given a line of its own (None if none was).
-    def _flush(self, before_line: int | None, depth: int) -> int | None:
+    # `before_line` None (a construct without a position, such as an empty sequence) flushes nothing.
+    def _flush(self, before_line: int | float | None, depth: int) -> int | None:
         last = None
-        while self.comments and (before_line is None or self.comments[0].line < before_line):
+        while self.comments and before_line is not None and self.comments[0].line < before_line:
             c = self.comments.pop(0)
-            if c.trailing and self.lines and "#" not in self.lines[-1]:
+            if c.trailing and self.lines and not split_comment(self.lines[-1])[1]:
                 self.lines[-1] += "  " + c.text
             else:
                 if depth == 0 and last is not None and c.line > last + 1:
@@ -141,7 +155,7 @@ class _Printer:
             else:
                 self.seq(d.body, 1)
             self.lines.append("}")
-        self._flush(None, 0)
+        self._flush(float("inf"), 0)  # what is left: comments after the last definition
         return "\n".join(self.lines) + "\n"
 
     def seq(self, seq: ast.Seq, depth: int) -> None:
@@ -166,8 +180,12 @@ class _Printer:
             self.structure(item, depth)
             last_line = None
         self._end_line(pad, line)
-        if seq.items and seq.span is not None:
-            self._flush(seq.span.end_line + 1, depth)  # a comment after the last item stays on its line
+        if seq.close is not None:  # a body in braces: the parser recorded its '}'
+            self._flush(seq.close, depth)  # comments before the closing brace stay inside it
+        elif seq.items and seq.span is not None:
+            close = self.closers.after(seq.span.end_line, seq.span.end_column) if self.closers else None
+            # an alternative or an assignment's body: up to its '|', '}' or ';'; without the source, its last line
+            self._flush(close if close is not None else seq.span.end_line + 1, depth)
 
     def _end_line(self, pad: str, line: list[str]) -> None:
         if line:
@@ -196,7 +214,8 @@ class _Printer:
             for b in item.branches:
                 inline = print_seq_inline(b)
                 if inline is not None and len(pad + INDENT) + len(inline) + 12 < WIDTH:
-                    self._flush(b.span.line if b.span else None, depth + 1)
+                    if b.span:  # an empty branch has no line: flushing "up to None" would pull in every comment
+                        self._flush(b.span.line, depth + 1)
                     self.lines.append(pad + INDENT + ("branch { " + inline + " }" if inline else "branch { }"))
                 else:
                     self.lines.append(pad + INDENT + "branch {")
@@ -234,8 +253,11 @@ class _Printer:
                 while self.lines[start].lstrip().startswith("#"):  # comments above the body stay above
                     start += 1
                 self.lines[start] = pad + head + " " + self.lines[start].lstrip()
-                code, hash_, comment = self.lines[-1].partition("  #")  # the ';' goes before a trailing comment
-                self.lines[-1] = code + ";" + suffix + (hash_ + comment)
+                last = len(self.lines) - 1
+                while last > start and self.lines[last].lstrip().startswith("#"):  # comments after the body
+                    last -= 1
+                code, comment = split_comment(self.lines[last])  # the ';' goes before a trailing comment
+                self.lines[last] = code + ";" + suffix + (("  " + comment) if comment else "")
         else:
             raise TypeError(f"not an item: {item!r}")
 
@@ -263,6 +285,8 @@ class _Printer:
         inline = [print_seq_inline(a) for a in d.alternatives]
         if any(a is None or len(INDENT) + len(a) + 2 >= WIDTH for a in inline):
             self._alternatives(d.alternatives, 1)
+            if d.close is not None:
+                self._flush(d.close, 1)
             return
         for i, (alt, text) in enumerate(zip(d.alternatives, inline)):
             self._flush(alt.span.line if alt.span else None, 1)
@@ -270,6 +294,8 @@ class _Printer:
         last = d.alternatives[-1].span
         if last is not None:
             self._flush(last.end_line + 1, 1)
+        if d.close is not None:
+            self._flush(d.close, 1)
 
 
 def print_seq_inline(seq: ast.Seq) -> str | None:
@@ -330,4 +356,4 @@ def _flat(item) -> str:
 
 def print_module(m: ast.Module, comments: bool = True) -> str:
     """Canonical text of a module; comments are kept unless `comments=False`."""
-    return _Printer(m.comments if comments else ()).module(m)
+    return _Printer(m.comments if comments else (), m.source).module(m)

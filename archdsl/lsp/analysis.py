@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from ..dsl import ArchError, ArchShapeError, CheckResult, Span, ast, check, decisions, elaborate, parse, resolve
-from ..dsl.shape_infer import infer_shapes, layer_order
+from ..dsl import ArchError, ArchShapeError, CheckResult, Span, ast, check, parse
+from ..dsl.shape_infer import layer_order
 
 Pos = tuple[int, int]  # (line, column), both from 1 as in `Span`
 
@@ -76,23 +76,23 @@ def _analyse(text: str, file: str) -> Analysis:
         except ArchError as e:
             if not any(_same_error(e, seen) for seen in a.errors):
                 a.errors.append(e)
-            if isinstance(e, ArchShapeError):
-                _index(a, _partial_graph(a.module, name))
+            partial = _partial_graph(a.module, name) if isinstance(e, ArchShapeError) else None
+            if partial is not None:
+                _index(a, partial)
             continue
         a.results.append(r)
         _index(a, r.graph, [x.path for x in r.layers])
     return a
 
 
-def _partial_graph(module: ast.Module, network: str | None) -> nx.DiGraph:
+def _partial_graph(module: ast.Module, network: str | None) -> nx.DiGraph | None:
     """The graph up to a shape error, so the editor still shows the shapes of the lines before it."""
-    resolved = resolve(module, {}) if decisions(module) else module
-    g = elaborate(resolved, network)
+    from ..viz import draw_source  # the same partial graph `archdsl graph` draws
+
     try:
-        infer_shapes(g)
+        return draw_source(module, network=network).graph
     except ArchError:
-        pass  # nodes from the failing one on have no `info`
-    return g
+        return None
 
 
 def _same_error(e: ArchError, other: ArchError) -> bool:
@@ -125,7 +125,7 @@ def _index(a: Analysis, g: nx.DiGraph, order: list[str] | None = None) -> None:
         a.order[n] = len(a.order)
         span = d.get("span")
         if span is not None:
-            by_span.setdefault(_key(span), (span, {}))[1].setdefault(n, Instance(n)).nodes.append(d)
+            by_span.setdefault(key(span), (span, {}))[1].setdefault(n, Instance(n)).nodes.append(d)
         trace = d.get("trace")
         if not trace:
             continue
@@ -134,14 +134,14 @@ def _index(a: Analysis, g: nx.DiGraph, order: list[str] | None = None) -> None:
             nth = counts.get(frame.block, 0)
             counts[frame.block] = nth + 1
             scope = _block_scope(n, frame.block, nth) or frame.block
-            entry = by_span.setdefault(_key(frame.span), (frame.span, {}))[1]
+            entry = by_span.setdefault(key(frame.span), (frame.span, {}))[1]
             inst = entry.get(scope)
             if inst is None:
                 inst = entry[scope] = Instance(scope)
             inst.nodes.append(d)
 
 
-def _key(span: Span) -> tuple[int, int, int, int]:
+def key(span: Span) -> tuple[int, int, int, int]:
     return (span.line, span.column, span.end_line, span.end_column)  # cheaper to hash than the dataclass
 
 
@@ -151,4 +151,4 @@ def instances_at(a: Analysis, pos: Pos) -> tuple[Span, list[Instance]] | None:
     if not hits:
         return None
     best = min(hits, key=span_size)
-    return best, list(a.by_span[_key(best)][1].values())
+    return best, list(a.by_span[key(best)][1].values())

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ..dsl import ast
 from .signatures import layer_signatures
 
-KEYWORDS = ("block", "network", "residual", "shortcut", "concat", "add", "branch", "choice", "settings", "input")
+KEYWORDS = ("block", "network", "residual", "shortcut", "concat", "add", "mul", "branch", "choice", "settings", "input")
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ import re
 
 from ..dsl import CheckResult
 from ..dsl.shape_infer import fmt
-from .analysis import Analysis, Instance, Pos, contains, instances_at
+from .analysis import Analysis, Instance, Pos, contains, instances_at, key
 from .signatures import signature
+from .symbols import assignment_of
 
 MAX_SHAPES_PER_LINE = 3  # a block body line shows at most this many distinct shapes (one per call site)
 MAX_HOVER_ROWS = 8
@@ -96,8 +97,27 @@ def decision_card(a: Analysis, pos: Pos) -> str | None:
     return None
 
 
+def tensor_card(a: Analysis, pos: Pos) -> str | None:
+    """A named tensor (`x = ...;` or `@x`): the shape its sequence ends with, at each place it is built."""
+    assign = assignment_of(a.module, pos) if a.module is not None else None
+    if assign is None or not assign.body.items or assign.body.items[-1].span is None:
+        return None
+    entry = a.by_span.get(key(assign.body.items[-1].span))
+    if entry is None:
+        return None
+    shapes_ = []
+    for inst in entry[1].values():
+        shape = fmt(inst.nodes[-1]["info"].output_shape)
+        if shape not in shapes_:
+            shapes_.append(shape)
+    return f"**tensor {assign.name}**: " + " | ".join(f"**{x}**" for x in shapes_[:MAX_HOVER_ROWS])
+
+
 def hover_markdown(a: Analysis, pos: Pos) -> str | None:
     """Markdown for the hover at `pos`, or None when there is nothing to say."""
+    tensor = tensor_card(a, pos)
+    if tensor is not None:
+        return tensor
     hit = instances_at(a, pos)
     if hit is not None:
         span, instances = hit

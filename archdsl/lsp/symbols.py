@@ -83,3 +83,15 @@ def references(occs: list[Occurrence], pos: Pos, include_declaration: bool = Tru
     if sym is None:
         return []
     return [o.span for o in occs if o.symbol == sym and (include_declaration or not o.is_definition)]
+
+
+def assignment_of(module: ast.Module, pos: Pos) -> ast.Assign | None:
+    """The `name = ...;` that defines the named tensor under the cursor (at its definition or an `@name`)."""
+    occs = occurrences(module)
+    sym = symbol_at(occs, pos)
+    if sym is None or sym.kind != "tensor":
+        return None
+    for d in module.definitions:
+        if d.name == sym.scope:
+            return next((n for n in _walk(d.body) if isinstance(n, ast.Assign) and n.name == sym.name), None)
+    return None

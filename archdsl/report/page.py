@@ -8,6 +8,7 @@ import re
 import tempfile
 from pathlib import Path
 
+from . import stats
 from .plots import FIGURES
 from .rundir import Run
 
@@ -37,7 +38,10 @@ def concrete(option: str, choices: dict) -> str:
 
 def leaderboard_html(run: Run) -> str:
     names = run.decision_names
-    head = ["#", "trial", "status", "val_acc", "epochs", "params", "MACs"] + names
+    scored = stats.scored(run.trials)
+    front = {p.trial_id for p in stats.pareto_front(
+        [stats.Point(t.record.trial_id, t.record.macs, t.record.val_acc) for t in scored if t.record.macs > 0])}
+    head = ["#", "trial", "status", "val_acc", "epochs", "params", "MACs", "front"] + names
     out = ['<table id="leaderboard"><tr>' + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"]
     for i, t in enumerate(run.trials, 1):
         r = t.record
@@ -45,7 +49,8 @@ def leaderboard_html(run: Run) -> str:
         cells = [f'<td class="num">{i}</td>', f"<td>{_e(r.trial_id)}</td>",
                  f'<td title="{_e(r.reason)}">{_e(r.status)}</td>', f'<td class="num">{acc}</td>',
                  f'<td class="num">{r.epochs}</td>', f'<td class="num">{r.params:,}</td>',
-                 f'<td class="num">{r.macs:,}</td>']
+                 f'<td class="num">{r.macs:,}</td>',
+                 '<td title="on the accuracy-MACs Pareto front">★</td>' if r.trial_id in front else "<td></td>"]
         cells += [f"<td><code>{_e(concrete(str(r.choices.get(n, '')), r.choices))}</code></td>" for n in names]
         cls = ' class="best"' if i == 1 and r.val_acc is not None else ""
         out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
@@ -88,8 +93,10 @@ def summary_html(run: Run) -> str:
     return f'<p class="meta">{" · ".join(facts)}</p><p><b>{line}</b></p>'
 
 
-def write_report(run: Run, out: str | Path, plots_dir: str | Path | None = None) -> tuple[Path, list[Path]]:
-    """Write the page to `out` and each figure as PNG into `plots_dir` (default: `<out stem>_plots/`)."""
+def write_report(run: Run, out: str | Path, plots_dir: str | Path | None = None,
+                 refresh: int | None = None) -> tuple[Path, list[Path]]:
+    """Write the page to `out` and each figure as PNG into `plots_dir` (default: `<out stem>_plots/`).
+    With `refresh` (seconds) and a search still running, the open page reloads itself that often."""
     out = Path(out)
     plots = Path(plots_dir) if plots_dir else out.with_name(out.stem + "_plots")
     plots.mkdir(parents=True, exist_ok=True)
@@ -105,6 +112,7 @@ def write_report(run: Run, out: str | Path, plots_dir: str | Path | None = None)
     name = _e(Path(run.settings.get("space") or run.path).name)
     page = "\n".join([
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="refresh" content="{int(refresh)}">' if refresh and not run.finished else "",
         f"<title>archdsl search report: {name}</title><style>{CSS}</style></head><body>",
         f"<h1>Search report: {name}</h1>", summary_html(run),
         "<h2>Leaderboard</h2>", leaderboard_html(run),

@@ -115,17 +115,34 @@ def save(state: dict, out_dir: str | Path) -> Path:
     import torch
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     path = out / CHECKPOINT
     payload = {k: v for k, v in state.items() if k not in ("format", "sha256")}
     marked = {**payload, "format": FORMAT, "sha256": digest(payload)}
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(marked, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            torch.save(marked, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        if tmp.is_file():
+            tmp.unlink()
+        raise CheckpointError(f"cannot write checkpoint {path}: {e.strerror or e}") from None
     return path
+
+
+def append_metrics(out_dir: str | Path, metrics: dict) -> None:
+    """One JSON line per epoch in OUT_DIR/metrics.jsonl."""
+    import json
+
+    path = Path(out_dir) / METRICS
+    try:
+        with open(path, "a") as f:
+            f.write(json.dumps(metrics) + "\n")
+    except OSError as e:
+        raise CheckpointError(f"cannot write metrics {path}: {e.strerror or e}") from None
 
 
 def load(path: str | Path, trust: bool = False) -> dict:
@@ -138,6 +155,13 @@ def load(path: str | Path, trust: bool = False) -> dict:
     import torch
 
     p = _resolve(path)
+    try:
+        with open(p, "rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise CheckpointError(f"cannot read checkpoint {p}: {e.strerror or e}") from None
+    if not (magic.startswith(b"PK\x03\x04") or magic.startswith(b"\x80")):  # torch's zip, or a legacy pickle
+        raise CheckpointError(f"{p} is not a checkpoint (expected a file written by torch.save)")
     try:
         with warnings.catch_warnings():  # torch warns about pickle protocols on stderr; the error says enough
             warnings.simplefilter("ignore")

@@ -322,6 +322,8 @@ def _check_memory(root: Path, count: int, shape: tuple[int, ...]) -> None:
 
 
 def _npz(path: Path):
+    if path.is_dir():
+        raise DataError(f"npz expects a file, got a directory: {path}")
     if not path.is_file():
         raise DataError(f"npz file not found: {path}")
     try:

@@ -9,7 +9,6 @@ and continues with the next epoch, so an interrupted run ends with the same weig
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import sys
 import time
@@ -117,8 +116,7 @@ def fit(model, data, cfg: TrainConfig, out_dir: str | Path | None = None, resume
                              "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
                              "epoch": epoch, "rng": checkpoint.rng_state(), "arch": arch,
                              "config": dataclasses.asdict(cfg), "metrics": result}, out_dir)
-            with open(Path(out_dir) / checkpoint.METRICS, "a") as f:
-                f.write(json.dumps(result) + "\n")
+            checkpoint.append_metrics(out_dir, result)
         if on_epoch is not None:
             on_epoch(epoch, result)
     return result

@@ -68,15 +68,18 @@ def _dataflow_order(module, state: dict) -> list[Tensors]:
     graph = module.graph if isinstance(module, fx.GraphModule) else fx.symbolic_trace(module).graph
     modules = dict(module.named_modules())
 
-    def units_at(node) -> list[str]:
-        """Owners (module paths) of the tensors this node applies: its module, or parameters it reads."""
-        owners = []
-        if node.op == "call_module" and _own(modules[node.target], node.target, state):
-            owners.append(node.target)
+    def units_at(node) -> list[tuple[str, Tensors]]:
+        """The layers this node applies, each (owner path, its tensors): a called module with everything under
+        it (torch.fx does not trace into torch.nn's own modules), or the owners of parameters it reads."""
+        units = []
+        if node.op == "call_module":
+            under = [(k, v) for k, v in state.items() if k.startswith(f"{node.target}.")]
+            units += [(node.target, under)] if under else []
         for arg in node.all_input_nodes:
             if arg.op == "get_attr" and arg.target in state:
-                owners.append(arg.target.rpartition(".")[0])
-        return owners
+                owner = arg.target.rpartition(".")[0]
+                units.append((owner, _own(modules[owner], owner, state)))
+        return units
 
     def inputs(node) -> list:
         return [a for a in node.all_input_nodes if not (a.op == "get_attr" and a.target in state)]
@@ -87,7 +90,7 @@ def _dataflow_order(module, state: dict) -> list[Tensors]:
         if _is_commutative(node):
             ins.sort()
         ins = list(dict.fromkeys(ins))  # x.view(x.size(0), -1) reads x once, as a flatten does
-        key = [_flat_shape(t.shape) for o in units_at(node) for _, t in _own(modules[o], o, state)]
+        key = [_flat_shape(t.shape) for _, unit in units_at(node) for _, t in unit]
         if not key and len(ins) == 1:
             digest[node] = ins[0]  # a layer without weights passes its input's structure on
         else:
@@ -98,10 +101,10 @@ def _dataflow_order(module, state: dict) -> list[Tensors]:
     while stack:
         node, expanded = stack.pop()
         if expanded:
-            for owner in units_at(node):
+            for owner, unit in units_at(node):
                 if owner not in emitted:
                     emitted.add(owner)
-                    order.append(_own(modules[owner], owner, state))
+                    order.append(unit)
             continue
         if node in seen:
             continue

@@ -41,18 +41,22 @@ class LiveView(Callback):
                 "best": best, "elapsed": elapsed, "eta": eta}
 
     def __rich__(self):
+        from rich.console import Group
         from rich.table import Table
+        from rich.text import Text
 
         s = self.summary()
         t = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
-        for name in ("running", "done", "failed", "rejected", "of", "elapsed", "ETA", "best val_acc", "choices"):
-            t.add_column(name, no_wrap=name != "choices")
+        for name in ("running", "done", "failed", "rejected", "of", "elapsed", "ETA", "best val_acc"):
+            t.add_column(name, no_wrap=True, justify="right")
         best = s["best"]
         t.add_row(str(s["running"]), str(s["done"]), str(s["failed"]), str(s["rejected"]), str(self.samples),
                   _clock(s["elapsed"]), _clock(s["eta"]) if s["eta"] is not None else "-",
-                  f"{best['result']['val_acc']:.4f}" if best else "-",
-                  " ".join(f"{k}={v}" for k, v in best["choices"].items()) if best else "")
-        return t
+                  f"{best['result']['val_acc']:.4f}" if best else "-")
+        if best is None:
+            return t
+        choices = " ".join(f"{k}={v}" for k, v in best["choices"].items())
+        return Group(t, Text(f"best: {choices}", overflow="fold"))
 
     def __enter__(self):
         if self.enabled:

@@ -26,6 +26,7 @@ class TrialRecord:
     arch: str
     node: str = ""  # the id of the Ray node that trained it
     checkpoint: str = ""  # its last attempt's trial directory in the search storage
+    note: str = ""  # something the trial had to say (a GPU that CUDA cannot see)
     latency_ms: float | None = None  # batch 1 on the trial's device, when the objective asks for it
 
 
@@ -54,6 +55,7 @@ def records(trials: dict[str, dict]) -> list[TrialRecord]:
             val_acc=acc if status in ("completed", "stopped") else None, epochs=int(m.get("epoch") or 0),
             params=int(c["params"]), macs=int(c["macs"]), choices=dict(t.get("choices", {})), arch=c["text"],
             node=str(m.get("node_id", "")), checkpoint=(t.get("attempts") or [""])[-1],
+            note=str(m.get("device_note", "")),
             latency_ms=float(m["latency_ms"]) if isinstance(m.get("latency_ms"), (int, float)) else None,
         ))
     return leaderboard(out)

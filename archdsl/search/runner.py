@@ -86,6 +86,44 @@ def trial_dirname(trial) -> str:
     return f"trial_{trial.trial_id}"
 
 
+def _answers(host: str, port: int, timeout: float = 5.0) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def check_address(address: str) -> None:
+    """Fail in one line, and fast, when nothing answers at the cluster address: Ray itself would wait a
+    minute or more and may end the process from C++ when the cluster it found has stopped."""
+    from urllib.parse import urlparse
+
+    if address.startswith("ray://"):
+        u = urlparse(address)
+        if not u.hostname or not u.port:
+            raise ClusterError(f"--address {address}: expected ray://HOST:PORT")
+        if not _answers(u.hostname, u.port):
+            raise ClusterError(f"cannot connect to the Ray cluster at {address}: nothing answers there")
+        return
+    try:
+        from ray._private.services import canonicalize_bootstrap_address
+
+        found = canonicalize_bootstrap_address(address)
+    except ImportError:
+        return
+    except (ConnectionError, ValueError) as e:
+        raise ClusterError(f"cannot connect to the Ray cluster at {address}: {str(e).splitlines()[0]} "
+                           f"(start one with `ray start --head`, or leave out --address for a local Ray)") from None
+    if found:
+        host, _, port = found.rpartition(":")
+        if port.isdigit() and not _answers(host, int(port)):
+            raise ClusterError(f"cannot connect to the Ray cluster at {address}: nothing answers at {found} "
+                               f"(a cluster that has stopped?)")
+
+
 def init_ray(address: str | None, verbose: int) -> bool:
     """Connect to `address` or start a local Ray sized to this machine; True if this call started it."""
     import ray
@@ -93,6 +131,8 @@ def init_ray(address: str | None, verbose: int) -> bool:
     if ray.is_initialized():
         return False
     quiet = dict(logging_level=logging.INFO if verbose > 1 else logging.ERROR, log_to_driver=verbose > 1)
+    if address:
+        check_address(address)
     try:
         if address:
             # Ship this package to the cluster's workers, which may not have archdsl installed.
@@ -243,7 +283,6 @@ def _run(settings, out, resume, force, given, trainable, verbose, live) -> Searc
     space = Space.load(parse_arch(space_text, settings.space) if resume else Path(settings.space))
     if not resume:
         preflight(settings, space)
-    write_yaml(settings, out / "settings.yaml")
 
     searcher = make_searcher(settings, space)
     if state["searcher"] is not None:
@@ -258,6 +297,7 @@ def _run(settings, out, resume, force, given, trainable, verbose, live) -> Searc
 
     searcher.persist = persist
     persist(searcher.get_state())
+    write_yaml(settings, out / "settings.yaml")  # after the state: results in `out` imply a resumable state
     done = sum(t["status"] != "pending" for t in searcher.trials.values())
     remaining = settings.samples - done
     if remaining > 0:

@@ -21,7 +21,7 @@ from .scopes import block_scopes, collapsed_to
 # Fill colours by op category: pastel, readable in black text on a slide and in greyscale print.
 FILL = {
     "input": "#eeeeee", "conv": "#cfe2f3", "linear": "#d9d2e9", "pool": "#fce5cd", "norm": "#fff2cc",
-    "activation": "#d9ead3", "dropout": "#f3f3f3", "shape": "#f3f3f3",
+    "activation": "#d9ead3", "dropout": "#f3f3f3", "shape": "#f3f3f3", "resize": "#fde9d9", "scale": "#fff2cc",
 }
 CLUSTER_FILL = ("#f8f9fb", "#eef1f5")  # alternate by nesting depth so nested blocks stand out
 ERROR_RED = "#cc0000"
@@ -168,6 +168,10 @@ def _node_attrs(n: str, g, bad, error) -> str:
                   f'fillcolor="{"#f6b26b" if residual else "#b6d7a8"}"', 'color="#b45f06"' if residual else
                   'color="#38761d"']
         label = "+"
+    elif op == "mul":
+        attrs += ['shape=circle', 'width=0.32', 'fixedsize=true', 'fontsize=14', 'fillcolor="#b4a7d6"',
+                  'color="#351c75"']
+        label = "×"
     elif op == "concat":
         attrs += ['shape=invtrapezium', 'style="filled"', 'fillcolor="#a2c4c9"', 'color="#45818e"']
     else:
@@ -181,7 +185,7 @@ def _node_attrs(n: str, g, bad, error) -> str:
                                                        "fillcolor=", "color="))]
         attrs += ['shape=box', 'style="rounded,filled,bold"', 'fillcolor="#f4cccc"', f'color="{ERROR_RED}"',
                   'penwidth=3', 'fontcolor="#990000"']
-        what = describe(op, d["args"]) if op not in ("add", "concat") else op
+        what = describe(op, d["args"]) if op not in ("add", "concat", "mul") else op
         return ", ".join([f"label={html(f'{n}: {what}', *textwrap.wrap(msg, 48), size=10)}"] + attrs)
     return ", ".join([f"label={q(label)}"] + attrs)
 

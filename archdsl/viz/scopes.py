@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-_NOT_BLOCK = re.compile(r"(concat|add|branch|shortcut|residual)\d+")
+_NOT_BLOCK = re.compile(r"(concat|add|mul|branch|shortcut|residual)\d+")
 
 
 def prefixes(path: str) -> list[str]:

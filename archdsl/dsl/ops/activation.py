@@ -39,3 +39,6 @@ _act("hardswish", "x * relu6(x + 3) / 6.", nn_builder("Hardswish", inplace=True)
 _act("sigmoid", "1 / (1 + exp(-x)).", nn_builder("Sigmoid"))
 _act("tanh", "Hyperbolic tangent.", nn_builder("Tanh"))
 _act("softmax", "Softmax over the channel (or feature) dimension.", nn_builder("Softmax", dim=1))
+_act("hardsigmoid", "relu6(x + 3) / 6, the gate of MobileNetV3's squeeze-and-excitation.",
+     nn_builder("Hardsigmoid", inplace=True))
+_act("mish", "x * tanh(softplus(x)).", nn_builder("Mish", inplace=True))

@@ -65,7 +65,7 @@ define(Op(
     Docs("(out, H', W'), H' = floor((H + 2P - D(K-1) - 1) / S) + 1 per side; `same`: H' = H",
          "K_h K_w (C / groups) out, + out with a bias"),
     build=_conv_build, label=_conv_label, init=_conv_init, defaults=_conv_defaults, weighted=True,
-    example="conv(6, 3, stride=2, padding=1, groups=2)",
+    example="conv(6, 3, stride=2, padding=1, groups=2)", synonyms=("conv2d", "convolution"),
 ))
 
 
@@ -101,5 +101,53 @@ define(Op(
     "Fully connected layer on a flat (features) tensor.",
     _linear_shape, Docs("(out); the input must be flat (F)", "F out, + out with a bias"),
     build=_linear_build, label=lambda a: f"linear {a['out']}", init=_linear_init, weighted=True,
-    example="flatten linear(5)",
+    example="flatten linear(5)", synonyms=("dense", "fc", "fully_connected"),
+))
+
+
+def _transpose_shape(d, a, shapes):
+    c, h, w = image(d, shapes)
+    out, g = a["out"], a["groups"]
+    if c % g or out % g:
+        raise error(d, f"groups={g} must divide both the input channels ({c}) and the output channels ({out})")
+    sizes = []
+    for i, dim, size in ((0, "height", h), (1, "width", w)):
+        k, s, p, op, dil = a["kernel"][i], a["stride"][i], a["padding"][i], a["output_padding"][i], a["dilation"][i]
+        if op >= s and op >= dil:
+            raise error(d, f"output_padding {op} must be smaller than the stride ({s}) or the dilation ({dil})"
+                           " (PyTorch's rule)")
+        o = (size - 1) * s - 2 * p + dil * (k - 1) + op + 1
+        if o < 1:
+            raise error(d, f"output {dim} would be {o}: ({size}-1)*{s} - 2*{p} + {dil}*({k}-1) + {op} + 1;"
+                           f" the padding {p} is too large for kernel {k}")
+        sizes.append(o)
+    weights = a["kernel"][0] * a["kernel"][1] * (c // g) * out
+    return (out, *sizes), weights + (out if a["bias"] else 0), h * w * weights
+
+
+def _transpose_build(a, shapes, _):
+    from torch import nn
+
+    return nn.ConvTranspose2d(shapes[0][0], a["out"], a["kernel"], a["stride"], a["padding"], a["output_padding"],
+                              a["groups"], a["bias"], a["dilation"])
+
+
+def _transpose_label(a) -> str:
+    s = f"conv_transpose {window_text(a)}, {a['out']}"
+    if a["groups"] > 1:
+        s += f", groups {a['groups']}"
+    return s
+
+
+define(Op(
+    "conv_transpose",
+    (P("out", "size"), P("kernel", "pair"), P("stride", "pair", 1), P("padding", "cpair", 0),
+     P("output_padding", "cpair", 0), P("groups", "size", 1), P("dilation", "pair", 1), P("bias", "bias", "auto")),
+    "conv", "Transposed 2-D convolution (the up-convolution of U-Net); output_padding < stride or < dilation.",
+    _transpose_shape,
+    Docs("(out, H', W'), H' = (H-1)S - 2P + D(K-1) + output_padding + 1",
+         "K_h K_w (C / groups) out, + out with a bias"),
+    build=_transpose_build, label=_transpose_label, init=_conv_init, defaults=_conv_defaults, weighted=True,
+    example="conv_transpose(2, 2, stride=2)",
+    synonyms=("deconv", "deconvolution", "upconv", "transposed_conv", "transpose_conv", "convtranspose"),
 ))

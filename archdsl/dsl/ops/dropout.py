@@ -21,3 +21,17 @@ define(Op(
     build=nn_builder("Dropout2d", "p"), label=lambda a: f"dropout2d {a['p']:g}",
     example="dropout2d(0.2)",
 ))
+
+
+def _drop_path_build(a, shapes, _):
+    from .modules import DropPath
+
+    return DropPath(a["p"])
+
+
+define(Op(
+    "drop_path", (P("p", "prob"),), "dropout",
+    "Stochastic depth: drops a whole sample's branch with probability p while training (inside residuals).",
+    same, Docs("unchanged"), build=_drop_path_build, label=lambda a: f"drop_path {a['p']:g}",
+    example="residual { conv(4, 3, padding=1) drop_path(0.1) }", synonyms=("stochastic_depth", "droppath"),
+))

@@ -44,3 +44,29 @@ define(Op("add", (), "merge", "Element-wise sum of its inputs; shapes must agree
 define(Op("concat", (), "merge", "Concatenation along channels; spatial sizes must agree.", _concat_shape,
           Docs("(ΣC, H, W), or (ΣF)"), emit=_concat_emit,
           example="concat { branch { } branch { conv(2, 1) } }"))
+
+
+def _mul_shape(d, a, shapes):
+    full = tuple(max(dims) for dims in zip(*shapes)) if len({len(s) for s in shapes}) == 1 else None
+    ok = full is not None and all(
+        s == full or (len(s) == 3 and s in ((full[0], 1, 1), (1, full[1], full[2]))) for s in shapes)
+    if not ok:
+        listed = ", ".join(fmt(s) for s in shapes)
+        raise error(d, f"mul multiplies tensors of one shape, or an image C x H x W by C x 1 x 1 (a channel gate) "
+                       f"or 1 x H x W (a spatial gate); got {listed}")
+    return full, 0, 0
+
+
+def _mul_emit(graph, ins, a):
+    import operator
+
+    out = ins[0]
+    for other in ins[1:]:
+        out = graph.call_function(operator.mul, (out, other))
+    return out
+
+
+define(Op("mul", (), "merge",
+          "Element-wise product; an image may be gated by C x 1 x 1 (squeeze-and-excitation) or 1 x H x W.",
+          _mul_shape, Docs("the largest input's shape"), emit=_mul_emit,
+          example="mul { branch { } branch { avgpool conv(4, 1) sigmoid } }"))

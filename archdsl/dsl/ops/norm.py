@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .common import channels, error, image
+from .common import channels, error, fmt, image
 from .registry import Docs, Op, P, define
 
 _EPS = P("eps", "float", 1e-5)
@@ -46,20 +46,32 @@ define(Op(
 
 def _layernorm_shape(d, a, shapes):
     (s,) = shapes
-    return s, 2 * math.prod(s) if a["affine"] else 0, 0
+    if len(s) == 3 and a["over"] is None:
+        raise error(d, f"layernorm on the image tensor {fmt(s)} needs over=\"channels\" (each pixel over its "
+                       f"{s[0]} channels, as ConvNeXt) or over=\"all\" (over all of C, H and W, torch's "
+                       f"LayerNorm(({', '.join(map(str, s))})))")
+    normalised = s[0] if len(s) == 3 and a["over"] == "channels" else math.prod(s)
+    return s, 2 * normalised if a["affine"] else 0, 0
 
 
 def _layernorm_build(a, shapes, _):
     from torch import nn
 
-    return nn.LayerNorm(shapes[0], a["eps"], a["affine"])
+    from .modules import LayerNorm2d
+
+    (s,) = shapes
+    if len(s) == 3 and a["over"] == "channels":
+        return LayerNorm2d(s[0], a["eps"], a["affine"])
+    return nn.LayerNorm(s, a["eps"], a["affine"])
 
 
 define(Op(
-    "layernorm", (_EPS, P("affine", "bool", True)), "norm",
-    "Layer normalisation over all of a sample's dimensions.",
-    _layernorm_shape, Docs("unchanged", "2 × every element when affine, else 0"),
-    build=_layernorm_build, aliases=("ln",), cancels_bias=True, example="layernorm",
+    "layernorm", (P("over", "str", None, ("channels", "all")), _EPS, P("affine", "bool", True)), "norm",
+    "Layer normalisation: of a flat tensor, or of an image over=\"channels\" (per pixel) or over=\"all\".",
+    _layernorm_shape,
+    Docs("unchanged; an image needs `over`", "2C (`over=\"channels\"`) or 2 × every element, when affine; else 0"),
+    build=_layernorm_build, aliases=("ln",), cancels_bias=True, example='layernorm(over="channels")',
+    label=lambda a: "layernorm" + (f" over {a['over']}" if a["over"] else ""), synonyms=("layer_norm",),
 ))
 
 
@@ -102,4 +114,41 @@ define(Op(
     _instancenorm_shape, Docs("unchanged; input (C, H, W)", "2C when affine, else 0"),
     build=_instancenorm_build, aliases=("in_norm",), cancels_bias=True,
     example="instancenorm(affine=true)",
+))
+
+
+def _lrn_shape(d, a, shapes):
+    return image(d, shapes), 0, 0
+
+
+def _lrn_build(a, shapes, _):
+    from torch import nn
+
+    return nn.LocalResponseNorm(a["size"], a["alpha"], a["beta"], a["k"])
+
+
+define(Op(
+    "lrn", (P("size", "size"), P("alpha", "float", 0.0001), P("beta", "float", 0.75), P("k", "float", 1.0)),
+    "norm", "Local response normalisation across `size` neighbouring channels (AlexNet, GoogLeNet).",
+    _lrn_shape, Docs("unchanged; input (C, H, W)"), build=_lrn_build, label=lambda a: f"lrn {a['size']}",
+    example="lrn(5)", synonyms=("local_response_norm", "localresponsenorm"),
+))
+
+
+def _layer_scale_shape(d, a, shapes):
+    return shapes[0], channels(d, shapes), 0
+
+
+def _layer_scale_build(a, shapes, _):
+    from .modules import LayerScale
+
+    (s,) = shapes
+    return LayerScale((s[0], 1, 1) if len(s) == 3 else (s[0],), a["init"])
+
+
+define(Op(
+    "layer_scale", (P("init", "float", 1e-6),), "scale",
+    "A learned scale per channel (or feature), starting at `init` (ConvNeXt's layer scale).",
+    _layer_scale_shape, Docs("unchanged", "C (or F)"), build=_layer_scale_build, example="layer_scale(0.1)",
+    synonyms=("layerscale",),
 ))

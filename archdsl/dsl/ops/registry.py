@@ -17,7 +17,8 @@ REQUIRED = object()  # default marker: the argument must be given
 #   count whole number >= 0           pad   count, (h, w) pair of counts, or "same" / "valid"
 #   float any number                  prob  number in [0, 1)
 #   bool  true / false                bias  true / false / "auto" (no bias when a norm layer follows)
-#   str   one of `choices`
+#   str   one of `choices`               tensor  a tensor, written @name (an extra input edge)
+#   cpair count or (h, w) pair of counts  pad4  count, (h, w) pair, or (left, right, top, bottom) counts
 
 
 @dataclass(frozen=True)
@@ -62,14 +63,21 @@ class Op:
     aliases: tuple[str, ...] = ()
     label: Callable[[dict], str] | None = None  # graph label from the args; None: the op's name
     init: Callable[[object, str], None] | None = None  # (module, settings' init scheme) -> re-initialise
-    defaults: Callable[[dict, dict], None] | None = None  # (args, settings): fill settings-dependent defaults
+    # (args, settings): fill defaults that depend on other arguments or on the settings; raise BadArguments
+    # for a combination of arguments no single kind can refuse (upsample's scale and size both given)
+    defaults: Callable[[dict, dict], None] | None = None
     cancels_bias: bool = False  # a conv feeding only this op needs no bias (bias=auto)
     weighted: bool = False  # its multiply-accumulates count as MACs
     example: str = ""  # a sequence using it after `input(4, 8, 8)`: tests check, compile and run it
+    synonyms: tuple[str, ...] = ()  # names from other frameworks that an unknown layer maps to (deconv)
 
     def describe(self, a: dict) -> str:
         """The op with its key arguments, as graph labels show it: `conv 3x3/2, 64`."""
         return self.label(a) if self.label is not None else self.name
+
+
+class BadArguments(Exception):  # noqa: N818 - the elaborator turns it into a located ArchArgumentError
+    """Arguments that are each valid but do not go together."""
 
 
 OPS: dict[str, Op] = {}

@@ -1,11 +1,11 @@
-"""Layers that only move or replace values: flatten, identity, zero."""
+"""Layers that only move, select or replace values: flatten, identity, zero, slice, channel_shuffle."""
 
 from __future__ import annotations
 
 import math
 
-from .common import same
-from .registry import Docs, Op, define
+from .common import error, fmt, image, same
+from .registry import Docs, Op, P, define
 
 
 def _flatten_shape(d, a, shapes):
@@ -31,3 +31,47 @@ define(Op("identity", (), "shape", "Passes its input through unchanged.", same, 
           emit=lambda graph, ins, a: ins[0], example="relu identity"))
 define(Op("zero", (), "shape", "Outputs zeros of its input's shape (the 'none' edge of NAS cells).", same,
           Docs("unchanged"), emit=_zero_emit, example="zero"))
+
+
+def _slice_shape(d, a, shapes):
+    (s,) = shapes
+    start, stop = a["start"], a["stop"]
+    what = "channels" if len(s) == 3 else "features"
+    if not start < stop <= s[0]:
+        raise error(d, f"slice({start}, {stop}) needs 0 <= start < stop <= {s[0]}, the input's {what} ({fmt(s)})")
+    return (stop - start, *s[1:]), 0, 0
+
+
+def _slice_emit(graph, ins, a):
+    import torch
+
+    return graph.call_function(torch.narrow, (ins[0], 1, a["start"], a["stop"] - a["start"]))
+
+
+define(Op(
+    "slice", (P("start", "count"), P("stop", "size")), "shape",
+    "Channels start..stop-1 of an image (or features of a vector): ShuffleNetV2's channel split.",
+    _slice_shape, Docs("(stop - start, H, W), or (stop - start)"), emit=_slice_emit,
+    label=lambda a: f"slice {a['start']}:{a['stop']}", example="slice(1, 3)", synonyms=("split", "channel_split"),
+))
+
+
+def _shuffle_shape(d, a, shapes):
+    c, _, _ = image(d, shapes)
+    if c % a["groups"]:
+        raise error(d, f"channel_shuffle groups={a['groups']} must divide the channels ({c})")
+    return shapes[0], 0, 0
+
+
+def _shuffle_build(a, shapes, _):
+    from .modules import ChannelShuffle
+
+    return ChannelShuffle(a["groups"])
+
+
+define(Op(
+    "channel_shuffle", (P("groups", "size"),), "shape",
+    "Interleaves the channels of `groups` groups (ShuffleNet): view, transpose, reshape.",
+    _shuffle_shape, Docs("unchanged; `groups` must divide C"), build=_shuffle_build,
+    label=lambda a: f"channel_shuffle {a['groups']}", example="channel_shuffle(2)", synonyms=("shuffle",),
+))

@@ -1,0 +1,89 @@
+"""The small torch modules some ops compile to. Imports torch: only builders import this file, inside
+themselves, so `import archdsl.dsl` stays torch-free."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels of each pixel of an (N, C, H, W) tensor (ConvNeXt's LayerNorm2d)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class LayerScale(nn.Module):
+    """A learned per-channel scale γ, shape (C, 1, 1) on images or (F,) on vectors (torchvision's layer_scale)."""
+
+    def __init__(self, shape: tuple[int, ...], init: float):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full(shape, float(init)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gamma
+
+
+class DropPath(nn.Module):
+    """Stochastic depth, torchvision's StochasticDepth(p, "row"): while training, each sample is zeroed with
+    probability p and the rest scaled by 1 / (1 - p); the identity in eval mode."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        noise = torch.empty([x.shape[0]] + [1] * (x.dim() - 1), dtype=x.dtype, device=x.device)
+        noise = noise.bernoulli_(survival)
+        if survival > 0.0:
+            noise = noise.div_(survival)
+        return x * noise
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+def _centre(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    top, left = (x.shape[-2] - h) // 2, (x.shape[-1] - w) // 2
+    return x[..., top:top + h, left:left + w]
+
+
+class CenterCrop(nn.Module):
+    """The centre (height, width) window; top and left offsets are half the difference, rounded down."""
+
+    def __init__(self, height: int, width: int):
+        super().__init__()
+        self.height, self.width = height, width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _centre(x, self.height, self.width)
+
+    def extra_repr(self) -> str:
+        return f"height={self.height}, width={self.width}"
+
+
+class CropTo(nn.Module):
+    """The centre of `x` at the height and width of `ref` (U-Net's cropped skip connections)."""
+
+    def forward(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        return _centre(x, ref.shape[-2], ref.shape[-1])
+
+
+class ChannelShuffle(nn.Module):
+    """ShuffleNet's channel shuffle: view as (groups, C/groups), transpose, flatten back."""
+
+    def __init__(self, groups: int):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        x = x.view(n, self.groups, c // self.groups, h, w).transpose(1, 2).contiguous()
+        return x.view(n, c, h, w)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"
