@@ -206,3 +206,15 @@ def test_fmt_write_names_the_files_it_rewrote(arch, tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"rewrote {arch}" in err and f"rewrote {tidy}" not in err and "1 of 2 files rewritten" in err
     assert arch.read_text() == print_module(parse(arch.read_text()))
+
+
+def test_a_repeat_with_an_unused_index_that_builds_nothing_is_not_unrolled():
+    start = time.process_time()
+    r = check("block c(k) { relu * 0 }\n" + net("c(3) * 100000 as i relu"))
+    assert time.process_time() - start < 0.3
+    assert len(r.layers) == 2
+
+
+def test_work_that_builds_nothing_is_bounded_by_steps():
+    err = refused("block c(k) { relu * 0 }\n" + net("{ c(i) } * 100000 as i relu"), cpu=2.0)
+    assert "takes more than 200,000 steps" in err.message

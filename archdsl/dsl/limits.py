@@ -11,8 +11,10 @@
 """
 
 MAX_SOURCE_BYTES = 5_000_000  # no real architecture is this long
-MAX_NESTING = 100  # levels of the parse tree: brackets, structures, operators (deepest zoo file: under 20)
+MAX_NESTING = 100  # nested brackets (deepest zoo file: under 10)
+MAX_TREE_DEPTH = 400  # levels of the parse tree (a bracket is 2 or 3, an operator 1); the passes recurse about
+#                       twice per level, which stays well inside Python's default limit of 1,000 frames
 MAX_NUMBER_CHARS = 40  # digits, point and exponent of one number literal
 MAX_NODES = 100_000  # a 10,000-layer net is fine; a repeat of 10^9 is refused before it is unrolled
-MAX_STEPS = 1_000_000  # items expanded in one elaboration (a 100,000-layer net takes about 200,000)
+MAX_STEPS = 200_000  # items expanded in one elaboration: twice what a plain 100,000-layer net takes
 MAX_CALL_DEPTH = 64  # nested block calls

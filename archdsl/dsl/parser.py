@@ -10,7 +10,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import ast
 from .errors import ArchError, ArchFileError, ArchNameError, ArchResourceError, ArchSyntaxError, Span
-from .limits import MAX_NESTING, MAX_NUMBER_CHARS, MAX_SOURCE_BYTES
+from .limits import MAX_NESTING, MAX_NUMBER_CHARS, MAX_SOURCE_BYTES, MAX_TREE_DEPTH
 from .source import lines, normalise, read_source
 
 __all__ = ["parse", "parse_file", "read_source"]
@@ -102,12 +102,12 @@ def _too_deep() -> str:
 
 
 def _refuse_deep(tree: Tree, text: str, file: str) -> None:
-    """Refuse a parse tree nested deeper than `MAX_NESTING` before anything recurses over it (the
+    """Refuse a parse tree nested deeper than `MAX_TREE_DEPTH` before anything recurses over it (the
     transformer, the printer, the elaborator all do). Iterative, so it cannot overflow itself."""
     stack = [(tree, 1)]
     while stack:
         node, depth = stack.pop()
-        if depth > MAX_NESTING:
+        if depth > MAX_TREE_DEPTH:
             meta = node.meta
             line, col = getattr(meta, "line", 1), getattr(meta, "column", 1)
             raise ArchResourceError(_too_deep(), Span(line, col, line, col + 1, file, text))

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from ..dsl.ops import OPS
 
-LAYERS = sorted(n for n in OPS if n not in ("input", "add", "concat"))
+LAYERS = sorted(n for n in OPS if n not in ("input", "add", "concat", "mul"))
 PARAMS = {n: [p.name for p in op.params] for n, op in OPS.items()}
 NAMES = ["x", "y", "b", "b1", "b11", "w", "k", "n", "in", "_aux", "relu6", "conv1", "s", "i"]
 NUMBERS = ["0", "1", "2", "3", "4", "8", "16", "61", "-1", "0.5", "1e3", "1e-3", "2.", ".5", "1e999", "1e308",
@@ -23,21 +23,27 @@ SPACES = [" ", " ", " ", "\n", "  ", "\t", "\n\n", " # note\n", "\r\n", "\n    "
 class Gen:
     """One random program. `depth` bounds nesting so most programs stay small and parse."""
 
-    def __init__(self, rng: random.Random, max_depth: int = 4):
+    def __init__(self, rng: random.Random, max_depth: int = 4, tame: bool = False):
         self.r = rng
+        self.tame = tame  # plausible values only, so that more programs reach the elaborator and the shape pass
         self.max_depth = max_depth
         self.blocks: list[tuple[str, list[str]]] = []
         self.tensors: list[str] = []
+        self.options: list[tuple[str, list[str]]] = []
 
     def pick(self, xs):
         return self.r.choice(xs)
 
     def sp(self) -> str:
+        if self.tame:
+            return self.pick([" ", "\n    ", " # c\n    "]) if self.r.random() < 0.2 else " "
         return self.pick(SPACES) if self.r.random() < 0.2 else " "
 
     # --- expressions -----------------------------------------------------------------------------
 
     def expr(self, depth: int = 0, names=()) -> str:
+        if self.tame:
+            return self.pick(["1", "2", "4", "8"] + [n for n in names if n in ("w", "k", "n", "classes")])
         if depth >= 3 or self.r.random() < 0.5:
             return self._atom(names)
         return self.r.choices(EXPRS, weights=[w for w, _ in EXPR_WEIGHTS])[0](self, depth + 1, names)
@@ -45,7 +51,7 @@ class Gen:
     def _atom(self, names) -> str:
         roll = self.r.random()
         if roll < 0.6:
-            return self.pick(NUMBERS[:10]) if self.r.random() < 0.85 else self.pick(NUMBERS)
+            return self.pick(NUMBERS[:10]) if self.r.random() < 0.95 else self.pick(NUMBERS)
         if roll < 0.8 and names:
             return self.pick(list(names))
         if roll < 0.9:
@@ -80,8 +86,10 @@ class Gen:
         good = {"out": ["4", "8", "16"], "kernel": ["1", "3", "(1, 3)"], "stride": ["1", "2"], "padding":
                 ["0", "1", "same"], "groups": ["1", "2"], "p": ["0.5", "0.1"], "size": ["1", "(2, 2)"]}
         args = []
+        if self.tame:
+            params = [p for p in params if p in good][: self.r.randint(0, 2)] or params[:1]
         for i, p in enumerate(params[: self.r.randint(0, len(params))]):
-            value = self.pick(good[p]) if p in good and self.r.random() < 0.7 else self.expr(1, names)
+            value = self.pick(good[p]) if p in good and (self.tame or self.r.random() < 0.7) else self.expr(1, names)
             args.append(f"{p}={value}" if i and self.r.random() < 0.5 else value)
         return args
 
@@ -107,7 +115,30 @@ def _value_choice(g: Gen, depth: int, names) -> str:
     return f"choice{label}(" + ", ".join(g.expr(depth, names) for _ in range(g.r.randint(1, 3))) + ")"
 
 
-EXPR_WEIGHTS: list[tuple[int, Callable]] = [(4, _binop), (1, _paren), (1, _neg), (2, _tuple), (1, _value_choice)]
+def _compare(g: Gen, depth: int, names) -> str:
+    return f"{g.expr(depth, names)} {g.pick(['==', '!=', '<', '<=', '>', '>='])} {g.expr(depth, names)}"
+
+
+def _logic(g: Gen, depth: int, names) -> str:
+    if g.r.random() < 0.3:
+        return "not " + g.expr(depth, names)
+    return f"{g.expr(depth, names)} {g.pick(['and', 'or'])} {g.expr(depth, names)}"
+
+
+def _if_expr(g: Gen, depth: int, names) -> str:
+    return f"({g.expr(depth, names)} if {g.expr(depth, names)} else {g.expr(depth, names)})"
+
+
+def _func(g: Gen, depth: int, names) -> str:
+    name = g.pick(["min", "max", "round", "floor", "ceil", "int", "make_divisible", "abs", "f"])
+    args = [g.expr(depth, names) for _ in range(g.r.randint(0, 3))]
+    if name == "make_divisible" and g.r.random() < 0.5:
+        args.append(f"divisor={g.expr(depth, names)}")
+    return f"{name}(" + ", ".join(args) + ")"
+
+
+EXPR_WEIGHTS: list[tuple[int, Callable]] = [(4, _binop), (1, _paren), (1, _neg), (2, _tuple), (1, _value_choice),
+                                            (1, _compare), (1, _logic), (1, _if_expr), (2, _func)]
 EXPRS = [f for _, f in EXPR_WEIGHTS]
 
 
@@ -116,10 +147,38 @@ def _call(g: Gen, depth: int, names) -> str:
 
 
 def _repeat(g: Gen, depth: int, names) -> str:
-    body = g.call(depth, names) if g.r.random() < 0.5 else "{ " + g.seq(depth, names) + " }"
-    count = g.pick(["2", "3", "0", "1", "n", "(n - 1)", "10", "100000", "-1", "2.5"])
-    tail = g.pick(["", "", " # after a repeat", "\n# own line after a repeat\n"])
-    return f"{body} * {count}{tail}"
+    index = g.pick(["", "", "", " as i", " as j", " as n"])
+    inner = (*names, index[4:]) if index else names
+    body = g.call(depth, inner) if g.r.random() < 0.5 else "{ " + g.seq(depth, inner) + " }"
+    count = g.pick(["2", "3", "0", "1", "n", "(n - 1)", "10", "100000", "-1", "2.5", "(i + 1)"])
+    tail = g.pick(["", "", " # after a repeat\n", "\n# own line after a repeat\n"])
+    return f"{body} * {count}{index}{tail}"
+
+
+def _if_item(g: Gen, depth: int, names) -> str:
+    cond = g.pick(["1 > 0", "2 == 2", "1 < 0", "true", "4 >= 8"]) if g.tame else g.expr(1, names)
+    s = f"if {cond} {{ {g.seq(depth, names)} }}"
+    roll = g.r.random()
+    if roll < 0.3:
+        s += f" else {{ {g.seq(depth, names)} }}"
+    elif roll < 0.45:
+        s += f" else if {g.expr(1, names)} {{ {g.seq(depth, names)} }}"
+    return s
+
+
+def _options_choice(g: Gen, depth: int, names) -> str:
+    if not g.options:
+        return g.call(depth, names)
+    name, params = g.pick(g.options)
+    args = ", ".join(g.expr(1, names) for _ in params[: g.r.randint(0, len(params))])
+    return f"choice {g.pick(['d', 'e'])} {name}" + (f"({args})" if args or g.r.random() < 0.3 else "")
+
+
+def _seq_arg_call(g: Gen, depth: int, names) -> str:
+    """A block called with a sequence value or a tensor argument."""
+    target = g.pick(g.blocks)[0] if g.blocks else g.pick(LAYERS)
+    args = g.pick(["{ " + g.seq(depth, names, 1) + " }", "{}", "@" + g.pick(g.tensors + ["in"]), g.expr(1, names)])
+    return f"{target}({args})"
 
 
 def _residual(g: Gen, depth: int, names) -> str:
@@ -132,7 +191,7 @@ def _residual(g: Gen, depth: int, names) -> str:
 def _merge(g: Gen, depth: int, names) -> str:
     branches = " ".join("branch { " + g.seq(depth, names) + g.pick([" ", " # b\n"]) + "}"
                         for _ in range(g.r.randint(0, 3)))
-    return f"{g.pick(['concat', 'add'])} {{ {branches} }}"
+    return f"{g.pick(['concat', 'add', 'mul'])} {{ {branches} }}"
 
 
 def _merge_refs(g: Gen, depth: int, names) -> str:
@@ -152,7 +211,7 @@ def _seq_choice(g: Gen, depth: int, names) -> str:
 def _assign(g: Gen, depth: int, names) -> str:
     name = g.pick(["x", "y", "_aux", "z1"])
     g.tensors.append(name)
-    tail = g.pick(["", "", " # after ;", "  # c\n"])
+    tail = g.pick(["", "", " # after ;\n", "  # c\n"])
     return f"{name} = {g.seq(depth, names, g.r.randint(0, 2))};{tail}"
 
 
@@ -166,22 +225,32 @@ def _comment(g: Gen, depth: int, names) -> str:
 
 ITEM_WEIGHTS: list[tuple[int, Callable]] = [
     (10, _call), (3, _repeat), (2, _residual), (2, _merge), (1, _merge_refs), (2, _group), (1, _seq_choice),
-    (2, _assign), (1, _ref), (2, _comment),
+    (2, _assign), (1, _ref), (2, _comment), (2, _if_item), (1, _options_choice), (2, _seq_arg_call),
 ]
 ITEMS = [f for _, f in ITEM_WEIGHTS]
 
 
 def program(rng: random.Random) -> str:
     """A whole file: a few blocks (maybe calling each other), then a network that uses them."""
-    g = Gen(rng, max_depth=rng.choice([2, 3, 4, 5]))
+    g = Gen(rng, max_depth=rng.choice([2, 3, 4, 5]), tame=rng.random() < 0.5)
     parts = []
     if rng.random() < 0.1:
         parts.append(g.pick(COMMENTS) + "\n")
+    if rng.random() < 0.15:
+        params = rng.sample(["w", "k"], rng.randint(0, 2))
+        alts = " | ".join(g.seq(1, params, rng.randint(0, 2)) for _ in range(rng.randint(1, 3)))
+        head = f"({', '.join(params)})" if params else ""
+        parts.append(f"options ops{head} {{ {alts} }}\n")
+        g.options.append(("ops", params))
     for i in range(rng.randint(0, 3)):
-        name = g.pick(["b", "b1", "blk", "b11", "stage", f"c{i}"])
-        params = rng.sample(["w", "k", "s", "n"], rng.randint(0, 2))
-        defaults = [f"{p}={g.expr(2)}" if rng.random() < 0.5 else p for p in params]
+        name = g.pick(["b", "b1", "blk", "b11", "stage", f"c{i}"]) if not g.tame else f"b{i}"
+        params = rng.sample(["w", "k", "s", "n", "f"], rng.randint(0, 2))
+        defaults = [f"{p}={g.expr(2) if rng.random() < 0.8 else '{ relu }'}" if rng.random() < 0.5 else p
+                    for p in params]
         g.tensors = []
+        if rng.random() < 0.2:
+            defaults.append(g.pick(["@skip", "@s0", "@in", "@_t"]))
+            g.tensors.append(defaults[-1][1:])
         body = g.seq(1, params)
         parts.append(f"block {name}({', '.join(defaults)}) {{{g.sp()}{body}{g.sp()}}}\n")
         g.blocks.append((name, params))
