@@ -227,9 +227,12 @@ def test_graph_is_linear_in_the_number_of_layers():
 
     def cpu(blocks: int) -> float:
         g = check(block + net(f"b(8) * {blocks}")).graph
-        start = time.process_time()
-        to_dot(g)
-        return time.process_time() - start
+        best = float("inf")
+        for _ in range(3):  # the best of three: other processes' cache pressure is noise, not our cost
+            start = time.process_time()
+            to_dot(g)
+            best = min(best, time.process_time() - start)
+        return best
 
     small, big = cpu(100), cpu(1000)  # 700 and 7,000 layers, each block a cluster
     assert big < 25 * max(small, 0.005), f"700 layers: {small:.3f} s, 7,000 layers: {big:.3f} s"
