@@ -11,9 +11,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 PROBE = """
 import json, sys
+import pathlib
 import archdsl, archdsl.dsl
 from archdsl.dsl import check
-r = check({path!r})
+r = check(pathlib.Path({path!r}))
 assert r.params == 25_557_032
 print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "ray", "torchvision", "numpy"))))
 """

@@ -27,6 +27,7 @@ CASES = [
     ("mobilenet_v3_small", {}, "archs/mobilenet_v3_small.arch", (3, 64, 64)),
     ("regnet_y_400mf", {}, "archs/regnet_y_400mf.arch", (3, 64, 64)),  # shortcut registered before the body
     ("convnext_tiny", {}, "archs/convnext_tiny.arch", (3, 64, 64)),  # Linear over channels -> 1x1 conv
+    ("shufflenet_v2_x1_0", {}, "archs/shufflenet_v2_x1_0.arch", (3, 64, 64)),
 ]
 
 

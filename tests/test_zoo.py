@@ -42,6 +42,7 @@ ZOO = {
     "mobilenet_v3_small": (2_542_856, 56_510_400),
     "regnet_y_400mf": (4_344_144, 401_842_848),
     "convnext_tiny": (28_589_128, 4_455_531_264),  # its Linear layers (1x1 convs here) counted at every pixel
+    "shufflenet_v2_x1_0": (2_278_604, 144_907_992),
 }
 
 # file -> (torchvision constructor, its keyword arguments, input side)
@@ -63,6 +64,7 @@ TORCHVISION = {
     "mobilenet_v3_small": ("mobilenet_v3_small", {}, 224),
     "regnet_y_400mf": ("regnet_y_400mf", {}, 224),
     "convnext_tiny": ("convnext_tiny", {}, 224),
+    "shufflenet_v2_x1_0": ("shufflenet_v2_x1_0", {}, 224),
 }
 
 # Files whose torchvision model registers its tensors in another order than the layers apply them are compared
@@ -213,7 +215,7 @@ def test_a_sibling_is_a_few_changed_numbers(name, arguments, ctor):
 # The second edition's files reproduce torchvision's outputs at their full size (at 64x64 in test_weights.py).
 FULL_SIZE_OUTPUTS = [
     "squeezenet1_1", "mnasnet1_0", "efficientnet_b0", "mobilenet_v3_large", "mobilenet_v3_small",
-    "regnet_y_400mf", "convnext_tiny",
+    "regnet_y_400mf", "convnext_tiny", "shufflenet_v2_x1_0",
 ]
 
 

@@ -60,6 +60,7 @@ OPTIONS = ("space", "strategy", "samples", "data", "epochs", "batch_size", "lr",
 
 def run(args) -> int:
     import ray.tune  # noqa: F401  (missing: the CLI names `pip install 'archdsl[search]'`)
+
     from ..search.config import merge, read_yaml
     from ..search.outdir import OutExistsError, OutInUseError
     from ..search.results import render_leaderboard

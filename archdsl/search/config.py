@@ -143,11 +143,11 @@ RESUMABLE = ("address", "out", "storage", "storage_endpoint", "max_concurrent")
 def resume_conflicts(saved: SearchSettings, given: dict) -> list[str]:
     """The settings given for a resume that differ from the saved search's (the resume refuses them)."""
     out = []
-    for k, v in given.items():
-        if v is None or k in RESUMABLE or k == "space":
+    for k, value in given.items():
+        if value is None or k in RESUMABLE or k == "space":
             continue
-        if getattr(saved, k) != v:
-            out.append(f"{k.replace('_', '-')} (saved {getattr(saved, k)!r}, given {v!r})")
+        if getattr(saved, k) != value:
+            out.append(f"{k.replace('_', '-')} (saved {getattr(saved, k)!r}, given {value!r})")
     return out
 
 

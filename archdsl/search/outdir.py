@@ -33,7 +33,8 @@ def lock(out: Path):
         f.seek(0)
         holder = f.read().strip() or "another process"
         f.close()
-        raise OutInUseError(f"{out} is in use by a running search ({holder}); wait for it or choose another --out")
+        raise OutInUseError(f"{out} is in use by a running search ({holder}); wait for it or choose another "
+                            f"--out") from None
     f.seek(0)
     f.truncate()
     f.write(f"pid {os.getpid()}\n")

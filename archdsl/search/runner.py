@@ -283,7 +283,6 @@ def _run(settings, out, resume, force, given, trainable, verbose, live) -> Searc
     space = Space.load(parse_arch(space_text, settings.space) if resume else Path(settings.space))
     if not resume:
         preflight(settings, space)
-    write_yaml(settings, out / "settings.yaml")
 
     searcher = make_searcher(settings, space)
     if state["searcher"] is not None:
@@ -298,6 +297,7 @@ def _run(settings, out, resume, force, given, trainable, verbose, live) -> Searc
 
     searcher.persist = persist
     persist(searcher.get_state())
+    write_yaml(settings, out / "settings.yaml")  # after the state: results in `out` imply a resumable state
     done = sum(t["status"] != "pending" for t in searcher.trials.values())
     remaining = settings.samples - done
     if remaining > 0:
