@@ -37,7 +37,9 @@ OPTIONS = {  # one setting per strategy, for every seed and budget
     "reinforce": {},
     "bo": {},
 }
-PEERS = ("tpe", "tpe-mv")  # Optuna's TPESampler: default settings, and multivariate=True
+# Optuna's TPESampler: default settings, multivariate=True (the same sampler as the default from Optuna 5 on),
+# and multivariate=False (independent TPE, the default up to Optuna 4)
+PEERS = ("tpe", "tpe-mv", "tpe-uni")
 REFERENCE = "tpe"
 MAX_DUPLICATES_IN_A_ROW = 200
 
@@ -135,36 +137,36 @@ def main(argv: list[str] | None = None) -> int:
     top = max(args.budget)
     names = list(dict.fromkeys(args.strategies + ([REFERENCE] if REFERENCE not in args.strategies else [])))
     modes = (False,) if args.no_dedup else (False, True)
-    jobs = [(name, dedup, seed, top) for dedup in modes for name in names for seed in seeds]
-    t0 = time.perf_counter()
-    results: dict = {}
     import torch
 
     torch.set_num_threads(1)
-    with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
-        for job, out in pool.imap_unordered(_task, jobs, chunksize=4):
-            results[job] = out
-    print(f"({len(jobs)} runs in {time.perf_counter() - t0:.0f} s on {args.jobs} processes)\n")
     header = f"{'strategy':<10} {'dedup':<5} " + " ".join(f"{'N=' + str(n):>13} {'vs ' + REFERENCE:>15}"
-                                                          for n in args.budget) + "  stalled"
+                                                          for n in args.budget) + "  stalled   time"
     print(header)
     print("-" * len(header))
-    for dedup in modes:
-        ref = [results[(REFERENCE, dedup, s, top)][0] for s in seeds]
-        for name in names:
-            runs = [results[(name, dedup, s, top)] for s in seeds]
-            cells = []
-            for n in args.budget:
-                bests = [c[n - 1] for c, _ in runs]
-                mean, std, _ = mean_se(bests)
-                cell = f"{mean:6.2f} ± {std:4.2f}"
-                if name == REFERENCE:
-                    cells.append(f"{cell:>13} {'':>15}")
-                else:
-                    d, se = difference(bests, [c[n - 1] for c in ref])
-                    cells.append(f"{cell:>13} {d:+7.3f} ± {se:5.3f}")
-            stalled = sum(s for _, s in runs)
-            print(f"{name:<10} {'yes' if dedup else 'no':<5} " + " ".join(cells) + f"  {stalled:>7}", flush=True)
+    # One row at a time (the reference first), printed when its seeds are done: a long run shows as it goes.
+    order = [REFERENCE] + [n for n in names if n != REFERENCE]
+    with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
+        for dedup in modes:
+            ref = None
+            for name in order:
+                t0 = time.perf_counter()
+                runs = pool.map(_task, [(name, dedup, seed, top) for seed in seeds], chunksize=2)
+                runs = [out for _, out in runs]
+                ref = ref or [c for c, _ in runs]
+                cells = []
+                for n in args.budget:
+                    bests = [c[n - 1] for c, _ in runs]
+                    mean, std, _ = mean_se(bests)
+                    cell = f"{mean:6.2f} ± {std:4.2f}"
+                    if name == REFERENCE:
+                        cells.append(f"{cell:>13} {'':>15}")
+                    else:
+                        d, se = difference(bests, [c[n - 1] for c in ref])
+                        cells.append(f"{cell:>13} {d:+7.3f} ± {se:5.3f}")
+                stalled = sum(s for _, s in runs)
+                print(f"{name:<10} {'yes' if dedup else 'no':<5} " + " ".join(cells)
+                      + f"  {stalled:>7} {time.perf_counter() - t0:5.0f}s", flush=True)
     print("\nmean ± std over seeds; 'vs tpe': mean difference ± its standard error")
     print(f"options: {OPTIONS}")
     if args.objective:

@@ -20,6 +20,8 @@ def _sampler(name: str, seed: int, objectives: int):
         return optuna.samplers.TPESampler(seed=seed)
     if name == "tpe-mv":
         return optuna.samplers.TPESampler(seed=seed, multivariate=True)
+    if name == "tpe-uni":  # independent per-parameter TPE: Optuna 4's default (Optuna 5's default is multivariate)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=False)
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
     raise ValueError(f"unknown optuna peer {name!r}")

@@ -218,3 +218,21 @@ def test_a_repeat_with_an_unused_index_that_builds_nothing_is_not_unrolled():
 def test_work_that_builds_nothing_is_bounded_by_steps():
     err = refused("block c(k) { relu * 0 }\n" + net("{ c(i) } * 100000 as i relu"), cpu=2.0)
     assert "takes more than 200,000 steps" in err.message
+
+
+def test_graph_is_linear_in_the_number_of_layers():
+    from archdsl.viz import to_dot
+
+    block = "block b(w) { residual { conv(w, 3, padding=1) bn relu conv(w, 3, padding=1) bn } relu }\n"
+
+    def cpu(blocks: int) -> float:
+        g = check(block + net(f"b(8) * {blocks}")).graph
+        best = float("inf")
+        for _ in range(3):  # the best of three: other processes' cache pressure is noise, not our cost
+            start = time.process_time()
+            to_dot(g)
+            best = min(best, time.process_time() - start)
+        return best
+
+    small, big = cpu(100), cpu(1000)  # 700 and 7,000 layers, each block a cluster
+    assert big < 25 * max(small, 0.005), f"700 layers: {small:.3f} s, 7,000 layers: {big:.3f} s"

@@ -135,3 +135,11 @@ def test_an_options_list_sees_only_its_parameters():
     with pytest.raises(ArchNameError, match=r"options ops uses 'D', which is not one of its parameters \(C, stride\)") as e:
         decisions(parse(text))
     assert (e.value.span.line, e.value.span.column) == (3, 60)
+
+
+def test_a_choice_in_an_options_list_whose_name_is_defined_twice_is_still_refused():
+    from archdsl.dsl import ArchError
+
+    text = "network n {\n    input(3, 8, 8)\n}\noptions c { choice d c }\noptions c { relu }\n"
+    with pytest.raises(ArchError):
+        check(text)

@@ -97,3 +97,14 @@ def test_every_family_has_a_graph_colour_and_synonyms_are_not_layer_names():
     synonyms = [s for op in OPS.values() for s in op.synonyms]
     assert len(synonyms) == len(set(synonyms))
     assert not set(synonyms) & (set(layer_names()) | set(MERGE_OPS))
+
+
+def test_every_merge_is_known_wherever_merges_are_listed():
+    from archdsl.dsl.parser import _READABLE
+    from archdsl.lsp.completion import KEYWORDS as COMPLETIONS
+    from archdsl.viz.scopes import is_block
+
+    for merge in MERGE_OPS:
+        assert f"'{merge}'" in _READABLE["MERGE"], merge  # syntax errors name what may stand there
+        assert merge in COMPLETIONS, merge
+        assert not is_block(f"{merge}1"), merge  # a merge's scope is not drawn as a block

@@ -53,7 +53,9 @@ def _choice_nodes(module: ast.Module) -> list:
         return []  # parsed text without the keyword has no choice: skip the walk (10,000-layer nets)
     found: list = []
     _walk(tuple(d for d in module.definitions if d.kind != "options"), found.append)
-    for d in module.options().values():
+    for d in module.definitions:  # every list, even one whose name is defined twice (refused later, located)
+        if d.kind != "options":
+            continue
         inner: list = []
         _walk(d.alternatives, inner.append)
         if inner:

@@ -131,7 +131,7 @@ class _Printer:
         last = None
         while self.comments and before_line is not None and self.comments[0].line < before_line:
             c = self.comments.pop(0)
-            if c.trailing and self.lines and not split_comment(self.lines[-1])[1]:
+            if c.trailing and self.lines and self.lines[-1].strip() and not split_comment(self.lines[-1])[1]:
                 self.lines[-1] += "  " + c.text
             else:
                 if depth == 0 and last is not None and c.line > last + 1:

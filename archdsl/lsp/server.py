@@ -7,7 +7,6 @@ the cached analysis. While a file does not parse, navigation and completion use 
 from __future__ import annotations
 
 import asyncio
-import time
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -30,13 +29,10 @@ class ArchServer(LanguageServer):
         super().__init__("archdsl", __version__)
         self.analyses: dict[str, Analysis] = {}
         self.parsed: dict[str, Analysis] = {}  # the last analysis whose text parsed, per document
-        self.last_check_ms = 0.0
 
     def refresh(self, uri: str) -> Analysis:
         doc = self.workspace.get_text_document(uri)
-        start = time.perf_counter()
         a = analyse(doc.source, doc.path or uri)
-        self.last_check_ms = (time.perf_counter() - start) * 1000
         self.analyses[uri] = a
         if a.module is not None:
             self.parsed[uri] = a

@@ -16,7 +16,7 @@ import networkx as nx
 from ..dsl import ArchShapeError
 from ..dsl.ops import OPS
 from ..dsl.shape_infer import fmt, layer_order
-from .scopes import block_scopes, collapsed_to
+from .scopes import block_scopes, collapsed_to, prefixes
 
 # Fill colours by op category: pastel, readable in black text on a slide and in greyscale print.
 FILL = {
@@ -64,8 +64,11 @@ def to_dot(g: nx.DiGraph, *, collapse: int | None = None, error: ArchShapeError 
     rank = {n: i for i, n in enumerate(drawn)}
     rep = {n: _fold(n, collapse, bad) for n in drawn}
     members: dict[str, list[str]] = {}
+    within: dict[str, list[str]] = {}  # scope -> the drawn nodes inside it: one pass, so drawing stays linear
     for n in drawn:
         members.setdefault(rep[n], []).append(n)
+        for scope in prefixes(n):
+            within.setdefault(scope, []).append(n)
 
     root = _Cluster("")
     for unit in members:  # dicts keep first-seen order: units in written order
@@ -79,7 +82,7 @@ def to_dot(g: nx.DiGraph, *, collapse: int | None = None, error: ArchShapeError 
         node.items.append(unit)
 
     lines = [f"digraph {q(g.graph.get('name', 'network'))} {{", HEADER, f"  graph [label={q(_title(g, error))}];"]
-    _emit_cluster(root, g, members, rank, bad, error, lines, depth=0)
+    _emit_cluster(root, g, members, within, rank, bad, error, lines, depth=0)
     lines += _edges(g, drawn, rep, bad)
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -103,16 +106,16 @@ def _title(g: nx.DiGraph, error) -> str:
             f"{_human(g.graph['params'])} params, {_human(g.graph['macs'])} MACs")
 
 
-def _emit_cluster(c: _Cluster, g, members, rank, bad, error, lines: list[str], depth: int) -> None:
+def _emit_cluster(c: _Cluster, g, members, within, rank, bad, error, lines: list[str], depth: int) -> None:
     pad = "  " * (depth + 1)
     if c.scope:
-        inside = [n for n in rank if n.startswith(c.scope + ".")]
+        inside = within.get(c.scope, [])
         lines.append(f"{pad}subgraph {q('cluster_' + c.scope)} {{")
         lines.append(f'{pad}  graph [label={q(_scope_label(c.scope, inside, g, rank))}, style="rounded,filled", '
                      f'fillcolor="{CLUSTER_FILL[(depth - 1) % 2]}", color="#a0a8b8", fontsize=10, labeljust=l];')
     for item in c.items:
         if isinstance(item, _Cluster):
-            _emit_cluster(item, g, members, rank, bad, error, lines, depth + 1)
+            _emit_cluster(item, g, members, within, rank, bad, error, lines, depth + 1)
         else:
             attrs = _box_attrs(item, members[item], g, rank) if item not in g else _node_attrs(item, g, bad, error)
             lines.append(f"{pad}  {q(item)} [{attrs}];")

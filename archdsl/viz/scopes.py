@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 
-_NOT_BLOCK = re.compile(r"(concat|add|mul|branch|shortcut|residual)\d+")
+from ..dsl.ops import MERGE_OPS
+
+_NOT_BLOCK = re.compile(r"(" + "|".join(sorted(MERGE_OPS) + ["branch", "shortcut", "residual"]) + r")\d+")
 
 
 def prefixes(path: str) -> list[str]:
