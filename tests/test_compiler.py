@@ -20,6 +20,8 @@ SMALL = {
     "archs/examples/inception_bottleneck.arch": (256, 8, 8),
     "archs/examples/digits_cnn.arch": None,
     "archs/examples/cifar_resnet.arch": None,
+    "archs/examples/bvlc_googlenet.arch": None,  # its 7x7 average pool needs the declared 224x224
+    "archs/examples/unet.arch": (1, 188, 188),  # the smallest tile its unpadded convs and crops accept
 }
 FILES = sorted(glob.glob("archs/*.arch") + glob.glob("archs/examples/*.arch"))
 

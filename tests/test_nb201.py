@@ -144,7 +144,7 @@ def test_the_tabular_evaluator_runs_as_a_ray_tune_trainable(tmp_path: Path):
     rows = {(3, 0, 3, 1, 0, 1): 93.5, (0,) * 6: 10.0, (1,) * 6: 80.0}
     path.write_text("arch,acc\n" + "".join(f"{to_string(a)},{v}\n" for a, v in rows.items()))
     t = TabularBenchmark.from_csv(path, acc_column="acc")
-    ray.init(num_cpus=1, include_dashboard=False, ignore_reinit_error=True)
+    ray.init(address="local", num_cpus=1, include_dashboard=False, ignore_reinit_error=True)
     try:
         tuner = tune.Tuner(tabular_trainable(t), param_space={"assignment": tune.grid_search([list(a) for a in rows])},
                            run_config=tune.RunConfig(storage_path=str(tmp_path / "ray"), verbose=0))

@@ -35,7 +35,7 @@ def local_ray():
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import this test module
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)  # never a Ray left running elsewhere
     yield
     ray.shutdown()
 
