@@ -7,10 +7,10 @@ import json
 import re
 import shutil
 import subprocess
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 EDITORS = Path(__file__).resolve().parents[1] / "editors"
 

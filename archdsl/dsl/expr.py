@@ -10,7 +10,6 @@ from .errors import ArchArgumentError, ArchError, ArchNameError, ArchResourceErr
 from .ops import CONSTANTS
 
 
-
 @dataclass(frozen=True)
 class Sequence:
     """A sequence given as a value (`act={relu}`): its items and the parameter values its expressions see

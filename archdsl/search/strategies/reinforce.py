@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import bisect
 import math
-from statistics import NormalDist
 from collections.abc import Sequence
+from statistics import NormalDist
 
 import torch
 from torch import nn
