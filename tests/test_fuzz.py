@@ -213,8 +213,16 @@ def test_the_generator_writes_programs_that_often_check():
 
 @pytest.mark.slow
 def test_fuzz_harness_for_a_fixed_budget(tmp_path):
-    from archdsl.fuzz.run import run
+    # In its own interpreter, as `make fuzz` runs it: its CPU-time alarms must not count the threads (tqdm,
+    # torch) that earlier tests of this session leave running.
+    import json
+    import subprocess
+    import sys
 
-    summary = run(inputs=4000, seconds=None, seed=20261202, out=tmp_path, cli_every=100, quiet=True)
+    run = subprocess.run([sys.executable, "-m", "archdsl.fuzz", "--inputs", "4000", "--seed", "20261202",
+                          "--out", str(tmp_path), "--cli-every", "100", "--quiet"],
+                         capture_output=True, text=True, timeout=1800)
+    assert run.returncode == 0, run.stderr[-2000:]
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert summary["inputs"] == 4000
     assert summary["distinct"] == 0, summary
