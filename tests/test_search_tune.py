@@ -104,6 +104,31 @@ def checkpoints(out: Path, run: str) -> dict[str, int]:
     return {d.name: len(list(d.glob("checkpoint_*"))) for d in (out / "ray" / run).glob("trial_*")}
 
 
+def kill_session(sid: int, timeout: float = 60.0) -> None:
+    """SIGKILL every process of session `sid` and wait until none is left. Ray puts its trial workers in
+    process groups of their own, so killing the driver's group leaves a worker running for a few seconds,
+    long enough to store one more checkpoint."""
+    import signal
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        left = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    zombie = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+                    if os.getsid(int(entry)) == sid and not zombie:  # a zombie holds no files
+                        left.append(int(entry))
+                        os.kill(int(entry), signal.SIGKILL)
+                except OSError:  # gone meanwhile
+                    pass
+        if not left:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"processes of session {sid} outlived SIGKILL for {timeout} s")
+
+
 def saved_epochs(trial_dir: Path) -> list[int]:
     from archdsl.runtime import checkpoint
 
@@ -150,6 +175,7 @@ def test_a_search_killed_mid_trial_resumes_that_trial_from_its_checkpoint_with_t
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    kill_session(proc.pid)  # the trial's worker too: nothing may store a checkpoint after `saved` is read
     state = json.loads((out / "ray" / "state.json").read_text())
     cut = [t for t in state["searcher"]["trials"].values() if t["status"] == "pending"]
     assert len(cut) == 1, "the kill should land in the middle of a trial"
