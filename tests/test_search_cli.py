@@ -120,3 +120,18 @@ def test_search_without_ray_installed_names_the_extra_to_install(tmp_path, monke
     code = main(["search", str(tmp_path / "space.arch"), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 2 and "pip install 'archdsl[search]'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_address_auto_with_no_ray_cluster_running_is_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "space.arch").write_text(SPACE)
+    # A temp dir of its own: `auto` looks for a running cluster there, and finds none (not another test's Ray).
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"} | {"RAY_TMPDIR": str(tmp_path / "r")}
+    p = subprocess.run([sys.executable, "-m", "archdsl", "search", str(tmp_path / "space.arch"), "--address", "auto",
+                        "--out", str(tmp_path / "o"), "-q"], env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1 and p.stderr.startswith("error: cannot connect to the Ray cluster at auto"), p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
+    assert not (tmp_path / "o" / "trials.json").exists()
