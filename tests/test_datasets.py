@@ -86,6 +86,12 @@ def test_cifar10_batches_become_3x32x32_with_test_split_as_val(tmp_path):
     assert np.allclose(x[0].numpy().ravel(), raw[:1024] / 255.0) and int(y) == 0
 
 
+def test_cifar10_also_reads_the_folder_the_archive_was_extracted_into(tmp_path):
+    write_cifar10(tmp_path / "downloads" / "cifar-10-batches-py")
+    d = load_dataset(f"cifar10:{tmp_path / 'downloads'}")
+    assert d.input_shape == (3, 32, 32) and len(d.train) == 20 and len(d.val) == 4
+
+
 def test_mnist_idx_files_plain_and_gzipped(tmp_path):
     for gz in (False, True):
         root = write_mnist(tmp_path / f"mnist{gz}", gz=gz)

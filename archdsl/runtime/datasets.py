@@ -111,6 +111,8 @@ def _need_dir(path: Path, what: str) -> None:
 def _cifar10(root: Path):
     _need_dir(root, "cifar10")
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    if not (root / names[0]).exists() and (root / "cifar-10-batches-py").is_dir():
+        root = root / "cifar-10-batches-py"  # where the archive was extracted: the folder it makes is inside
     missing = [n for n in names if not (root / n).is_file()]
     if missing:
         raise DataError(f"cifar10 directory {root} lacks {', '.join(missing)} "
