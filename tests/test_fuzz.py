@@ -226,3 +226,20 @@ def test_fuzz_harness_for_a_fixed_budget(tmp_path):
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert summary["inputs"] == 4000
     assert summary["distinct"] == 0, summary
+
+
+def test_the_hang_budget_fits_the_whole_property_on_the_largest_legal_network():
+    # A legal 60,000-layer file was once reported as a hang: the property (check, fmt, check again, graph)
+    # took 10 s of CPU in all. Measure it per layer on a smaller legal file and scale to the layer limit.
+    import time
+
+    from archdsl.dsl.limits import MAX_NODES
+    from archdsl.fuzz.prop import violation
+    from archdsl.fuzz.run import HANG_SECONDS
+
+    layers = 3000
+    text = "network n {\n    input(3, 8, 8)\n    { conv(4, 3, padding=1) } * %d\n}\n" % layers
+    start = time.process_time()
+    assert violation(text) is None
+    per_layer = (time.process_time() - start) / layers
+    assert per_layer * MAX_NODES * 1.5 < HANG_SECONDS, f"{per_layer * 1e6:.0f} us a layer"

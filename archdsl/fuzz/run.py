@@ -14,13 +14,18 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from ..dsl.limits import MAX_NODES
 from . import generate, mutate
-from .prop import Violation, violation
+from .prop import CPU_LIMIT, PER_LAYER, Violation, violation
 from .shrink import shrink
 
 ROOT = Path(__file__).resolve().parents[2]
 REGRESSIONS = ROOT / "tests" / "regressions"
-HANG_SECONDS = 10  # CPU seconds for one input before it counts as a hang (a busy machine does not count)
+# CPU seconds for one input before it counts as a hang (a busy machine does not count). The property does about
+# four checks' worth of work (check, check of fmt's output, graph and its DOT drawings), each allowed PER_LAYER a
+# layer: the largest legal network must fit, or a legal 60,000-layer file is reported as a hang.
+PROPERTY_PASSES = 4
+HANG_SECONDS = PROPERTY_PASSES * (CPU_LIMIT + PER_LAYER * MAX_NODES)
 BLOCKED_SECONDS = 300  # wall clock, for an input that blocks without using the CPU
 MEMORY_BYTES = 3 * 1024**3  # address space for the whole run: a blow-up becomes a MemoryError
 
