@@ -155,12 +155,15 @@ class _Elaborator:
         self.g.graph.update(name=net.name, settings=self.settings, arguments=values)
         x = self._input(net, items, values)
         body.tensors["in"] = x
-        refuse_oversized(items, values, self.blocks)
+        self._refuse_oversized(items, values)
         x = self._seq_items(items, x, _Scope(""), body)
         self.g.graph.update(input=self.input_node, output=x)
         self._refuse_unused(x)
         self._resolve_conv_bias()
         return self.g
+
+    def _refuse_oversized(self, items: list, values: dict) -> None:
+        refuse_oversized(items, values, self.blocks)
 
     def _bind_params(self, net: ast.Definition, arguments: dict) -> dict[str, Value]:
         names = [p.name for p in net.params]

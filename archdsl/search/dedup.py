@@ -4,7 +4,8 @@ Before hashing, the annotated graph (from `archdsl.dsl.build_graph` or `Space.gr
 it computes: `zero` nodes feeding merges are dropped (a merge whose inputs are all zero becomes zero
 itself), `identity` nodes are bypassed, nodes that cannot reach the output are dropped, and merges left
 with a single input are bypassed. The key is then a Merkle hash over the DAG (see `arch_key`) with node labels
-op + arguments (but a residual's `shortcut` path) + output shape (concat inputs also carry their order), prefixed by the network settings.
+op + arguments (but a residual's `shortcut` path) + output shape (concat inputs also carry their order),
+prefixed by the network settings. `flatkey.flat_key` computes the same key without a graph (the searcher).
 """
 
 from __future__ import annotations

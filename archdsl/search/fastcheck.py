@@ -68,7 +68,8 @@ def _annotate(g: nx.DiGraph, flat: list) -> dict[str, int]:
                         for op, rest, fins in s.flat)
             ref[n] = s.out + base
             continue
-        ins = ordered_inputs(g, n)
+        pred = g.pred[n]
+        ins = list(pred) if len(pred) < 2 else ordered_inputs(g, n)
         shapes = tuple(nodes[u]["info"].output_shape for u in ins)
         if d["op"] == "add" and d["args"].get("project") == "auto" and len(set(shapes)) > 1:
             shapes = _project(g, n, ins, shapes)

@@ -14,6 +14,10 @@ import hashlib
 MERGES = ("add", "concat")
 
 
+def _second(e: tuple) -> int:
+    return e[1]
+
+
 def flat_key(flat: list, out: int, settings: dict) -> str:
     n = len(flat)
     op = [f[0] for f in flat]
@@ -67,9 +71,13 @@ def flat_key(flat: list, out: int, settings: dict) -> str:
     hashes: dict[int, str] = {}
     blake = hashlib.blake2b
     for v in sorted(live):
-        ins = [hashes[u] for u, _ in sorted(pred[v].items(), key=lambda e: e[1])]
-        if op[v] != "concat":
-            ins.sort()
+        p = pred[v]
+        if len(p) < 2:
+            ins = [hashes[u] for u in p]
+        elif op[v] == "concat":  # in input order (stable for equal indices, as ordered_inputs)
+            ins = [hashes[u] for u, _ in sorted(p.items(), key=_second)]
+        else:
+            ins = sorted([hashes[u] for u in p])
         text = op[v] + flat[v][1] + "|" + ",".join(ins)
         hashes[v] = blake(text.encode(), digest_size=16).hexdigest()
     body = ",".join(sorted(hashes.values()))
