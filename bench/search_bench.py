@@ -3,8 +3,8 @@
     python bench/search_bench.py               # both
     python bench/search_bench.py --check-only  # the sampling/checking rate only (no torch, no Ray)
 
-1. For each space in archs/spaces: uniform samples through `ArchSearcher.examine` (resolve to text,
-   elaborate, shape-check, budget, de-duplication key), per second, and how many are invalid; then each
+1. For each space in archs/spaces: uniform samples through `ArchSearcher.examine` (resolve, check from
+   block calls cached across members, budget, de-duplication key, text), per second, and how many are invalid; then each
    learning strategy driven through the searcher's feasibility oracle (`--proposals` asks each): the share
    of its proposals that are invalid (the target is none) and its asks per second, checks included.
 2. The same trials (digits space members, a few epochs) trained by `archdsl search` on a local Ray, against

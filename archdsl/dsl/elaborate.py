@@ -155,12 +155,15 @@ class _Elaborator:
         self.g.graph.update(name=net.name, settings=self.settings, arguments=values)
         x = self._input(net, items, values)
         body.tensors["in"] = x
-        refuse_oversized(items, values, self.blocks)
+        self._refuse_oversized(items, values)
         x = self._seq_items(items, x, _Scope(""), body)
         self.g.graph.update(input=self.input_node, output=x)
         self._refuse_unused(x)
         self._resolve_conv_bias()
         return self.g
+
+    def _refuse_oversized(self, items: list, values: dict) -> None:
+        refuse_oversized(items, values, self.blocks)
 
     def _bind_params(self, net: ast.Definition, arguments: dict) -> dict[str, Value]:
         names = [p.name for p in net.params]
@@ -387,6 +390,11 @@ class _Elaborator:
                              self.callables)
 
     def _block(self, call: ast.Call, x: str, scope: _Scope, body: _Body) -> str:
+        block, values, inner, frame = self._bind_block(call, x, body)
+        return self._expand_block(call, block, values, inner, frame, x, scope)
+
+    def _bind_block(self, call: ast.Call, x: str, body: _Body):
+        """The block a call names, its parameter values, the tensors its body sees and its trace frame."""
         block = self.blocks[call.name]
         if call.name in self.stack:
             cycle = " -> ".join(self.stack[self.stack.index(call.name):] + [call.name])
@@ -409,6 +417,9 @@ class _Elaborator:
                 inner.tensors[p.name], inner.where[p.name] = self._ref(given[p.name][0], body), p.span
             else:
                 values[p.name] = given[p.name][0] if p.name in given else self._default(p, values, frame)
+        return block, values, inner, frame
+
+    def _expand_block(self, call: ast.Call, block, values: dict, inner: _Body, frame, x: str, scope: _Scope) -> str:
         key = _call_key(call.name, values, inner.tensors)
         if key is not None and key in self.identity_calls:
             return x  # built nothing last time with these arguments, so it builds nothing again

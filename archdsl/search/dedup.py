@@ -4,7 +4,8 @@ Before hashing, the annotated graph (from `archdsl.dsl.build_graph` or `Space.gr
 it computes: `zero` nodes feeding merges are dropped (a merge whose inputs are all zero becomes zero
 itself), `identity` nodes are bypassed, nodes that cannot reach the output are dropped, and merges left
 with a single input are bypassed. The key is then a Merkle hash over the DAG (see `arch_key`) with node labels
-op + arguments + output shape (concat inputs also carry their order), prefixed by the network settings.
+op + arguments (but a residual's `shortcut` path) + output shape (concat inputs also carry their order),
+prefixed by the network settings. `flatkey.flat_key` computes the same key without a graph (the searcher).
 """
 
 from __future__ import annotations
@@ -55,12 +56,16 @@ def reduce_graph(graph: nx.DiGraph) -> nx.DiGraph:
     return g
 
 
-def _label(g: nx.DiGraph, n: str) -> str:
-    data = g.nodes[n]
+def label_rest(data: dict) -> str:
+    """A node's label after its op: arguments and output shape. A residual's `shortcut` argument is left
+    out: it is the path its projection would get, which says where the layer is written, not what it does."""
     args = data.get("args") or {}
-    info = data.get("info")
-    shape = getattr(info, "output_shape", None)
-    return f"{data['op']}{sorted(args.items())!r}{shape}"
+    shape = getattr(data.get("info"), "output_shape", None)
+    return f"{sorted((k, v) for k, v in args.items() if k != 'shortcut')!r}{shape}"
+
+
+def _label(g: nx.DiGraph, n: str) -> str:
+    return g.nodes[n]["op"] + label_rest(g.nodes[n])
 
 
 def arch_key(graph: nx.DiGraph) -> str:

@@ -27,7 +27,6 @@ from ray.tune.search import Searcher
 
 from ..dsl import ArchError
 from . import jsonstate
-from .dedup import arch_key
 from .feasible import Feasibility
 from .objective import ParetoFitness
 from .space import Space
@@ -126,15 +125,15 @@ class ArchSearcher(Searcher):
 
     def _examine(self, a: tuple[int, ...]) -> Candidate | str:
         try:
-            g = self.space.graph(a)
+            c = self.space.fast_check(a, key=self.dedup)  # equal to checking the member's text (test_fastcheck)
         except ArchError as e:
             return f"{e.kind}: {e.message}"
-        params, macs = g.graph["params"], g.graph["macs"]
+        params, macs = c.params, c.macs
         if self.max_params is not None and params > self.max_params:
             return f"budget: {params:,} params > max {self.max_params:,}"
         if self.max_macs is not None and macs > self.max_macs:
             return f"budget: {macs:,} MACs > max {self.max_macs:,}"
-        key = arch_key(g) if self.dedup else repr(a)
+        key = c.key if self.dedup else repr(a)
         return Candidate(a, self.space.text(a), params, macs, key)
 
     def _reward(self, result: dict | None, error: bool, c: Candidate | None = None) -> float | None:

@@ -15,6 +15,7 @@ import networkx as nx
 
 from ..dsl import ArchError, CheckResult, Decision, ast, check, decisions, elaborate, infer_shapes, load, print_module
 from ..dsl.choices import chosen_options, resolver
+from .fastcheck import Checked, FastChecker
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,12 @@ class Space:
     def _resolve(self):
         return resolver(self.module)  # walks the space once; each member then costs only its own rebuild
 
-    def __getstate__(self) -> dict:  # the resolver is a closure: rebuilt after unpickling
-        return {k: v for k, v in self.__dict__.items() if k not in ("_resolve", "_last")}
+    @functools.cached_property
+    def _fast(self) -> FastChecker:
+        return FastChecker(self.module)
+
+    def __getstate__(self) -> dict:  # the resolver is a closure and the checker a cache: rebuilt after unpickling
+        return {k: v for k, v in self.__dict__.items() if k not in ("_resolve", "_last", "_fast")}
 
     def module_for(self, assignment: Sequence[int]) -> ast.Module:
         a = tuple(int(i) for i in assignment)
@@ -66,6 +71,12 @@ class Space:
     def graph(self, assignment: Sequence[int]) -> nx.DiGraph:
         """The member's annotated graph (shapes, params, MACs); raises an `ArchError` if it is invalid."""
         return infer_shapes(elaborate(self.module_for(assignment)))
+
+    def fast_check(self, assignment: Sequence[int], key: bool = True) -> Checked:
+        """A member's params, MACs, output shape and `arch_key` (if `key`) without building its graph, from
+        block calls cached across members; raises the `ArchError` that `graph` would."""
+        a = tuple(int(i) for i in assignment)
+        return self._fast.check(self.as_dict(a), self.module_for(a), key)
 
     def text(self, assignment: Sequence[int]) -> str:
         """The member as standalone .arch text (comments of the space are dropped)."""

@@ -1,0 +1,229 @@
+"""Block calls elaborated once: a member of a space checked from cached pieces instead of node by node.
+
+A block call's subgraph, relative to the call's path, is a pure function of the (resolved) block, its
+argument values, the settings and which of its tensor inputs are the same tensor. `_Macro` elaborates a
+network like `_Elaborator` but puts one *macro node* where a block is called; the call's body is
+elaborated once into a `Template` (placeholders `$0`, `$1`, ... for its distinct input tensors, nested
+calls macro nodes again) and reused by every call and member with the same key. Shapes are then inferred
+per template and input shapes once (`fastcheck.Summary`).
+
+Whatever this cannot reproduce exactly (any elaboration error, a bias that depends on what follows the
+call, limits within reach) raises `Fallback`, and the caller checks the member the ordinary way.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from ..dsl import ast
+from ..dsl.choices import _choice_nodes, _keys, _walk
+from ..dsl.elaborate import _Body, _Elaborator, _Scope
+from ..dsl.expr import Sequence
+from ..dsl.limits import MAX_CALL_DEPTH, MAX_NODES, MAX_STEPS
+from ..dsl.ops import BIAS_CANCELLING_OPS
+
+MACRO = "@call"  # the op of a macro node (no layer has this name)
+NEAR_NODES, NEAR_STEPS = MAX_NODES // 2, MAX_STEPS // 2  # past these the ordinary check decides
+
+
+class Fallback(Exception):
+    """The fast path cannot give the exact answer for this member; check its text."""
+
+
+class Template:
+    """A block call's body, elaborated with placeholders for its inputs."""
+
+    def __init__(self, g: nx.DiGraph, out: str, steps: int, nodes: int, depth: int, consumers: tuple):
+        self.g, self.out, self.steps, self.nodes, self.depth = g, out, steps, nodes, depth
+        self.consumers = consumers  # per placeholder: the ops of the real layers that read it
+        self.summaries: dict = {}  # input shapes -> fastcheck.Summary
+
+
+_PLAIN = (int, float, str, bool)
+
+
+def freeze(v):
+    """A hashable stand-in for a parameter value (a sequence value's meaning includes its environment)."""
+    if type(v) in _PLAIN:
+        return v
+    if isinstance(v, Sequence):
+        return ("{seq}", v.body, tuple((k, freeze(x)) for k, x in sorted(v.env.items())))
+    if isinstance(v, tuple):
+        return tuple(freeze(x) for x in v)
+    return v
+
+
+def decision_slices(space_module: ast.Module) -> dict[str, tuple[str, ...]]:
+    """Per block, the decisions its expansion can depend on: those written in it, in the options lists
+    it uses and in the blocks it names, transitively (more than needed only costs cache hits)."""
+    nodes = _choice_nodes(space_module)
+    key_of = {id(c): k for k, c in zip(_keys(nodes), nodes)}
+    defs = {d.name: d for d in space_module.definitions if d.kind in ("block", "options")}
+    direct: dict[str, tuple[set, set]] = {}
+    for name, d in defs.items():
+        found: list = []
+        _walk(d.alternatives if d.kind == "options" else d, found.append)
+        names: set = set()
+        _names(d, names)
+        direct[name] = ({key_of[id(c)] for c in found if id(c) in key_of}, names & set(defs))
+    out = {}
+    for name, d in defs.items():
+        if d.kind != "block":
+            continue
+        keys, seen, todo = set(), {name}, [name]
+        while todo:
+            ks, ns = direct[todo.pop()]
+            keys |= ks
+            todo += [n for n in ns if n not in seen]
+            seen |= ns
+        out[name] = tuple(sorted(keys))
+    return out
+
+
+def _names(node, acc: set) -> None:
+    """Every string in a syntax tree (names of calls, options lists, ...)."""
+    if isinstance(node, str):
+        acc.add(node)
+    elif isinstance(node, tuple):
+        for x in node:
+            _names(x, acc)
+    elif hasattr(node, "__dataclass_fields__"):
+        for f in node.__dataclass_fields__:
+            if f != "span":
+                _names(getattr(node, f), acc)
+
+
+class Memo:
+    """The caches of one space; `slice_of` gives a block's decision options for the current member."""
+
+    def __init__(self, space_module: ast.Module, limit: int = 20_000):
+        self.slices = decision_slices(space_module)
+        self.templates: dict = {}
+        self.limit = limit
+        self.assignment: dict[str, int] = {}
+
+    def slice_of(self, name: str) -> tuple:
+        a = self.assignment
+        return tuple(a.get(k, 0) for k in self.slices.get(name, ()))
+
+    def bound(self) -> None:
+        if len(self.templates) > self.limit:  # a bounded cache: start afresh rather than grow forever
+            self.templates.clear()
+
+
+class _Here(_Scope):
+    """The scope of a template's root: the call's own prefix, written `@.` and replaced when relocated."""
+
+    def child(self, base: str) -> _Scope:
+        return _Scope("@.")
+
+
+class _Macro(_Elaborator):
+    def __init__(self, module: ast.Module, memo: Memo, blocks=None, callables=None):
+        super().__init__(module, None)
+        self.memo = memo
+        if blocks is not None:
+            self.blocks, self.callables = blocks, callables
+        self.real_nodes = 0  # layers the ordinary elaboration would build (macro nodes count their bodies)
+        self.depth = 0
+
+    def _refuse_oversized(self, items, values) -> None:
+        pass  # a network that big passes NEAR_NODES while it is built, and the ordinary check refuses it
+
+    def _node(self, op, args, path, span, inputs):
+        self.real_nodes += 1
+        if self.real_nodes > NEAR_NODES:
+            raise Fallback("limits within reach")
+        return super()._node(op, args, path, span, inputs)
+
+    def _block(self, call: ast.Call, x: str, scope: _Scope, body: _Body) -> str:
+        block, values, inner, frame = self._bind_block(call, x, body)
+        tensors = [inner.tensors["in"]] + [inner.tensors[p.name] for p in block.params if p.tensor]
+        distinct = list(dict.fromkeys(tensors))
+        try:
+            key = (call.name, self.memo.slice_of(call.name), tuple((k, freeze(v)) for k, v in values.items()),
+                   tuple(distinct.index(t) for t in tensors), self._frozen_settings())
+            hash(key)
+        except TypeError:  # a value with no exact stand-in: expand it here, as the ordinary path does
+            return self._expand_block(call, block, values, inner, frame, x, scope)
+        t = self.memo.templates.get(key)
+        if t is None:
+            t = self.memo.templates[key] = self._template(call, block, values, key[3])
+        if len(self.stack) + t.depth >= MAX_CALL_DEPTH:
+            raise Fallback("blocks nested near the limit")
+        self.steps += t.steps
+        self.depth = max(self.depth, t.depth)
+        if t.out.startswith("$"):
+            if t.nodes:
+                raise Fallback("a block that returns an input but builds layers")
+            return distinct[int(t.out[1:])]
+        if self.steps > NEAR_STEPS or self.real_nodes + t.nodes > NEAR_NODES:
+            raise Fallback("limits within reach")
+        self.real_nodes += t.nodes
+        path = scope.name(call.name)
+        self.g.add_node(path, op=MACRO, args={}, block=call.name, template=t, inputs=distinct, path=path, span=call.span, trace=self.trace)
+        for i, u in enumerate(distinct):
+            if t.consumers[i]:  # an input the body never reads gets no edge, as in the full graph
+                self.g.add_edge(u, path, index=i)
+        return path
+
+    def _frozen_settings(self) -> tuple:
+        f = self.__dict__.get("_fs")
+        if f is None:
+            f = self._fs = freeze(tuple(self.settings.items()))
+        return f
+
+    def _template(self, call: ast.Call, block, values: dict, pattern: tuple[int, ...]) -> Template:
+        """Elaborate the call's body once; `pattern[j]` is the placeholder of its j-th tensor input."""
+        sub = _Macro(self.module, self.memo, self.blocks, self.callables)
+        sub.settings, sub._fs = self.settings, self._frozen_settings()
+        sub.stack = list(self.stack)
+        sub.g.graph["settings"] = self.settings
+        n = max(pattern) + 1
+        for i in range(n):
+            sub.g.add_node(f"${i}", op="input", args={}, path=f"${i}", span=None, trace=())
+        names = ["in"] + [p.name for p in block.params if p.tensor]
+        inner = _Body(values, {name: f"${pattern[j]}" for j, name in enumerate(names)}, {})
+        for p in block.params:
+            if p.tensor:
+                inner.where[p.name] = p.span
+        out = sub._expand_block(call, block, values, inner, (), "$0", _Here(""))
+        sub._refuse_unused_inside(out)
+        d = sub.g.nodes[out]
+        if d["op"] != MACRO and d["args"].get("bias") == "auto":
+            raise Fallback("the bias of the call's last conv depends on what follows it")
+        sub._resolve_conv_bias()
+        consumers = tuple(tuple(sub._consumer_ops(f"${i}")) for i in range(n))
+        return Template(sub.g, out, sub.steps, sub.real_nodes, sub.depth + 1, consumers)
+
+    def _refuse_unused_inside(self, out: str) -> None:
+        for n, degree in self.g.out_degree():
+            if degree or n == out or n.startswith("$"):
+                continue
+            name = self.named.get(n, (None,))[0]
+            if name is None or not name.startswith("_"):
+                raise Fallback("a layer whose output is never used")
+
+    def _refuse_unused(self, output: str) -> None:
+        for n, degree in self.g.out_degree():
+            if not degree and n != output:
+                name = self.named.get(n, (None,))[0]
+                if name is None or not name.startswith("_"):
+                    raise Fallback("a layer whose output is never used")
+
+    def _consumer_ops(self, n: str) -> list[str]:
+        """The ops of the real layers reading `n`, looking into macro nodes."""
+        ops = []
+        for s in self.g.successors(n):
+            d = self.g.nodes[s]
+            if d["op"] == MACRO:
+                ops.extend(d["template"].consumers[d["inputs"].index(n)])
+            else:
+                ops.append(d["op"])
+        return ops
+
+    def _resolve_conv_bias(self) -> None:
+        for n, d in self.g.nodes(data=True):
+            if d["args"].get("bias") == "auto":
+                succ = self._consumer_ops(n)
+                d["args"]["bias"] = not (len(succ) == 1 and succ[0] in BIAS_CANCELLING_OPS)

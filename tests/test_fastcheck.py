@@ -1,0 +1,89 @@
+"""The fast path (`Space.fast_check`: block calls cached across members) gives what checking the member's
+printed text gives: params, MACs, output shape, error kind and message, and `arch_key`."""
+
+import random
+from pathlib import Path
+
+import pytest
+
+from archdsl.dsl import ArchError, check
+from archdsl.search.dedup import arch_key
+from archdsl.search.searcher import ArchSearcher
+from archdsl.search.space import Space
+
+SPACES = sorted((Path(__file__).resolve().parent.parent / "archs/spaces").glob("*.arch"))
+
+# Corners of the fast path: a block whose last conv's bias depends on what follows the call, the same
+# tensor given to two tensor parameters, a block that returns its input, a zero cell output feeding an add,
+# residual projections and a shape error inside nested blocks, a discarded `_` layer, an unused layer.
+CORNERS = """
+block tail(c) { relu conv(c, 1) }
+block pair(@a, @b, c) { add { branch { @a conv(c, 3, padding=1) } branch { @b } } }
+block same() { }
+block edge(c) { choice op { zero | identity | conv(c, 3, padding=1) bn | conv(c, 3) bn } }
+block cell(c) {
+    n1 = edge(c);
+    add { branch { @in edge(c) } branch { @n1 edge(c) } }
+}
+block down(c, s) { residual { conv(c, 3, stride=s, padding=1) bn relu } }
+block keep(c) { _aux = conv(c, 1); choice drop { conv(c, 1) | @_aux } }
+network corners {
+    input(3, 16, 16)
+    conv(8, 3, padding=1) choice after { bn | tail(8) bn | tail(8) relu }
+    x = same();
+    pair(@x, @x, 8) cell(8) * choice n(1, 2)
+    down(choice w(8, 16), choice s(1, 2))
+    cell(choice w(8, 16))
+    keep(choice w(8, 16)) avgpool flatten linear(3)
+}
+"""
+
+
+def truth(space: Space, a) -> tuple:
+    try:
+        r = check(space.text(a))
+    except ArchError as e:
+        return e.kind, e.message
+    return r.params, r.macs, r.output_shape, arch_key(r.graph)
+
+
+def fast(space: Space, a) -> tuple:
+    try:
+        c = space.fast_check(a)
+    except ArchError as e:
+        return e.kind, e.message
+    return c.params, c.macs, c.output_shape, c.key
+
+
+@pytest.mark.parametrize("path", SPACES, ids=lambda p: p.stem)
+def test_random_members_match_checking_their_text(path):
+    space = Space.load(path)
+    rng = random.Random(13)
+    members = [tuple(rng.randrange(n) for n in space.sizes) for _ in range(60)]
+    members += members[:5]  # again, from the caches
+    outcomes = [(truth(space, a), fast(space, a)) for a in members]
+    for a, (want, got) in zip(members, outcomes):
+        assert got == want, (path.stem, a)
+    if path.stem == "inception_cell":
+        assert any(len(w) == 2 for w, _ in outcomes) and any(len(w) == 4 for w, _ in outcomes)
+
+
+def test_every_member_of_a_space_of_corners_matches():
+    space = Space.load(CORNERS)
+    members = [tuple(int(d) for d in f"{i:0{len(space.sizes)}d}") for i in range(10 ** len(space.sizes))]
+    members = [a for a in members if all(k < n for k, n in zip(a, space.sizes))]
+    assert len(members) == space.size
+    outcomes = {a: truth(space, a) for a in members}
+    assert {len(v) for v in outcomes.values()} == {2, 4}  # valid and invalid members
+    assert len({v[3] for v in outcomes.values() if len(v) == 4}) < sum(len(v) == 4 for v in outcomes.values())
+    for a in members:
+        assert fast(space, a) == outcomes[a], a
+    assert space._fast.fallbacks  # the tail(8) option cannot be answered from the caches
+
+
+def test_the_searcher_examines_through_the_fast_path():
+    space = Space.load(SPACES[0])
+    searcher = ArchSearcher(space, strategy=None, dedup=True)
+    a = (0,) * len(space.sizes)
+    c = searcher.examine(a)
+    assert (c.params, c.macs, c.key) == truth(space, a)[:2] + (truth(space, a)[3],)
