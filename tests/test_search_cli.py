@@ -130,8 +130,14 @@ def test_address_auto_with_no_ray_cluster_running_is_one_line(tmp_path):
     (tmp_path / "space.arch").write_text(SPACE)
     # A temp dir of its own: `auto` looks for a running cluster there, and finds none (not another test's Ray).
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"} | {"RAY_TMPDIR": str(tmp_path / "r")}
+    from ray._private.services import find_gcs_addresses
+
+    # Ray's `auto` falls back to any Ray running on this machine, such as a parallel test's local one.
+    others = bool(find_gcs_addresses())
     p = subprocess.run([sys.executable, "-m", "archdsl", "search", str(tmp_path / "space.arch"), "--address", "auto",
                         "--out", str(tmp_path / "o"), "-q"], env=env, capture_output=True, text=True, timeout=120)
+    if p.returncode != 1 and (others or find_gcs_addresses()):
+        pytest.skip("another Ray instance on this machine answered --address auto")
     assert p.returncode == 1 and p.stderr.startswith("error: cannot connect to the Ray cluster at auto"), p.stderr
     assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
     assert not (tmp_path / "o" / "trials.json").exists()
