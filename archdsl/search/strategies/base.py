@@ -73,6 +73,17 @@ class Strategy(ABC):
             return tuple(int(self.rng.random() * s) for s in self.sizes)
         return self.draw(lambda prefix, options: options[self.rng.randrange(len(options))])
 
+    def plausible_assignment(self) -> tuple[int, ...]:
+        """A uniform draw among the options not known to be infeasible, with no check run: for pools of
+        candidates that are scored first (the member finally chosen is checked with `is_valid`)."""
+        if self.oracle is None:
+            return self.random_assignment()
+        prefix: list[int] = []
+        for _ in self.sizes:
+            options = self.allowed(prefix)
+            prefix.append(options[self.rng.randrange(len(options))] if len(options) > 1 else options[0])
+        return tuple(prefix)
+
     # -- the contract --------------------------------------------------------------------------------
 
     @abstractmethod

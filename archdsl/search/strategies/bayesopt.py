@@ -86,8 +86,8 @@ class BayesOpt(Strategy):
                 for i in self.rng.sample(mutable, 2):
                     p[i] = (p[i] + 1 + self.rng.randrange(self.sizes[i] - 1)) % self.sizes[i]
                 add(tuple(p))
-        for _ in range(self.explore):
-            add(self.random_assignment())
+        for _ in range(self.explore):  # unchecked draws: only the pick below is checked, not the whole pool
+            add(self.plausible_assignment())
         return list(pool)
 
     def tell(self, assignment: tuple[int, ...], reward: float | None) -> None:
