@@ -43,6 +43,8 @@ ZOO = {
     "regnet_y_400mf": (4_344_144, 401_842_848),
     "convnext_tiny": (28_589_128, 4_455_531_264),  # its Linear layers (1x1 convs here) counted at every pixel
     "shufflenet_v2_x1_0": (2_278_604, 144_907_992),
+    "resnet34": (21_797_672, 3_663_761_408),
+    "vgg11_bn": (132_868_840, 7_609_090_048),
 }
 
 # file -> (torchvision constructor, its keyword arguments, input side)
@@ -65,6 +67,8 @@ TORCHVISION = {
     "regnet_y_400mf": ("regnet_y_400mf", {}, 224),
     "convnext_tiny": ("convnext_tiny", {}, 224),
     "shufflenet_v2_x1_0": ("shufflenet_v2_x1_0", {}, 224),
+    "resnet34": ("resnet34", {}, 224),
+    "vgg11_bn": ("vgg11_bn", {}, 224),
 }
 
 # Files whose torchvision model registers its tensors in another order than the layers apply them are compared

@@ -13,9 +13,16 @@ import networkx as nx
 from . import ast
 from .choices import Decision, decisions, resolve, space_size
 from .elaborate import elaborate
-from .errors import ArchNameError, ArchSyntaxError
+from .errors import ArchError, ArchNameError, ArchSyntaxError
+from .expr import Sequence
+from .functions import FUNCTIONS
+from .ops import layer_names
+from .ops.suggest import unknown_layer
 from .parser import parse, parse_file
 from .shape_infer import Shape, infer_shapes, layer_order
+
+# Said after an error in a search space: check builds its first member, so the space may have members that fit.
+FIRST_MEMBER = " (in the search space's first member, every choice at its first option)"
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,7 @@ def build_graph(
     module = load(source)
     ds = decisions(module)
     resolved = resolve(module, assignment) if assignment is not None or ds else module
+    arguments = sequence_arguments(resolved, network, arguments)
     try:
         return infer_shapes(elaborate(resolved, network, arguments, input))
     except ArchNameError as e:
@@ -121,6 +129,44 @@ def build_graph(
         if label is None:
             raise
         raise _label_used_as_value(e, label) from None
+
+
+def _is_sequence_default(default, callables) -> bool:
+    """Whether a parameter default is a sequence: `{ ... }`, a bare layer or block name, or a call of one."""
+    if isinstance(default, ast.SeqValue):
+        return True
+    if isinstance(default, ast.Name):
+        return default.id in callables
+    return isinstance(default, ast.Func) and default.name not in FUNCTIONS and default.name in callables
+
+
+def sequence_arguments(module: ast.Module, network: str | None, arguments: Mapping | None):
+    """Command-line values (`--arg act=gelu`, `--arg 'se={ relu }'`) arrive as text: for a network parameter
+    whose default is a sequence, the text is read as one, as it would be written in the file."""
+    if not arguments or not any(isinstance(v, str) for v in arguments.values()):
+        return arguments
+    nets = [d for d in module.networks() if network is None or d.name == network]
+    if not nets:
+        return arguments
+    callables = frozenset(layer_names()) | frozenset(module.blocks())
+    out = dict(arguments)
+    for param in nets[-1].params:
+        text = out.get(param.name)
+        if not isinstance(text, str) or not _is_sequence_default(param.default, callables):
+            continue
+        parsed = parse(f"network _({param.name}={text}) {{ }}", file=f"--arg {param.name}")
+        value = parsed.networks()[0].params[0].default
+        if isinstance(value, ast.SeqValue):
+            out[param.name] = Sequence(value.body, {})
+        elif isinstance(value, ast.Name) and value.id in callables:
+            out[param.name] = Sequence(ast.Seq((ast.Call(value.id, (), value.span),), value.span), {})
+        elif isinstance(value, ast.Func) and value.name in callables:
+            out[param.name] = Sequence(ast.Seq((ast.Call(value.name, value.args, value.span),), value.span), {})
+        elif isinstance(value, (ast.Name, ast.Func)) and getattr(value, "id", getattr(value, "name", "")) not in FUNCTIONS:
+            name = getattr(value, "id", getattr(value, "name", ""))
+            raise ArchNameError(f"--arg {param.name}={text}: '{param.name}' takes a sequence (a layer, a block or "
+                                "{ ... }); " + unknown_layer(name, module.blocks()), value.span)
+    return out
 
 
 def _label_used_as_value(e: ArchNameError, d: Decision) -> ArchNameError:
@@ -149,7 +195,16 @@ def check(
 def _check(source, input, arguments, network) -> CheckResult:
     module = load(source)
     ds = tuple(decisions(module))
-    g = build_graph(module, input=input, arguments=arguments, network=network, assignment={} if ds else None)
+    try:
+        g = build_graph(module, input=input, arguments=arguments, network=network, assignment={} if ds else None)
+    except ArchError as e:
+        if not ds or e.span is None or FIRST_MEMBER in e.message:
+            raise
+        err = type(e)(e.message + FIRST_MEMBER, e.span, e.trace, e.node)
+        for k, v in vars(e).items():  # what a subclass carries besides (e.g. the undefined name)
+            if not hasattr(err, k):
+                setattr(err, k, v)
+        raise err from None
     layers = tuple(
         Layer(d["path"], d["op"], d["info"].output_shape, d["info"].params, d["info"].macs)
         for d in (g.nodes[n] for n in layer_order(g))

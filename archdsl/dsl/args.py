@@ -54,12 +54,7 @@ def bind(
         else:
             name, keyword_seen = arg.name, True
             if name not in names:
-                raise ArchNameError(
-                    f"{what} has no argument '{name}'" + did_you_mean(name, names)
-                    + (f" ({what}({signature(params)}))" if names else ""),
-                    arg.span or span,
-                    trace,
-                )
+                raise ArchNameError(_no_argument(what, name, params), arg.span or span, trace)
             if name in given:
                 raise ArchArgumentError(f"argument '{name}' of {what} is given twice", arg.span or span, trace)
         vspan = arg.value.span or arg.span or span
@@ -70,6 +65,26 @@ def bind(
             raise ArchArgumentError(f"{what} needs its '{p.name}' argument{kind}: {what}({signature(params)})",
                                     span, trace)
     return given
+
+
+# PyTorch's names for arguments that archdsl spells otherwise (a reader coming from torch.nn writes these).
+TORCH_NAMES = {
+    "kernel_size": "kernel", "ceil_mode": "ceil", "scale_factor": "scale", "out_channels": "out",
+    "out_features": "out", "num_groups": "groups", "negative_slope": "slope", "output_size": "size",
+}
+
+
+def _no_argument(what: str, name: str, params: Sequence[P]) -> str:
+    """The message for a keyword argument `name` that `what` does not have."""
+    names = [p.name for p in params]
+    head = f"{what} has no argument '{name}'"
+    flag = "; archdsl has no in-place flag" if name == "inplace" else ""
+    if not names:
+        return f"{head}{flag}; {what} takes no arguments" + (f": write it as {what}" if " " not in what else "")
+    if TORCH_NAMES.get(name) in names:
+        return (f"{head}; did you mean '{TORCH_NAMES[name]}'? (archdsl's name for PyTorch's {name}: "
+                f"{what}({signature(params)}))")
+    return f"{head}{flag or did_you_mean(name, names)} ({what}({signature(params)}))"
 
 
 def value(what: str, p: P, value, env, span, trace=(), callables: Container[str] = ()) -> Value:

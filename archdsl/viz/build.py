@@ -9,6 +9,7 @@ from pathlib import Path
 import networkx as nx
 
 from ..dsl import ArchShapeError, decisions, elaborate, infer_shapes, load, resolve, space_size
+from ..dsl.api import sequence_arguments
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ def draw_source(
     ds = decisions(module)
     if ds:
         module = resolve(module, {})
-    g = elaborate(module, network, arguments, input)
+    g = elaborate(module, network, sequence_arguments(module, network, arguments), input)
     if ds:
         g.graph["space_size"] = space_size(ds)  # the title says which member is drawn
     try:

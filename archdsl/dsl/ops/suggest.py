@@ -21,6 +21,10 @@ _FAMILY_HINTS = (
 _FAMILY_WORDS = {"norm": "norm", "pool": "pooling", "conv": "convolution", "dropout": "dropout", "linear": "linear",
                  "resize": "resizing", "shape": "shape", "scale": "scaling", "activation": "activation"}
 
+# Other frameworks' names for the merges, and for a depthwise conv (a conv with groups).
+_MERGE_SYNONYMS = {"cat": "concat", "concatenate": "concat", "sum": "add", "multiply": "mul"}
+_DEPTHWISE = {"depthwiseconv", "dwconv", "depthwise", "separableconv", "sepconv"}
+
 
 def _normal(name: str) -> str:
     """`MaxPool2d`, `max_pool` and `maxpool` are the same name to a reader."""
@@ -67,6 +71,12 @@ def unknown_layer(name: str, blocks: Iterable[str] = ()) -> str:
     best = close_name(name, layer_names() + blocks)
     if best is not None:
         return f"{head}; did you mean '{best}'?"
+    merge = _MERGE_SYNONYMS.get(_normal(name))
+    if merge is not None:
+        return f"{head}; archdsl's '{merge}' is a merge, written {merge} {{ branch {{ ... }} ... }} or {merge}(@a, @b)"
+    if _normal(name) in _DEPTHWISE:
+        return (f"{head}; a depthwise conv is conv(C, kernel, groups=C) (C: its input channels), and a separable "
+                "conv follows it with conv(out, 1)")
     lowered = name.lower()
     for hint, fam in _FAMILY_HINTS:
         if hint in lowered:
