@@ -70,7 +70,7 @@ define(Op(
     "Layer normalisation: of a flat tensor, or of an image over=\"channels\" (per pixel) or over=\"all\".",
     _layernorm_shape,
     Docs("unchanged; an image needs `over`", "2C (`over=\"channels\"`) or 2 × every element, when affine; else 0"),
-    build=_layernorm_build, aliases=("ln",), cancels_bias=True, example='layernorm(over="channels")',
+    build=_layernorm_build, aliases=("ln",), example='layernorm(over="channels")',
     label=lambda a: "layernorm" + (f" over {a['over']}" if a["over"] else ""), synonyms=("layer_norm",),
 ))
 
@@ -93,7 +93,7 @@ define(Op(
     "Group normalisation: channels split into groups.",
     _groupnorm_shape, Docs("unchanged; `groups` must divide C; input (C, H, W)", "2C when affine, else 0"),
     build=_groupnorm_build, aliases=("gn",), label=lambda a: f"groupnorm {a['groups']}", init=_affine_init,
-    cancels_bias=True, example="groupnorm(2)",
+    example="groupnorm(2)",
 ))
 
 

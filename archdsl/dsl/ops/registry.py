@@ -66,7 +66,7 @@ class Op:
     # (args, settings): fill defaults that depend on other arguments or on the settings; raise BadArguments
     # for a combination of arguments no single kind can refuse (upsample's scale and size both given)
     defaults: Callable[[dict, dict], None] | None = None
-    cancels_bias: bool = False  # a conv feeding only this op needs no bias (bias=auto)
+    cancels_bias: bool = False  # it subtracts each channel's mean: a conv feeding only this op needs no bias (bias=auto)
     weighted: bool = False  # its multiply-accumulates count as MACs
     example: str = ""  # a sequence using it after `input(4, 8, 8)`: tests check, compile and run it
     synonyms: tuple[str, ...] = ()  # names from other frameworks that an unknown layer maps to (deconv)
