@@ -189,23 +189,28 @@ def test_learning_strategies_never_ask_an_assignment_twice_and_never_stall(name)
     assert len(set(asked[:12])) == 12
 
 
+def mean_best(cls, sizes, reward_for_seed, seeds: int, budget: int) -> float:
+    """The best reward found within `budget` asks, averaged over `seeds` runs (each seed its own reward)."""
+    total = 0.0
+    for seed in range(seeds):
+        f, s = reward_for_seed(seed), cls(sizes, seed=seed)
+        best = -math.inf
+        for _ in range(budget):
+            a = s.ask()
+            s.tell(a, f(a))
+            best = max(best, f(a))
+        total += best
+    return total / seeds
+
+
 def test_bo_finds_better_members_than_random_search_on_a_smooth_objective():
     def target(a):  # the best member is (5, 5, 5, 5, 5, 5); each decision's distance to it costs
         return 1.0 - sum(abs(x - 5) for x in a) / 36
 
-    def best_mean(cls):
-        total = 0.0
-        for seed in range(6):
-            s = cls((8,) * 6, seed=seed)
-            best = 0.0
-            for _ in range(30):
-                a = s.ask()
-                s.tell(a, target(a))
-                best = max(best, target(a))
-            total += best
-        return total / 6
+    def best(cls):
+        return mean_best(cls, (8,) * 6, lambda seed: target, seeds=6, budget=30)
 
-    assert best_mean(BayesOpt) > best_mean(RandomSearch) + 0.1
+    assert best(BayesOpt) > best(RandomSearch) + 0.1
 
 
 def test_reinforce_rank_advantages_ignore_the_scale_of_the_reward():
@@ -229,19 +234,10 @@ def tabular_reward(seed):
 
 
 def test_reinforce_beats_random_search_on_a_tabular_problem():
-    def best_mean(cls, **kw):
-        total = 0.0
-        for seed in range(8):
-            f, s = tabular_reward(seed), cls((5,) * 6, seed=seed, **kw)
-            best = -math.inf
-            for _ in range(80):
-                a = s.ask()
-                s.tell(a, f(a))
-                best = max(best, f(a))
-            total += best
-        return total / 8
+    def best(cls):
+        return mean_best(cls, (5,) * 6, tabular_reward, seeds=8, budget=80)
 
-    assert best_mean(Reinforce) > best_mean(RandomSearch) + 1.0  # about 8.8 against 6.7 (no learning: 6.3)
+    assert best(Reinforce) > best(RandomSearch) + 1.0  # about 8.8 against 6.7 (no learning: 6.3)
 
 
 @pytest.mark.parametrize("policy", ["factorised", "lstm"])
