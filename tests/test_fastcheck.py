@@ -8,6 +8,7 @@ import pytest
 
 from archdsl.dsl import ArchError, check
 from archdsl.search.dedup import arch_key
+from archdsl.search.memo import MACRO
 from archdsl.search.searcher import ArchSearcher
 from archdsl.search.space import Space
 
@@ -87,3 +88,19 @@ def test_the_searcher_examines_through_the_fast_path():
     a = (0,) * len(space.sizes)
     c = searcher.examine(a)
     assert (c.params, c.macs, c.key) == truth(space, a)[:2] + (truth(space, a)[3],)
+
+
+def test_templates_are_kept_pickled_and_nested_templates_stay_shared():
+    space = Space.load(CORNERS)
+    space.fast_check((0,) * len(space.sizes))
+    templates = list(space._fast.memo.templates.values())
+    nested = 0
+    for t in templates:
+        g, h = t.graph(), t.graph()
+        assert g is not h and list(g.nodes(data=True)) == list(h.nodes(data=True))
+        assert list(g.edges(data=True)) == list(h.edges(data=True))
+        for _, d in g.nodes(data=True):
+            if d["op"] == MACRO:  # the very template object, whose summaries every caller shares
+                assert any(d["template"] is u for u in templates)
+                nested += 1
+    assert nested

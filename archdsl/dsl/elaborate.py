@@ -30,8 +30,9 @@ MAX_DEPTH = MAX_CALL_DEPTH
 
 
 def ordered_inputs(g: nx.DiGraph, node: str) -> list[str]:
-    """A node's inputs in argument order."""
-    return [u for u, _ in sorted(g.in_edges(node), key=lambda e: g.edges[e]["index"])]
+    """A node's inputs in argument order (stable: edge order among equal indices)."""
+    pred = g.pred[node]
+    return sorted(pred, key=lambda u: pred[u]["index"])
 
 
 def elaborate(

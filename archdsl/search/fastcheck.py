@@ -64,8 +64,8 @@ def _annotate(g: nx.DiGraph, flat: list) -> dict[str, int]:
                 raise _relocate(s.error, d)
             d["info"] = LayerInfo(shapes, s.shape, s.params, s.macs)
             base, m = len(flat), [ref[u] for u in ins]
-            flat.extend((op, rest, tuple((m[-r - 1] if r < 0 else r + base, i) for r, i in fins))
-                        for op, rest, fins in s.flat)
+            flat.extend([(op, rest, tuple([(m[-r - 1] if r < 0 else r + base, i) for r, i in fins]))
+                         for op, rest, fins in s.flat])
             ref[n] = s.out + base
             continue
         pred = g.pred[n]
@@ -91,8 +91,7 @@ def summary(t: Template, shapes: tuple) -> Summary:
 
 
 def _summarise(t: Template, shapes: tuple) -> Summary:
-    g = t.g.copy()
-    g.graph = dict(t.g.graph)
+    g = t.graph()  # a fresh copy, annotated here
     for i, shape in enumerate(shapes):
         g.nodes[f"${i}"]["info"] = LayerInfo((), shape, 0, 0)
     flat: list = []
