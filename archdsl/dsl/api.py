@@ -131,13 +131,20 @@ def build_graph(
         raise _label_used_as_value(e, label) from None
 
 
+def _called(value) -> str | None:
+    """The name a bare name or a call refers to (`relu`, `se(8)`); None for anything else."""
+    if isinstance(value, ast.Name):
+        return value.id
+    if isinstance(value, ast.Func):
+        return value.name
+    return None
+
+
 def _is_sequence_default(default, callables) -> bool:
     """Whether a parameter default is a sequence: `{ ... }`, a bare layer or block name, or a call of one."""
-    if isinstance(default, ast.SeqValue):
-        return True
-    if isinstance(default, ast.Name):
-        return default.id in callables
-    return isinstance(default, ast.Func) and default.name not in FUNCTIONS and default.name in callables
+    if isinstance(default, ast.Func) and default.name in FUNCTIONS:
+        return False  # `round(x)`: a number
+    return isinstance(default, ast.SeqValue) or _called(default) in callables
 
 
 def sequence_arguments(module: ast.Module, network: str | None, arguments: Mapping | None):
@@ -156,14 +163,13 @@ def sequence_arguments(module: ast.Module, network: str | None, arguments: Mappi
             continue
         parsed = parse(f"network _({param.name}={text}) {{ }}", file=f"--arg {param.name}")
         value = parsed.networks()[0].params[0].default
+        name = _called(value)
         if isinstance(value, ast.SeqValue):
             out[param.name] = Sequence(value.body, {})
-        elif isinstance(value, ast.Name) and value.id in callables:
-            out[param.name] = Sequence(ast.Seq((ast.Call(value.id, (), value.span),), value.span), {})
-        elif isinstance(value, ast.Func) and value.name in callables:
-            out[param.name] = Sequence(ast.Seq((ast.Call(value.name, value.args, value.span),), value.span), {})
-        elif isinstance(value, (ast.Name, ast.Func)) and getattr(value, "id", getattr(value, "name", "")) not in FUNCTIONS:
-            name = getattr(value, "id", getattr(value, "name", ""))
+        elif name in callables:
+            args = value.args if isinstance(value, ast.Func) else ()
+            out[param.name] = Sequence(ast.Seq((ast.Call(name, args, value.span),), value.span), {})
+        elif name is not None and name not in FUNCTIONS:
             raise ArchNameError(f"--arg {param.name}={text}: '{param.name}' takes a sequence (a layer, a block or "
                                 "{ ... }); " + unknown_layer(name, module.blocks()), value.span)
     return out

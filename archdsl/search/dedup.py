@@ -86,8 +86,16 @@ def arch_key(graph: nx.DiGraph) -> str:
     for n in nx.topological_sort(h):
         ins = [(hashes[src], h.edges[src, n]["label"]) for src in h.predecessors(n)]
         ins = sorted(ins) if all(lab == "" for _, lab in ins) else sorted(ins, key=lambda x: int(x[1]))
-        text = h.nodes[n]["label"] + "|" + ",".join(x for x, _ in ins)
-        hashes[n] = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
-    body = ",".join(sorted(hashes.values()))
-    settings = repr(sorted((graph.graph.get("settings") or {}).items()))
-    return hashlib.sha256(f"{settings}|{body}".encode()).hexdigest()[:32]
+        hashes[n] = node_hash(h.nodes[n]["label"], [x for x, _ in ins])
+    return network_key(graph.graph.get("settings") or {}, hashes.values())
+
+
+def node_hash(label: str, inputs: list[str]) -> str:
+    """One node's Merkle hash: its label and its inputs' hashes (in the order given)."""
+    return hashlib.blake2b((label + "|" + ",".join(inputs)).encode(), digest_size=16).hexdigest()
+
+
+def network_key(settings: dict, hashes) -> str:
+    """The key from every node's hash (as a multiset) and the network settings."""
+    body = ",".join(sorted(hashes))
+    return hashlib.sha256(f"{repr(sorted(settings.items()))}|{body}".encode()).hexdigest()[:32]

@@ -16,7 +16,7 @@ import networkx as nx
 
 from ..dsl import ArchError, ast, elaborate, infer_shapes
 from ..dsl.api import _no_gc
-from ..dsl.elaborate import ordered_inputs
+from ..dsl.elaborate import _pick, ordered_inputs
 from ..dsl.errors import ArchShapeError, Frame
 from ..dsl.shape_infer import LayerInfo, _infer, _project
 from .dedup import arch_key, label_rest
@@ -147,7 +147,7 @@ class FastChecker:
 
     def _fast(self, module: ast.Module, key: bool) -> Checked:
         el = _Macro(module, self.memo)
-        g = el.run(_network(module), {})
+        g = el.run(_pick(module, None), {})
         if el.real_nodes > NEAR_NODES or el.steps > NEAR_STEPS:
             raise Fallback("limits within reach")
         flat: list = []
@@ -161,9 +161,3 @@ class FastChecker:
         k = flat_key(flat, ref[g.graph["output"]], g.graph["settings"]) if key else None
         _drop(g)
         return Checked(sum(i.params for i in infos), sum(i.macs for i in infos), out, k)
-
-
-def _network(module: ast.Module):
-    from ..dsl.elaborate import _pick
-
-    return _pick(module, None)

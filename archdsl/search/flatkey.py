@@ -9,9 +9,7 @@ all visited in the same relative order by any topological order, so the result i
 
 from __future__ import annotations
 
-import hashlib
-
-MERGES = ("add", "concat")
+from .dedup import MERGES, network_key, node_hash
 
 
 def _second(e: tuple) -> int:
@@ -69,7 +67,6 @@ def flat_key(flat: list, out: int, settings: dict) -> str:
                 live.add(u)
                 todo.append(u)
     hashes: dict[int, str] = {}
-    blake = hashlib.blake2b
     for v in sorted(live):
         p = pred[v]
         if len(p) < 2:
@@ -78,7 +75,5 @@ def flat_key(flat: list, out: int, settings: dict) -> str:
             ins = [hashes[u] for u, _ in sorted(p.items(), key=_second)]
         else:
             ins = sorted([hashes[u] for u in p])
-        text = op[v] + flat[v][1] + "|" + ",".join(ins)
-        hashes[v] = blake(text.encode(), digest_size=16).hexdigest()
-    body = ",".join(sorted(hashes.values()))
-    return hashlib.sha256(f"{repr(sorted(settings.items()))}|{body}".encode()).hexdigest()[:32]
+        hashes[v] = node_hash(op[v] + flat[v][1], ins)
+    return network_key(settings, hashes.values())

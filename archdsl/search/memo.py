@@ -208,7 +208,7 @@ class _Macro(_Elaborator):
             if p.tensor:
                 inner.where[p.name] = p.span
         out = sub._expand_block(call, block, values, inner, (), "$0", _Here(""))
-        sub._refuse_unused_inside(out)
+        sub._refuse_unused(out)
         d = sub.g.nodes[out]
         if d["op"] != MACRO and d["args"].get("bias") == "auto":
             raise Fallback("the bias of the call's last conv depends on what follows it")
@@ -218,20 +218,15 @@ class _Macro(_Elaborator):
         sub.g.__dict__.clear()  # freed now, not by the cyclic collector (its cached views refer back to it)
         return t
 
-    def _refuse_unused_inside(self, out: str) -> None:
+    def _refuse_unused(self, output: str) -> None:
+        """A layer nothing reads (but `output`, the placeholders and `_`-named tensors): the ordinary check
+        says where, so it decides."""
         for n, degree in self.g.out_degree():
-            if degree or n == out or n.startswith("$"):
+            if degree or n == output or n.startswith("$"):
                 continue
             name = self.named.get(n, (None,))[0]
             if name is None or not name.startswith("_"):
                 raise Fallback("a layer whose output is never used")
-
-    def _refuse_unused(self, output: str) -> None:
-        for n, degree in self.g.out_degree():
-            if not degree and n != output:
-                name = self.named.get(n, (None,))[0]
-                if name is None or not name.startswith("_"):
-                    raise Fallback("a layer whose output is never used")
 
     def _consumer_ops(self, n: str) -> list[str]:
         """The ops of the real layers reading `n`, looking into macro nodes."""

@@ -58,31 +58,34 @@ class Strategy(ABC):
         """A member built decision by decision, `pick(prefix, allowed options)` choosing each option;
         with an oracle, redrawn until it is valid (each invalid draw teaches the oracle why)."""
         for _ in range(MAX_REDRAWS):
-            prefix: list[int] = []
-            for _ in self.sizes:
-                options = self.allowed(prefix)
-                prefix.append(pick(tuple(prefix), options) if len(options) > 1 else options[0])
-            a = tuple(prefix)
+            a = self._walk(pick)
             if self.is_valid(a):
                 return a
             self.oracle.learn(a)
         return a
 
+    def _walk(self, pick: Callable[[tuple[int, ...], list[int]], int]) -> tuple[int, ...]:
+        """One member built decision by decision among the allowed options (no check is run)."""
+        prefix: list[int] = []
+        for _ in self.sizes:
+            options = self.allowed(prefix)
+            prefix.append(pick(tuple(prefix), options) if len(options) > 1 else options[0])
+        return tuple(prefix)
+
+    def _uniform(self, prefix: tuple[int, ...], options: list[int]) -> int:
+        return options[self.rng.randrange(len(options))]
+
     def random_assignment(self) -> tuple[int, ...]:
         if self.oracle is None:  # the common case, kept cheap: model-based strategies draw hundreds per ask
             return tuple(int(self.rng.random() * s) for s in self.sizes)
-        return self.draw(lambda prefix, options: options[self.rng.randrange(len(options))])
+        return self.draw(self._uniform)
 
     def plausible_assignment(self) -> tuple[int, ...]:
         """A uniform draw among the options not known to be infeasible, with no check run: for pools of
         candidates that are scored first (the member finally chosen is checked with `is_valid`)."""
         if self.oracle is None:
             return self.random_assignment()
-        prefix: list[int] = []
-        for _ in self.sizes:
-            options = self.allowed(prefix)
-            prefix.append(options[self.rng.randrange(len(options))] if len(options) > 1 else options[0])
-        return tuple(prefix)
+        return self._walk(self._uniform)
 
     # -- the contract --------------------------------------------------------------------------------
 
