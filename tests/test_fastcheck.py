@@ -1,6 +1,7 @@
 """The fast path (`Space.fast_check`: block calls cached across members) gives what checking the member's
 printed text gives: params, MACs, output shape, error kind and message, and `arch_key`."""
 
+import copy
 import random
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 
 from archdsl.dsl import ArchError, check
 from archdsl.search.dedup import arch_key
-from archdsl.search.memo import MACRO
+from archdsl.search.memo import CALL, MACRO, Template
 from archdsl.search.searcher import ArchSearcher
 from archdsl.search.space import Space
 
@@ -90,17 +91,59 @@ def test_the_searcher_examines_through_the_fast_path():
     assert (c.params, c.macs, c.key) == truth(space, a)[:2] + (truth(space, a)[3],)
 
 
-def test_templates_are_kept_pickled_and_nested_templates_stay_shared():
+def test_programs_are_not_written_into_and_nested_templates_stay_shared():
     space = Space.load(CORNERS)
     space.fast_check((0,) * len(space.sizes))
-    templates = list(space._fast.memo.templates.values())
+    templates = [t for t in space._fast.memo.templates.values() if isinstance(t, Template)]
+    before = [copy.deepcopy([(k, n, d if k != CALL else None, ins, e) for k, n, d, ins, e in t.program])
+              for t in templates]
+    for a in [(1,) * len(space.sizes), (0,) * len(space.sizes)]:
+        space.fast_check(a)
     nested = 0
-    for t in templates:
-        g, h = t.graph(), t.graph()
-        assert g is not h and list(g.nodes(data=True)) == list(h.nodes(data=True))
-        assert list(g.edges(data=True)) == list(h.edges(data=True))
-        for _, d in g.nodes(data=True):
-            if d["op"] == MACRO:  # the very template object, whose summaries every caller shares
+    for t, was in zip(templates, before):
+        assert [(k, n, d if k != CALL else None, ins, e) for k, n, d, ins, e in t.program] == was
+        for kind, _, d, _, _ in t.program:
+            if kind == CALL and d["op"] == MACRO:  # the very template object, whose summaries every caller shares
                 assert any(d["template"] is u for u in templates)
                 nested += 1
     assert nested
+
+
+@pytest.mark.parametrize("name", ["nb201", "darts", "mobilenet"])
+def test_cell_spaces_are_answered_by_filling_holes_in_one_elaborated_space(name):
+    space = Space.load(Path(__file__).resolve().parent.parent / f"archs/spaces/{name}.arch")
+    rng = random.Random(5)
+    members = [tuple(rng.randrange(n) for n in space.sizes) for _ in range(20)]
+    for a in members:
+        assert fast(space, a) == truth(space, a), a
+    assert space._fast.answered == {"holes": 20, "calls": 0, "ordinary": 0}
+    if name != "mobilenet":  # its choices are values: templates per value, no holes
+        network = [t for k, t in space._fast.holes.templates.items() if k[0] == "@network"]
+        assert len(network) == 1 and network[0].hole_keys  # one network for every member, its cells holes
+
+
+def test_a_choice_read_by_only_some_options_goes_to_the_next_tier():
+    space = Space.load("""
+block b(@s, c) { choice pick { @s conv(c, 1) | conv(c, 1) } }
+network n { input(3, 8, 8) x = conv(4, 1); b(@x, 4) flatten linear(2) }
+""")
+    outcomes = [truth(space, a) for a in [(0,), (1,)]]
+    assert len(outcomes[0]) == 4 and "never read" in outcomes[1][1]  # valid, and invalid for the unread @s
+    assert [fast(space, a) for a in [(0,), (1,)]] == outcomes
+    assert space._fast.answered["holes"] == 0
+
+
+def test_a_candidate_gets_its_text_when_it_becomes_a_trial():
+    space = Space.load(SPACES[0])
+
+    class First:
+        def ask(self):
+            return (0,) * len(space.sizes)
+
+        def tell(self, a, r):
+            pass
+
+    searcher = ArchSearcher(space, strategy=First(), dedup=True)
+    assert searcher.examine((0,) * len(space.sizes)).text is None  # checking alone prints nothing
+    c = searcher.next_candidate()
+    assert c.text == space.text(c.assignment)

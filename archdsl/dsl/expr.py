@@ -21,6 +21,9 @@ class Sequence:
 
 Value = int | float | str | bool | tuple | Sequence
 
+# While the search's fast path elaborates a space itself: id of a `choice(...)` -> the member's option.
+CHOSEN: dict[int, int] | None = None
+
 # Arithmetic results beyond this are refused: no layer size needs it and it keeps bombs cheap.
 MAX_MAGNITUDE = 10**15
 
@@ -70,6 +73,8 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value], trace=()) -> Value:
         return call(expr, [(a.name, evaluate(a.value, env, trace), a.value.span or a.span) for a in expr.args],
                     trace)
     if isinstance(expr, ast.ValueChoice):
+        if CHOSEN is not None and id(expr) in CHOSEN:
+            return evaluate(expr.options[CHOSEN[id(expr)]], env, trace)
         raise ArchError("a choice(...) must be resolved before elaboration", expr.span, trace)
     raise TypeError(f"not an expression: {expr!r}")
 

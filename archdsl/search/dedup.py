@@ -56,11 +56,12 @@ def reduce_graph(graph: nx.DiGraph) -> nx.DiGraph:
     return g
 
 
-def label_rest(data: dict) -> str:
-    """A node's label after its op: arguments and output shape. A residual's `shortcut` argument is left
-    out: it is the path its projection would get, which says where the layer is written, not what it does."""
+def label_rest(data: dict, info=None) -> str:
+    """A node's label after its op: arguments and output shape (from `info`, or the node's own). A
+    residual's `shortcut` argument is left out: it is the path its projection would get, which says where
+    the layer is written, not what it does."""
     args = data.get("args") or {}
-    shape = getattr(data.get("info"), "output_shape", None)
+    shape = getattr(info or data.get("info"), "output_shape", None)
     return f"{sorted((k, v) for k, v in args.items() if k != 'shortcut')!r}{shape}"
 
 

@@ -14,14 +14,15 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from ..dsl import ArchError, ast, elaborate, infer_shapes
+from ..dsl import ArchError, ast, elaborate, expr, infer_shapes
 from ..dsl.api import _no_gc
-from ..dsl.elaborate import _pick, ordered_inputs
+from ..dsl.elaborate import _pick
 from ..dsl.errors import ArchShapeError, Frame
 from ..dsl.shape_infer import LayerInfo, _infer, _project
 from .dedup import arch_key, label_rest
 from .flatkey import flat_key
-from .memo import MACRO, NEAR_NODES, NEAR_STEPS, Fallback, Memo, Template, _Macro
+from .holes import HoleMemo, Poisoned, _Holes
+from .memo import CALL, HOLE, MACRO, NEAR_NODES, NEAR_STEPS, PLACEHOLDER, Fallback, Memo, Template, _Macro
 
 
 @dataclass(frozen=True)
@@ -46,71 +47,99 @@ class Summary:
     out: int = 0
 
 
-def _annotate(g: nx.DiGraph, flat: list) -> dict[str, int]:
-    """Annotate every node of a macro-level graph (as `infer_shapes`), appending its layers to `flat`
-    in a topological order; returns node -> its ref in `flat`."""
+def _run(t: Template, info: dict, flat: list, a: dict) -> tuple[dict[str, int], int, int]:
+    """Infer the shapes of `t`'s program (as `infer_shapes`) from `info` (placeholder -> LayerInfo),
+    appending its layers to `flat` in a topological order. Returns node -> its ref in `flat`, and the
+    totals of params and MACs. `a`: the member's decisions (for holes)."""
     ref: dict[str, int] = {}
-    nodes = g.nodes
-    for n in list(nodes):
-        d = nodes[n]
-        if n[0] == "$":
-            ref[n] = -int(n[1:]) - 1
+    params = macs = 0
+    passed = False  # a hole or call passed an input on: two inputs of one layer may now be one tensor
+    for kind, n, d, ins, edges in t.program:
+        if kind == PLACEHOLDER:
+            ref[n] = d
             continue
-        if d["op"] == MACRO:
-            ins = d["inputs"]
-            shapes = tuple(nodes[u]["info"].output_shape for u in ins)
-            s = summary(d["template"], shapes)
+        if kind == CALL:
+            if d["op"] == MACRO:
+                u = d["template"]
+            else:
+                u = d["alts"][a.get(d["decision"], 0)]
+                if not isinstance(u, Template):
+                    raise Fallback(u.reason)
+            m = [ref[x] for x in ins]
+            if passed and len(set(m)) < len(m):
+                raise Fallback("one tensor given twice through a choice")
+            shapes = tuple([info[x].output_shape for x in ins])
+            s = summary(u, shapes, a)
             if s.error is not None:
+                if d["op"] == HOLE:
+                    raise Fallback("a shape error inside an option")  # its paths are not the ordinary ones
                 raise _relocate(s.error, d)
-            d["info"] = LayerInfo(shapes, s.shape, s.params, s.macs)
-            base, m = len(flat), [ref[u] for u in ins]
-            flat.extend([(op, rest, tuple([(m[-r - 1] if r < 0 else r + base, i) for r, i in fins]))
-                         for op, rest, fins in s.flat])
-            ref[n] = s.out + base
+            info[n] = LayerInfo(shapes, s.shape, s.params, s.macs)
+            params += s.params
+            macs += s.macs
+            base = len(flat)
+            flat.extend([(o, rest, tuple([(m[-r - 1] if r < 0 else r + base, i) for r, i in fins]))
+                         for o, rest, fins in s.flat])
+            if s.out < 0:
+                passed = True
+                ref[n] = m[-s.out - 1]
+            else:
+                ref[n] = s.out + base
             continue
-        pred = g.pred[n]
-        ins = list(pred) if len(pred) < 2 else ordered_inputs(g, n)
-        shapes = tuple(nodes[u]["info"].output_shape for u in ins)
+        shapes = tuple([info[x].output_shape for x in ins])
         if d["op"] == "add" and d["args"].get("project") == "auto" and len(set(shapes)) > 1:
-            shapes = _project(g, n, ins, shapes)
-            conv, bn = d["args"]["shortcut"] + ".conv1", d["args"]["shortcut"] + ".batchnorm1"
-            for p, src in ((conv, ins[1]), (bn, conv)):
-                ref[p] = len(flat)
-                flat.append(("conv" if p == conv else "batchnorm", label_rest(nodes[p]), ((ref[src], 0),)))
-        d["info"] = _infer(d, shapes)
+            shapes, edges, p, c = _projection(t, n, d, ins, shapes, edges, ref, flat)
+            params += p
+            macs += c
+        i = info[n] = _infer(d, shapes)
+        params += i.params
+        macs += i.macs
         ref[n] = len(flat)
-        flat.append((d["op"], label_rest(d), tuple((ref[u], e["index"]) for u, e in g.pred[n].items())))
-    return ref
+        fins = tuple([(ref[u], k) for u, k in edges])
+        if passed and len(fins) > 1 and len({r for r, _ in fins}) < len(fins):
+            raise Fallback("one tensor given twice through a choice")
+        flat.append((d["op"], label_rest(d, i), fins))
+    return ref, params, macs
 
 
-def summary(t: Template, shapes: tuple) -> Summary:
-    s = t.summaries.get(shapes)
+def _projection(t: Template, n: str, d: dict, ins: tuple, shapes: tuple, edges: tuple, ref: dict, flat: list):
+    """A residual's automatic shortcut projection (conv + batchnorm, as `infer_shapes` inserts it), put in
+    `flat`; returns the add's input shapes and edges, and the projection's params and MACs."""
+    g = nx.DiGraph(settings=t.settings)
+    g.add_node(n, **d)
+    g.add_edge(ins[0], n, index=0)
+    g.add_edge(ins[1], n, index=1)
+    shapes = _project(g, n, list(ins), shapes)
+    prefix = d["args"]["shortcut"]
+    conv, bn = g.nodes[prefix + ".conv1"], g.nodes[prefix + ".batchnorm1"]
+    flat.append(("conv", label_rest(conv), ((ref[ins[1]], 0),)))
+    ref[prefix + ".batchnorm1"] = len(flat)
+    flat.append(("batchnorm", label_rest(bn), ((len(flat) - 1, 0),)))
+    edges = tuple(e for e in edges if e[0] != ins[1]) + ((prefix + ".batchnorm1", 1),)
+    return shapes, edges, conv["info"].params + bn["info"].params, conv["info"].macs + bn["info"].macs
+
+
+def summary(t: Template, shapes: tuple, a: dict) -> Summary:
+    key = (shapes, tuple([a.get(k, 0) for k in t.hole_keys])) if t.hole_keys else shapes
+    s = t.summaries.get(key)
     if s is None:
-        s = t.summaries[shapes] = _summarise(t, shapes)
+        if t.hole_keys and len(t.summaries) > SUMMARIES:
+            t.summaries.clear()  # one per member of its holes: bounded, as the template cache is
+        s = t.summaries[key] = _summarise(t, shapes, a)
     return s
 
 
-def _summarise(t: Template, shapes: tuple) -> Summary:
-    g = t.graph()  # a fresh copy, annotated here
-    for i, shape in enumerate(shapes):
-        g.nodes[f"${i}"]["info"] = LayerInfo((), shape, 0, 0)
+SUMMARIES = 4096
+
+
+def _summarise(t: Template, shapes: tuple, a: dict) -> Summary:
+    info = {f"${i}": LayerInfo((), shape, 0, 0) for i, shape in enumerate(shapes)}
     flat: list = []
     try:
-        ref = _annotate(g, flat)
+        ref, params, macs = _run(t, info, flat, a)
     except ArchShapeError as e:
-        _drop(g)
         return Summary(error=e)
-    real = [d["info"] for n, d in g.nodes(data=True) if n[0] != "$"]
-    s = Summary(g.nodes[t.out]["info"].output_shape, sum(i.params for i in real), sum(i.macs for i in real),
-                None, flat, ref[t.out])
-    _drop(g)
-    return s
-
-
-def _drop(g: nx.DiGraph) -> None:
-    """Free a graph no longer needed now: its cached views refer back to it, a cycle that would otherwise
-    wait for the cyclic collector (whose full passes over the caches cost a fifth of the time)."""
-    g.__dict__.clear()
+    return Summary(info[t.out].output_shape, params, macs, None, flat, ref[t.out])
 
 
 def _relocate(e: ArchShapeError, d: dict) -> ArchShapeError:
@@ -124,40 +153,94 @@ def _relocate(e: ArchShapeError, d: dict) -> ArchShapeError:
 
 
 class FastChecker:
-    """Checks members of one space (an `ast.Module` with choices) from cached block calls."""
+    """Checks members of one space (an `ast.Module` with choices) in three tiers: the space's own
+    templates with holes (`holes`), block calls of the resolved member (`memo`), the ordinary check.
+    Each answers only what it can answer exactly; `answered` counts the members each tier gave."""
 
     def __init__(self, space_module: ast.Module):
+        self.space = space_module
+        self.holes = HoleMemo(space_module)
         self.memo = Memo(space_module)
-        self.fallbacks = 0
+        self.answered = {"holes": 0, "calls": 0, "ordinary": 0}
 
-    def check(self, assignment: dict[str, int], module: ast.Module, key: bool = True) -> Checked:
-        """The member `module` (resolved from `assignment`); raises the `ArchError` its check would."""
+    @property
+    def fallbacks(self) -> int:
+        return self.answered["ordinary"]
+
+    def check(self, assignment: dict[str, int], module, key: bool = True) -> Checked:
+        """The member `module` (resolved from `assignment`; or a function giving it, called only if a
+        later tier needs it); raises the `ArchError` its check would."""
         with _no_gc():
             self.memo.bound()
+            self.holes.bound()
+            try:
+                c = self._holes(assignment, key)
+                self.answered["holes"] += 1
+                return c
+            except (Fallback, ArchError):
+                pass  # the next tier answers, with the ordinary paths and messages
+            if callable(module):
+                module = module()
             self.memo.assignment = assignment
             try:
-                return self._fast(module, key)
+                c = self._fast(module, key)
+                self.answered["calls"] += 1
+                return c
             except (Fallback, ArchError) as e:
                 if isinstance(e, ArchShapeError) and getattr(e, "fast", False):
                     raise
-                self.fallbacks += 1
-                g = infer_shapes(elaborate(module))
-                return Checked(g.graph["params"], g.graph["macs"], g.graph["output_shape"],
-                               arch_key(g) if key else None)
+            self.answered["ordinary"] += 1
+            g = infer_shapes(elaborate(module))
+            return Checked(g.graph["params"], g.graph["macs"], g.graph["output_shape"],
+                           arch_key(g) if key else None)
+
+    def _holes(self, assignment: dict[str, int], key: bool) -> Checked:
+        memo = self.holes
+        memo.assignment = assignment
+        net = self.__dict__.get("_net") or self.__dict__.setdefault("_net", _pick(self.space, None))
+        cache_key = ("@network", memo.slice_of(net.name))
+        t = memo.templates.get(cache_key)
+        expr.CHOSEN = memo.chosen()
+        try:
+            if t is None:
+                t = memo.templates[cache_key] = self._network(net, memo)
+            if isinstance(t, Poisoned):
+                raise Fallback(t.reason)
+            return self._totals(t, assignment, key)
+        finally:
+            expr.CHOSEN = None
+
+    def _network(self, net: ast.Definition, memo: HoleMemo):
+        """The network's macro-level graph, kept as a template (or why it has none)."""
+        el = _Holes(self.space, memo)
+        try:
+            g = el.run(net, {})
+            if el.real_nodes > NEAR_NODES or el.steps > NEAR_STEPS:
+                raise Fallback("limits within reach")
+        except (Fallback, ArchError) as e:
+            return Poisoned(str(e))
+        t = Template(g, g.graph["output"], el.steps, el.real_nodes, el.depth, ())
+        g.__dict__.clear()
+        return t
 
     def _fast(self, module: ast.Module, key: bool) -> Checked:
         el = _Macro(module, self.memo)
         g = el.run(_pick(module, None), {})
         if el.real_nodes > NEAR_NODES or el.steps > NEAR_STEPS:
             raise Fallback("limits within reach")
-        flat: list = []
+        t = Template(g, g.graph["output"], el.steps, el.real_nodes, el.depth, ())
+        g.__dict__.clear()
         try:
-            ref = _annotate(g, flat)
+            return self._totals(t, self.memo.assignment, key)
         except ArchShapeError as e:
             e.fast = True  # exact: raised as the ordinary check raises it
             raise
-        infos = [d["info"] for _, d in g.nodes(data=True)]
-        out = g.nodes[g.graph["output"]]["info"].output_shape
-        k = flat_key(flat, ref[g.graph["output"]], g.graph["settings"]) if key else None
-        _drop(g)
-        return Checked(sum(i.params for i in infos), sum(i.macs for i in infos), out, k)
+
+    @staticmethod
+    def _totals(t: Template, a: dict, key: bool) -> Checked:
+        """The network `t` (no placeholders) checked: its totals and, if `key`, its dedup key."""
+        flat: list = []
+        info: dict = {}
+        ref, params, macs = _run(t, info, flat, a)
+        k = flat_key(flat, ref[t.output], t.settings) if key else None
+        return Checked(params, macs, info[t.output].output_shape, k)

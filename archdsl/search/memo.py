@@ -13,8 +13,6 @@ call, limits within reach) raises `Fallback`, and the caller checks the member t
 
 from __future__ import annotations
 
-import pickle
-
 import networkx as nx
 
 from ..dsl import ast
@@ -25,6 +23,8 @@ from ..dsl.limits import MAX_CALL_DEPTH, MAX_NODES, MAX_STEPS
 from ..dsl.ops import BIAS_CANCELLING_OPS
 
 MACRO = "@call"  # the op of a macro node (no layer has this name)
+HOLE = "@choice"  # the op of a hole node: a `choice { ... }` filled per member (see `holes`)
+VARIES = "@varies"  # a consumer op that depends on the member (a hole reads the tensor)
 NEAR_NODES, NEAR_STEPS = MAX_NODES // 2, MAX_STEPS // 2  # past these the ordinary check decides
 
 
@@ -32,31 +32,47 @@ class Fallback(Exception):
     """The fast path cannot give the exact answer for this member; check its text."""
 
 
+PLACEHOLDER, CALL, LAYER = 0, 1, 2  # the kinds of a program's steps
+
+
 class Template:
-    """A block call's body, elaborated with placeholders for its inputs.
+    """A block call's body (or an option, or the network), elaborated with placeholders for its inputs
+    and kept as a *program*: its nodes in topological order, each with what shape inference needs (its
+    data, its inputs in argument order and in edge order). Running a program (`fastcheck`) writes
+    nothing into it, so one program serves every member; nested templates are shared by reference."""
 
-    The graph is kept pickled (`graph()` gives a fresh copy): a cache of live graphs holds dozens of
-    container objects per template, and each full pass of the cyclic collector visits them all again, which
-    cost a quarter to a half of the time; one bytes object it never visits. Nested templates stay shared."""
-
-    def __init__(self, g: nx.DiGraph, out: str, steps: int, nodes: int, depth: int, consumers: tuple):
+    def __init__(self, g: nx.DiGraph, out: str, steps: int, nodes: int, depth: int, consumers: tuple,
+                 always: tuple | None = None):
         self.out, self.steps, self.nodes, self.depth = out, steps, nodes, depth
-        self.consumers = consumers  # per placeholder: the ops of the real layers that read it
-        self.summaries: dict = {}  # input shapes -> fastcheck.Summary
-        node = g._node
-        self.nested = [(n, d["template"]) for n, d in node.items() if d["op"] == MACRO]
-        for n, _ in self.nested:  # nested templates by reference, not copied: their caches are shared
-            node[n]["template"] = None
-        self.blob = pickle.dumps(g, pickle.HIGHEST_PROTOCOL)
-        for n, t in self.nested:
-            node[n]["template"] = t
+        self.consumers = consumers  # per placeholder: the ops of the real layers that read it (VARIES: a hole)
+        self.always = tuple(bool(c) for c in consumers) if always is None else always  # read by every member
+        self.summaries: dict = {}  # input shapes (and the hole decisions) -> fastcheck.Summary
+        self.settings = g.graph.get("settings") or {}
+        self.output = g.graph.get("output", out)
+        keys: set = set()
+        program = []
+        pred = g._pred
+        for n, d in g._node.items():
+            op = d["op"]
+            if n[0] == "$":
+                program.append((PLACEHOLDER, n, -int(n[1:]) - 1, None, None))
+            elif op == MACRO or op == HOLE:
+                if op == MACRO:
+                    keys.update(d["template"].hole_keys)
+                else:
+                    keys.add(d["decision"])
+                    keys.update(k for t in d["alts"] if isinstance(t, Template) for k in t.hole_keys)
+                program.append((CALL, n, d, tuple(d["inputs"]), None))
+            else:
+                edges = tuple((u, e["index"]) for u, e in pred[n].items())
+                ordered = tuple(u for u, _ in sorted(edges, key=_second))
+                program.append((LAYER, n, d, ordered, edges))
+        self.program = program
+        self.hole_keys = tuple(sorted(keys))  # the decisions of the holes at or below it: its summaries' key
 
-    def graph(self) -> nx.DiGraph:
-        g = pickle.loads(self.blob)
-        node = g._node
-        for n, t in self.nested:
-            node[n]["template"] = t
-        return g
+
+def _second(e: tuple) -> int:
+    return e[1]
 
 
 _PLAIN = (int, float, str, bool)
@@ -73,12 +89,13 @@ def freeze(v):
     return v
 
 
-def decision_slices(space_module: ast.Module) -> dict[str, tuple[str, ...]]:
-    """Per block, the decisions its expansion can depend on: those written in it, in the options lists
-    it uses and in the blocks it names, transitively (more than needed only costs cache hits)."""
+def decision_slices(space_module: ast.Module, values_only: bool = False) -> dict[str, tuple[str, ...]]:
+    """Per block and network, the decisions its expansion can depend on: those written in it, in the
+    options lists it uses and in the blocks it names, transitively (more than needed only costs cache
+    hits). `values_only`: only `choice(...)` values (a hole fills the others per member)."""
     nodes = _choice_nodes(space_module)
-    key_of = {id(c): k for k, c in zip(_keys(nodes), nodes)}
-    defs = {d.name: d for d in space_module.definitions if d.kind in ("block", "options")}
+    key_of = {id(c): k for k, c in zip(_keys(nodes), nodes) if not values_only or isinstance(c, ast.ValueChoice)}
+    defs = {d.name: d for d in space_module.definitions}
     direct: dict[str, tuple[set, set]] = {}
     for name, d in defs.items():
         found: list = []
@@ -88,7 +105,7 @@ def decision_slices(space_module: ast.Module) -> dict[str, tuple[str, ...]]:
         direct[name] = ({key_of[id(c)] for c in found if id(c) in key_of}, names & set(defs))
     out = {}
     for name, d in defs.items():
-        if d.kind != "block":
+        if d.kind == "options":
             continue
         keys, seen, todo = set(), {name}, [name]
         while todo:
@@ -116,8 +133,8 @@ def _names(node, acc: set) -> None:
 class Memo:
     """The caches of one space; `slice_of` gives a block's decision options for the current member."""
 
-    def __init__(self, space_module: ast.Module, limit: int = 20_000):
-        self.slices = decision_slices(space_module)
+    def __init__(self, space_module: ast.Module, limit: int = 20_000, values_only: bool = False):
+        self.slices = decision_slices(space_module, values_only)
         self.templates: dict = {}
         self.limit = limit
         self.assignment: dict[str, int] = {}
@@ -195,7 +212,7 @@ class _Macro(_Elaborator):
 
     def _template(self, call: ast.Call, block, values: dict, pattern: tuple[int, ...]) -> Template:
         """Elaborate the call's body once; `pattern[j]` is the placeholder of its j-th tensor input."""
-        sub = _Macro(self.module, self.memo, self.blocks, self.callables)
+        sub = type(self)(self.module, self.memo, self.blocks, self.callables)
         sub.settings, sub._fs = self.settings, self._frozen_settings()
         sub.stack = list(self.stack)
         sub.g.graph["settings"] = self.settings
@@ -214,27 +231,51 @@ class _Macro(_Elaborator):
             raise Fallback("the bias of the call's last conv depends on what follows it")
         sub._resolve_conv_bias()
         consumers = tuple(tuple(sub._consumer_ops(f"${i}")) for i in range(n))
-        t = Template(sub.g, out, sub.steps, sub.real_nodes, sub.depth + 1, consumers)
+        always = tuple(sub._surely_read(f"${i}") for i in range(n))
+        t = Template(sub.g, out, sub.steps, sub.real_nodes, sub.depth + 1, consumers, always)
         sub.g.__dict__.clear()  # freed now, not by the cyclic collector (its cached views refer back to it)
         return t
 
     def _refuse_unused(self, output: str) -> None:
-        """A layer nothing reads (but `output`, the placeholders and `_`-named tensors): the ordinary check
-        says where, so it decides."""
+        """A layer nothing reads (but `output`, the placeholders and `_`-named tensors), or one that only
+        holes may read: the ordinary check says where, so it decides."""
         for n, degree in self.g.out_degree():
-            if degree or n == output or n.startswith("$"):
+            if n == output or n.startswith("$") or degree and self._surely_read(n):
                 continue
             name = self.named.get(n, (None,))[0]
             if name is None or not name.startswith("_"):
-                raise Fallback("a layer whose output is never used")
+                raise Fallback("a layer whose output is never used" if not degree else
+                               "a layer that only some options of a choice read")
 
-    def _consumer_ops(self, n: str) -> list[str]:
-        """The ops of the real layers reading `n`, looking into macro nodes."""
-        ops = []
+    def _readers(self, n: str):
+        """(successor data, the input position of `n` there) for every node reading `n`."""
         for s in self.g.successors(n):
             d = self.g.nodes[s]
+            yield d, (d["inputs"].index(n) if d["op"] in (MACRO, HOLE) else None)
+
+    def _surely_read(self, n: str) -> bool:
+        """Whether every member reads `n`: a layer does; a call if its body always does; a hole if each of
+        its options always does, or passes `n` on to a reader that always does."""
+        for d, i in self._readers(n):
             if d["op"] == MACRO:
-                ops.extend(d["template"].consumers[d["inputs"].index(n)])
+                if d["template"].always[i]:
+                    return True
+            elif d["op"] == HOLE:
+                if all(isinstance(t, Template) and (t.always[i] or t.out == f"${i}" and self._surely_read(d["path"]))
+                       for t in d["alts"]):
+                    return True
+            else:
+                return True
+        return False
+
+    def _consumer_ops(self, n: str) -> list[str]:
+        """The ops of the real layers reading `n`, looking into macro nodes (VARIES for a hole)."""
+        ops = []
+        for d, i in self._readers(n):
+            if d["op"] == MACRO:
+                ops.extend(d["template"].consumers[i])
+            elif d["op"] == HOLE:
+                ops.append(VARIES)
             else:
                 ops.append(d["op"])
         return ops
@@ -243,4 +284,6 @@ class _Macro(_Elaborator):
         for n, d in self.g.nodes(data=True):
             if d["args"].get("bias") == "auto":
                 succ = self._consumer_ops(n)
+                if VARIES in succ:
+                    raise Fallback("the bias of a conv depends on the option a choice after it takes")
                 d["args"]["bias"] = not (len(succ) == 1 and succ[0] in BIAS_CANCELLING_OPS)

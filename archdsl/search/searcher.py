@@ -21,7 +21,7 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from ray.tune.search import Searcher
 
@@ -45,7 +45,7 @@ class Candidate:
     """A checked member of the space, ready to be trained."""
 
     assignment: tuple[int, ...]
-    text: str
+    text: str | None  # None until the member is about to become a trial (most checked members never are)
     params: int
     macs: int
     key: str
@@ -134,7 +134,7 @@ class ArchSearcher(Searcher):
         if self.max_macs is not None and macs > self.max_macs:
             return f"budget: {macs:,} MACs > max {self.max_macs:,}"
         key = c.key if self.dedup else repr(a)
-        return Candidate(a, self.space.text(a), params, macs, key)
+        return Candidate(a, None, params, macs, key)
 
     def _reward(self, result: dict | None, error: bool, c: Candidate | None = None) -> float | None:
         if error or not result:
@@ -195,7 +195,7 @@ class ArchSearcher(Searcher):
                 self.rejected["duplicate"] += 1
                 self.waiting.setdefault(c.key, []).append(a)  # told when its twin finishes
                 continue
-            return c
+            return replace(c, text=self.space.text(a))
         detail = "; ".join(f"{n} {family}" for family, n in reasons.most_common())
         if self.valid_seen:
             log.warning("the search stops early: %d samples in a row could not be launched (%s)",

@@ -76,7 +76,7 @@ class Space:
         """A member's params, MACs, output shape and `arch_key` (if `key`) without building its graph, from
         block calls cached across members; raises the `ArchError` that `graph` would."""
         a = tuple(int(i) for i in assignment)
-        return self._fast.check(self.as_dict(a), self.module_for(a), key)
+        return self._fast.check(self.as_dict(a), lambda: self.module_for(a), key)
 
     def text(self, assignment: Sequence[int]) -> str:
         """The member as standalone .arch text (comments of the space are dropped)."""
