@@ -1,15 +1,17 @@
-"""`FastChecker`: a member's validity, params, MACs, output shape and dedup key from cached block calls.
+"""`FastChecker`: a member's validity, params, MACs, output shape and dedup key from cached templates.
 
-The member is elaborated by `memo._Macro` (block calls are macro nodes); shapes are inferred over that small
-graph, each macro node from its template's `Summary` for its input shapes (computed once, cached with the
-template). A summary keeps the call's totals, its first shape error (relative to the call, relocated to
-the call's path when raised) and its layers in a flat form from which `flatkey.flat_key` computes the
-same key as `dedup.arch_key` on the full graph. Anything the fast path cannot say exactly (`memo.Fallback`,
-any elaboration error) is answered by the ordinary check of the resolved member.
+Three tiers, each answering only what it can answer exactly: the space elaborated once with its choices as
+holes (`holes`); the resolved member with its block calls as macro nodes (`memo`); the ordinary check of the
+resolved member. A template is a program (`memo.Template`); `_run` infers its shapes, each call or filled
+hole from its template's `Summary` for its input shapes (computed once, cached with the template). A
+summary keeps the call's totals, its first shape error (relative to the call, relocated to the call's path
+when raised) and its layers in a flat form from which `flatkey.flat_key` computes the same key as
+`dedup.arch_key` on the full graph.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import networkx as nx
@@ -119,17 +121,17 @@ def _projection(t: Template, n: str, d: dict, ins: tuple, shapes: tuple, edges: 
     return shapes, edges, conv["info"].params + bn["info"].params, conv["info"].macs + bn["info"].macs
 
 
+SUMMARIES = 4096  # per template with holes: one summary per member of its holes, so bounded
+
+
 def summary(t: Template, shapes: tuple, a: dict) -> Summary:
     key = (shapes, tuple([a.get(k, 0) for k in t.hole_keys])) if t.hole_keys else shapes
     s = t.summaries.get(key)
     if s is None:
         if t.hole_keys and len(t.summaries) > SUMMARIES:
-            t.summaries.clear()  # one per member of its holes: bounded, as the template cache is
+            t.summaries.clear()  # start afresh, as the template cache does
         s = t.summaries[key] = _summarise(t, shapes, a)
     return s
-
-
-SUMMARIES = 4096
 
 
 def _summarise(t: Template, shapes: tuple, a: dict) -> Summary:
@@ -152,6 +154,13 @@ def _relocate(e: ArchShapeError, d: dict) -> ArchShapeError:
     return ArchShapeError(prefix + msg[2:], e.span, (*d["trace"], Frame(d["block"], d["span"]), *e.trace), node)
 
 
+def _network_template(g: nx.DiGraph, el: _Macro) -> Template:
+    """A whole network's macro-level graph as a template (no placeholders), the graph freed at once."""
+    t = Template(g, g.graph["output"], el.steps, el.real_nodes, el.depth, ())
+    g.__dict__.clear()
+    return t
+
+
 class FastChecker:
     """Checks members of one space (an `ast.Module` with choices) in three tiers: the space's own
     templates with holes (`holes`), block calls of the resolved member (`memo`), the ordinary check.
@@ -162,6 +171,10 @@ class FastChecker:
         self.holes = HoleMemo(space_module)
         self.memo = Memo(space_module)
         self.answered = {"holes": 0, "calls": 0, "ordinary": 0}
+
+    @functools.cached_property
+    def _net(self) -> ast.Definition:
+        return _pick(self.space, None)
 
     @property
     def fallbacks(self) -> int:
@@ -197,7 +210,7 @@ class FastChecker:
     def _holes(self, assignment: dict[str, int], key: bool) -> Checked:
         memo = self.holes
         memo.assignment = assignment
-        net = self.__dict__.get("_net") or self.__dict__.setdefault("_net", _pick(self.space, None))
+        net = self._net
         cache_key = ("@network", memo.slice_of(net.name))
         t = memo.templates.get(cache_key)
         expr.CHOSEN = memo.chosen()
@@ -219,17 +232,14 @@ class FastChecker:
                 raise Fallback("limits within reach")
         except (Fallback, ArchError) as e:
             return Poisoned(str(e))
-        t = Template(g, g.graph["output"], el.steps, el.real_nodes, el.depth, ())
-        g.__dict__.clear()
-        return t
+        return _network_template(g, el)
 
     def _fast(self, module: ast.Module, key: bool) -> Checked:
         el = _Macro(module, self.memo)
         g = el.run(_pick(module, None), {})
         if el.real_nodes > NEAR_NODES or el.steps > NEAR_STEPS:
             raise Fallback("limits within reach")
-        t = Template(g, g.graph["output"], el.steps, el.real_nodes, el.depth, ())
-        g.__dict__.clear()
+        t = _network_template(g, el)
         try:
             return self._totals(t, self.memo.assignment, key)
         except ArchShapeError as e:
@@ -242,5 +252,5 @@ class FastChecker:
         flat: list = []
         info: dict = {}
         ref, params, macs = _run(t, info, flat, a)
-        k = flat_key(flat, ref[t.output], t.settings) if key else None
-        return Checked(params, macs, info[t.output].output_shape, k)
+        k = flat_key(flat, ref[t.out], t.settings) if key else None
+        return Checked(params, macs, info[t.out].output_shape, k)

@@ -36,8 +36,8 @@ class HoleMemo(Memo):
     def __init__(self, space_module: ast.Module, limit: int = 20_000):
         super().__init__(space_module, limit, values_only=True)
         nodes = _choice_nodes(space_module)
-        self.key_of = {id(c): k for k, c in zip(_keys(nodes), nodes)}
-        self.value_sites = [(id(c), k) for c, k in zip(nodes, _keys(nodes)) if isinstance(c, ast.ValueChoice)]
+        self.key_of = {id(c): k for c, k in zip(nodes, _keys(nodes))}
+        self.value_sites = [(id(c), self.key_of[id(c)]) for c in nodes if isinstance(c, ast.ValueChoice)]
         self.module = space_module
         self.sites: dict[int, tuple] = {}
 
@@ -112,32 +112,19 @@ class _Holes(_Macro):
         """One option's template (or why it has none) and the tensor names it reads."""
         if any(_assigns(i) for i in alt.items):
             return Poisoned("an option that names a tensor"), None
-        sub = type(self)(self.module, self.memo, self.blocks, self.callables)
-        sub.settings, sub._fs = self.settings, self._frozen_settings()
-        sub.stack, sub.trace = list(self.stack), self.trace
-        sub.g.graph["settings"] = self.settings
         n = max(pattern) + 1
-        for i in range(n):
-            sub.g.add_node(f"${i}", op="input", args={}, path=f"${i}", span=None, trace=())
+        sub = self._sub(n)
         inner = _Body(values, {name: f"${pattern[j + 1]}" for j, name in enumerate(names)}, {})
         try:
             out = sub._seq(alt, f"${pattern[0]}", _Scope("@."), inner)
             if out.startswith("$") and sub.real_nodes:
                 raise Fallback("an option that returns an input but builds layers")
-            sub._refuse_unused(out)
-            d = sub.g.nodes[out]
-            if d["args"].get("bias") == "auto":
-                raise Fallback("the bias of an option's last conv depends on what follows it")
-            sub._resolve_conv_bias()
             if sub.unsure:
                 raise Fallback("a choice inside an option reads a tensor only in some of its options")
+            t = sub._close(out, n, sub.depth)
         except (Fallback, ArchError) as e:
             sub.g.__dict__.clear()
             return Poisoned(str(e)), None
-        consumers = tuple(tuple(sub._consumer_ops(f"${i}")) for i in range(n))
-        always = tuple(sub._surely_read(f"${i}") for i in range(n))
-        t = Template(sub.g, out, sub.steps, sub.real_nodes, sub.depth, consumers, always)
-        sub.g.__dict__.clear()
         return t, set(inner.read)
 
     def _expand_block(self, call, block, values, inner, frame, x, scope):

@@ -48,7 +48,6 @@ class Template:
         self.always = tuple(bool(c) for c in consumers) if always is None else always  # read by every member
         self.summaries: dict = {}  # input shapes (and the hole decisions) -> fastcheck.Summary
         self.settings = g.graph.get("settings") or {}
-        self.output = g.graph.get("output", out)
         keys: set = set()
         program = []
         pred = g._pred
@@ -212,29 +211,39 @@ class _Macro(_Elaborator):
 
     def _template(self, call: ast.Call, block, values: dict, pattern: tuple[int, ...]) -> Template:
         """Elaborate the call's body once; `pattern[j]` is the placeholder of its j-th tensor input."""
-        sub = type(self)(self.module, self.memo, self.blocks, self.callables)
-        sub.settings, sub._fs = self.settings, self._frozen_settings()
-        sub.stack = list(self.stack)
-        sub.g.graph["settings"] = self.settings
-        n = max(pattern) + 1
-        for i in range(n):
-            sub.g.add_node(f"${i}", op="input", args={}, path=f"${i}", span=None, trace=())
+        sub = self._sub(max(pattern) + 1)
         names = ["in"] + [p.name for p in block.params if p.tensor]
         inner = _Body(values, {name: f"${pattern[j]}" for j, name in enumerate(names)}, {})
         for p in block.params:
             if p.tensor:
                 inner.where[p.name] = p.span
         out = sub._expand_block(call, block, values, inner, (), "$0", _Here(""))
-        sub._refuse_unused(out)
-        d = sub.g.nodes[out]
-        if d["op"] != MACRO and d["args"].get("bias") == "auto":
-            raise Fallback("the bias of the call's last conv depends on what follows it")
-        sub._resolve_conv_bias()
-        consumers = tuple(tuple(sub._consumer_ops(f"${i}")) for i in range(n))
-        always = tuple(sub._surely_read(f"${i}") for i in range(n))
-        t = Template(sub.g, out, sub.steps, sub.real_nodes, sub.depth + 1, consumers, always)
-        sub.g.__dict__.clear()  # freed now, not by the cyclic collector (its cached views refer back to it)
-        return t
+        return sub._close(out, max(pattern) + 1, sub.depth + 1)
+
+    def _sub(self, n: int) -> _Macro:
+        """An elaborator for a template's body here, with placeholders `$0` .. `$n-1` for its inputs."""
+        sub = type(self)(self.module, self.memo, self.blocks, self.callables)
+        sub.settings, sub._fs = self.settings, self._frozen_settings()
+        sub.stack = list(self.stack)
+        sub.g.graph["settings"] = self.settings
+        for i in range(n):
+            sub.g.add_node(f"${i}", op="input", args={}, path=f"${i}", span=None, trace=())
+        return sub
+
+    def _close(self, out: str, n: int, depth: int) -> Template:
+        """This (sub-)elaborator's graph, ending at `out`, as a template; then the graph is freed now, not by
+        the cyclic collector (its cached views refer back to it)."""
+        try:
+            self._refuse_unused(out)
+            d = self.g.nodes[out]
+            if d["op"] != MACRO and d["args"].get("bias") == "auto":
+                raise Fallback("the bias of the call's last conv depends on what follows it")
+            self._resolve_conv_bias()
+            consumers = tuple(tuple(self._consumer_ops(f"${i}")) for i in range(n))
+            always = tuple(self._surely_read(f"${i}") for i in range(n))
+            return Template(self.g, out, self.steps, self.real_nodes, depth, consumers, always)
+        finally:
+            self.g.__dict__.clear()
 
     def _refuse_unused(self, output: str) -> None:
         """A layer nothing reads (but `output`, the placeholders and `_`-named tensors), or one that only
