@@ -4,7 +4,8 @@
     python bench/search_bench.py --check-only  # the sampling/checking rate only (no torch, no Ray)
 
 1. For each space in archs/spaces: uniform samples through `ArchSearcher.examine` (decisions filled into
-   the space elaborated once, check, budget, de-duplication key), per second, and how many are invalid; then each
+   the space elaborated once, check, budget), per second, and how many are invalid; `+key/s` adds the
+   de-duplication key, which the searcher computes only for members drawn to become trials; then each
    learning strategy driven through the searcher's feasibility oracle (`--proposals` asks each): the share
    of its proposals that are invalid (the target is none) and its asks per second, checks included.
    `+text/s` adds printing each valid member as .arch text, which the searcher does only for trials.
@@ -40,22 +41,29 @@ class Uniform:
         pass
 
 
-def check_rate(path: Path, n: int) -> tuple[float, int, float]:
-    """Members checked per second, how many were invalid, and members checked and printed per second
-    (the searcher prints only the members that become trials)."""
+def check_rate(path: Path, n: int) -> tuple[float, int, float, float]:
+    """Members checked per second (valid or not, params, MACs, budget), how many were invalid; then per
+    second with the graph key of each valid member added (the searcher computes it for members drawn to
+    become trials, for de-duplication), and with their .arch text too (printed for trials only)."""
     space = Space.load(path)
     searcher = ArchSearcher(space, Uniform(space.sizes))
     asks = [searcher.strategy.ask() for _ in range(n)]
-    searcher.examine(asks[0])  # warm the resolver
+    searcher.keyed(searcher.examine(asks[0]))  # warm the resolver
     t = time.perf_counter()
     verdicts = [searcher.examine(a) for a in asks]
     checked = time.perf_counter() - t
+    t = time.perf_counter()
+    for v in verdicts:
+        if not isinstance(v, str):
+            searcher.keyed(v)
+    keyed = time.perf_counter() - t
     t = time.perf_counter()
     for a, v in zip(asks, verdicts):
         if not isinstance(v, str):
             space.text(a)
     printed = time.perf_counter() - t
-    return n / checked, sum(isinstance(v, str) for v in verdicts), n / (checked + printed)
+    invalid = sum(isinstance(v, str) for v in verdicts)
+    return n / checked, invalid, n / (checked + keyed), n / (checked + keyed + printed)
 
 
 def proposals(path: Path, name: str, n: int) -> tuple[float, int]:
@@ -154,14 +162,15 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=3)
     a = ap.parse_args()
     learners = ("reinforce", "evolution", "bo") if a.proposals else ()
-    print(f"{'space':<20} {'checked/s':>10} {'invalid':>9} {'+text/s':>8}" + "".join(f" {s + ' invalid, asks/s':>28}" for s in learners))
+    print(f"{'space':<20} {'checked/s':>10} {'invalid':>9} {'+key/s':>8} {'+text/s':>8}" + "".join(f" {s + ' invalid, asks/s':>28}" for s in learners))
     for path in sorted((ROOT / "archs/spaces").glob("*.arch")):
-        rate, invalid, with_text = check_rate(path, a.n)
+        rate, invalid, with_key, with_text = check_rate(path, a.n)
         cells = []
         for name in learners:
             asks, bad = proposals(path, name, a.proposals)
             cells.append(f" {f'{bad}/{a.proposals}, {asks:.0f}/s':>28}")
-        print(f"{path.stem:<20} {rate:>10.0f} {f'{invalid}/{a.n}':>9} {with_text:>8.0f}" + "".join(cells), flush=True)
+        print(f"{path.stem:<20} {rate:>10.0f} {f'{invalid}/{a.n}':>9} {with_key:>8.0f} {with_text:>8.0f}"
+              + "".join(cells), flush=True)
     if not a.check_only:
         overhead(a.samples, a.epochs)
 

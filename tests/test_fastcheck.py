@@ -87,8 +87,10 @@ def test_the_searcher_examines_through_the_fast_path():
     space = Space.load(SPACES[0])
     searcher = ArchSearcher(space, strategy=None, dedup=True)
     a = (0,) * len(space.sizes)
-    c = searcher.examine(a)
+    assert searcher.examine(a).key is None  # the key only for members drawn to become trials
+    c = searcher.keyed(searcher.examine(a))
     assert (c.params, c.macs, c.key) == truth(space, a)[:2] + (truth(space, a)[3],)
+    assert searcher.examine(a).key == c.key
 
 
 def test_programs_are_not_written_into_and_nested_templates_stay_shared():
@@ -117,9 +119,67 @@ def test_cell_spaces_are_answered_by_filling_holes_in_one_elaborated_space(name)
     for a in members:
         assert fast(space, a) == truth(space, a), a
     assert space._fast.answered == {"holes": 20, "calls": 0, "ordinary": 0}
-    if name != "mobilenet":  # its choices are values: templates per value, no holes
-        network = [t for k, t in space._fast.holes.templates.items() if k[0] == "@network"]
-        assert len(network) == 1 and network[0].hole_keys  # one network for every member, its cells holes
+    network = [t for k, t in space._fast.holes.templates.items() if k[0] == "@network"]
+    # one network for every member, its cells holes (mobilenet: its stages given their choices left open)
+    assert len(network) == 1 and isinstance(network[0], Template) and network[0].hole_keys
+    assert network[0].dynamic == (name == "mobilenet")
+
+
+# choice(...) values left open: passed down two blocks, read by an `if` (with else), by layers inside a
+# block (an open call per value), inside a sequence argument, as an option's expression, beside a hole,
+# and making some members invalid inside a block.
+OPEN_VALUES = """
+block inner(c, k) { conv(c, k, padding=k // 2) bn relu }
+block twice(c, k, deep, act) {
+    inner(c, k)
+    if deep { inner(c, k) act }
+    if k > 3 { residual { inner(c, 3) } } else { relu }
+}
+block wide(c, e) { conv(c * e, 1) bn relu conv(c, 1) bn }
+block pick(c, w) { choice sel { inner(c, 3) | wide(c, w) } }
+block seqarg(body) { body bn }
+block big(k) { conv(8, k) bn }
+network open_values {
+    input(3, 16, 16)
+    conv(8, 3, padding=1) bn
+    twice(8, choice k(3, 5), choice deep(false, true), {relu})
+    wide(8, choice e(1, 2))
+    pick(8, choice w2(1, 3))
+    seqarg({conv(choice oc(8, 16), 1)})
+    twice(choice c2(8, 4 * 4), 3, choice deep2(true, false), {hardswish})
+    big(choice kk(1, 40))
+    avgpool flatten linear(3)
+}
+"""
+
+
+def test_choices_left_open_give_every_member_as_its_text_does():
+    space = Space.load(OPEN_VALUES)
+    members = [tuple((i >> j) & 1 for j in range(len(space.sizes))) for i in range(space.size)]
+    assert space.sizes == (2,) * 9 and len(members) == 512
+    outcomes = {a: truth(space, a) for a in members}
+    assert {len(v) for v in outcomes.values()} == {2, 4}  # valid and invalid (kk=40) members
+    for a in members:
+        assert fast(space, a) == outcomes[a], a
+    network = space._fast.holes.templates[("@network", "open")]
+    assert isinstance(network, Template) and network.dynamic  # one network, built once
+    valid = sum(len(v) == 4 for v in outcomes.values())
+    assert space._fast.answered["holes"] == valid  # the invalid ones: their messages from the next tiers
+
+
+def test_a_check_without_a_key_gives_the_same_totals():
+    for path in SPACES:
+        space = Space.load(path)
+        rng = random.Random(3)
+        for _ in range(15):
+            a = tuple(rng.randrange(n) for n in space.sizes)
+            try:
+                plain = space.fast_check(a, key=False)
+            except ArchError as e:
+                plain = e.message
+            want = fast(space, a)
+            assert (plain if isinstance(plain, str) else (plain.params, plain.macs, plain.output_shape, None)) \
+                == (want[1] if len(want) == 2 else want[:3] + (None,)), (path.stem, a)
 
 
 def test_a_choice_read_by_only_some_options_goes_to_the_next_tier():

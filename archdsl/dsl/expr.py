@@ -23,6 +23,22 @@ Value = int | float | str | bool | tuple | Sequence
 
 # While the search's fast path elaborates a space itself: id of a `choice(...)` -> the member's option.
 CHOSEN: dict[int, int] | None = None
+# While it elaborates a space once for every member (`search.holes`), a `choice(...)` is left open.
+OPEN = False
+
+
+class Open:
+    """A `choice(...)` value left open (`OPEN`): it may be passed on to a block parameter as it is; any
+    other use raises `Resolve`. Its value is the chosen option evaluated in `env`, where it was written."""
+
+    __slots__ = ("choice", "env", "key")
+
+    def __init__(self, choice: ast.ValueChoice, env: Mapping, key: str):
+        self.choice, self.env, self.key = choice, env, key
+
+
+class Resolve(Exception):
+    """An expression needs the value of a choice left open."""
 
 # Arithmetic results beyond this are refused: no layer size needs it and it keeps bombs cheap.
 MAX_MAGNITUDE = 10**15
@@ -36,7 +52,10 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value], trace=()) -> Value:
         return expr.value
     if isinstance(expr, ast.Name):
         if expr.id in env:
-            return env[expr.id]
+            v = env[expr.id]
+            if type(v) is Open:
+                raise Resolve(expr.id)
+            return v
         if expr.id in CONSTANTS:
             return CONSTANTS[expr.id]
         err = ArchNameError(
@@ -73,6 +92,8 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value], trace=()) -> Value:
         return call(expr, [(a.name, evaluate(a.value, env, trace), a.value.span or a.span) for a in expr.args],
                     trace)
     if isinstance(expr, ast.ValueChoice):
+        if OPEN:
+            raise Resolve(expr.label)
         if CHOSEN is not None and id(expr) in CHOSEN:
             return evaluate(expr.options[CHOSEN[id(expr)]], env, trace)
         raise ArchError("a choice(...) must be resolved before elaboration", expr.span, trace)

@@ -20,11 +20,12 @@ from ..dsl import ArchError, ast, elaborate, expr, infer_shapes
 from ..dsl.api import _no_gc
 from ..dsl.elaborate import _pick
 from ..dsl.errors import ArchShapeError, Frame
-from ..dsl.shape_infer import LayerInfo, _infer, _project
+from ..dsl.expr import Resolve
+from ..dsl.shape_infer import _infer, _project
 from .dedup import arch_key, label_rest
 from .flatkey import flat_key
 from .holes import HoleMemo, Poisoned, _Holes
-from .memo import CALL, HOLE, MACRO, NEAR_NODES, NEAR_STEPS, PLACEHOLDER, Fallback, Memo, Template, _Macro
+from .memo import CALL, MACRO, NEAR_NODES, NEAR_STEPS, PLACEHOLDER, VCALL, Fallback, Memo, Template, _Macro
 
 
 @dataclass(frozen=True)
@@ -47,66 +48,90 @@ class Summary:
     error: ArchShapeError | None = None
     flat: list | None = None  # [(op, label rest, ((ref, index), ...))]; ref < 0: placeholder -ref-1
     out: int = 0
+    grown: tuple = (0, 0)  # layers and steps that open calls inside it added (`Template.dynamic`)
 
 
-def _run(t: Template, info: dict, flat: list, a: dict) -> tuple[dict[str, int], int, int]:
-    """Infer the shapes of `t`'s program (as `infer_shapes`) from `info` (placeholder -> LayerInfo),
-    appending its layers to `flat` in a topological order. Returns node -> its ref in `flat`, and the
-    totals of params and MACs. `a`: the member's decisions (for holes)."""
-    ref: dict[str, int] = {}
+def _run(t: Template, shape: dict, flat: list | None, a: dict, grown: list | None = None) -> tuple[dict, int, int]:
+    """Infer the shapes of `t`'s program (as `infer_shapes`) from `shape` (placeholder -> its shape), and,
+    unless `flat` is None (no key asked for), append its layers to `flat` in a topological order. Returns
+    node -> its ref (its index in `flat`; without `flat`, any token telling tensors apart) and the totals
+    of params and MACs. `a`: the member's decisions (for holes and open calls); `grown` adds up the layers
+    and steps that open calls built (the template's own are in `Template.nodes` and `.steps`)."""
+    ref: dict = {}
     params = macs = 0
     passed = False  # a hole or call passed an input on: two inputs of one layer may now be one tensor
+    keyed = flat is not None
     for kind, n, d, ins, edges in t.program:
         if kind == PLACEHOLDER:
             ref[n] = d
             continue
+        shapes = tuple([shape[x] for x in ins])
         if kind == CALL:
-            if d["op"] == MACRO:
+            op = d["op"]
+            if op == MACRO:
                 u = d["template"]
             else:
-                u = d["alts"][a.get(d["decision"], 0)]
+                if op == VCALL:  # an open call: its template for these values, built when first needed
+                    alts = d["alts"]
+                    v = tuple([a.get(k, 0) for k in d["key"]])
+                    u = alts.get(v)
+                    if u is None:
+                        if len(alts) > SUMMARIES:
+                            alts.clear()
+                        u = alts[v] = d["build"](a)
+                else:  # a hole: filled by its decision, or by its `if` condition
+                    u = d["alts"][a.get(d["decision"], 0) if d["pick"] is None else d["pick"](a)]
                 if not isinstance(u, Template):
                     raise Fallback(u.reason)
+                if op == VCALL and grown is not None:
+                    grown[0] += u.nodes
+                    grown[1] += u.steps
             m = [ref[x] for x in ins]
             if passed and len(set(m)) < len(m):
                 raise Fallback("one tensor given twice through a choice")
-            shapes = tuple([info[x].output_shape for x in ins])
-            s = summary(u, shapes, a)
+            s = summary(u, shapes, a, keyed)
             if s.error is not None:
-                if d["op"] == HOLE:
+                if op != MACRO:
                     raise Fallback("a shape error inside an option")  # its paths are not the ordinary ones
                 raise _relocate(s.error, d)
-            info[n] = LayerInfo(shapes, s.shape, s.params, s.macs)
+            if u.dynamic and grown is not None:
+                grown[0] += s.grown[0]
+                grown[1] += s.grown[1]
+            shape[n] = s.shape
             params += s.params
             macs += s.macs
-            base = len(flat)
-            flat.extend([(o, rest, tuple([(m[-r - 1] if r < 0 else r + base, i) for r, i in fins]))
-                         for o, rest, fins in s.flat])
             if s.out < 0:
                 passed = True
                 ref[n] = m[-s.out - 1]
-            else:
+            elif keyed:
+                base = len(flat)
+                flat.extend([(o, rest, tuple([(m[-r - 1] if r < 0 else r + base, i) for r, i in fins]))
+                             for o, rest, fins in s.flat])
                 ref[n] = s.out + base
+            else:
+                ref[n] = n
             continue
-        shapes = tuple([info[x].output_shape for x in ins])
         if d["op"] == "add" and d["args"].get("project") == "auto" and len(set(shapes)) > 1:
             shapes, edges, p, c = _projection(t, n, d, ins, shapes, edges, ref, flat)
             params += p
             macs += c
-        i = info[n] = _infer(d, shapes)
+        i = _infer(d, shapes)
+        shape[n] = i.output_shape
         params += i.params
         macs += i.macs
-        ref[n] = len(flat)
-        fins = tuple([(ref[u], k) for u, k in edges])
-        if passed and len(fins) > 1 and len({r for r, _ in fins}) < len(fins):
+        if passed and len(edges) > 1 and len({ref[u] for u, _ in edges}) < len(edges):
             raise Fallback("one tensor given twice through a choice")
-        flat.append((d["op"], label_rest(d, i), fins))
+        if keyed:
+            ref[n] = len(flat)
+            flat.append((d["op"], label_rest(d, i), tuple([(ref[u], k) for u, k in edges])))
+        else:
+            ref[n] = n
     return ref, params, macs
 
 
 def _projection(t: Template, n: str, d: dict, ins: tuple, shapes: tuple, edges: tuple, ref: dict, flat: list):
     """A residual's automatic shortcut projection (conv + batchnorm, as `infer_shapes` inserts it), put in
-    `flat`; returns the add's input shapes and edges, and the projection's params and MACs."""
+    `flat` (if any); returns the add's input shapes and edges, and the projection's params and MACs."""
     g = nx.DiGraph(settings=t.settings)
     g.add_node(n, **d)
     g.add_edge(ins[0], n, index=0)
@@ -114,9 +139,12 @@ def _projection(t: Template, n: str, d: dict, ins: tuple, shapes: tuple, edges: 
     shapes = _project(g, n, list(ins), shapes)
     prefix = d["args"]["shortcut"]
     conv, bn = g.nodes[prefix + ".conv1"], g.nodes[prefix + ".batchnorm1"]
-    flat.append(("conv", label_rest(conv), ((ref[ins[1]], 0),)))
-    ref[prefix + ".batchnorm1"] = len(flat)
-    flat.append(("batchnorm", label_rest(bn), ((len(flat) - 1, 0),)))
+    if flat is None:
+        ref[prefix + ".batchnorm1"] = prefix + ".batchnorm1"
+    else:
+        flat.append(("conv", label_rest(conv), ((ref[ins[1]], 0),)))
+        ref[prefix + ".batchnorm1"] = len(flat)
+        flat.append(("batchnorm", label_rest(bn), ((len(flat) - 1, 0),)))
     edges = tuple(e for e in edges if e[0] != ins[1]) + ((prefix + ".batchnorm1", 1),)
     return shapes, edges, conv["info"].params + bn["info"].params, conv["info"].macs + bn["info"].macs
 
@@ -124,24 +152,29 @@ def _projection(t: Template, n: str, d: dict, ins: tuple, shapes: tuple, edges: 
 SUMMARIES = 4096  # per template with holes: one summary per member of its holes, so bounded
 
 
-def summary(t: Template, shapes: tuple, a: dict) -> Summary:
+def summary(t: Template, shapes: tuple, a: dict, keyed: bool = True) -> Summary:
+    """`t` given its input shapes (and the member's hole decisions), cached; with its flat layers if
+    `keyed` (a summary first made without them is made again with them when a key needs them)."""
     key = (shapes, tuple([a.get(k, 0) for k in t.hole_keys])) if t.hole_keys else shapes
     s = t.summaries.get(key)
-    if s is None:
+    if s is None or keyed and s.flat is None and s.error is None:
         if t.hole_keys and len(t.summaries) > SUMMARIES:
             t.summaries.clear()  # start afresh, as the template cache does
-        s = t.summaries[key] = _summarise(t, shapes, a)
+        s = t.summaries[key] = _summarise(t, shapes, a, keyed)
     return s
 
 
-def _summarise(t: Template, shapes: tuple, a: dict) -> Summary:
-    info = {f"${i}": LayerInfo((), shape, 0, 0) for i, shape in enumerate(shapes)}
-    flat: list = []
+def _summarise(t: Template, shapes: tuple, a: dict, keyed: bool) -> Summary:
+    shape = {f"${i}": s for i, s in enumerate(shapes)}
+    flat: list | None = [] if keyed else None
+    grown = [0, 0] if t.dynamic else None
     try:
-        ref, params, macs = _run(t, info, flat, a)
+        ref, params, macs = _run(t, shape, flat, a, grown)
     except ArchShapeError as e:
         return Summary(error=e)
-    return Summary(info[t.out].output_shape, params, macs, None, flat, ref[t.out])
+    out = ref[t.out]
+    return Summary(shape[t.out], params, macs, None, flat, out if type(out) is int else 0,
+                   tuple(grown) if grown else (0, 0))
 
 
 def _relocate(e: ArchShapeError, d: dict) -> ArchShapeError:
@@ -211,27 +244,37 @@ class FastChecker:
         memo = self.holes
         memo.assignment = assignment
         net = self._net
-        cache_key = ("@network", memo.slice_of(net.name))
-        t = memo.templates.get(cache_key)
+        t = memo.templates.get(("@network", "open"))
+        if t is None:  # once: the network with its choice(...) values left open serves every member
+            t = memo.templates[("@network", "open")] = self._network(net, memo, open=True)
         expr.CHOSEN = memo.chosen()
         try:
-            if t is None:
-                t = memo.templates[cache_key] = self._network(net, memo)
-            if isinstance(t, Poisoned):
-                raise Fallback(t.reason)
+            if isinstance(t, Poisoned):  # a value a layer reads directly: one template per value slice
+                cache_key = ("@network", memo.slice_of(net.name))
+                t = memo.templates.get(cache_key)
+                if t is None:
+                    t = memo.templates[cache_key] = self._network(net, memo)
+                if isinstance(t, Poisoned):
+                    raise Fallback(t.reason)
             return self._totals(t, assignment, key)
+        except Resolve as e:
+            raise Fallback("an open choice's value was needed") from e
         finally:
             expr.CHOSEN = None
 
-    def _network(self, net: ast.Definition, memo: HoleMemo):
+    def _network(self, net: ast.Definition, memo: HoleMemo, open: bool = False):
         """The network's macro-level graph, kept as a template (or why it has none)."""
-        el = _Holes(self.space, memo)
+        el = _Holes(self.space, memo, open=open)
+        el.root = open
+        expr.OPEN = open
         try:
             g = el.run(net, {})
             if el.real_nodes > NEAR_NODES or el.steps > NEAR_STEPS:
                 raise Fallback("limits within reach")
-        except (Fallback, ArchError) as e:
+        except (Fallback, ArchError, Resolve) as e:
             return Poisoned(str(e))
+        finally:
+            expr.OPEN = False
         return _network_template(g, el)
 
     def _fast(self, module: ast.Module, key: bool) -> Checked:
@@ -249,8 +292,11 @@ class FastChecker:
     @staticmethod
     def _totals(t: Template, a: dict, key: bool) -> Checked:
         """The network `t` (no placeholders) checked: its totals and, if `key`, its dedup key."""
-        flat: list = []
-        info: dict = {}
-        ref, params, macs = _run(t, info, flat, a)
+        flat: list | None = [] if key else None
+        shape: dict = {}
+        grown = [0, 0] if t.dynamic else None
+        ref, params, macs = _run(t, shape, flat, a, grown)
+        if grown and (t.nodes + grown[0] > NEAR_NODES or t.steps + grown[1] > NEAR_STEPS):
+            raise Fallback("limits within reach")
         k = flat_key(flat, ref[t.out], t.settings) if key else None
-        return Checked(params, macs, info[t.out].output_shape, k)
+        return Checked(params, macs, shape[t.out], k)

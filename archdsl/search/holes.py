@@ -14,11 +14,15 @@ messages) are not the ordinary ones: a member that meets any error, or anything 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..dsl import ast
 from ..dsl.choices import _CHOICES, _choice_nodes, _keys, _walk, expand
 from ..dsl.elaborate import _assigns, _Body, _Scope
 from ..dsl.errors import ArchError
-from .memo import HOLE, Fallback, Memo, Template, _Macro, _names, freeze
+from ..dsl.expr import Open, Resolve, Sequence, evaluate
+from ..dsl.limits import MAX_CALL_DEPTH
+from .memo import HOLE, VCALL, Fallback, Memo, Template, _Macro, _names, decision_slices, freeze
 
 
 class Poisoned:
@@ -40,6 +44,51 @@ class HoleMemo(Memo):
         self.value_sites = [(id(c), self.key_of[id(c)]) for c in nodes if isinstance(c, ast.ValueChoice)]
         self.module = space_module
         self.sites: dict[int, tuple] = {}
+        self.full = decision_slices(space_module)  # per block: every decision below it, holes included
+        self.value_keys = {k for _, k in self.value_sites}
+        self._reached: dict[int, tuple] = {}
+
+    def reach(self, node) -> set:
+        """The decisions of the choices written in `node` and in the blocks it names."""
+        hit = self._reached.get(id(node))
+        if hit is None or hit[0] is not node:
+            hit = self._reached[id(node)] = (node, frozenset(self._reach(node)))
+        return set(hit[1])
+
+    def in_values(self, values: dict) -> tuple:
+        """The member's options for the value choices written inside the sequences among `values`: a
+        template built from them depends on those too (the sequence's text is the same for every member)."""
+        keys: set = set()
+        for v in values.values():
+            if isinstance(v, (Sequence, tuple, Open)):
+                keys |= self.depends(v)
+        a = self.assignment
+        return tuple((k, a.get(k, 0)) for k in sorted(keys & self.value_keys))
+
+    def _reach(self, node) -> set:
+        found: list = []
+        _walk(node, found.append)
+        keys = {self.key_of[id(c)] for c in found if id(c) in self.key_of}
+        names: set = set()
+        _names(node, names)
+        for n in names:
+            keys.update(self.full.get(n, ()))
+        return keys
+
+    def depends(self, v) -> set:
+        """The decisions a parameter value depends on: an open choice's own, and those inside sequences."""
+        if type(v) is Open:
+            return {v.key} | self.reach(v.choice) | self._env(v.choice, v.env)
+        if isinstance(v, Sequence):
+            return self.reach(v.body) | self._env(v.body, v.env)
+        if isinstance(v, tuple):
+            return set().union(*(self.depends(x) for x in v))
+        return set()
+
+    def _env(self, node, env) -> set:
+        names: set = set()
+        _names(node, names)
+        return set().union(*(self.depends(env[n]) for n in names if n in env))
 
     def chosen(self) -> dict[int, int]:
         a = self.assignment
@@ -62,26 +111,143 @@ class HoleMemo(Memo):
 
 
 class _Holes(_Macro):
-    def __init__(self, module, memo, blocks=None, callables=None):
+    """`open`: `choice(...)` values are left open (`expr.Open`) and passed on to blocks as they are; a call
+    or any other item that needs their values becomes an open item (`_open_item`), an `if` on them a hole (`_branches`). The
+    network is then one template for every member even where its choices are values."""
+
+    def __init__(self, module, memo, blocks=None, callables=None, open=False):
         super().__init__(module, memo, blocks, callables)
         self.unsure: set[str] = set()  # tensor names only some options of a hole read
+        self.open = open
+        self.root = False  # the network's own body: an item there that needs an open value is built per value
+
+    def _sub(self, n: int) -> _Holes:
+        sub = super()._sub(n)
+        sub.open = self.open
+        return sub
+
+    def _slice(self, name: str, values: dict):
+        if self.open:
+            return "open"  # built open, a template serves every member
+        return super()._slice(name, values), self.memo.in_values(values)
 
     def _item(self, item, x: str, scope: _Scope, body: _Body) -> str:
+        if not self.open:
+            return self._plain(item, x, scope, body)
+        if isinstance(item, ast.If) and self._needs_open(item.cond, body):
+            self.steps += 1
+            return self._branches(item, x, scope, body)
+        if not self.root:
+            return self._plain(item, x, scope, body)  # a Resolve makes the whole enclosing call open
+        before = self.g.number_of_nodes()
+        try:
+            return self._plain(item, x, scope, body)
+        except Resolve:
+            if self.g.number_of_nodes() != before or isinstance(item, ast.Assign):
+                raise Fallback("an open choice met after layers were built") from None
+        return self._open_item(item, x, scope, body)
+
+    def _plain(self, item, x: str, scope: _Scope, body: _Body) -> str:
         if isinstance(item, _CHOICES):
             self.steps += 1
             return self._hole(item, x, scope, body)
         return super()._item(item, x, scope, body)
 
+    def _needs_open(self, cond, body: _Body) -> bool:
+        try:
+            evaluate(cond, body.values, self.trace)
+        except Resolve:
+            return True
+        except ArchError:
+            pass  # the ordinary elaboration raises it
+        return False
+
+    def _branches(self, item: ast.If, x: str, scope: _Scope, body: _Body) -> str:
+        """An `if` whose condition reads an open choice: a hole of its two branches, picked per member."""
+        alternatives = (item.then, item.orelse or ast.Seq((), item.span))
+        mentioned: set = set()
+        _names(alternatives, mentioned)
+        env, memo = dict(body.values), self.memo
+
+        needed = [k for k in _mentions(item.cond) if k in env]
+
+        def pick(a: dict) -> int:
+            cond = evaluate(item.cond, {k: _value(env[k], a) for k in needed})
+            if not isinstance(cond, bool):
+                raise Fallback("an if whose condition is not true or false")
+            return 0 if cond else 1
+
+        reads = memo.reach(item.cond) | memo.depends(tuple(env[k] for k in sorted(_mentions(item.cond)) if k in env))
+        return self._hole_node(("@if", id(item)), alternatives, mentioned, (), x, scope, body, item.span, None, pick,
+                               tuple(sorted(reads)))
+
+    def _block(self, call: ast.Call, x: str, scope: _Scope, body: _Body) -> str:
+        if not self.open:
+            return super()._block(call, x, scope, body)
+        before = self.g.number_of_nodes()
+        try:
+            return super()._block(_passing(call, body, self.memo), x, scope, body)
+        except Resolve:
+            if self.g.number_of_nodes() != before:
+                raise Fallback("an open choice met while a call was expanded in place") from None
+        return self._open_item(call, x, scope, body)
+
+    def _open_item(self, item, x: str, scope: _Scope, body: _Body) -> str:
+        """An item that needs an open choice's value (a call, a layer, a repeat): a node whose template is
+        built, once per value of the decisions it depends on, when a member first needs it."""
+        mentioned = _mentions(item)
+        names = sorted(n for n in body.tensors if n in mentioned)
+        tensors = [x] + [body.tensors[n] for n in names]
+        body.read.update(names)  # each template built must read them all, or it is poisoned
+        distinct = list(dict.fromkeys(tensors))
+        pattern = tuple(distinct.index(t) for t in tensors)
+        n = max(pattern) + 1
+        env, memo, stack, follows = dict(body.values), self.memo, list(self.stack), {}
+        deps = memo.reach(item) | memo.depends(tuple(env[k] for k in sorted(mentioned) if k in env))
+        reads = tuple(sorted(k for k in deps if k in memo.value_keys))  # what its template depends on
+
+        def build(a: dict):
+            sub = self._sub(n)
+            sub.open, sub.stack = False, list(stack)
+            inner = {"in": "$0", **{name: f"${pattern[j + 1]}" for j, name in enumerate(names)}}
+            try:
+                out = sub._item(item, "$0", _Scope("@."), _Body(_concrete(env, a, memo), inner, {}))
+                if out.startswith("$") and sub.real_nodes:
+                    raise Fallback("an item that returns an input but builds layers")
+                t = sub._close(out, n, sub.depth, follows.get("ops"))
+                if len(stack) + t.depth >= MAX_CALL_DEPTH // 2:
+                    raise Fallback("blocks nested near the limit")
+                if any(not t.always[i] and t.out != f"${i}" for i in range(n)):
+                    raise Fallback("an item that reads an input for some members only")
+            except (Fallback, ArchError, Resolve) as e:
+                sub.g.__dict__.clear()
+                return Poisoned(str(e))
+            return t
+
+        path = scope.name(getattr(item, "name", "item"))
+        self.g.add_node(path, op=VCALL, args={}, alts={}, build=build, key=reads, follows=follows,
+                        reads=tuple(sorted(deps)), inputs=distinct, path=path, span=getattr(item, "span", None), trace=self.trace)
+        for i, u in enumerate(distinct):
+            self.g.add_edge(u, path, index=i)
+        return path
+
     def _hole(self, c, x: str, scope: _Scope, body: _Body) -> str:
         alternatives, mentioned, keys = self.memo.site(c)
+        decision = self.memo.key_of[id(c)]
+        return self._hole_node(id(c), alternatives, mentioned, keys, x, scope, body, c.span, decision, None,
+                               (decision,))
+
+    def _hole_node(self, site, alternatives, mentioned, keys, x, scope, body, span, decision, pick, deps) -> str:
+        """A hole: one template per alternative, filled per member by its `decision` (or `pick(a)`)."""
         names = sorted(n for n in body.tensors if n in mentioned)
         tensors = [x] + [body.tensors[n] for n in names]
         distinct = list(dict.fromkeys(tensors))
         pattern = tuple(distinct.index(t) for t in tensors)
         a = self.memo.assignment
         try:
-            key = ("@hole", id(c), tuple((k, freeze(v)) for k, v in body.values.items()), pattern, tuple(names),
-                   self._frozen_settings(), tuple(a.get(k, 0) for k in keys))
+            key = ("@hole", site, tuple((k, freeze(v)) for k, v in body.values.items()), pattern, tuple(names),
+                   self._frozen_settings(), tuple(a.get(k, 0) for k in keys),
+                   () if self.open else self.memo.in_values(body.values))
             hash(key)
         except TypeError:
             raise Fallback("a value with no exact stand-in") from None
@@ -101,8 +267,8 @@ class _Holes(_Macro):
             self.real_nodes += max(t.nodes for t in templates)
             self.depth = max(self.depth, max(t.depth for t in templates))
         path = scope.name(HOLE)
-        self.g.add_node(path, op=HOLE, args={}, decision=self.memo.key_of[id(c)], alts=built, inputs=distinct,
-                        path=path, span=c.span, trace=self.trace)
+        self.g.add_node(path, op=HOLE, args={}, decision=decision, pick=pick, reads=deps, alts=built,
+                        inputs=distinct, path=path, span=span, trace=self.trace)
         for i, u in enumerate(distinct):
             if any(t.consumers[i] or t.out == f"${i}" for t in templates):
                 self.g.add_edge(u, path, index=i)
@@ -137,3 +303,51 @@ class _Holes(_Macro):
         finally:
             self.unsure = unsure | self.unsure
         return out
+
+
+def _mentions(node) -> set:
+    names: set = set()
+    _names(node, names)
+    return names
+
+
+def _passing(call: ast.Call, body: _Body, memo: HoleMemo) -> ast.Call:
+    """`call` with each argument that is a `choice(...)`, or a name holding an open one, given as the open
+    value itself (so the block is built once for every option)."""
+    args, changed = [], False
+    for arg in call.args:
+        v = arg.value
+        o = None
+        if isinstance(v, ast.ValueChoice) and id(v) in memo.key_of:
+            o = Open(v, dict(body.values), memo.key_of[id(v)])
+        elif isinstance(v, ast.Name) and type(body.values.get(v.id)) is Open:
+            o = body.values[v.id]
+        if o is not None:
+            arg, changed = replace(arg, value=ast.Number(o, v.span)), True
+        args.append(arg)
+    return replace(call, args=tuple(args)) if changed else call
+
+
+def _concrete(env: dict, a: dict, memo: HoleMemo) -> dict:  # noqa: ARG001
+    """`env` with its open choices given the member's values (`a`: its decisions)."""
+    return {k: _value(v, a) for k, v in env.items()}
+
+
+_NAMES: dict[int, tuple] = {}  # id of an option's expression -> (it, the names it mentions)
+
+
+def _value(v, a: dict):
+    if type(v) is Open:
+        option = v.choice.options[a.get(v.key, 0)]
+        if type(option) is ast.Number:
+            return option.value
+        hit = _NAMES.get(id(option))
+        if hit is None or hit[0] is not option:
+            hit = _NAMES[id(option)] = (option, tuple(_mentions(option)))
+        return evaluate(option, {k: _value(v.env[k], a) for k in hit[1] if k in v.env})
+    if isinstance(v, Sequence):
+        env = {k: _value(x, a) for k, x in v.env.items()}
+        return v if all(env[k] is x for k, x in v.env.items()) else Sequence(v.body, env)
+    if isinstance(v, tuple):
+        return tuple(_value(x, a) for x in v)
+    return v

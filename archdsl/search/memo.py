@@ -23,7 +23,8 @@ from ..dsl.limits import MAX_CALL_DEPTH, MAX_NODES, MAX_STEPS
 from ..dsl.ops import BIAS_CANCELLING_OPS
 
 MACRO = "@call"  # the op of a macro node (no layer has this name)
-HOLE = "@choice"  # the op of a hole node: a `choice { ... }` filled per member (see `holes`)
+HOLE = "@choice"  # the op of a hole node: a `choice { ... }` (or an `if` on a choice) filled per member
+VCALL = "@open-call"  # a block call given choices left open: its template is built per value (see `holes`)
 VARIES = "@varies"  # a consumer op that depends on the member (a hole reads the tensor)
 NEAR_NODES, NEAR_STEPS = MAX_NODES // 2, MAX_STEPS // 2  # past these the ordinary check decides
 
@@ -51,16 +52,21 @@ class Template:
         keys: set = set()
         program = []
         pred = g._pred
+        self.dynamic = False  # holds an open call: the member's layer and step counts vary (`Summary.grown`)
         for n, d in g._node.items():
             op = d["op"]
             if n[0] == "$":
                 program.append((PLACEHOLDER, n, -int(n[1:]) - 1, None, None))
-            elif op == MACRO or op == HOLE:
+            elif op == MACRO or op == HOLE or op == VCALL:
+                keys.update(d["reads"])  # the decisions it depends on: its summaries' key
                 if op == MACRO:
-                    keys.update(d["template"].hole_keys)
+                    self.dynamic |= d["template"].dynamic
+                elif op == HOLE:
+                    built = [t for t in d["alts"] if isinstance(t, Template)]
+                    keys.update(k for t in built for k in t.hole_keys)
+                    self.dynamic |= any(t.dynamic for t in built)
                 else:
-                    keys.add(d["decision"])
-                    keys.update(k for t in d["alts"] if isinstance(t, Template) for k in t.hole_keys)
+                    self.dynamic = True
                 program.append((CALL, n, d, tuple(d["inputs"]), None))
             else:
                 edges = tuple((u, e["index"]) for u, e in pred[n].items())
@@ -177,7 +183,7 @@ class _Macro(_Elaborator):
         tensors = [inner.tensors["in"]] + [inner.tensors[p.name] for p in block.params if p.tensor]
         distinct = list(dict.fromkeys(tensors))
         try:
-            key = (call.name, self.memo.slice_of(call.name), tuple((k, freeze(v)) for k, v in values.items()),
+            key = (call.name, self._slice(call.name, values), tuple((k, freeze(v)) for k, v in values.items()),
                    tuple(distinct.index(t) for t in tensors), self._frozen_settings())
             hash(key)
         except TypeError:  # a value with no exact stand-in: expand it here, as the ordinary path does
@@ -197,11 +203,16 @@ class _Macro(_Elaborator):
             raise Fallback("limits within reach")
         self.real_nodes += t.nodes
         path = scope.name(call.name)
-        self.g.add_node(path, op=MACRO, args={}, block=call.name, template=t, inputs=distinct, path=path, span=call.span, trace=self.trace)
+        self.g.add_node(path, op=MACRO, args={}, block=call.name, template=t, reads=t.hole_keys, inputs=distinct,
+                        path=path, span=call.span, trace=self.trace)
         for i, u in enumerate(distinct):
             if t.consumers[i]:  # an input the body never reads gets no edge, as in the full graph
                 self.g.add_edge(u, path, index=i)
         return path
+
+    def _slice(self, name: str, values: dict) -> tuple | str:  # noqa: ARG002
+        """The member's decisions a call of block `name` with `values` can depend on (in its template's key)."""
+        return self.memo.slice_of(name)
 
     def _frozen_settings(self) -> tuple:
         f = self.__dict__.get("_fs")
@@ -230,14 +241,19 @@ class _Macro(_Elaborator):
             sub.g.add_node(f"${i}", op="input", args={}, path=f"${i}", span=None, trace=())
         return sub
 
-    def _close(self, out: str, n: int, depth: int) -> Template:
+    def _close(self, out: str, n: int, depth: int, follows: tuple | None = None) -> Template:
         """This (sub-)elaborator's graph, ending at `out`, as a template; then the graph is freed now, not by
-        the cyclic collector (its cached views refer back to it)."""
+        the cyclic collector (its cached views refer back to it). `follows`: the ops that read the template's
+        output, where they are known (an open item's), which settle the bias of a conv there."""
         try:
+            self._output = out
             self._refuse_unused(out)
             d = self.g.nodes[out]
             if d["op"] != MACRO and d["args"].get("bias") == "auto":
-                raise Fallback("the bias of the call's last conv depends on what follows it")
+                succ = None if follows is None else self._consumer_ops(out) + list(follows)
+                if succ is None or VARIES in succ:
+                    raise Fallback("the bias of the call's last conv depends on what follows it")
+                d["args"]["bias"] = not (len(succ) == 1 and succ[0] in BIAS_CANCELLING_OPS)
             self._resolve_conv_bias()
             consumers = tuple(tuple(self._consumer_ops(f"${i}")) for i in range(n))
             always = tuple(self._surely_read(f"${i}") for i in range(n))
@@ -260,7 +276,7 @@ class _Macro(_Elaborator):
         """(successor data, the input position of `n` there) for every node reading `n`."""
         for s in self.g.successors(n):
             d = self.g.nodes[s]
-            yield d, (d["inputs"].index(n) if d["op"] in (MACRO, HOLE) else None)
+            yield d, (d["inputs"].index(n) if d["op"] in (MACRO, HOLE, VCALL) else None)
 
     def _surely_read(self, n: str) -> bool:
         """Whether every member reads `n`: a layer does; a call if its body always does; a hole if each of
@@ -269,13 +285,19 @@ class _Macro(_Elaborator):
             if d["op"] == MACRO:
                 if d["template"].always[i]:
                     return True
+            elif d["op"] == VCALL:
+                return True  # each of its templates must read every input, or it is poisoned
             elif d["op"] == HOLE:
-                if all(isinstance(t, Template) and (t.always[i] or t.out == f"${i}" and self._surely_read(d["path"]))
+                if all(isinstance(t, Template) and (t.always[i] or t.out == f"${i}" and self._passed_on(d["path"]))
                        for t in d["alts"]):
                     return True
             else:
                 return True
         return False
+
+    def _passed_on(self, n: str) -> bool:
+        """`n` (a hole's output) is read by every member, or is what the template returns."""
+        return n == self.__dict__.get("_output") or self._surely_read(n)
 
     def _consumer_ops(self, n: str) -> list[str]:
         """The ops of the real layers reading `n`, looking into macro nodes (VARIES for a hole)."""
@@ -283,7 +305,7 @@ class _Macro(_Elaborator):
         for d, i in self._readers(n):
             if d["op"] == MACRO:
                 ops.extend(d["template"].consumers[i])
-            elif d["op"] == HOLE:
+            elif d["op"] == HOLE or d["op"] == VCALL:
                 ops.append(VARIES)
             else:
                 ops.append(d["op"])
@@ -291,7 +313,9 @@ class _Macro(_Elaborator):
 
     def _resolve_conv_bias(self) -> None:
         for n, d in self.g.nodes(data=True):
-            if d["args"].get("bias") == "auto":
+            if d["op"] == VCALL:  # what reads an open item: the bias of a conv it ends with, when built
+                d["follows"]["ops"] = tuple(self._consumer_ops(n))
+            elif d["args"].get("bias") == "auto":
                 succ = self._consumer_ops(n)
                 if VARIES in succ:
                     raise Fallback("the bias of a conv depends on the option a choice after it takes")

@@ -48,7 +48,7 @@ class Candidate:
     text: str | None  # None until the member is about to become a trial (most checked members never are)
     params: int
     macs: int
-    key: str
+    key: str | None  # the graph key; None until the member is drawn to become a trial (`keyed`)
 
 
 class ArchSearcher(Searcher):
@@ -123,9 +123,16 @@ class ArchSearcher(Searcher):
             memo[a] = self._examine(a)
         return memo[a]
 
+    def keyed(self, c: Candidate) -> Candidate:
+        """`c` with its graph key: computed only for members drawn to become trials, since scoring and
+        the feasibility oracle need only validity and totals (the key walks every layer)."""
+        if c.key is None:
+            c = self.__dict__["_memo"][c.assignment] = replace(c, key=self.space.fast_check(c.assignment).key)
+        return c
+
     def _examine(self, a: tuple[int, ...]) -> Candidate | str:
         try:
-            c = self.space.fast_check(a, key=self.dedup)  # equal to checking the member's text (test_fastcheck)
+            c = self.space.fast_check(a, key=False)  # equal to checking the member's text (test_fastcheck)
         except ArchError as e:
             return f"{e.kind}: {e.message}"
         params, macs = c.params, c.macs
@@ -133,8 +140,7 @@ class ArchSearcher(Searcher):
             return f"budget: {params:,} params > max {self.max_params:,}"
         if self.max_macs is not None and macs > self.max_macs:
             return f"budget: {macs:,} MACs > max {self.max_macs:,}"
-        key = c.key if self.dedup else repr(a)
-        return Candidate(a, None, params, macs, key)
+        return Candidate(a, None, params, macs, None if self.dedup else repr(a))
 
     def _reward(self, result: dict | None, error: bool, c: Candidate | None = None) -> float | None:
         if error or not result:
@@ -185,6 +191,7 @@ class ArchSearcher(Searcher):
                 self.strategy.tell(a, None)  # the controller learns from an invalid sample at once
                 continue
             self.valid_seen += 1
+            c = self.keyed(c)
             if self.dedup and c.key in self.known:
                 reasons["duplicate"] += 1
                 self.rejected["duplicate"] += 1
