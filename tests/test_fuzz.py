@@ -239,7 +239,10 @@ def test_the_hang_budget_fits_the_whole_property_on_the_largest_legal_network():
 
     layers = 3000
     text = "network n {\n    input(3, 8, 8)\n    { conv(4, 3, padding=1) } * %d\n}\n" % layers
-    start = time.process_time()
-    assert violation(text) is None
-    per_layer = (time.process_time() - start) / layers
+    spent = []
+    for _ in range(3):  # the least of three: CPU time still grows when another process shares the core
+        start = time.process_time()
+        assert violation(text) is None
+        spent.append(time.process_time() - start)
+    per_layer = min(spent) / layers
     assert per_layer * MAX_NODES * 1.5 < HANG_SECONDS, f"{per_layer * 1e6:.0f} us a layer"
