@@ -262,21 +262,34 @@ def test_residual_explicit_shortcut_mismatch(tmp_path):
     text = "network n {\n    input(16, 32, 32)\n    residual { conv(32, 3, padding=1) } shortcut { identity }\n}\n"
     err = fail(tmp_path, text)
     assert_located(err, ArchShapeError, 3, 5, "body and shortcut must have the same shape to be added")
-    assert "32x32x32, 16x32x32" in err.message
+    assert "got 32x32x32 from the body, 16x32x32 from the shortcut" in err.message
 
 
 def test_add_branches_with_different_shapes(tmp_path):
     text = "network n {\n    input(16, 32, 32)\n    add { branch { conv(16, 3, padding=1) } branch { conv(32, 1) } }\n}\n"
     err = fail(tmp_path, text)
-    assert_located(err, ArchShapeError, 3, 5, "add1: the branches of add must have the same shape", "add")
-    assert "16x32x32, 32x32x32" in err.message
+    assert_located(err, ArchShapeError, 3, 5, "add1: the inputs of add must have the same shape", "add")
+    assert "got 16x32x32 from branch 1, 32x32x32 from branch 2" in err.message
+
+
+@pytest.mark.parametrize("merge,shapes", [
+    ("add(@a, @b, @a)", "got 16x32x32 from @a, 32x32x32 from @b, 16x32x32 from @a"),
+    ("concat(@b, @p)", "got 32x32x32 from @b, 16x16x16 from @p"),
+    ("mul(@p, @b)", "got 16x16x16 from @p, 32x32x32 from @b"),
+])
+def test_a_merge_of_named_tensors_says_which_input_has_which_shape(tmp_path, merge, shapes):
+    pooled = "p = @a maxpool(2);\n    " if "@p" in merge else ""
+    body = f"a = conv(16, 3, padding=1);\n    b = @a conv(32, 1);\n    {pooled}{merge}"
+    err = fail(tmp_path, net(body))
+    assert_located(err, ArchShapeError, 5 + bool(pooled), 5, shapes, merge[:merge.index("(")])
+    assert shapes in err.message
 
 
 def test_concat_branches_with_different_spatial_sizes(tmp_path):
     text = "network n {\n    input(16, 32, 32)\n    concat { branch { conv(16, 3) } branch { conv(16, 1) } }\n}\n"
     err = fail(tmp_path, text)
     assert_located(err, ArchShapeError, 3, 5, "concat1: concat joins channels", "concat")
-    assert "16x30x30, 16x32x32" in err.message
+    assert "got 16x30x30 from branch 1, 16x32x32 from branch 2" in err.message
 
 
 def test_linear_on_an_image_asks_for_flatten(tmp_path):

@@ -1,7 +1,8 @@
-"""Random small spaces, every member (a seeded sample of a big one) checked by the fast path and by checking its text: the two must agree
-on params, MACs, shape, error kind and message, and graph key. The spaces mix what the fast path treats
-apart: choice values passed down blocks, read by layers, by `if` and by repeat counts, written inside
-sequence arguments and in a choice's options, beside `choice { ... }` holes and residuals."""
+"""Random small spaces, every member (a seeded sample of a big one) checked by the fast path and by checking
+its text: the two must agree on params, MACs, shape, error kind and message, and graph key. The spaces mix
+what the fast path treats apart: choice values passed down blocks, read by layers, by `if` and by repeat
+counts, written inside sequence arguments and in a choice's options, beside `choice { ... }` holes,
+residuals and merges."""
 
 import random
 
@@ -52,7 +53,8 @@ class Writer:
         return " ".join(self.item(params, blocks, depth) for _ in range(self.rng.randint(1, 3)))
 
     def item(self, params, blocks, depth) -> str:
-        kinds = ["conv", "conv", "pool"] + ["if", "residual", "repeat", "hole"] * (depth < 2) + ["call"] * bool(blocks)
+        nested = ["if", "residual", "merge", "repeat", "hole"] * (depth < 2)
+        kinds = ["conv", "conv", "pool"] + nested + ["call"] * bool(blocks)
         kind = self.pick(*kinds)
         if kind == "conv":
             k = self.value(params, "k")
@@ -66,6 +68,10 @@ class Writer:
             return f"if {cond} {{ {self.items(params, blocks, depth + 1)} }}{orelse}"
         if kind == "residual":
             return f"residual {{ {self.items(params, blocks, depth + 1)} }}"
+        if kind == "merge":  # branches of other widths or sizes: errors that name the branch
+            kind = self.pick("add", "concat")
+            first, second = self.items(params, blocks, depth + 1), self.items(params, blocks, depth + 1)
+            return f"{kind} {{ branch {{ {first} }} branch {{ {second} }} }}"
         if kind == "repeat":
             n = self.choice(1, 2) or "2"
             return f"{{ {self.item(params, blocks, depth + 1)} }} * {n}"

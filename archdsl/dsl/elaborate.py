@@ -247,7 +247,8 @@ class _Elaborator:
             return self._merge(item, x, scope, body)
         if isinstance(item, ast.MergeRefs):
             sources = [self._ref(r, body) for r in item.refs]
-            return self._merge_node(item.kind, {}, scope.name(item.kind), item.span, sources, scope)
+            return self._merge_node(item.kind, {}, scope.name(item.kind), item.span, sources, scope,
+                                    [f"@{r.name}" for r in item.refs])
         if isinstance(item, ast.Ref):
             return self._ref(item, body)
         if isinstance(item, ast.Assign):
@@ -317,14 +318,16 @@ class _Elaborator:
             args = {"project": "none"}
         else:
             s, args = x, {"project": "auto", "shortcut": shortcut_scope.prefix[:-1]}
-        return self._merge_node("add", args, scope.name("residual"), item.span, [y, s], scope, residual=True)
+        return self._merge_node("add", args, scope.name("residual"), item.span, [y, s], scope,
+                                ["the body", "the shortcut"], residual=True)
 
     def _merge(self, item: ast.Merge, x: str, scope: _Scope, body: _Body) -> str:
         if not item.branches:
             raise ArchArgumentError(f"{item.kind} needs at least one branch {{ ... }}", item.span, self.trace)
         name = scope.name(item.kind)
         outs = [self._seq(b, x, _Scope(f"{name}.branch{i}."), body) for i, b in enumerate(item.branches, 1)]
-        return self._merge_node(item.kind, {}, name, item.span, outs, scope)
+        return self._merge_node(item.kind, {}, name, item.span, outs, scope,
+                                [f"branch {i}" for i in range(1, len(outs) + 1)])
 
     def _distinct(self, sources: list[str], name: str, span) -> list[str]:
         """A DiGraph holds one edge per pair: a source used twice gets an identity node of its own."""
@@ -336,8 +339,9 @@ class _Elaborator:
             inputs.append(s)
         return inputs
 
-    def _merge_node(self, kind, args, name, span, sources, scope: _Scope, residual=False) -> str:
+    def _merge_node(self, kind, args, name, span, sources, scope: _Scope, labels: list[str], residual=False) -> str:
         node = self._node(kind, args, name, span, self._distinct(sources, name, span))
+        self.g.nodes[node]["labels"] = labels  # what the user wrote for each input, for shape errors
         if residual:
             self.g.nodes[node]["residual"] = True
         return node

@@ -112,8 +112,8 @@ class HoleMemo(Memo):
 
 class _Holes(_Macro):
     """`open`: `choice(...)` values are left open (`expr.Open`) and passed on to blocks as they are; a call
-    or any other item that needs their values becomes an open item (`_open_item`), an `if` on them a hole (`_branches`). The
-    network is then one template for every member even where its choices are values."""
+    or any other item that needs their values becomes an open item (`_open_item`), an `if` on them a hole
+    (`_branches`). The network is then one template for every member even where its choices are values."""
 
     def __init__(self, module, memo, blocks=None, callables=None, open=False):
         super().__init__(module, memo, blocks, callables)
@@ -226,7 +226,8 @@ class _Holes(_Macro):
 
         path = scope.name(getattr(item, "name", "item"))
         self.g.add_node(path, op=VCALL, args={}, alts={}, build=build, key=reads, follows=follows,
-                        reads=tuple(sorted(deps)), inputs=distinct, path=path, span=getattr(item, "span", None), trace=self.trace)
+                        reads=tuple(sorted(deps)), inputs=distinct, path=path, span=getattr(item, "span", None),
+                        trace=self.trace)
         for i, u in enumerate(distinct):
             self.g.add_edge(u, path, index=i)
         return path

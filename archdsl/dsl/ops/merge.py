@@ -6,10 +6,18 @@ from .common import error, fmt
 from .registry import Docs, Op, define
 
 
+def _listed(d, shapes) -> str:
+    """Each input's shape, named as written (`@a`, `branch 2`, `the shortcut`) where the merge knows it."""
+    labels = d.get("labels")
+    if not labels or len(labels) != len(shapes):
+        return ", ".join(fmt(s) for s in shapes)
+    return ", ".join(f"{fmt(s)} from {label}" for s, label in zip(shapes, labels))
+
+
 def _add_shape(d, a, shapes):
     if len(set(shapes)) > 1:
-        listed = ", ".join(fmt(s) for s in shapes)
-        what = "the residual's body and shortcut" if d.get("residual") else "the branches of add"
+        listed = _listed(d, shapes)
+        what = "the residual's body and shortcut" if d.get("residual") else "the inputs of add"
         raise error(d, f"{what} must have the same shape to be added, got {listed}")
     return shapes[0], 0, 0
 
@@ -27,7 +35,7 @@ def _concat_shape(d, a, shapes):
     if all(len(s) == 1 for s in shapes):
         return (sum(s[0] for s in shapes),), 0, 0
     if any(len(s) != 3 for s in shapes) or len({s[1:] for s in shapes}) > 1:
-        listed = ", ".join(fmt(s) for s in shapes)
+        listed = _listed(d, shapes)
         raise error(d, f"concat joins channels, so every branch needs the same height and width; got {listed}")
     return (sum(s[0] for s in shapes), *shapes[0][1:]), 0, 0
 
@@ -51,7 +59,7 @@ def _mul_shape(d, a, shapes):
     ok = full is not None and all(
         s == full or (len(s) == 3 and s in ((full[0], 1, 1), (1, full[1], full[2]))) for s in shapes)
     if not ok:
-        listed = ", ".join(fmt(s) for s in shapes)
+        listed = _listed(d, shapes)
         raise error(d, f"mul multiplies tensors of one shape, or an image C x H x W by C x 1 x 1 (a channel gate) "
                        f"or 1 x H x W (a spatial gate); got {listed}")
     return full, 0, 0
