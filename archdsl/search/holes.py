@@ -46,14 +46,21 @@ class HoleMemo(Memo):
         self.sites: dict[int, tuple] = {}
         self.full = decision_slices(space_module)  # per block: every decision below it, holes included
         self.value_keys = {k for _, k in self.value_sites}
-        self._reached: dict[int, tuple] = {}
+        self._seen: dict[tuple, tuple] = {}  # (what, id of a node) -> (the node, its answer): AST walks once
+
+    def _once(self, what: str, node, walk) -> frozenset:
+        hit = self._seen.get((what, id(node)))
+        if hit is None or hit[0] is not node:
+            hit = self._seen[(what, id(node))] = (node, frozenset(walk(node)))
+        return hit[1]
 
     def reach(self, node) -> set:
         """The decisions of the choices written in `node` and in the blocks it names."""
-        hit = self._reached.get(id(node))
-        if hit is None or hit[0] is not node:
-            hit = self._reached[id(node)] = (node, frozenset(self._reach(node)))
-        return set(hit[1])
+        return set(self._once("reach", node, self._reach))
+
+    def mentions(self, node) -> frozenset:
+        """The names `node` mentions."""
+        return self._once("names", node, _mentions)
 
     def in_values(self, values: dict) -> tuple:
         """The member's options for the value choices written inside the sequences among `values`: a
@@ -169,15 +176,15 @@ class _Holes(_Macro):
         _names(alternatives, mentioned)
         env, memo = dict(body.values), self.memo
 
-        needed = [k for k in _mentions(item.cond) if k in env]
+        needed = sorted(k for k in _mentions(item.cond) if k in env)
 
         def pick(a: dict) -> int:
-            cond = evaluate(item.cond, {k: _value(env[k], a) for k in needed})
+            cond = evaluate(item.cond, {k: _value(env[k], a, memo) for k in needed})
             if not isinstance(cond, bool):
                 raise Fallback("an if whose condition is not true or false")
             return 0 if cond else 1
 
-        reads = memo.reach(item.cond) | memo.depends(tuple(env[k] for k in sorted(_mentions(item.cond)) if k in env))
+        reads = memo.reach(item.cond) | memo.depends(tuple(env[k] for k in needed))
         return self._hole_node(("@if", id(item)), alternatives, mentioned, (), x, scope, body, item.span, None, pick,
                                tuple(sorted(reads)))
 
@@ -329,26 +336,20 @@ def _passing(call: ast.Call, body: _Body, memo: HoleMemo) -> ast.Call:
     return replace(call, args=tuple(args)) if changed else call
 
 
-def _concrete(env: dict, a: dict, memo: HoleMemo) -> dict:  # noqa: ARG001
+def _concrete(env: dict, a: dict, memo: HoleMemo) -> dict:
     """`env` with its open choices given the member's values (`a`: its decisions)."""
-    return {k: _value(v, a) for k, v in env.items()}
+    return {k: _value(v, a, memo) for k, v in env.items()}
 
 
-_NAMES: dict[int, tuple] = {}  # id of an option's expression -> (it, the names it mentions)
-
-
-def _value(v, a: dict):
+def _value(v, a: dict, memo: HoleMemo):
     if type(v) is Open:
         option = v.choice.options[a.get(v.key, 0)]
         if type(option) is ast.Number:
             return option.value
-        hit = _NAMES.get(id(option))
-        if hit is None or hit[0] is not option:
-            hit = _NAMES[id(option)] = (option, tuple(_mentions(option)))
-        return evaluate(option, {k: _value(v.env[k], a) for k in hit[1] if k in v.env})
+        return evaluate(option, {k: _value(v.env[k], a, memo) for k in memo.mentions(option) if k in v.env})
     if isinstance(v, Sequence):
-        env = {k: _value(x, a) for k, x in v.env.items()}
+        env = {k: _value(x, a, memo) for k, x in v.env.items()}
         return v if all(env[k] is x for k, x in v.env.items()) else Sequence(v.body, env)
     if isinstance(v, tuple):
-        return tuple(_value(x, a) for x in v)
+        return tuple(_value(x, a, memo) for x in v)
     return v

@@ -168,6 +168,7 @@ class _Macro(_Elaborator):
             self.blocks, self.callables = blocks, callables
         self.real_nodes = 0  # layers the ordinary elaboration would build (macro nodes count their bodies)
         self.depth = 0
+        self._output: str | None = None  # the template's output, once `_close` knows it
 
     def _refuse_oversized(self, items, values) -> None:
         pass  # a network that big passes NEAR_NODES while it is built, and the ordinary check refuses it
@@ -297,7 +298,7 @@ class _Macro(_Elaborator):
 
     def _passed_on(self, n: str) -> bool:
         """`n` (a hole's output) is read by every member, or is what the template returns."""
-        return n == self.__dict__.get("_output") or self._surely_read(n)
+        return n == self._output or self._surely_read(n)
 
     def _consumer_ops(self, n: str) -> list[str]:
         """The ops of the real layers reading `n`, looking into macro nodes (VARIES for a hole)."""
