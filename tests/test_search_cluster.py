@@ -93,10 +93,12 @@ def test_several_nodes_without_shared_storage_stop_before_any_trial_with_what_to
 
 
 def s3_state(fs) -> dict | None:
+    """The driver's state in the bucket, or None while there is none. A poll that races the driver's
+    overwrite can read a mix of two versions (the stream reads in ranges): that poll is None too."""
     try:
         with fs.open_input_stream("bucket/exp/state.json") as f:
             return json.loads(f.read())
-    except (FileNotFoundError, OSError):
+    except (FileNotFoundError, OSError, json.JSONDecodeError):
         return None
 
 
