@@ -250,8 +250,11 @@ class _Printer:
             else:
                 start = len(self.lines)
                 self.seq(item.body, depth)
-                while self.lines[start].lstrip().startswith("#"):  # comments above the body stay above
+                while start < len(self.lines) and self.lines[start].lstrip().startswith("#"):  # comments above
                     start += 1
+                if start == len(self.lines):  # an empty body (only comments, or none): too long only by its name
+                    self.lines.append(pad + head + ";" + suffix)
+                    return
                 self.lines[start] = pad + head + " " + self.lines[start].lstrip()
                 last = len(self.lines) - 1
                 while last > start and self.lines[last].lstrip().startswith("#"):  # comments after the body
