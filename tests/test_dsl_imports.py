@@ -43,6 +43,18 @@ def test_cli_check_imports_neither_torch_nor_ray():
     assert loaded_after_check(code) == []
 
 
+def test_a_check_result_shows_itself_in_jupyter_without_the_layers_above():
+    # its HTML table is the checker's own: neither the notebook module (which compiles) nor viz nor torch loads
+    code = (
+        "import sys, json, pathlib, archdsl\n"
+        f"html = archdsl.check(pathlib.Path({str(ROOT / 'archs' / 'resnet18.arch')!r}))._repr_html_()\n"
+        "assert '<td>conv1</td>' in html and '11,689,512' in html, html[:300]\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'ray')\n"
+        "                        or m in ('archdsl.notebook', 'archdsl.viz', 'archdsl.runtime'))))\n"
+    )
+    assert loaded_after_check(code) == []
+
+
 def test_the_probe_would_see_torch_if_it_were_loaded():
     # guards the two tests above against a probe that cannot see anything
     code = "import sys, json, torch\nprint(json.dumps(sorted(m for m in sys.modules if m == 'torch')))"

@@ -45,6 +45,7 @@ def run(args) -> int:
 
 def render(result, layers: bool = True) -> str:
     """The table `check` prints: one row per layer, then totals (and the space, for a search space)."""
+    from ..dsl.display import human
     from ..dsl.shape_infer import fmt
 
     lines = [f"{result.name}  ({result.file})"]
@@ -57,7 +58,7 @@ def render(result, layers: bool = True) -> str:
         lines.append("  ".join("-" * x for x in w))
         lines += [line.format(*r) for r in rows]
     lines.append(
-        f"total: {result.params:,} params ({_human(result.params)}), {result.macs:,} MACs ({_human(result.macs)}),"
+        f"total: {result.params:,} params ({human(result.params)}), {result.macs:,} MACs ({human(result.macs)}),"
         f" input {fmt(result.input_shape)} -> output {fmt(result.output_shape)}"
     )
     if result.decisions:
@@ -66,10 +67,3 @@ def render(result, layers: bool = True) -> str:
         for d in result.decisions:
             lines.append(f"  {d.key}: " + " | ".join(d.options))
     return "\n".join(lines)
-
-
-def _human(n: int) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= size:
-            return f"{n / size:.2f}{unit}"
-    return str(n)

@@ -53,7 +53,7 @@ class CheckResult:
         return space_size(list(self.decisions))
 
     def _repr_html_(self) -> str:  # Jupyter shows the per-layer table and totals
-        from ..notebook import check_html
+        from .display import check_html
 
         return check_html(self)
 
