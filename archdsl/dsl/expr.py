@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from . import ast
 from .errors import ArchArgumentError, ArchError, ArchNameError, ArchResourceError, did_you_mean
+from .functions import FUNCTIONS
 from .ops import CONSTANTS
 
 
@@ -87,10 +89,8 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value], trace=()) -> Value:
         cond = _bool(evaluate(expr.cond, env, trace), expr.cond, "if", trace)
         return evaluate(expr.then if cond else expr.orelse, env, trace)
     if isinstance(expr, ast.Func):
-        from .functions import call
-
-        return call(expr, [(a.name, evaluate(a.value, env, trace), a.value.span or a.span) for a in expr.args],
-                    trace)
+        return _call(expr, [(a.name, evaluate(a.value, env, trace), a.value.span or a.span) for a in expr.args],
+                     trace)
     if isinstance(expr, ast.ValueChoice):
         if OPEN:
             raise Resolve(expr.label)
@@ -135,6 +135,48 @@ def _binop(expr: ast.BinOp, a, b, trace):
     if abs(r) > MAX_MAGNITUDE:
         raise ArchResourceError(f"the value {r:.3g} is beyond any layer size archdsl builds", expr.span, trace)
     return r
+
+
+def _call(expr: ast.Func, args: list[tuple[str | None, object, object]], trace=()):
+    """The value of a function call given its evaluated arguments [(keyword or None, value, span)]; arguments
+    beyond MAX_MAGNITUDE (or not finite) are refused before the function runs, so `floor(1e400)` is a located
+    error, not an OverflowError."""
+    if expr.name not in FUNCTIONS:
+        close = did_you_mean(expr.name, list(FUNCTIONS))
+        raise ArchNameError(
+            f"unknown function '{expr.name}'" + (f" ({close[2:]})" if "did you mean" in close else "")
+            + f"; expressions can call {', '.join(FUNCTIONS)} (a layer is an item of a sequence, not a value)",
+            expr.span, trace)
+    names, required, fn = FUNCTIONS[expr.name]
+    for _, v, span in args:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ArchArgumentError(f"{expr.name}(...) takes numbers, got {describe(v)}", span, trace)
+        if not math.isfinite(v) or abs(v) > MAX_MAGNITUDE:
+            raise ArchResourceError(f"the value {v:.3g} is beyond any layer size archdsl builds", span, trace)
+    if required is None:  # min, max: positional numbers
+        if not args or any(k is not None for k, _, _ in args):
+            raise ArchArgumentError(f"{expr.name} takes one or more numbers, as in {expr.name}(a, b)",
+                                    expr.span, trace)
+        return fn(v for _, v, _ in args)
+    given: dict[str, object] = {}
+    for i, (k, v, span) in enumerate(args):
+        name = k if k is not None else (names[i] if i < len(names) else None)
+        if name is None or name not in names:
+            what = f"no argument '{k}'" if k is not None else f"at most {len(names)} argument{'s' * (len(names) > 1)}"
+            raise ArchArgumentError(f"{expr.name} takes {what} ({expr.name}({', '.join(names)}))", span, trace)
+        if name in given:
+            raise ArchArgumentError(f"argument '{name}' of {expr.name} is given twice", span, trace)
+        given[name] = v
+    missing = [n for n in names[:required] if n not in given]
+    if missing:
+        raise ArchArgumentError(f"{expr.name} needs its '{missing[0]}' argument ({expr.name}({', '.join(names)}))",
+                                expr.span, trace)
+    if expr.name == "make_divisible" and given.get("divisor", 8) <= 0:
+        raise ArchArgumentError("make_divisible's divisor must be at least 1", expr.span, trace)
+    result = fn(**given) if expr.name == "make_divisible" else fn(given["x"])
+    if abs(result) > MAX_MAGNITUDE:
+        raise ArchResourceError(f"the value {result:.3g} is beyond any layer size archdsl builds", expr.span, trace)
+    return result
 
 
 def describe(v: Value) -> str:
