@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only_objective:
         from nb201_pareto import pareto_rows
 
-        pareto_rows(bench, _TABLE["sizes"], seeds, args.jobs)
+        pareto_rows(bench, _TABLE["sizes"], seeds, args.jobs, OPTIONS)
         return 0
     top = max(args.budget)
     names = list(dict.fromkeys(args.strategies + ([REFERENCE] if REFERENCE not in args.strategies else [])))
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.objective:
         from nb201_pareto import pareto_rows
 
-        pareto_rows(bench, _TABLE["sizes"], seeds, args.jobs)
+        pareto_rows(bench, _TABLE["sizes"], seeds, args.jobs, OPTIONS)
     return 0
 
 

@@ -16,11 +16,10 @@ import statistics
 
 from archdsl.search.objective import ParetoFitness
 from archdsl.search.pareto import front, hypervolume
-from archdsl.search.strategies import STRATEGIES
+from archdsl.search.strategies import NAMES, STRATEGIES
 
 BUDGET = 100
 PEERS = ("nsga2", "tpe")
-OURS = ("random", "evolution", "reinforce", "bo")
 _SHARED: dict = {}
 
 
@@ -32,9 +31,7 @@ def _run(job) -> tuple:
 
         strategy, fitness = OptunaPeer(sizes, seed, name, objectives=2), None
     else:
-        from nb201 import OPTIONS
-
-        strategy, fitness = STRATEGIES[name](sizes, seed=seed, **OPTIONS[name]), ParetoFitness()
+        strategy, fitness = STRATEGIES[name](sizes, seed=seed, **_SHARED["options"][name]), ParetoFitness()
     points = []
     for _ in range(BUDGET):
         a = strategy.ask()
@@ -44,15 +41,16 @@ def _run(job) -> tuple:
     return job, hypervolume(points, ref) / _SHARED["best"]
 
 
-def pareto_rows(bench, sizes, seeds, jobs: int) -> None:
+def pareto_rows(bench, sizes, seeds, jobs: int, options: dict[str, dict]) -> None:
+    """Print the row; `options`: each of our strategies' settings (`nb201.OPTIONS`)."""
     from nb201_costs import costs as all_costs
 
     costs = all_costs()
     ref = (statistics.median(bench.accuracy.values()), max(m for m, _ in costs.values()) / 1e6)
     everything = [(bench(a), costs[a][0] / 1e6) for a in bench.accuracy]
     best = hypervolume(everything, ref)
-    _SHARED.update(bench=bench, costs=costs, sizes=sizes, ref=ref, best=best)
-    names = list(OURS) + list(PEERS)
+    _SHARED.update(bench=bench, costs=costs, sizes=sizes, ref=ref, best=best, options=options)
+    names = list(NAMES) + list(PEERS)
     tasks = [(n, s) for n in names for s in seeds]
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
         hv = dict(pool.imap_unordered(_run, tasks, chunksize=4))
