@@ -12,12 +12,14 @@ SCHEDULERS = ("fifo", "asha")
 
 
 def register(sub) -> None:
+    from ..search.strategies import NAMES
+
     p = sub.add_parser("search", help="search a space of architectures on Ray Tune",
                        description="Sample members of a search space, check each before it costs anything, "
                                    "train the valid ones as Ray Tune trials and keep the best as best.arch + best.pt.")
     p.add_argument("space", nargs="?", metavar="SPACE.arch", help="the search space (or `space:` in --config)")
     p.add_argument("--config", metavar="YAML", help="settings from a YAML file; flags override them")
-    p.add_argument("--strategy", choices=("random", "reinforce", "evolution", "bo"), help="default: random")
+    p.add_argument("--strategy", choices=NAMES, help="default: random")
     p.add_argument("--samples", type=int, metavar="N", help="trials to train (default 10)")
     p.add_argument("--data", metavar="NAME", help="dataset (default digits)")
     p.add_argument("--epochs", type=int, metavar="N", help="epochs per trial (default 10)")

@@ -14,8 +14,8 @@ from pathlib import Path
 from ..cli import values as v
 from ..cli.values import Invalid, UsageError, check_settings
 from ..dsl.errors import ArchFileError
+from .strategies import NAMES
 
-STRATEGY_NAMES = ("random", "reinforce", "evolution", "bo")
 SCHEDULERS = ("fifo", "asha")
 
 
@@ -92,7 +92,7 @@ def _objective(value):
 
 def _rules() -> dict:
     return {
-        "space": v.text, "strategy": v.choice(*STRATEGY_NAMES), "samples": v.positive_int, "data": v.text,
+        "space": v.text, "strategy": v.choice(*NAMES), "samples": v.positive_int, "data": v.text,
         "epochs": v.positive_int, "batch_size": v.optional(v.positive_int), "lr": v.optional(v.positive_float),
         "scheduler": v.choice(*SCHEDULERS), "grace_period": v.positive_int,
         "max_params": v.optional(v.positive_int), "max_macs": v.optional(v.positive_int),
