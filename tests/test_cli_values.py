@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from archdsl import values as v
 from archdsl.cli import main
-from archdsl.cli import values as v
 
 ROOT = Path(__file__).resolve().parent.parent
 NET = str(ROOT / "archs" / "examples" / "digits_cnn.arch")

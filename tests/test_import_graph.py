@@ -15,6 +15,15 @@ ROOT = Path(__file__).resolve().parent.parent
 ABOVE_DSL = ("archdsl.notebook", "archdsl.viz", "archdsl.runtime", "archdsl.search", "archdsl.lsp", "archdsl.report",
              "archdsl.cli", "archdsl.fuzz", "ray")
 TORCH_ALLOWED = ("archdsl/dsl/compiler.py", "archdsl/dsl/ops/")
+# The floors, ground first: a module imports only from its own floor or below (`archdsl` is the package's face).
+FLOORS = [
+    ("archdsl.dsl", "archdsl.values"),
+    ("archdsl", "archdsl.viz", "archdsl.runtime", "archdsl.highlight"),
+    ("archdsl.search", "archdsl.lsp", "archdsl.notebook"),
+    ("archdsl.report",),
+    ("archdsl.cli",),
+    ("archdsl.fuzz", "archdsl.__main__", "bench"),
+]
 # Circles being taken apart elsewhere (issue 22: the report's HTML helpers in one module); drop once gone.
 PENDING = ("archdsl.report.",)
 
@@ -85,6 +94,29 @@ def test_the_circle_finder_sees_a_circle():
     assert ("bench.nb201", "bench.nb201_pareto") in g.edges  # a bench script's lazy import of its sibling
     g.add_edge("archdsl.dsl.elaborate", "archdsl.dsl.api")
     assert any(len(c) > 1 for c in nx.strongly_connected_components(g))
+
+
+def _floor(module: str) -> int:
+    parts = module.split(".")
+    key = ".".join(parts[:2]) if parts[0] == "archdsl" else parts[0]
+    for i, floor in enumerate(FLOORS):
+        if key in floor:
+            return i
+    raise AssertionError(f"{module} is on no floor: add it to FLOORS")
+
+
+def _back_up(g: nx.DiGraph) -> list[str]:
+    return [f"{a} -> {b}" for a, b in g.edges if _floor(b) > _floor(a)]
+
+
+def test_no_import_runs_back_up():
+    assert not _back_up(graph())
+
+
+def test_the_floor_check_sees_an_arrow_back_up():
+    g = graph()
+    g.add_edge("archdsl.runtime.train", "archdsl.cli")  # as the runtime once read the CLI's value rules
+    assert _back_up(g) == ["archdsl.runtime.train -> archdsl.cli"]
 
 
 def test_the_language_layer_imports_nothing_above_it():

@@ -10,8 +10,8 @@ import importlib
 import sys
 
 from ..dsl.errors import ArchError
+from ..values import UsageError
 from .extras import missing_extra
-from .values import UsageError
 
 # Subcommand modules, imported when the parser is built; each keeps heavy imports inside `run`.
 COMMANDS = ["check", "fmt", "graph", "compile", "train", "search", "lsp", "report"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .. import values as v
+from ..values import UsageError
 from . import shape_arg, value_arg
-from . import values as v
-from .values import UsageError
 
 
 def register(sub) -> None:

@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from .. import values as v
 from . import value_arg
-from . import values as v
 
 DATA_HELP = "digits | cifar10:DIR | mnist:DIR | folder:DIR | npz:FILE (default digits)"
 
@@ -127,7 +127,7 @@ def run_train(args) -> int:
 def _check_run_dir(out: Path, args) -> None:
     """An earlier run's checkpoint in OUT is continued (--resume) or replaced (--force), never silently."""
     from ..runtime.checkpoint import CHECKPOINT, load
-    from .values import UsageError
+    from ..values import UsageError
 
     if args.resume and args.force:
         raise UsageError("--resume and --force contradict each other: continue the run in OUT, or start over")

@@ -49,7 +49,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         # The command line's rules, so a config from Python or a search file fails as a flag would
         # (a `UsageError`, which is a ValueError, naming the setting).
-        from ..cli import values as v
+        from .. import values as v
 
         rules = {"epochs": v.positive_int, "batch_size": v.positive_int, "lr": v.positive_float,
                  "optimizer": v.choice("sgd", "adamw"), "momentum": v.momentum, "weight_decay": v.nonneg_float,

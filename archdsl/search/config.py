@@ -11,9 +11,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..cli import values as v
-from ..cli.values import Invalid, UsageError, check_settings
+from .. import values as v
 from ..dsl.errors import ArchFileError
+from ..values import Invalid, UsageError, check_settings
 from .strategies import NAMES
 
 SCHEDULERS = ("fifo", "asha")
@@ -47,7 +47,7 @@ class SearchSettings:
     objective: str | None = None  # "macs:20M", "pareto:macs", ... (archdsl/search/objective.py)
 
     def validate(self, source: str = "search settings") -> SearchSettings:
-        """Every value checked by the shared rules (`cli/values.py`); a bad one is a one-line `UsageError`."""
+        """Every value checked by the shared rules (`archdsl/values.py`); a bad one is a one-line `UsageError`."""
         checked = check_settings(self.to_dict(), RULES, source)
         for name, value in checked.items():
             setattr(self, name, value)

@@ -92,7 +92,6 @@ def float_range(low: float, high: float | None = None, *, low_open: bool = False
 
 
 positive_int = int_range(1)
-nonneg_int = int_range(0)
 positive_float = float_range(0.0, low_open=True)
 nonneg_float = float_range(0.0)
 probability = float_range(0.0, 1.0)
@@ -127,24 +126,6 @@ def _path(value: Any) -> Path:
     if not isinstance(value, str) or not value or "\0" in value:
         raise Invalid(f"expected a path, got {_shown(value)}")
     return Path(value)
-
-
-def existing_file(value: Any) -> str:
-    """A path that is a readable regular file (a checkpoint, a config)."""
-    p = _path(value)
-    if not p.exists():
-        raise Invalid(f"no such file: {p}")
-    if p.is_dir():
-        raise Invalid(f"expected a file, got a directory: {p}")
-    return str(p)
-
-
-def existing_path(value: Any) -> str:
-    """A file or a directory that exists (a checkpoint or its run directory)."""
-    p = _path(value)
-    if not p.exists():
-        raise Invalid(f"no such file or directory: {p}")
-    return str(p)
 
 
 def output_dir(value: Any) -> str:
