@@ -57,3 +57,20 @@ def test_nb201_cells_equal_after_reduction_share_a_key():
     live = space.graph((3, 2, 3, 4, 0, 1))
     assert arch_key(dead_node_1) == arch_key(other_dead_op)
     assert arch_key(dead_node_1) != arch_key(live)
+
+
+def test_every_merge_of_the_registry_with_one_input_collapses():
+    from archdsl.dsl.ops import MERGE_OPS
+
+    assert MERGE_OPS >= {"add", "concat", "mul"}
+    for merge in sorted(MERGE_OPS):
+        single = f"{merge} {{ branch {{ conv(8, 3, padding=1) bn }} }} relu conv(8, 1) avgpool flatten linear(4)"
+        assert key(single) == key(PLAIN), merge
+
+
+def test_the_reduced_graph_is_what_the_key_hashes():
+    text = "conv(8, 3, padding=1) bn relu add { branch { conv(8, 1) } branch { zero } } identity avgpool flatten linear(4)"
+    g = build_graph(f"network n {{\n input(3, 16, 16)\n {text}\n}}\n")
+    r = reduce_graph(g)
+    assert {d["op"] for _, d in r.nodes(data=True)}.isdisjoint({"zero", "identity", "add"})
+    assert arch_key(r) == arch_key(g) == key(PLAIN)

@@ -22,9 +22,10 @@ from .budget import refuse_oversized
 from .errors import ArchArgumentError, ArchError, ArchNameError, ArchResourceError, Frame, did_you_mean
 from .expr import Sequence, Value, describe, evaluate
 from .limits import MAX_CALL_DEPTH, MAX_NODES, MAX_STEPS
-from .ops import BIAS_CANCELLING_OPS, CONSTANTS, MERGE_OPS, OPS, SETTINGS, layer_names, lookup
+from .ops import CONSTANTS, MERGE_OPS, OPS, SETTINGS, layer_names, lookup
 from .ops.registry import BadArguments
 from .ops.suggest import unknown_layer
+from .rules import conv_bias, unused_layers
 
 MAX_DEPTH = MAX_CALL_DEPTH
 
@@ -461,12 +462,8 @@ class _Elaborator:
     def _refuse_unused(self, output: str) -> None:
         """A layer whose output nothing reads would be counted and computed for nothing: that is a mistake
         (a forgotten `@name`, a branch left dangling) unless its tensor is named with a leading `_`."""
-        for n, degree in self.g.out_degree():
-            if degree or n == output:
-                continue
+        for n in unused_layers(self.g.out_degree(), output, self.named):
             name, span, trace = self.named.get(n, (None, None, None))
-            if name is not None and name.startswith("_"):
-                continue  # discarded on purpose
             d = self.g.nodes[n]
             hint = "name it with a leading '_' (as in '_aux = ...;') to keep it on purpose"
             if name is not None:
@@ -477,9 +474,8 @@ class _Elaborator:
                                 f"delete it, or {hint}", d["span"], d["trace"])
 
     def _resolve_conv_bias(self) -> None:
-        """`bias=auto`: a conv feeding only a norm layer has no bias (the norm's shift makes it redundant)."""
+        """`bias=auto` (`rules.conv_bias`): decided by the ops that read the conv."""
         g = self.g
         for n, d in g.nodes(data=True):
             if d["args"].get("bias") == "auto":  # conv, conv_transpose
-                succ = list(g.successors(n))
-                d["args"]["bias"] = not (len(succ) == 1 and g.nodes[succ[0]]["op"] in BIAS_CANCELLING_OPS)
+                d["args"]["bias"] = conv_bias([g.nodes[s]["op"] for s in g.successors(n)])

@@ -13,9 +13,9 @@ import networkx as nx
 
 from .elaborate import ordered_inputs
 from .ops import OPS
-from .ops.common import error as _error
-from .ops.common import fmt
+from .ops.common import fmt  # noqa: F401  (the shape format other modules import from here)
 from .ops.registry import Shape
+from .rules import needs_projection, projection
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,9 @@ def infer_shapes(g: nx.DiGraph) -> nx.DiGraph:
         ins = ordered_inputs(g, n)
         shapes = tuple(g.nodes[u]["info"].output_shape for u in ins)
         d = g.nodes[n]
-        if d["op"] == "add" and d["args"].get("project") == "auto" and len(set(shapes)) > 1:
+        if needs_projection(d["op"], d["args"], shapes):
             shapes = _project(g, n, ins, shapes)
-        d["info"] = _infer(d, shapes)
+        d["info"] = infer_layer(d, shapes)
     out = g.nodes[g.graph["output"]]["info"]
     g.graph["output_shape"] = out.output_shape
     g.graph["params"] = sum(d["info"].params for _, d in g.nodes(data=True))
@@ -59,7 +59,8 @@ def _consumer(g: nx.DiGraph, n: str) -> str:
     return add
 
 
-def _infer(d: dict, shapes: tuple[Shape, ...]) -> LayerInfo:
+def infer_layer(d: dict, shapes: tuple[Shape, ...]) -> LayerInfo:
+    """One layer's `LayerInfo` from its node data and input shapes (its op's shape rule)."""
     out, params, macs = OPS[d["op"]].shape(d, d["args"], shapes)
     return LayerInfo(shapes, out, params, macs)
 
@@ -71,32 +72,16 @@ RULES = {name: op.shape for name, op in OPS.items()}  # op -> (node, args, input
 
 
 def _project(g: nx.DiGraph, node: str, ins: list[str], shapes):
-    """Insert `shortcut.conv` (1x1, stride = spatial ratio, no bias) + `shortcut.bn` on the shortcut."""
+    """Insert the residual's projection (`rules.projection`) on the shortcut, its layers annotated."""
     d = g.nodes[node]
-    (_, short), (sb, ss) = ins, shapes
-    if len(sb) != 3 or len(ss) != 3:
-        raise _error(d, f"cannot project a residual shortcut from {fmt(ss)} to {fmt(sb)}; both must be (C, H, W)")
-    strides = []
-    for dim, i, o in (("height", ss[1], sb[1]), ("width", ss[2], sb[2])):
-        s = -(-i // o)
-        if (i - 1) // s + 1 != o:
-            raise _error(
-                d, f"the residual body changes the {dim} from {i} to {o}, which no strided 1x1 shortcut can match"
-            )
-        strides.append(s)
-    prefix = d["args"]["shortcut"]
-    eps, mom = g.graph["settings"]["bn_eps"], g.graph["settings"]["bn_momentum"]
-    conv_args = {"out": sb[0], "kernel": (1, 1), "stride": tuple(strides), "padding": (0, 0),
-                 "dilation": (1, 1), "groups": 1, "bias": False}
-    bn_args = {"eps": eps, "momentum": mom, "affine": True}
+    short = ins[1]
     meta = {"span": d["span"], "trace": d["trace"], "projection": True}
-    conv, bn = f"{prefix}.conv1", f"{prefix}.batchnorm1"
-    g.add_node(conv, op="conv", args=conv_args, path=conv, **meta)
-    g.add_node(bn, op="batchnorm", args=bn_args, path=bn, **meta)
+    src, shape = short, shapes[1]
     g.remove_edge(short, node)
-    g.add_edge(short, conv, index=0)
-    g.add_edge(conv, bn, index=0)
-    g.add_edge(bn, node, index=1)
-    g.nodes[conv]["info"] = _infer(g.nodes[conv], (ss,))
-    g.nodes[bn]["info"] = _infer(g.nodes[bn], (g.nodes[conv]["info"].output_shape,))
-    return (sb, sb)
+    for path, op, args in projection(d, shapes, g.graph["settings"]):
+        g.add_node(path, op=op, args=args, path=path, **meta)
+        g.add_edge(src, path, index=0)
+        info = g.nodes[path]["info"] = infer_layer(g.nodes[path], (shape,))
+        src, shape = path, info.output_shape
+    g.add_edge(src, node, index=1)
+    return (shapes[0], shape)

@@ -5,8 +5,8 @@ holes (`holes`); the resolved member with its block calls as macro nodes (`memo`
 resolved member. A template is a program (`memo.Template`); `_run` infers its shapes, each call or filled
 hole from its template's `Summary` for its input shapes (computed once, cached with the template). A
 summary keeps the call's totals, its first shape error (relative to the call, relocated to the call's path
-when raised) and its layers in a flat form from which `flatkey.flat_key` computes the same key as
-`dedup.arch_key` on the full graph.
+when raised) and its layers in a flat form from which `dedup.flat_key` computes the key (`dedup.arch_key`
+flattens the full graph and calls it).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from ..dsl.api import _no_gc
 from ..dsl.elaborate import _pick
 from ..dsl.errors import ArchShapeError, Frame
 from ..dsl.expr import Resolve
-from ..dsl.shape_infer import _infer, _project
-from .dedup import arch_key, label_rest
-from .flatkey import flat_key
+from ..dsl.rules import needs_projection, projection
+from ..dsl.shape_infer import infer_layer
+from .dedup import arch_key, flat_key, label_rest
 from .holes import HoleMemo, Poisoned, _Holes
 from .memo import CALL, MACRO, NEAR_NODES, NEAR_STEPS, PLACEHOLDER, VCALL, Fallback, Memo, Template, _Macro
 
@@ -111,11 +111,11 @@ def _run(t: Template, shape: dict, flat: list | None, a: dict, grown: list | Non
             else:
                 ref[n] = n
             continue
-        if d["op"] == "add" and d["args"].get("project") == "auto" and len(set(shapes)) > 1:
+        if needs_projection(d["op"], d["args"], shapes):
             shapes, edges, p, c = _projection(t, n, d, ins, shapes, edges, ref, flat)
             params += p
             macs += c
-        i = _infer(d, shapes)
+        i = infer_layer(d, shapes)
         shape[n] = i.output_shape
         params += i.params
         macs += i.macs
@@ -130,23 +130,21 @@ def _run(t: Template, shape: dict, flat: list | None, a: dict, grown: list | Non
 
 
 def _projection(t: Template, n: str, d: dict, ins: tuple, shapes: tuple, edges: tuple, ref: dict, flat: list):
-    """A residual's automatic shortcut projection (conv + batchnorm, as `infer_shapes` inserts it), put in
+    """A residual's automatic shortcut projection (`rules.projection`, as `infer_shapes` inserts it), put in
     `flat` (if any); returns the add's input shapes and edges, and the projection's params and MACs."""
-    g = nx.DiGraph(settings=t.settings)
-    g.add_node(n, **d)
-    g.add_edge(ins[0], n, index=0)
-    g.add_edge(ins[1], n, index=1)
-    shapes = _project(g, n, list(ins), shapes)
-    prefix = d["args"]["shortcut"]
-    conv, bn = g.nodes[prefix + ".conv1"], g.nodes[prefix + ".batchnorm1"]
-    if flat is None:
-        ref[prefix + ".batchnorm1"] = prefix + ".batchnorm1"
-    else:
-        flat.append(("conv", label_rest(conv), ((ref[ins[1]], 0),)))
-        ref[prefix + ".batchnorm1"] = len(flat)
-        flat.append(("batchnorm", label_rest(bn), ((len(flat) - 1, 0),)))
-    edges = tuple(e for e in edges if e[0] != ins[1]) + ((prefix + ".batchnorm1", 1),)
-    return shapes, edges, conv["info"].params + bn["info"].params, conv["info"].macs + bn["info"].macs
+    meta = {"span": d["span"], "trace": d["trace"], "projection": True}
+    src, shape, params, macs = ref[ins[1]], shapes[1], 0, 0
+    for path, op, args in projection(d, shapes, t.settings):
+        i = infer_layer({"op": op, "args": args, "path": path, **meta}, (shape,))
+        params, macs, shape = params + i.params, macs + i.macs, i.output_shape
+        if flat is None:
+            src = path
+        else:
+            flat.append((op, label_rest({"args": args}, i), ((src, 0),)))
+            src = len(flat) - 1
+    ref[path] = src
+    edges = tuple(e for e in edges if e[0] != ins[1]) + ((path, 1),)
+    return (shapes[0], shape), edges, params, macs
 
 
 SUMMARIES = 4096  # per template with holes: one summary per member of its holes, so bounded

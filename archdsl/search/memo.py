@@ -20,7 +20,7 @@ from ..dsl.choices import _choice_nodes, _keys, _walk
 from ..dsl.elaborate import _Body, _Elaborator, _Scope
 from ..dsl.expr import Sequence
 from ..dsl.limits import MAX_CALL_DEPTH, MAX_NODES, MAX_STEPS
-from ..dsl.ops import BIAS_CANCELLING_OPS
+from ..dsl.rules import conv_bias, unused_layers
 
 MACRO = "@call"  # the op of a macro node (no layer has this name)
 HOLE = "@choice"  # the op of a hole node: a `choice { ... }` (or an `if` on a choice) filled per member
@@ -254,7 +254,7 @@ class _Macro(_Elaborator):
                 succ = None if follows is None else self._consumer_ops(out) + list(follows)
                 if succ is None or VARIES in succ:
                     raise Fallback("the bias of the call's last conv depends on what follows it")
-                d["args"]["bias"] = not (len(succ) == 1 and succ[0] in BIAS_CANCELLING_OPS)
+                d["args"]["bias"] = conv_bias(succ)
             self._resolve_conv_bias()
             consumers = tuple(tuple(self._consumer_ops(f"${i}")) for i in range(n))
             always = tuple(self._surely_read(f"${i}") for i in range(n))
@@ -265,13 +265,12 @@ class _Macro(_Elaborator):
     def _refuse_unused(self, output: str) -> None:
         """A layer nothing reads (but `output`, the placeholders and `_`-named tensors), or one that only
         holes may read: the ordinary check says where, so it decides."""
-        for n, degree in self.g.out_degree():
-            if n == output or n.startswith("$") or degree and self._surely_read(n):
-                continue
-            name = self.named.get(n, (None,))[0]
-            if name is None or not name.startswith("_"):
-                raise Fallback("a layer whose output is never used" if not degree else
-                               "a layer that only some options of a choice read")
+        for n in unused_layers(self.g.out_degree(), output, self.named, self._read):
+            raise Fallback("a layer that only some options of a choice read" if self.g.out_degree(n) else
+                           "a layer whose output is never used")
+
+    def _read(self, n: str, degree: int) -> bool:
+        return n[0] == "$" or bool(degree) and self._surely_read(n)
 
     def _readers(self, n: str):
         """(successor data, the input position of `n` there) for every node reading `n`."""
@@ -320,4 +319,4 @@ class _Macro(_Elaborator):
                 succ = self._consumer_ops(n)
                 if VARIES in succ:
                     raise Fallback("the bias of a conv depends on the option a choice after it takes")
-                d["args"]["bias"] = not (len(succ) == 1 and succ[0] in BIAS_CANCELLING_OPS)
+                d["args"]["bias"] = conv_bias(succ)
