@@ -51,3 +51,47 @@ def test_tied_choices_must_agree_in_their_number_of_options():
 def test_an_out_of_range_assignment_is_refused():
     with pytest.raises(ArchArgumentError, match="option index 0..2"):
         resolve(parse(SPACE), {"k": 3})
+
+
+VALUES = """
+block cell(w) {
+    conv(w, choice k(1, 3, 5), padding=choice k(0, 1, 2)) bn relu
+}
+network s {
+    input(1, 8, 8)
+    conv(choice(8, 16), 3, padding=1) relu
+    cell(choice(4, 12)) * choice(1, 2)
+    avgpool flatten linear(10)
+}
+"""
+
+
+def _layers(g) -> list:
+    return [(n, d["op"], sorted(d["args"].items())) for n, d in g.nodes(data=True)]
+
+
+def test_a_member_elaborated_from_the_space_with_a_chooser_is_its_resolved_text():
+    """Decisions are passed in (`choose`), not set in module globals: evaluation is reentrant, so a chooser
+    may itself elaborate another member halfway through and both come out right."""
+    from itertools import product
+
+    from archdsl.dsl import elaborate
+    from archdsl.search.holes import HoleMemo
+
+    space = parse(VALUES)
+    memo = HoleMemo(space)
+    keys = [d.key for d in decisions(space)]
+    members = [dict(zip(keys, m)) for m in product(*(range(d.size) for d in decisions(space)))]
+    for a, other in zip(members, reversed(members)):
+        inner: list = []
+        outer = memo.chooser(a)
+
+        def choose(c, outer=outer, other=other, inner=inner):
+            if not inner:  # the first decision met: elaborate another member in the middle of this one
+                inner.append(elaborate(space, choose=memo.chooser(other)))
+            return outer(c)
+
+        assert _layers(elaborate(space, choose=choose)) == _layers(elaborate(resolve(space, a)))
+        assert _layers(inner[0]) == _layers(elaborate(resolve(space, other)))
+    with pytest.raises(Exception, match="must be resolved"):
+        elaborate(space)

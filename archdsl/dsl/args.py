@@ -7,7 +7,7 @@ from collections.abc import Container, Mapping, Sequence
 from . import ast
 from . import expr as ex
 from .errors import ArchArgumentError, ArchNameError, ArchResourceError, did_you_mean
-from .expr import Value, describe, evaluate
+from .expr import Chooser, Value, describe, evaluate
 from .functions import FUNCTIONS
 from .ops import REQUIRED, P
 
@@ -23,6 +23,7 @@ def bind(
     span,
     trace=(),
     callables: Container[str] = (),
+    choose: Chooser | None = None,
 ) -> dict[str, tuple[Value, object]]:
     """Map positional and keyword arguments onto `params`. Returns name -> (value, span of the value).
 
@@ -58,7 +59,7 @@ def bind(
             if name in given:
                 raise ArchArgumentError(f"argument '{name}' of {what} is given twice", arg.span or span, trace)
         vspan = arg.value.span or arg.span or span
-        given[name] = (value(what, by_name[name], arg.value, env, vspan, trace, callables), vspan)
+        given[name] = (value(what, by_name[name], arg.value, env, vspan, trace, callables, choose), vspan)
     for p in params:
         if p.name not in given and p.required:
             kind = " (a tensor, written @name)" if p.kind == "tensor" else ""
@@ -87,7 +88,8 @@ def _no_argument(what: str, name: str, params: Sequence[P]) -> str:
     return f"{head}{flag or did_you_mean(name, names)} ({what}({signature(params)}))"
 
 
-def value(what: str, p: P, value, env, span, trace=(), callables: Container[str] = ()) -> Value:
+def value(what: str, p: P, value, env, span, trace=(), callables: Container[str] = (),
+          choose: Chooser | None = None) -> Value:
     """One argument's value, with the kinds that are not expressions (tensors, sequences) told apart."""
     if p.kind == "tensor":
         if not isinstance(value, ast.Ref):
@@ -106,7 +108,7 @@ def value(what: str, p: P, value, env, span, trace=(), callables: Container[str]
     if p.kind == "any" and isinstance(value, ast.Func) and value.name not in FUNCTIONS and value.name in callables:
         # a layer or block call given to a block, `se=squeeze_excite(96, 24)`: the sequence `{ squeeze_excite(..) }`
         return ex.Sequence(ast.Seq((ast.Call(value.name, value.args, value.span),), value.span), dict(env))
-    return evaluate(value, env, trace)
+    return evaluate(value, env, trace, choose)
 
 
 def signature(params: Sequence[P]) -> str:

@@ -20,7 +20,7 @@ from . import args as argbind
 from . import ast
 from .budget import refuse_oversized
 from .errors import ArchArgumentError, ArchError, ArchNameError, ArchResourceError, Frame, did_you_mean
-from .expr import Sequence, Value, describe, evaluate
+from .expr import Chooser, Sequence, Value, describe, evaluate
 from .limits import MAX_CALL_DEPTH, MAX_NODES, MAX_STEPS
 from .ops import CONSTANTS, MERGE_OPS, OPS, SETTINGS, layer_names, lookup
 from .ops.registry import BadArguments
@@ -41,9 +41,11 @@ def elaborate(
     network: str | None = None,
     arguments: Mapping[str, Value] | None = None,
     input_shape: tuple[int, ...] | None = None,
+    choose: Chooser | None = None,
 ) -> nx.DiGraph:
-    """Build the graph of one network of `module` (the only one, or the one named)."""
-    return _Elaborator(module, input_shape).run(_pick(module, network), dict(arguments or {}))
+    """Build the graph of one network of `module` (the only one, or the one named). `choose` decides the
+    `choice(...)` values met, so a member of a space is built from the space's own syntax tree."""
+    return _Elaborator(module, input_shape, choose).run(_pick(module, network), dict(arguments or {}))
 
 
 def _pick(module: ast.Module, name: str | None) -> ast.Definition:
@@ -133,8 +135,9 @@ class _Body:
 
 
 class _Elaborator:
-    def __init__(self, module: ast.Module, input_shape):
+    def __init__(self, module: ast.Module, input_shape, choose: Chooser | None = None):
         self.module = module
+        self.choose = choose  # decides the `choice(...)` values met (a member of a space); None: they are errors
         self.blocks = module.blocks()
         self.g = nx.DiGraph(file=module.file)
         self.trace: tuple[Frame, ...] = ()
@@ -191,7 +194,8 @@ class _Elaborator:
         out = {name: p.default for name, p in SETTINGS.items()}
         while items and isinstance(items[0], ast.Call) and items[0].name == "settings":
             call = items.pop(0)
-            given = argbind.bind("settings", list(SETTINGS.values()), call.args, values, call.span)
+            given = argbind.bind("settings", list(SETTINGS.values()), call.args, values, call.span,
+                                 choose=self.choose)
             for name, (value, span) in given.items():
                 out[name] = argbind.check("settings", SETTINGS[name], value, span)
         return out
@@ -201,8 +205,8 @@ class _Elaborator:
         if call is not None:
             items.pop(0)
             spec = OPS["input"]
-            a = argbind.resolve("input", spec.params, argbind.bind("input", spec.params, call.args, values, call.span),
-                                call.span)
+            given = argbind.bind("input", spec.params, call.args, values, call.span, choose=self.choose)
+            a = argbind.resolve("input", spec.params, given, call.span)
             declared = tuple(v for v in (a["channels"], a["height"], a["width"]) if v is not None)
             if len(declared) == 2:
                 raise ArchArgumentError("input takes (C) or (C, H, W), got 2 sizes", call.span)
@@ -262,7 +266,7 @@ class _Elaborator:
             self.named.setdefault(out, (item.name, item.span, self.trace))
             return out
         if isinstance(item, ast.If):
-            cond = evaluate(item.cond, body.values, self.trace)
+            cond = evaluate(item.cond, body.values, self.trace, self.choose)
             if not isinstance(cond, bool):
                 raise ArchArgumentError(f"the condition of 'if' must be true or false, got {describe(cond)} "
                                         "(compare it: n > 1, stride == 2)", item.cond.span or item.span, self.trace)
@@ -284,7 +288,7 @@ class _Elaborator:
         return body.tensors[ref.name]
 
     def _repeat(self, item: ast.Repeat, x: str, scope: _Scope, body: _Body) -> str:
-        n = evaluate(item.count, body.values, self.trace)
+        n = evaluate(item.count, body.values, self.trace, self.choose)
         n = argbind.check("repeat", argbind.P("count", "count"), n, item.count.span or item.span, self.trace)
         if n > MAX_NODES:
             raise ArchResourceError(f"a repeat of {n:,} exceeds archdsl's limit of {MAX_NODES:,} layers",
@@ -372,7 +376,7 @@ class _Elaborator:
         op = lookup(call.name)
         if op is None or op.name in MERGE_OPS:
             raise ArchNameError(unknown_layer(call.name, self.blocks), call.span, self.trace)
-        given = argbind.bind(call.name, op.params, call.args, body.values, call.span, self.trace)
+        given = argbind.bind(call.name, op.params, call.args, body.values, call.span, self.trace, choose=self.choose)
         a = argbind.resolve(call.name, op.params, given, call.span, self.trace)
         if op.defaults is not None:  # defaults that depend on other arguments or on the settings
             try:
@@ -393,7 +397,7 @@ class _Elaborator:
     def _default(self, p: ast.Param, values: dict, trace) -> Value:
         d = p.default
         return argbind.value("a default", argbind.P(p.name, "any"), d, values, d.span or p.span, trace,
-                             self.callables)
+                             self.callables, self.choose)
 
     def _block(self, call: ast.Call, x: str, scope: _Scope, body: _Body) -> str:
         block, values, inner, frame = self._bind_block(call, x, body)
@@ -411,7 +415,7 @@ class _Elaborator:
         params = [argbind.P(p.name, "tensor" if p.tensor else "any",
                             None if p.default is not None else argbind.REQUIRED) for p in block.params]
         given = argbind.bind(f"block {call.name}", params, call.args, body.values, call.span, self.trace,
-                             self.callables)
+                             self.callables, self.choose)
         values: dict[str, Value] = {}
         inner = _Body(values, {"in": x}, {})
         frame = (*self.trace, Frame(call.name, call.span))

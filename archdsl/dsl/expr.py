@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from . import ast
@@ -23,15 +23,14 @@ class Sequence:
 
 Value = int | float | str | bool | tuple | Sequence
 
-# While the search's fast path elaborates a space itself: id of a `choice(...)` -> the member's option.
-CHOSEN: dict[int, int] | None = None
-# While it elaborates a space once for every member (`search.holes`), a `choice(...)` is left open.
-OPEN = False
+# Decides a `choice(...)` met while evaluating (the search's fast path evaluates a space, not a member):
+# the option's index, None where it is not decided (an error), or it raises `Resolve` (`leave_open`).
+Chooser = Callable[[ast.ValueChoice], "int | None"]
 
 
 class Open:
-    """A `choice(...)` value left open (`OPEN`): it may be passed on to a block parameter as it is; any
-    other use raises `Resolve`. Its value is the chosen option evaluated in `env`, where it was written."""
+    """A `choice(...)` value left open (`leave_open`): it may be passed on to a block parameter as it is;
+    any other use raises `Resolve`. Its value is the chosen option evaluated in `env`, where it was written."""
 
     __slots__ = ("choice", "env", "key")
 
@@ -42,12 +41,19 @@ class Open:
 class Resolve(Exception):
     """An expression needs the value of a choice left open."""
 
+
+def leave_open(choice: ast.ValueChoice) -> int:
+    """The chooser that leaves every `choice(...)` open (the space evaluated once for all its members)."""
+    raise Resolve(choice.label)
+
+
 # Arithmetic results beyond this are refused: no layer size needs it and it keeps bombs cheap.
 MAX_MAGNITUDE = 10**15
 
 
-def evaluate(expr: ast.Expr, env: Mapping[str, Value], trace=()) -> Value:
-    """The value of `expr`; names resolve to block/network parameters, then to constants."""
+def evaluate(expr: ast.Expr, env: Mapping[str, Value], trace=(), choose: Chooser | None = None) -> Value:
+    """The value of `expr`; names resolve to block/network parameters, then to constants. A `choice(...)`
+    is an error unless `choose` decides it."""
     if isinstance(expr, ast.Number):
         return expr.value
     if isinstance(expr, ast.String):
@@ -66,36 +72,35 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value], trace=()) -> Value:
         err.undefined = expr.id  # lets the caller explain a choice label used as a value
         raise err
     if isinstance(expr, ast.TupleExpr):
-        return tuple(evaluate(e, env, trace) for e in expr.items)
+        return tuple(evaluate(e, env, trace, choose) for e in expr.items)
     if isinstance(expr, ast.Neg):
-        v = _number(evaluate(expr.operand, env, trace), expr.operand, trace)
+        v = _number(evaluate(expr.operand, env, trace, choose), expr.operand, trace)
         return -v
     if isinstance(expr, ast.BinOp):
         if expr.op in ("and", "or"):  # short-circuit, as Python: `n > 0 and 64 // n > 2`
-            a = _bool(evaluate(expr.left, env, trace), expr.left, expr.op, trace)
+            a = _bool(evaluate(expr.left, env, trace, choose), expr.left, expr.op, trace)
             if a == (expr.op == "or"):
                 return a
-            return _bool(evaluate(expr.right, env, trace), expr.right, expr.op, trace)
+            return _bool(evaluate(expr.right, env, trace, choose), expr.right, expr.op, trace)
         if expr.op in ("==", "!="):
-            a, b = evaluate(expr.left, env, trace), evaluate(expr.right, env, trace)
+            a, b = evaluate(expr.left, env, trace, choose), evaluate(expr.right, env, trace, choose)
             same = type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) else a == b
             return same if expr.op == "==" else not same
-        a = _number(evaluate(expr.left, env, trace), expr.left, trace)
-        b = _number(evaluate(expr.right, env, trace), expr.right, trace)
+        a = _number(evaluate(expr.left, env, trace, choose), expr.left, trace)
+        b = _number(evaluate(expr.right, env, trace, choose), expr.right, trace)
         return _binop(expr, a, b, trace)
     if isinstance(expr, ast.Not):
-        return not _bool(evaluate(expr.operand, env, trace), expr.operand, "not", trace)
+        return not _bool(evaluate(expr.operand, env, trace, choose), expr.operand, "not", trace)
     if isinstance(expr, ast.IfExpr):
-        cond = _bool(evaluate(expr.cond, env, trace), expr.cond, "if", trace)
-        return evaluate(expr.then if cond else expr.orelse, env, trace)
+        cond = _bool(evaluate(expr.cond, env, trace, choose), expr.cond, "if", trace)
+        return evaluate(expr.then if cond else expr.orelse, env, trace, choose)
     if isinstance(expr, ast.Func):
-        return _call(expr, [(a.name, evaluate(a.value, env, trace), a.value.span or a.span) for a in expr.args],
-                     trace)
+        args = [(a.name, evaluate(a.value, env, trace, choose), a.value.span or a.span) for a in expr.args]
+        return _call(expr, args, trace)
     if isinstance(expr, ast.ValueChoice):
-        if OPEN:
-            raise Resolve(expr.label)
-        if CHOSEN is not None and id(expr) in CHOSEN:
-            return evaluate(expr.options[CHOSEN[id(expr)]], env, trace)
+        i = None if choose is None else choose(expr)
+        if i is not None:
+            return evaluate(expr.options[i], env, trace, choose)
         raise ArchError("a choice(...) must be resolved before elaboration", expr.span, trace)
     raise TypeError(f"not an expression: {expr!r}")
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from ..dsl import ArchError, ast, elaborate, expr, infer_shapes
+from ..dsl import ArchError, ast, elaborate, infer_shapes
 from ..dsl.api import _no_gc
 from ..dsl.elaborate import _pick
 from ..dsl.errors import ArchShapeError, Frame
-from ..dsl.expr import Resolve
+from ..dsl.expr import Resolve, leave_open
 from ..dsl.rules import needs_projection, projection
 from ..dsl.shape_infer import infer_layer
 from .dedup import arch_key, flat_key, label_rest
@@ -244,35 +244,30 @@ class FastChecker:
         net = self._net
         t = memo.templates.get(("@network", "open"))
         if t is None:  # once: the network with its choice(...) values left open serves every member
-            t = memo.templates[("@network", "open")] = self._network(net, memo, open=True)
-        expr.CHOSEN = memo.chosen()
+            t = memo.templates[("@network", "open")] = self._network(net, memo, leave_open, open=True)
         try:
             if isinstance(t, Poisoned):  # a value a layer reads directly: one template per value slice
                 cache_key = ("@network", memo.slice_of(net.name))
                 t = memo.templates.get(cache_key)
                 if t is None:
-                    t = memo.templates[cache_key] = self._network(net, memo)
+                    t = memo.templates[cache_key] = self._network(net, memo, memo.chooser(assignment))
                 if isinstance(t, Poisoned):
                     raise Fallback(t.reason)
             return self._totals(t, assignment, key)
         except Resolve as e:
             raise Fallback("an open choice's value was needed") from e
-        finally:
-            expr.CHOSEN = None
 
-    def _network(self, net: ast.Definition, memo: HoleMemo, open: bool = False):
-        """The network's macro-level graph, kept as a template (or why it has none)."""
-        el = _Holes(self.space, memo, open=open)
+    def _network(self, net: ast.Definition, memo: HoleMemo, choose, open: bool = False):
+        """The network's macro-level graph, kept as a template (or why it has none). `choose` decides its
+        `choice(...)` values (`leave_open`: none, so that one template serves every member)."""
+        el = _Holes(self.space, memo, choose=choose, open=open)
         el.root = open
-        expr.OPEN = open
         try:
             g = el.run(net, {})
             if el.real_nodes > NEAR_NODES or el.steps > NEAR_STEPS:
                 raise Fallback("limits within reach")
         except (Fallback, ArchError, Resolve) as e:
             return Poisoned(str(e))
-        finally:
-            expr.OPEN = False
         return _network_template(g, el)
 
     def _fast(self, module: ast.Module, key: bool) -> Checked:

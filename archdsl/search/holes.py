@@ -1,8 +1,8 @@
 """The space elaborated once: each `choice { ... }` becomes a hole that a member fills, not new text.
 
-`_Holes` elaborates the space's own syntax tree (no member is resolved). A `choice(...)` value is read from
-the member's assignment while evaluating (`expr.CHOSEN`), so a template depends only on the value
-decisions it can reach. A sequence choice (`choice { a | b }`, `choice op darts_ops(C)`) becomes a *hole
+`_Holes` elaborates the space's own syntax tree (no member is resolved). A `choice(...)` value is decided
+while evaluating by the chooser it is given (`HoleMemo.chooser(a)`: the member's assignment; or
+`expr.leave_open`), so a template depends only on the value decisions it can reach. A sequence choice (`choice { a | b }`, `choice op darts_ops(C)`) becomes a *hole
 node* holding one template per option, each elaborated once with placeholders for the tensors it can
 read; `fastcheck` fills the hole from the member's decision. A cell whose edges are choices is then one
 template for the whole space, instead of a new one for nearly every member.
@@ -46,6 +46,7 @@ class HoleMemo(Memo):
         self.sites: dict[int, tuple] = {}
         self.full = decision_slices(space_module)  # per block: every decision below it, holes included
         self.value_keys = {k for _, k in self.value_sites}
+        self.value_key = dict(self.value_sites)  # id of a `choice(...)` -> its decision
         self._seen: dict[tuple, tuple] = {}  # (what, id of a node) -> (the node, its answer): AST walks once
 
     def _once(self, what: str, node, walk) -> frozenset:
@@ -97,9 +98,15 @@ class HoleMemo(Memo):
         _names(node, names)
         return set().union(*(self.depends(env[n]) for n in names if n in env))
 
-    def chosen(self) -> dict[int, int]:
-        a = self.assignment
-        return {i: a.get(k, 0) for i, k in self.value_sites}
+    def chooser(self, a: dict):
+        """Decides each `choice(...)` of the space by the member's decisions `a` (see `expr.evaluate`)."""
+        value_key = self.value_key
+
+        def choose(c: ast.ValueChoice) -> int | None:
+            k = value_key.get(id(c))
+            return None if k is None else a.get(k, 0)
+
+        return choose
 
     def site(self, c) -> tuple:
         """(options, names they mention, value decisions they can reach) of the choice `c`."""
@@ -122,8 +129,8 @@ class _Holes(_Macro):
     or any other item that needs their values becomes an open item (`_open_item`), an `if` on them a hole
     (`_branches`). The network is then one template for every member even where its choices are values."""
 
-    def __init__(self, module, memo, blocks=None, callables=None, open=False):
-        super().__init__(module, memo, blocks, callables)
+    def __init__(self, module, memo, blocks=None, callables=None, choose=None, open=False):
+        super().__init__(module, memo, blocks, callables, choose)
         self.unsure: set[str] = set()  # tensor names only some options of a hole read
         self.open = open
         self.root = False  # the network's own body: an item there that needs an open value is built per value
@@ -162,7 +169,7 @@ class _Holes(_Macro):
 
     def _needs_open(self, cond, body: _Body) -> bool:
         try:
-            evaluate(cond, body.values, self.trace)
+            evaluate(cond, body.values, self.trace, self.choose)
         except Resolve:
             return True
         except ArchError:
@@ -179,7 +186,7 @@ class _Holes(_Macro):
         needed = sorted(k for k in _mentions(item.cond) if k in env)
 
         def pick(a: dict) -> int:
-            cond = evaluate(item.cond, {k: _value(env[k], a, memo) for k in needed})
+            cond = evaluate(item.cond, {k: _value(env[k], a, memo) for k in needed}, (), memo.chooser(a))
             if not isinstance(cond, bool):
                 raise Fallback("an if whose condition is not true or false")
             return 0 if cond else 1
@@ -215,7 +222,7 @@ class _Holes(_Macro):
 
         def build(a: dict):
             sub = self._sub(n)
-            sub.open, sub.stack = False, list(stack)
+            sub.open, sub.stack, sub.choose = False, list(stack), memo.chooser(a)
             inner = {"in": "$0", **{name: f"${pattern[j + 1]}" for j, name in enumerate(names)}}
             try:
                 out = sub._item(item, "$0", _Scope("@."), _Body(_concrete(env, a, memo), inner, {}))
@@ -346,7 +353,8 @@ def _value(v, a: dict, memo: HoleMemo):
         option = v.choice.options[a.get(v.key, 0)]
         if type(option) is ast.Number:
             return option.value
-        return evaluate(option, {k: _value(v.env[k], a, memo) for k in memo.mentions(option) if k in v.env})
+        env = {k: _value(v.env[k], a, memo) for k in memo.mentions(option) if k in v.env}
+        return evaluate(option, env, (), memo.chooser(a))
     if isinstance(v, Sequence):
         env = {k: _value(x, a, memo) for k, x in v.env.items()}
         return v if all(env[k] is x for k, x in v.env.items()) else Sequence(v.body, env)

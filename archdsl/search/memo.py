@@ -161,8 +161,8 @@ class _Here(_Scope):
 
 
 class _Macro(_Elaborator):
-    def __init__(self, module: ast.Module, memo: Memo, blocks=None, callables=None):
-        super().__init__(module, None)
+    def __init__(self, module: ast.Module, memo: Memo, blocks=None, callables=None, choose=None):
+        super().__init__(module, None, choose)
         self.memo = memo
         if blocks is not None:
             self.blocks, self.callables = blocks, callables
@@ -234,7 +234,7 @@ class _Macro(_Elaborator):
 
     def _sub(self, n: int) -> _Macro:
         """An elaborator for a template's body here, with placeholders `$0` .. `$n-1` for its inputs."""
-        sub = type(self)(self.module, self.memo, self.blocks, self.callables)
+        sub = type(self)(self.module, self.memo, self.blocks, self.callables, self.choose)
         sub.settings, sub._fs = self.settings, self._frozen_settings()
         sub.stack = list(self.stack)
         sub.g.graph["settings"] = self.settings
