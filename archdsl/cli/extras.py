@@ -21,9 +21,3 @@ def missing_extra(error: ModuleNotFoundError) -> str | None:
         return None
     return f"this needs the optional module '{name}', which is not installed; run: pip install 'archdsl[{extra}]'"
 
-
-def require(module: str) -> None:
-    """Import `module` now, so a missing extra is reported before any work starts."""
-    import importlib
-
-    importlib.import_module(module)

@@ -127,10 +127,6 @@ def _class_name(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_")) or "Network"
 
 
-# Every op in ops.OPS is compiled: by its builder (a submodule) or its emitter (a function call, or none).
-HANDLED = frozenset(n for n, op in OPS.items() if op.build is not None or op.emit is not None)
-
-
 # --- weight initialisation from the network's settings ---------------------------------------
 
 

@@ -26,9 +26,6 @@ class DivergedError(ArchError):
     kind = "diverged"
 
 
-TrainingDiverged = DivergedError  # the earlier name, kept for callers that import it
-
-
 @dataclass
 class TrainConfig:
     epochs: int = 10

@@ -31,7 +31,6 @@ CONSTANTS = {"true": True, "false": False, "same": "same", "valid": "valid", "au
              "kaiming": "kaiming", "xavier": "xavier", "default": "default"}
 
 MERGE_OPS = frozenset(n for n, op in OPS.items() if op.category == "merge")  # keywords, not layer calls
-WEIGHTED_OPS = frozenset(n for n, op in OPS.items() if op.weighted)  # the ops whose MACs count
 BIAS_CANCELLING_OPS = frozenset(n for n, op in OPS.items() if op.cancels_bias)
 
 
@@ -58,4 +57,4 @@ def family(category: str) -> list[str]:
 
 
 __all__ = ["ALIASES", "BIAS_CANCELLING_OPS", "CONSTANTS", "Docs", "FAMILIES", "MERGE_OPS", "OPS", "Op", "P", "REQUIRED",
-           "SETTINGS", "WEIGHTED_OPS", "define", "family", "in_docs_order", "layer_names", "lookup"]
+           "SETTINGS", "define", "family", "in_docs_order", "layer_names", "lookup"]
