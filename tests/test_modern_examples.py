@@ -50,8 +50,8 @@ def bvlc_googlenet() -> nn.Module:
     )
 
 
-def double_conv(cin, c):
-    return nn.Sequential(nn.Conv2d(cin, c, 3), nn.ReLU(), nn.Conv2d(c, c, 3), nn.ReLU())
+def double_conv(cin, c, padding=0):
+    return nn.Sequential(nn.Conv2d(cin, c, 3, padding=padding), nn.ReLU(), nn.Conv2d(c, c, 3, padding=padding), nn.ReLU())
 
 
 def center_crop(x, like):
@@ -60,15 +60,15 @@ def center_crop(x, like):
 
 
 class UNet(nn.Module):
-    """Ronneberger et al. 2015, Fig. 1."""
+    """Ronneberger et al. 2015, Fig. 1 (padding=1: the "same"-padded variant)."""
 
-    def __init__(self, classes=2):
+    def __init__(self, classes=2, width=64, padding=0):
         super().__init__()
-        widths = [64, 128, 256, 512, 1024]
-        self.down = nn.ModuleList(double_conv(a, b) for a, b in zip([1] + widths[:-1], widths))
+        widths = [width * 2**i for i in range(5)]
+        self.down = nn.ModuleList(double_conv(a, b, padding) for a, b in zip([1] + widths[:-1], widths))
         self.ups = nn.ModuleList(nn.ConvTranspose2d(c * 2, c, 2, 2) for c in reversed(widths[:-1]))
-        self.convs = nn.ModuleList(double_conv(c * 2, c) for c in reversed(widths[:-1]))
-        self.head = nn.Conv2d(64, classes, 1)
+        self.convs = nn.ModuleList(double_conv(c * 2, c, padding) for c in reversed(widths[:-1]))
+        self.head = nn.Conv2d(width, classes, 1)
 
     def forward(self, x):
         skips = []
@@ -82,8 +82,8 @@ class UNet(nn.Module):
         return self.head(x)
 
 
-def same_function(ref: nn.Module, path: Path, shape: tuple[int, ...]) -> float:
-    ours = archdsl.compile(path, input=shape).eval()
+def same_function(ref: nn.Module, path: Path, shape: tuple[int, ...], **arguments) -> float:
+    ours = archdsl.compile(path, input=shape, arguments=arguments).eval()
     archdsl.transfer_weights(ref, ours)
     torch.manual_seed(1)
     x = torch.randn(1, *shape)
@@ -128,3 +128,26 @@ def test_unet_refuses_a_tile_whose_skip_cannot_be_cropped():
 
     with pytest.raises(ArchShapeError):
         check(EXAMPLES / "unet.arch", input=(1, 64, 64))
+
+
+def test_same_padded_unet_keeps_any_size_divisible_by_16_and_refuses_others():
+    from archdsl.dsl.errors import ArchShapeError
+
+    assert check(EXAMPLES / "unet_same.arch").params == sum(p.numel() for p in UNet(padding=1).parameters())
+    for h, w in ((256, 256), (96, 160), (16, 48)):
+        assert check(EXAMPLES / "unet_same.arch", input=(1, h, w)).output_shape == (2, h, w)
+    with pytest.raises(ArchShapeError, match="512x25x25 from @skip, 512x24x24 from @u"):
+        check(EXAMPLES / "unet_same.arch", input=(1, 200, 200))
+
+
+def test_same_padded_unet_computes_what_the_torch_unet_computes_at_other_sizes():
+    torch.manual_seed(0)
+    ref = UNet(width=8, padding=1).eval()
+    ours = archdsl.compile(EXAMPLES / "unet_same.arch", arguments={"width": 8}).eval()  # compiled at 1x256x256
+    archdsl.transfer_weights(ref, ours)
+    for h, w in ((48, 64), (32, 112)):
+        x = torch.randn(2, 1, h, w)
+        with torch.no_grad():
+            want = ref(x)
+            assert want.shape == (2, 2, h, w)
+            assert (ours(x) - want).abs().max().item() <= 1e-5

@@ -301,7 +301,8 @@ def test_digits_cnn_maps_8x8_digits_to_10_classes():
 
 # --- canonical text -----------------------------------------------------------------------------
 
-ALL_FILES = sorted(ARCHS.glob("*.arch")) + sorted((ARCHS / "examples").glob("*.arch"))
+ALL_FILES = sorted(ARCHS.glob("*.arch")) + sorted((ARCHS / "examples").glob("*.arch")) + sorted(
+    (ARCHS / "segmentation").glob("*.arch"))
 
 
 @pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.relative_to(ARCHS).as_posix())

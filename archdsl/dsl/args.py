@@ -162,6 +162,13 @@ def check(what: str, p: P, value: Value, span, trace=()) -> Value:
             return tuple(_whole(v, 0, where, span, trace, fail) for v in value)
         v = _whole(value, 0, where, span, trace, fail)
         return (v, v)
+    if k == "index":  # a whole number or an (h, w) pair of them, negative counting from the end (Python's slices)
+        if isinstance(value, tuple):
+            if len(value) != 2:
+                fail(f"a whole number or an (h, w) pair, not {len(value)} values")
+            return tuple(_index(v, where, span, trace, fail) for v in value)
+        v = _index(value, where, span, trace, fail)
+        return (v, v)
     if k == "pad4":  # -> (left, right, top, bottom), F.pad's order for the last two dimensions
         if isinstance(value, tuple):
             if len(value) not in (2, 4):
@@ -203,6 +210,12 @@ def _whole(value, low: int, where: str, span, trace, fail) -> int:
     if value > MAX_SIZE:
         raise ArchResourceError(f"{where} is {value:,}; archdsl builds sizes up to {MAX_SIZE:,}", span, trace)
     return value
+
+
+def _index(value, where: str, span, trace, fail) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+        return -_whole(-value, 0, where, span, trace, fail)
+    return _whole(value, 0, where, span, trace, fail)
 
 
 def resolve(what: str, params: Sequence[P], given: Mapping[str, tuple[Value, object]], span, trace=()) -> dict:

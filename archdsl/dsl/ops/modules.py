@@ -73,6 +73,20 @@ class CropTo(nn.Module):
         return _centre(x, ref.shape[-2], ref.shape[-1])
 
 
+class ResizeTo(nn.Module):
+    """`x` interpolated to the height and width of `ref`, read at run time (torchvision's segmentation heads)."""
+
+    def __init__(self, mode: str, align_corners: bool | None):
+        super().__init__()
+        self.mode, self.align_corners = mode, align_corners
+
+    def forward(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        return nn.functional.interpolate(x, size=ref.shape[-2:], mode=self.mode, align_corners=self.align_corners)
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}" + (f", align_corners={self.align_corners}" if self.align_corners else "")
+
+
 class ChannelShuffle(nn.Module):
     """ShuffleNet's channel shuffle: view as (groups, C/groups), transpose, flatten back."""
 

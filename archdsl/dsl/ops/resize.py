@@ -44,6 +44,36 @@ define(Op(
 ))
 
 
+def _resize_to_shape(d, a, shapes):
+    x, ref = shapes
+    if len(x) != 3 or len(ref) != 3:
+        raise error(d, f"resize_to resizes an image to another image's height and width, got {fmt(x)} and {fmt(ref)}")
+    return (x[0], ref[1], ref[2]), 0, 0
+
+
+def _resize_to_check(a, settings) -> None:
+    if a["align_corners"] and a["mode"] != "bilinear":
+        raise BadArguments('align_corners=true only applies to mode="bilinear" (PyTorch\'s rule)')
+
+
+def _resize_to_build(a, shapes, _):
+    from .modules import ResizeTo
+
+    return ResizeTo(a["mode"], a["align_corners"] if a["mode"] == "bilinear" else None)
+
+
+# The size is read from @ref when the module runs, so a compiled network follows its input's size.
+define(Op(
+    "resize_to", (P("ref", "tensor"), P("mode", "str", "nearest", ("nearest", "bilinear")),
+                  P("align_corners", "bool", False)),
+    "resize", "Resizes to the height and width of the tensor @ref (a skip, or the network's @in), read as it runs.",
+    _resize_to_shape, Docs("(C, H_ref, W_ref)"), build=_resize_to_build, defaults=_resize_to_check,
+    label=lambda a: "resize_to" + (", bilinear" if a["mode"] == "bilinear" else ""),
+    example='s = maxpool(2); @s conv(2, 1) resize_to(@in, mode="bilinear")',
+    synonyms=("upsample_to", "interpolate_to", "resize_like", "upsample_like"),
+))
+
+
 def _pad_check(a, settings) -> None:
     if a["value"] != 0.0 and a["mode"] != "constant":
         raise BadArguments(f'value= is the fill of mode="constant"; mode="{a["mode"]}" copies the input\'s edge')

@@ -1,4 +1,4 @@
-"""Layers that only move, select or replace values: flatten, identity, zero, slice, channel_shuffle."""
+"""Layers that only move, select or replace values: flatten, identity, zero, slice, spatial_slice, channel_shuffle."""
 
 from __future__ import annotations
 
@@ -53,6 +53,40 @@ define(Op(
     "Channels start..stop-1 of an image (or features of a vector): ShuffleNetV2's channel split.",
     _slice_shape, Docs("(stop - start, H, W), or (stop - start)"), emit=_slice_emit,
     label=lambda a: f"slice {a['start']}:{a['stop']}", example="slice(1, 3)", synonyms=("split", "channel_split"),
+))
+
+
+def _spatial_slice_shape(d, a, shapes):
+    c, h, w = image(d, shapes)
+    start, stop = a["start"], a["stop"] or (None, None)
+    out = [len(range(n)[slice(b, e)]) for n, b, e in zip((h, w), start, stop)]
+    for dim, n, b, e, m in zip(("height", "width"), (h, w), start, stop, out):
+        if m == 0:
+            raise error(d, f"spatial_slice keeps rows {b}:{'' if e is None else e} of the input's {dim} {n}: none "
+                           "(negative start and stop count from the end)")
+    return (c, *out), 0, 0
+
+
+def _spatial_slice_emit(graph, ins, a):
+    import operator
+
+    stop = a["stop"] or (None, None)
+    index = (slice(None), slice(None), slice(a["start"][0], stop[0]), slice(a["start"][1], stop[1]))
+    return graph.call_function(operator.getitem, (ins[0], index))
+
+
+def _spatial_slice_label(a) -> str:
+    stop = a["stop"] or (None, None)
+    axes = [f"{b}:{'' if e is None else e}" for b, e in zip(a["start"], stop)]
+    return f"spatial_slice {', '.join(axes)}"
+
+
+define(Op(
+    "spatial_slice", (P("start", "index"), P("stop", "index", None)), "shape",
+    "Rows start..stop-1 and columns likewise, as x[:, :, h0:h1, w0:w1]: negative from the end, no stop: to the end.",
+    _spatial_slice_shape, Docs("(C, len(range(H)[h0:h1]), len(range(W)[w0:w1]))"), emit=_spatial_slice_emit,
+    label=_spatial_slice_label, example="spatial_slice(1) spatial_slice((0, 1), (-1, 6))",
+    synonyms=("offset_crop", "crop_offset", "shift", "spatial_crop"),
 ))
 
 
