@@ -210,3 +210,25 @@ def test_a_comment_after_a_multi_line_assignment_stays_after_it():
     text = ("network n {\n    input(3, 8, 8)\n    a = residual {\n        conv(3, 1)\n    }\n    relu;\n"
             "    # about b\n    b = @a relu;\n    add(@a, @b)\n}\n")
     assert print_module(parse(text)) == text
+
+
+def test_parsing_on_two_threads_keeps_each_files_comments():
+    # comments are collected per call, not in a module-wide list that a second parse would clear or fill
+    import threading
+
+    texts = [f"# file {k}\n" + "".join(f"network n{i} {{ input(3, 8, 8) conv(4, 3)  # c{k}.{i}\n}}\n"
+                                       for i in range(60)) for k in range(2)]
+    wrong: list = []
+
+    def work(k: int) -> None:
+        for _ in range(15):
+            got = [c.text for c in parse(texts[k]).comments]
+            if got != [f"# file {k}"] + [f"# c{k}.{i}" for i in range(60)]:
+                wrong.append(got[:3])
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong, wrong[:2]

@@ -16,7 +16,6 @@ from .source import lines, normalise, read_source
 __all__ = ["parse", "parse_file", "read_source"]
 
 _GRAMMAR = Path(__file__).with_name("grammar.lark")
-_comments: list[Token] = []
 _parser: Lark | None = None
 
 
@@ -29,7 +28,6 @@ def _lark() -> Lark:
             cache=True,  # lark keeps the analysed tables on disk: start-up stays fast
             propagate_positions=True,
             maybe_placeholders=True,
-            lexer_callbacks={"COMMENT": _comments.append},
         )
     return _parser
 
@@ -54,7 +52,6 @@ def parse(text: str, file: str = "<text>") -> ast.Module:
             "the file is empty; expected a 'network NAME { ... }' definition", Span(1, 1, 1, 1, file, text)
         )
     _refuse_deep_brackets(text, file)
-    _comments.clear()
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as e:
@@ -66,12 +63,25 @@ def parse(text: str, file: str = "<text>") -> ast.Module:
         if isinstance(e.orig_exc, ArchError):
             raise e.orig_exc from None
         raise
-    source_lines = lines(text)
-    comments = tuple(
-        ast.Comment(c.line, c.value.rstrip(), bool(source_lines[c.line - 1][: c.column - 1].strip()))
-        for c in _comments
-    )
-    return ast.Module(module, comments=comments, file=file, source=text)
+    return ast.Module(module, comments=_comments(text), file=file, source=text)
+
+
+# The grammar's STRING and COMMENT: no other token holds a '"' or a '#', so in text that parsed, scanning for
+# these two from the left finds exactly the comments the lexer skipped.
+_STRING_OR_COMMENT = re.compile(r'"[^"\n]*"|#[^\n]*')
+
+
+def _comments(text: str) -> tuple[ast.Comment, ...]:
+    """The comments of parsed text, for the printer: line, text, and whether code precedes it on its line."""
+    out, line, seen = [], 1, 0
+    for m in _STRING_OR_COMMENT.finditer(text):
+        if text[m.start()] != "#":
+            continue
+        line += text.count("\n", seen, m.start())
+        seen = m.start()
+        start = text.rfind("\n", 0, m.start()) + 1
+        out.append(ast.Comment(line, m.group().rstrip(), bool(text[start : m.start()].strip())))
+    return tuple(out)
 
 
 def _span_at(text: str, file: str, index: int, line: int) -> Span:
