@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from . import ast
 from .errors import ArchArgumentError, ArchNameError, Span, did_you_mean
 
-_CHOICES = (ast.ValueChoice, ast.SeqChoice, ast.OptionsChoice)
+CHOICES = (ast.ValueChoice, ast.SeqChoice, ast.OptionsChoice)
 
 
 @dataclass(frozen=True)
@@ -32,12 +32,12 @@ class Decision:
 _CHILDREN: dict[type, tuple[str, ...]] = {}  # per AST class, the fields that hold its children
 
 
-def _walk(node, visit: Callable) -> None:
-    if isinstance(node, _CHOICES):
+def walk_choices(node, visit: Callable) -> None:
+    if isinstance(node, CHOICES):
         visit(node)
     if isinstance(node, tuple):
         for x in node:
-            _walk(x, visit)
+            walk_choices(x, visit)
         return
     cls = type(node)
     names = _CHILDREN.get(cls)
@@ -45,19 +45,19 @@ def _walk(node, visit: Callable) -> None:
         is_node = dataclasses.is_dataclass(node) and not isinstance(node, type)
         names = _CHILDREN[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.compare) if is_node else ()
     for name in names:
-        _walk(getattr(node, name), visit)
+        walk_choices(getattr(node, name), visit)
 
 
-def _choice_nodes(module: ast.Module) -> list:
+def choice_nodes(module: ast.Module) -> list:
     if module.source is not None and "choice" not in module.source:
         return []  # parsed text without the keyword has no choice: skip the walk (10,000-layer nets)
     found: list = []
-    _walk(tuple(d for d in module.definitions if d.kind != "options"), found.append)
+    walk_choices(tuple(d for d in module.definitions if d.kind != "options"), found.append)
     for d in module.definitions:  # every list, even one whose name is defined twice (refused later, located)
         if d.kind != "options":
             continue
         inner: list = []
-        _walk(d.alternatives, inner.append)
+        walk_choices(d.alternatives, inner.append)
         if inner:
             raise ArchArgumentError(f"options {d.name} holds a choice; an options list is plain alternatives "
                                     "(write the choice where the list is used)", inner[0].span)
@@ -134,7 +134,7 @@ def _substitute(node, env: Mapping[str, ast.Expr]):
     return node
 
 
-def _keys(choices: list) -> list[str]:
+def choice_keys(choices: list) -> list[str]:
     keys, auto = [], 0
     for c in choices:
         if c.label is None:
@@ -149,9 +149,9 @@ def decisions(module: ast.Module) -> list[Decision]:
     """The module's decisions in source order (tied names once)."""
     from .printer import print_expr, print_seq_inline
 
-    nodes = _choice_nodes(module)
+    nodes = choice_nodes(module)
     out: dict[str, Decision] = {}
-    for key, c in zip(_keys(nodes), nodes):
+    for key, c in zip(choice_keys(nodes), nodes):
         if isinstance(c, ast.ValueChoice):
             kind, opts = "value", tuple(print_expr(o) for o in c.options)
         else:
@@ -186,8 +186,8 @@ def resolve(module: ast.Module, assignment: Mapping[str, int] | None = None) -> 
 def resolver(module: ast.Module) -> Callable[[Mapping[str, int] | None], ast.Module]:
     """`resolve` for many assignments of one module (a search): the module is walked once, and each
     call rebuilds only the nodes on the way to a choice."""
-    nodes = _choice_nodes(module)
-    keys = {id(c): k for k, c in zip(_keys(nodes), nodes)}
+    nodes = choice_nodes(module)
+    keys = {id(c): k for k, c in zip(choice_keys(nodes), nodes)}
     sizes = {d.key: d.size for d in decisions(module)}
     expanded = {id(c): expand(module, c) for c in nodes if isinstance(c, ast.OptionsChoice)}
 
@@ -201,7 +201,7 @@ def resolver(module: ast.Module) -> Callable[[Mapping[str, int] | None], ast.Mod
             found = any([mark(x) for x in node])
         elif dataclasses.is_dataclass(node):
             found = any([mark(getattr(node, f.name)) for f in dataclasses.fields(node) if f.compare])
-            found = found or isinstance(node, _CHOICES)
+            found = found or isinstance(node, CHOICES)
         else:
             return False
         if found:
@@ -256,10 +256,10 @@ def chosen_options(module: ast.Module, assignment: Mapping[str, int]) -> dict[st
     (`downsample=conv(32, 2, stride=2) relu`, never `conv(choice stem(16, 32, 64), ...)`)."""
     from .printer import print_expr, print_seq_inline
 
-    nodes = _choice_nodes(module)
+    nodes = choice_nodes(module)
     apply = resolver(module)
     out: dict[str, str] = {}
-    for key, c in zip(_keys(nodes), nodes):
+    for key, c in zip(choice_keys(nodes), nodes):
         if key in out:
             continue
         i = assignment.get(key, 0)

@@ -45,10 +45,10 @@ def elaborate(
 ) -> nx.DiGraph:
     """Build the graph of one network of `module` (the only one, or the one named). `choose` decides the
     `choice(...)` values met, so a member of a space is built from the space's own syntax tree."""
-    return _Elaborator(module, input_shape, choose).run(_pick(module, network), dict(arguments or {}))
+    return Elaborator(module, input_shape, choose).run(pick_network(module, network), dict(arguments or {}))
 
 
-def _pick(module: ast.Module, name: str | None) -> ast.Definition:
+def pick_network(module: ast.Module, name: str | None) -> ast.Definition:
     nets = module.networks()
     seen: dict[str, ast.Definition] = {}
     for d in module.definitions:
@@ -70,15 +70,15 @@ def _pick(module: ast.Module, name: str | None) -> ast.Definition:
     return nets[-1]
 
 
-def _assigns(item) -> bool:
+def assigns(item) -> bool:
     """Whether `item` names a tensor in the body it is written in (a second copy of it would be refused)."""
     if isinstance(item, ast.Assign):
         return True
     inner = getattr(item, "body", None)
     if isinstance(item, ast.Repeat):
-        return _assigns(inner)
+        return assigns(inner)
     if isinstance(item, ast.Group):
-        return any(_assigns(i) for i in inner.items)
+        return any(assigns(i) for i in inner.items)
     return False
 
 
@@ -109,7 +109,7 @@ def numbered(base: str, k: int) -> str:
 
 
 @dataclass
-class _Scope:
+class Scope:
     """Names nodes within one body: each op or block numbered in order (`conv1`, `conv2`)."""
 
     prefix: str
@@ -120,12 +120,12 @@ class _Scope:
         self.counts[base] = k
         return f"{self.prefix}{numbered(base, k)}"
 
-    def child(self, base: str) -> _Scope:
-        return _Scope(self.name(base) + ".")
+    def child(self, base: str) -> Scope:
+        return Scope(self.name(base) + ".")
 
 
 @dataclass
-class _Body:
+class Body:
     """What one network or block body sees: its parameter values and its named tensors."""
 
     values: dict[str, Value]
@@ -134,7 +134,24 @@ class _Body:
     read: set[str] = field(default_factory=set)  # tensor names some `@name` has read
 
 
-class _Elaborator:
+class Elaborator:
+    """One walk over a network's syntax tree that builds its graph. Subclasses (the search's fast path,
+    `archdsl.search.memo`/`holes`) change what is built by overriding these hooks, as `ShapeProp` subclasses
+    torch.fx's `Interpreter`; everything else is the walk's own (private):
+
+    - `item(item, x, scope, body) -> tensor`: expand one item of a body (every item passes here);
+      `seq(seq, x, scope, body)` expands a body's items in order.
+    - `block(call, x, scope, body) -> tensor`: a block call; it is `bind_block` (the block, its
+      parameter values, the body it sees, its trace frame) then `expand_block` (its body, expanded here).
+    - `node(op, args, path, span, inputs) -> tensor`: add one layer (every layer passes here).
+    - `check_budget(items, values)`: refuse a network too big before building it.
+    - `refuse_unused(output)` and `resolve_conv_bias()`: the checks once the graph is built
+      (`rules.unused_layers`, `rules.conv_bias`).
+
+    A tensor is the path of the node that computes it. State a hook may read: `g` (the graph built so
+    far), `settings`, `named` (node -> its `name = ...;`), `steps`, `stack` (block calls being expanded),
+    `trace`, `blocks`, `callables`, and `choose` (decides each `choice(...)` met, see `expr.evaluate`)."""
+
     def __init__(self, module: ast.Module, input_shape, choose: Chooser | None = None):
         self.module = module
         self.choose = choose  # decides the `choice(...)` values met (a member of a space); None: they are errors
@@ -154,20 +171,20 @@ class _Elaborator:
 
     def run(self, net: ast.Definition, arguments: dict) -> nx.DiGraph:
         values = self._bind_params(net, arguments)
-        body = _Body(values, {}, {})
+        body = Body(values, {}, {})
         items = list(net.body.items)
         self.settings = self._settings(items, values)
         self.g.graph.update(name=net.name, settings=self.settings, arguments=values)
         x = self._input(net, items, values)
         body.tensors["in"] = x
-        self._refuse_oversized(items, values)
-        x = self._seq_items(items, x, _Scope(""), body)
+        self.check_budget(items, values)
+        x = self._seq_items(items, x, Scope(""), body)
         self.g.graph.update(input=self.input_node, output=x)
-        self._refuse_unused(x)
-        self._resolve_conv_bias()
+        self.refuse_unused(x)
+        self.resolve_conv_bias()
         return self.g
 
-    def _refuse_oversized(self, items: list, values: dict) -> None:
+    def check_budget(self, items: list, values: dict) -> None:
         refuse_oversized(items, values, self.blocks)
 
     def _bind_params(self, net: ast.Definition, arguments: dict) -> dict[str, Value]:
@@ -222,20 +239,20 @@ class _Elaborator:
         for s in shape:
             if s > argbind.MAX_SIZE:
                 raise ArchResourceError(f"input size {s:,} exceeds archdsl's limit of {argbind.MAX_SIZE:,}", span)
-        self.input_node = self._node("input", {"shape": shape}, "input", span, [])
+        self.input_node = self.node("input", {"shape": shape}, "input", span, [])
         return self.input_node
 
     # --- sequences -------------------------------------------------------------------------------
 
-    def _seq(self, seq: ast.Seq, x: str, scope: _Scope, body: _Body) -> str:
+    def seq(self, seq: ast.Seq, x: str, scope: Scope, body: Body) -> str:
         return self._seq_items(seq.items, x, scope, body)
 
-    def _seq_items(self, items, x: str, scope: _Scope, body: _Body) -> str:
+    def _seq_items(self, items, x: str, scope: Scope, body: Body) -> str:
         for item in items:
-            x = self._item(item, x, scope, body)
+            x = self.item(item, x, scope, body)
         return x
 
-    def _item(self, item, x: str, scope: _Scope, body: _Body) -> str:
+    def item(self, item, x: str, scope: Scope, body: Body) -> str:
         self.steps += 1
         if self.steps > MAX_STEPS:
             raise ArchResourceError(f"expanding this network takes more than {MAX_STEPS:,} steps; archdsl stops there",
@@ -245,7 +262,7 @@ class _Elaborator:
         if isinstance(item, ast.Repeat):
             return self._repeat(item, x, scope, body)
         if isinstance(item, ast.Group):
-            return self._seq(item.body, x, scope, body)
+            return self.seq(item.body, x, scope, body)
         if isinstance(item, ast.Residual):
             return self._residual(item, x, scope, body)
         if isinstance(item, ast.Merge):
@@ -261,7 +278,7 @@ class _Elaborator:
                 prev = body.where.get(item.name)
                 at = f" (at line {prev.line})" if prev is not None else " (the body's input)"
                 raise ArchNameError(f"the name '{item.name}' is already defined{at}", item.span, self.trace)
-            out = self._seq(item.body, x, scope, body)
+            out = self.seq(item.body, x, scope, body)
             body.tensors[item.name], body.where[item.name] = out, item.span
             self.named.setdefault(out, (item.name, item.span, self.trace))
             return out
@@ -271,12 +288,12 @@ class _Elaborator:
                 raise ArchArgumentError(f"the condition of 'if' must be true or false, got {describe(cond)} "
                                         "(compare it: n > 1, stride == 2)", item.cond.span or item.span, self.trace)
             chosen = item.then if cond else item.orelse
-            return self._seq(chosen, x, scope, body) if chosen is not None else x
+            return self.seq(chosen, x, scope, body) if chosen is not None else x
         if isinstance(item, (ast.SeqChoice, ast.OptionsChoice)):
             raise ArchError("a choice { ... } must be resolved before elaboration", item.span, self.trace)
         raise TypeError(f"not an item: {item!r}")
 
-    def _ref(self, ref: ast.Ref, body: _Body) -> str:
+    def _ref(self, ref: ast.Ref, body: Body) -> str:
         body.read.add(ref.name)
         if ref.name not in body.tensors:
             raise ArchNameError(
@@ -287,7 +304,7 @@ class _Elaborator:
             )
         return body.tensors[ref.name]
 
-    def _repeat(self, item: ast.Repeat, x: str, scope: _Scope, body: _Body) -> str:
+    def _repeat(self, item: ast.Repeat, x: str, scope: Scope, body: Body) -> str:
         n = evaluate(item.count, body.values, self.trace, self.choose)
         n = argbind.check("repeat", argbind.P("count", "count"), n, item.count.span or item.span, self.trace)
         if n > MAX_NODES:
@@ -299,38 +316,38 @@ class _Elaborator:
             raise ArchNameError(f"the repeat index '{item.index}' hides a parameter or constant of that name; "
                                 "pick another name", item.span, self.trace)
 
-        def copy(i: int) -> _Body:  # what the i-th copy sees: the body, plus its index if it is named
+        def copy(i: int) -> Body:  # what the i-th copy sees: the body, plus its index if it is named
             return body if item.index is None else replace(body, values={**body.values, item.index: i})
 
         before = self.g.number_of_nodes()
-        x = self._item(item.body, x, scope, copy(0))
+        x = self.item(item.body, x, scope, copy(0))
         per_copy = self.g.number_of_nodes() - before
         if before + per_copy * n > MAX_NODES:
             raise ArchResourceError(
                 f"this repeat would build {per_copy * n:,} layers; archdsl's limit is {MAX_NODES:,}",
                 item.count.span, self.trace)
-        if per_copy == 0 and not _assigns(item.body) and (item.index is None or not _mentions(item.body, item.index)):
+        if per_copy == 0 and not assigns(item.body) and (item.index is None or not _mentions(item.body, item.index)):
             return x  # a body that builds nothing does the same every time: `{ } * 10**5` nested costs nothing
         for i in range(1, n):
-            x = self._item(item.body, x, scope, copy(i))
+            x = self.item(item.body, x, scope, copy(i))
         return x
 
-    def _residual(self, item: ast.Residual, x: str, scope: _Scope, body: _Body) -> str:
-        y = self._seq(item.body, x, scope, body)
+    def _residual(self, item: ast.Residual, x: str, scope: Scope, body: Body) -> str:
+        y = self.seq(item.body, x, scope, body)
         shortcut_scope = scope.child("shortcut")
         if item.shortcut is not None:
-            s = self._seq(item.shortcut, x, shortcut_scope, body)
+            s = self.seq(item.shortcut, x, shortcut_scope, body)
             args = {"project": "none"}
         else:
             s, args = x, {"project": "auto", "shortcut": shortcut_scope.prefix[:-1]}
         return self._merge_node("add", args, scope.name("residual"), item.span, [y, s], scope,
                                 ["the body", "the shortcut"], residual=True)
 
-    def _merge(self, item: ast.Merge, x: str, scope: _Scope, body: _Body) -> str:
+    def _merge(self, item: ast.Merge, x: str, scope: Scope, body: Body) -> str:
         if not item.branches:
             raise ArchArgumentError(f"{item.kind} needs at least one branch {{ ... }}", item.span, self.trace)
         name = scope.name(item.kind)
-        outs = [self._seq(b, x, _Scope(f"{name}.branch{i}."), body) for i, b in enumerate(item.branches, 1)]
+        outs = [self.seq(b, x, Scope(f"{name}.branch{i}."), body) for i, b in enumerate(item.branches, 1)]
         return self._merge_node(item.kind, {}, name, item.span, outs, scope,
                                 [f"branch {i}" for i in range(1, len(outs) + 1)])
 
@@ -339,13 +356,13 @@ class _Elaborator:
         seen, inputs = set(), []
         for i, s in enumerate(sources):
             if s in seen:
-                s = self._node("identity", {}, f"{name}.same{i + 1}", span, [s])
+                s = self.node("identity", {}, f"{name}.same{i + 1}", span, [s])
             seen.add(s)
             inputs.append(s)
         return inputs
 
-    def _merge_node(self, kind, args, name, span, sources, scope: _Scope, labels: list[str], residual=False) -> str:
-        node = self._node(kind, args, name, span, self._distinct(sources, name, span))
+    def _merge_node(self, kind, args, name, span, sources, scope: Scope, labels: list[str], residual=False) -> str:
+        node = self.node(kind, args, name, span, self._distinct(sources, name, span))
         self.g.nodes[node]["labels"] = labels  # what the user wrote for each input, for shape errors
         if residual:
             self.g.nodes[node]["residual"] = True
@@ -353,7 +370,7 @@ class _Elaborator:
 
     # --- calls -----------------------------------------------------------------------------------
 
-    def _call(self, call: ast.Call, x: str, scope: _Scope, body: _Body) -> str:
+    def _call(self, call: ast.Call, x: str, scope: Scope, body: Body) -> str:
         if call.name in body.values:
             held = body.values[call.name]
             if isinstance(held, Sequence):
@@ -366,7 +383,7 @@ class _Elaborator:
                                         f"only a parameter given a sequence ({{ ... }} or a layer name) can be "
                                         "written as a layer", call.span, self.trace)
         if call.name in self.blocks:
-            return self._block(call, x, scope, body)
+            return self.block(call, x, scope, body)
         if call.name == "input":
             raise ArchArgumentError(
                 "input(...) must be the first line of a network, and only once", call.span, self.trace)
@@ -387,23 +404,23 @@ class _Elaborator:
         refs = [a.pop(p.name) for p in op.params if p.kind == "tensor"]
         inputs = [x] + [self._ref(r, body) for r in refs if r is not None]
         name = scope.name(op.name)
-        return self._node(op.name, a, name, call.span, self._distinct(inputs, name, call.span))
+        return self.node(op.name, a, name, call.span, self._distinct(inputs, name, call.span))
 
-    def _splice(self, seq: Sequence, x: str, scope: _Scope) -> str:
+    def _splice(self, seq: Sequence, x: str, scope: Scope) -> str:
         """A sequence value's layers, named as if written here; its expressions see the values where it was
         written, and its `@in` is the tensor it continues from."""
-        return self._seq(seq.body, x, scope, _Body(dict(seq.env), {"in": x}, {}))
+        return self.seq(seq.body, x, scope, Body(dict(seq.env), {"in": x}, {}))
 
     def _default(self, p: ast.Param, values: dict, trace) -> Value:
         d = p.default
         return argbind.value("a default", argbind.P(p.name, "any"), d, values, d.span or p.span, trace,
                              self.callables, self.choose)
 
-    def _block(self, call: ast.Call, x: str, scope: _Scope, body: _Body) -> str:
-        block, values, inner, frame = self._bind_block(call, x, body)
-        return self._expand_block(call, block, values, inner, frame, x, scope)
+    def block(self, call: ast.Call, x: str, scope: Scope, body: Body) -> str:
+        block, values, inner, frame = self.bind_block(call, x, body)
+        return self.expand_block(call, block, values, inner, frame, x, scope)
 
-    def _bind_block(self, call: ast.Call, x: str, body: _Body):
+    def bind_block(self, call: ast.Call, x: str, body: Body):
         """The block a call names, its parameter values, the tensors its body sees and its trace frame."""
         block = self.blocks[call.name]
         if call.name in self.stack:
@@ -417,7 +434,7 @@ class _Elaborator:
         given = argbind.bind(f"block {call.name}", params, call.args, body.values, call.span, self.trace,
                              self.callables, self.choose)
         values: dict[str, Value] = {}
-        inner = _Body(values, {"in": x}, {})
+        inner = Body(values, {"in": x}, {})
         frame = (*self.trace, Frame(call.name, call.span))
         for p in block.params:
             if p.tensor:
@@ -429,7 +446,7 @@ class _Elaborator:
                 values[p.name] = given[p.name][0] if p.name in given else self._default(p, values, frame)
         return block, values, inner, frame
 
-    def _expand_block(self, call: ast.Call, block, values: dict, inner: _Body, frame, x: str, scope: _Scope) -> str:
+    def expand_block(self, call: ast.Call, block, values: dict, inner: Body, frame, x: str, scope: Scope) -> str:
         key = _call_key(call.name, values, inner.tensors)
         if key is not None and key in self.identity_calls:
             return x  # built nothing last time with these arguments, so it builds nothing again
@@ -438,7 +455,7 @@ class _Elaborator:
         self.stack.append(call.name)
         before = self.g.number_of_nodes()
         try:
-            out = self._seq(block.body, x, scope.child(call.name), inner)
+            out = self.seq(block.body, x, scope.child(call.name), inner)
             for p in block.params:
                 if p.tensor and p.name not in inner.read and not p.name.startswith("_"):
                     raise ArchNameError(
@@ -453,7 +470,7 @@ class _Elaborator:
 
     # --- nodes -----------------------------------------------------------------------------------
 
-    def _node(self, op: str, args: dict, path: str, span, inputs: list[str]) -> str:
+    def node(self, op: str, args: dict, path: str, span, inputs: list[str]) -> str:
         if self.g.number_of_nodes() > MAX_NODES:  # the input and MAX_NODES layers
             raise ArchResourceError(f"the network has more than {MAX_NODES:,} layers", span, self.trace)
         if path in self.g:  # paths are unique by construction; two layers must never become one node
@@ -463,7 +480,7 @@ class _Elaborator:
             self.g.add_edge(u, path, index=i)
         return path
 
-    def _refuse_unused(self, output: str) -> None:
+    def refuse_unused(self, output: str) -> None:
         """A layer whose output nothing reads would be counted and computed for nothing: that is a mistake
         (a forgotten `@name`, a branch left dangling) unless its tensor is named with a leading `_`."""
         for n in unused_layers(self.g.out_degree(), output, self.named):
@@ -477,7 +494,7 @@ class _Elaborator:
                                 f"output (a sequence continued from '@...' drops what came before); use it, "
                                 f"delete it, or {hint}", d["span"], d["trace"])
 
-    def _resolve_conv_bias(self) -> None:
+    def resolve_conv_bias(self) -> None:
         """`bias=auto` (`rules.conv_bias`): decided by the ops that read the conv."""
         g = self.g
         for n, d in g.nodes(data=True):

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import networkx as nx
 
 from ..dsl import ArchError, ast, elaborate, infer_shapes
-from ..dsl.api import _no_gc
-from ..dsl.elaborate import _pick
+from ..dsl.api import no_gc
+from ..dsl.elaborate import pick_network
 from ..dsl.errors import ArchShapeError, Frame
 from ..dsl.expr import Resolve, leave_open
 from ..dsl.rules import needs_projection, projection
@@ -205,7 +205,7 @@ class FastChecker:
 
     @functools.cached_property
     def _net(self) -> ast.Definition:
-        return _pick(self.space, None)
+        return pick_network(self.space, None)
 
     @property
     def fallbacks(self) -> int:
@@ -214,7 +214,7 @@ class FastChecker:
     def check(self, assignment: dict[str, int], module, key: bool = True) -> Checked:
         """The member `module` (resolved from `assignment`; or a function giving it, called only if a
         later tier needs it); raises the `ArchError` its check would."""
-        with _no_gc():
+        with no_gc():
             self.memo.bound()
             self.holes.bound()
             try:
@@ -272,7 +272,7 @@ class FastChecker:
 
     def _fast(self, module: ast.Module, key: bool) -> Checked:
         el = _Macro(module, self.memo)
-        g = el.run(_pick(module, None), {})
+        g = el.run(pick_network(module, None), {})
         if el.real_nodes > NEAR_NODES or el.steps > NEAR_STEPS:
             raise Fallback("limits within reach")
         t = _network_template(g, el)

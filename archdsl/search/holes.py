@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..dsl import ast
-from ..dsl.choices import _CHOICES, _choice_nodes, _keys, _walk, expand
-from ..dsl.elaborate import _assigns, _Body, _Scope
+from ..dsl.choices import CHOICES, choice_keys, choice_nodes, expand, walk_choices
+from ..dsl.elaborate import Body, Scope, assigns
 from ..dsl.errors import ArchError
 from ..dsl.expr import Open, Resolve, Sequence, evaluate
 from ..dsl.limits import MAX_CALL_DEPTH
@@ -39,8 +39,8 @@ class HoleMemo(Memo):
 
     def __init__(self, space_module: ast.Module, limit: int = 20_000):
         super().__init__(space_module, limit, values_only=True)
-        nodes = _choice_nodes(space_module)
-        self.key_of = {id(c): k for c, k in zip(nodes, _keys(nodes))}
+        nodes = choice_nodes(space_module)
+        self.key_of = {id(c): k for c, k in zip(nodes, choice_keys(nodes))}
         self.value_sites = [(id(c), self.key_of[id(c)]) for c in nodes if isinstance(c, ast.ValueChoice)]
         self.module = space_module
         self.sites: dict[int, tuple] = {}
@@ -75,7 +75,7 @@ class HoleMemo(Memo):
 
     def _reach(self, node) -> set:
         found: list = []
-        _walk(node, found.append)
+        walk_choices(node, found.append)
         keys = {self.key_of[id(c)] for c in found if id(c) in self.key_of}
         names: set = set()
         _names(node, names)
@@ -116,7 +116,7 @@ class HoleMemo(Memo):
             names: set = set()
             _names(alternatives, names)
             found: list = []
-            _walk(alternatives, found.append)
+            walk_choices(alternatives, found.append)
             keys = {self.key_of[id(v)] for v in found if isinstance(v, ast.ValueChoice) and id(v) in self.key_of}
             for n in names:
                 keys.update(self.slices.get(n, ()))
@@ -145,7 +145,7 @@ class _Holes(_Macro):
             return "open"  # built open, a template serves every member
         return super()._slice(name, values), self.memo.in_values(values)
 
-    def _item(self, item, x: str, scope: _Scope, body: _Body) -> str:
+    def item(self, item, x: str, scope: Scope, body: Body) -> str:
         if not self.open:
             return self._plain(item, x, scope, body)
         if isinstance(item, ast.If) and self._needs_open(item.cond, body):
@@ -161,13 +161,13 @@ class _Holes(_Macro):
                 raise Fallback("an open choice met after layers were built") from None
         return self._open_item(item, x, scope, body)
 
-    def _plain(self, item, x: str, scope: _Scope, body: _Body) -> str:
-        if isinstance(item, _CHOICES):
+    def _plain(self, item, x: str, scope: Scope, body: Body) -> str:
+        if isinstance(item, CHOICES):
             self.steps += 1
             return self._hole(item, x, scope, body)
-        return super()._item(item, x, scope, body)
+        return super().item(item, x, scope, body)
 
-    def _needs_open(self, cond, body: _Body) -> bool:
+    def _needs_open(self, cond, body: Body) -> bool:
         try:
             evaluate(cond, body.values, self.trace, self.choose)
         except Resolve:
@@ -176,7 +176,7 @@ class _Holes(_Macro):
             pass  # the ordinary elaboration raises it
         return False
 
-    def _branches(self, item: ast.If, x: str, scope: _Scope, body: _Body) -> str:
+    def _branches(self, item: ast.If, x: str, scope: Scope, body: Body) -> str:
         """An `if` whose condition reads an open choice: a hole of its two branches, picked per member."""
         alternatives = (item.then, item.orelse or ast.Seq((), item.span))
         mentioned: set = set()
@@ -195,18 +195,18 @@ class _Holes(_Macro):
         return self._hole_node(("@if", id(item)), alternatives, mentioned, (), x, scope, body, item.span, None, pick,
                                tuple(sorted(reads)))
 
-    def _block(self, call: ast.Call, x: str, scope: _Scope, body: _Body) -> str:
+    def block(self, call: ast.Call, x: str, scope: Scope, body: Body) -> str:
         if not self.open:
-            return super()._block(call, x, scope, body)
+            return super().block(call, x, scope, body)
         before = self.g.number_of_nodes()
         try:
-            return super()._block(_passing(call, body, self.memo), x, scope, body)
+            return super().block(_passing(call, body, self.memo), x, scope, body)
         except Resolve:
             if self.g.number_of_nodes() != before:
                 raise Fallback("an open choice met while a call was expanded in place") from None
         return self._open_item(call, x, scope, body)
 
-    def _open_item(self, item, x: str, scope: _Scope, body: _Body) -> str:
+    def _open_item(self, item, x: str, scope: Scope, body: Body) -> str:
         """An item that needs an open choice's value (a call, a layer, a repeat): a node whose template is
         built, once per value of the decisions it depends on, when a member first needs it."""
         mentioned = _mentions(item)
@@ -225,7 +225,7 @@ class _Holes(_Macro):
             sub.open, sub.stack, sub.choose = False, list(stack), memo.chooser(a)
             inner = {"in": "$0", **{name: f"${pattern[j + 1]}" for j, name in enumerate(names)}}
             try:
-                out = sub._item(item, "$0", _Scope("@."), _Body(_concrete(env, a, memo), inner, {}))
+                out = sub.item(item, "$0", Scope("@."), Body(_concrete(env, a, memo), inner, {}))
                 if out.startswith("$") and sub.real_nodes:
                     raise Fallback("an item that returns an input but builds layers")
                 t = sub._close(out, n, sub.depth, follows.get("ops"))
@@ -246,7 +246,7 @@ class _Holes(_Macro):
             self.g.add_edge(u, path, index=i)
         return path
 
-    def _hole(self, c, x: str, scope: _Scope, body: _Body) -> str:
+    def _hole(self, c, x: str, scope: Scope, body: Body) -> str:
         alternatives, mentioned, keys = self.memo.site(c)
         decision = self.memo.key_of[id(c)]
         return self._hole_node(id(c), alternatives, mentioned, keys, x, scope, body, c.span, decision, None,
@@ -291,13 +291,13 @@ class _Holes(_Macro):
 
     def _option(self, alt: ast.Seq, values: dict, names: list, pattern: tuple) -> tuple:
         """One option's template (or why it has none) and the tensor names it reads."""
-        if any(_assigns(i) for i in alt.items):
+        if any(assigns(i) for i in alt.items):
             return Poisoned("an option that names a tensor"), None
         n = max(pattern) + 1
         sub = self._sub(n)
-        inner = _Body(values, {name: f"${pattern[j + 1]}" for j, name in enumerate(names)}, {})
+        inner = Body(values, {name: f"${pattern[j + 1]}" for j, name in enumerate(names)}, {})
         try:
-            out = sub._seq(alt, f"${pattern[0]}", _Scope("@."), inner)
+            out = sub.seq(alt, f"${pattern[0]}", Scope("@."), inner)
             if out.startswith("$") and sub.real_nodes:
                 raise Fallback("an option that returns an input but builds layers")
             if sub.unsure:
@@ -308,11 +308,11 @@ class _Holes(_Macro):
             return Poisoned(str(e)), None
         return t, set(inner.read)
 
-    def _expand_block(self, call, block, values, inner, frame, x, scope):
+    def expand_block(self, call, block, values, inner, frame, x, scope):
         unsure = self.unsure
         self.unsure = set()
         try:
-            out = super()._expand_block(call, block, values, inner, frame, x, scope)
+            out = super().expand_block(call, block, values, inner, frame, x, scope)
             if any(p.tensor and p.name in self.unsure and not p.name.startswith("_") for p in block.params):
                 raise Fallback("a tensor parameter only some options of a choice read")
         finally:
@@ -326,7 +326,7 @@ def _mentions(node) -> set:
     return names
 
 
-def _passing(call: ast.Call, body: _Body, memo: HoleMemo) -> ast.Call:
+def _passing(call: ast.Call, body: Body, memo: HoleMemo) -> ast.Call:
     """`call` with each argument that is a `choice(...)`, or a name holding an open one, given as the open
     value itself (so the block is built once for every option)."""
     args, changed = [], False

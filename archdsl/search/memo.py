@@ -2,7 +2,7 @@
 
 A block call's subgraph, relative to the call's path, is a pure function of the (resolved) block, its
 argument values, the settings and which of its tensor inputs are the same tensor. `_Macro` elaborates a
-network like `_Elaborator` but puts one *macro node* where a block is called; the call's body is
+network like `Elaborator` but puts one *macro node* where a block is called; the call's body is
 elaborated once into a `Template` (placeholders `$0`, `$1`, ... for its distinct input tensors, nested
 calls macro nodes again) and reused by every call and member with the same key. Shapes are then inferred
 per template and input shapes once (`fastcheck.Summary`).
@@ -16,8 +16,8 @@ from __future__ import annotations
 import networkx as nx
 
 from ..dsl import ast
-from ..dsl.choices import _choice_nodes, _keys, _walk
-from ..dsl.elaborate import _Body, _Elaborator, _Scope
+from ..dsl.choices import choice_keys, choice_nodes, walk_choices
+from ..dsl.elaborate import Body, Elaborator, Scope
 from ..dsl.expr import Sequence
 from ..dsl.limits import MAX_CALL_DEPTH, MAX_NODES, MAX_STEPS
 from ..dsl.rules import conv_bias, unused_layers
@@ -98,13 +98,13 @@ def decision_slices(space_module: ast.Module, values_only: bool = False) -> dict
     """Per block and network, the decisions its expansion can depend on: those written in it, in the
     options lists it uses and in the blocks it names, transitively (more than needed only costs cache
     hits). `values_only`: only `choice(...)` values (a hole fills the others per member)."""
-    nodes = _choice_nodes(space_module)
-    key_of = {id(c): k for k, c in zip(_keys(nodes), nodes) if not values_only or isinstance(c, ast.ValueChoice)}
+    nodes = choice_nodes(space_module)
+    key_of = {id(c): k for k, c in zip(choice_keys(nodes), nodes) if not values_only or isinstance(c, ast.ValueChoice)}
     defs = {d.name: d for d in space_module.definitions}
     direct: dict[str, tuple[set, set]] = {}
     for name, d in defs.items():
         found: list = []
-        _walk(d.alternatives if d.kind == "options" else d, found.append)
+        walk_choices(d.alternatives if d.kind == "options" else d, found.append)
         names: set = set()
         _names(d, names)
         direct[name] = ({key_of[id(c)] for c in found if id(c) in key_of}, names & set(defs))
@@ -153,14 +153,14 @@ class Memo:
             self.templates.clear()
 
 
-class _Here(_Scope):
+class _Here(Scope):
     """The scope of a template's root: the call's own prefix, written `@.` and replaced when relocated."""
 
-    def child(self, base: str) -> _Scope:
-        return _Scope("@.")
+    def child(self, base: str) -> Scope:
+        return Scope("@.")
 
 
-class _Macro(_Elaborator):
+class _Macro(Elaborator):
     def __init__(self, module: ast.Module, memo: Memo, blocks=None, callables=None, choose=None):
         super().__init__(module, None, choose)
         self.memo = memo
@@ -170,17 +170,17 @@ class _Macro(_Elaborator):
         self.depth = 0
         self._output: str | None = None  # the template's output, once `_close` knows it
 
-    def _refuse_oversized(self, items, values) -> None:
+    def check_budget(self, items, values) -> None:
         pass  # a network that big passes NEAR_NODES while it is built, and the ordinary check refuses it
 
-    def _node(self, op, args, path, span, inputs):
+    def node(self, op, args, path, span, inputs):
         self.real_nodes += 1
         if self.real_nodes > NEAR_NODES:
             raise Fallback("limits within reach")
-        return super()._node(op, args, path, span, inputs)
+        return super().node(op, args, path, span, inputs)
 
-    def _block(self, call: ast.Call, x: str, scope: _Scope, body: _Body) -> str:
-        block, values, inner, frame = self._bind_block(call, x, body)
+    def block(self, call: ast.Call, x: str, scope: Scope, body: Body) -> str:
+        block, values, inner, frame = self.bind_block(call, x, body)
         tensors = [inner.tensors["in"]] + [inner.tensors[p.name] for p in block.params if p.tensor]
         distinct = list(dict.fromkeys(tensors))
         try:
@@ -188,7 +188,7 @@ class _Macro(_Elaborator):
                    tuple(distinct.index(t) for t in tensors), self._frozen_settings())
             hash(key)
         except TypeError:  # a value with no exact stand-in: expand it here, as the ordinary path does
-            return self._expand_block(call, block, values, inner, frame, x, scope)
+            return self.expand_block(call, block, values, inner, frame, x, scope)
         t = self.memo.templates.get(key)
         if t is None:
             t = self.memo.templates[key] = self._template(call, block, values, key[3])
@@ -225,11 +225,11 @@ class _Macro(_Elaborator):
         """Elaborate the call's body once; `pattern[j]` is the placeholder of its j-th tensor input."""
         sub = self._sub(max(pattern) + 1)
         names = ["in"] + [p.name for p in block.params if p.tensor]
-        inner = _Body(values, {name: f"${pattern[j]}" for j, name in enumerate(names)}, {})
+        inner = Body(values, {name: f"${pattern[j]}" for j, name in enumerate(names)}, {})
         for p in block.params:
             if p.tensor:
                 inner.where[p.name] = p.span
-        out = sub._expand_block(call, block, values, inner, (), "$0", _Here(""))
+        out = sub.expand_block(call, block, values, inner, (), "$0", _Here(""))
         return sub._close(out, max(pattern) + 1, sub.depth + 1)
 
     def _sub(self, n: int) -> _Macro:
@@ -248,21 +248,21 @@ class _Macro(_Elaborator):
         output, where they are known (an open item's), which settle the bias of a conv there."""
         try:
             self._output = out
-            self._refuse_unused(out)
+            self.refuse_unused(out)
             d = self.g.nodes[out]
             if d["op"] != MACRO and d["args"].get("bias") == "auto":
                 succ = None if follows is None else self._consumer_ops(out) + list(follows)
                 if succ is None or VARIES in succ:
                     raise Fallback("the bias of the call's last conv depends on what follows it")
                 d["args"]["bias"] = conv_bias(succ)
-            self._resolve_conv_bias()
+            self.resolve_conv_bias()
             consumers = tuple(tuple(self._consumer_ops(f"${i}")) for i in range(n))
             always = tuple(self._surely_read(f"${i}") for i in range(n))
             return Template(self.g, out, self.steps, self.real_nodes, depth, consumers, always)
         finally:
             self.g.__dict__.clear()
 
-    def _refuse_unused(self, output: str) -> None:
+    def refuse_unused(self, output: str) -> None:
         """A layer nothing reads (but `output`, the placeholders and `_`-named tensors), or one that only
         holes may read: the ordinary check says where, so it decides."""
         for n in unused_layers(self.g.out_degree(), output, self.named, self._read):
@@ -311,7 +311,7 @@ class _Macro(_Elaborator):
                 ops.append(d["op"])
         return ops
 
-    def _resolve_conv_bias(self) -> None:
+    def resolve_conv_bias(self) -> None:
         for n, d in self.g.nodes(data=True):
             if d["op"] == VCALL:  # what reads an open item: the bias of a conv it ends with, when built
                 d["follows"]["ops"] = tuple(self._consumer_ops(n))
