@@ -5,6 +5,7 @@ is followed (next code block; prose may come between) by a ```text block holding
 prints for it:
 
     <!-- error -->              the error (file `example.arch`), as `archdsl check` prints it
+    <!-- warning -->            the warnings `archdsl check` prints (on stderr) for a network that checks
     <!-- check -->              the `archdsl check` table;  <!-- check -q -->  its totals only
     <!-- check file=cnn.arch -->  the same, with the file named cnn.arch in the output
 """
@@ -25,7 +26,7 @@ from archdsl.dsl.ops import MERGE_OPS, OPS
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "docs" / "language.md", ROOT / "docs" / "tutorial.md"]
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```\n", re.M | re.S)
-MARKER = re.compile(r"<!--\s*(error|check)((?:\s+-q)?)(?:\s+file=(\S+))?\s*-->\s*$")
+MARKER = re.compile(r"<!--\s*(error|warning|check)((?:\s+-q)?)(?:\s+file=(\S+))?\s*-->\s*$")
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Example:
     doc: str
     line: int
     source: str
-    mode: str  # "clean" | "error" | "check" | "check -q"
+    mode: str  # "clean" | "error" | "warning" | "check" | "check -q"
     file: str
     expected: str | None  # the ```text block that follows a marked example
 
@@ -71,6 +72,8 @@ def actual_output(ex: Example) -> str:
         result = check(parse(ex.source, file=ex.file))
     except ArchError as e:
         return e.format()
+    if ex.mode == "warning":
+        return "\n".join(w.format() for w in result.warnings)
     return render(result, layers=ex.mode != "check -q")
 
 
@@ -90,8 +93,8 @@ def test_doc_example(ex: Example):
         check(parse(ex.source, file=ex.file))  # raises (and fails) on any error
         return
     out = actual_output(ex)
-    if ex.mode == "error":
-        assert out.startswith(f"{ex.file}:") and ": error: " in out.split("\n")[0], f"no error, got:\n{out}"
+    if ex.mode in ("error", "warning"):
+        assert out.startswith(f"{ex.file}:") and f": {ex.mode}: " in out.split("\n")[0], f"no {ex.mode}, got:\n{out}"
     assert out == ex.expected
 
 

@@ -21,6 +21,8 @@ def message(name: str, blocks: str = "") -> str:
     ("deconv", "conv_transpose"), ("upconv", "conv_transpose"), ("transposed_conv", "conv_transpose"),
     ("ConvTranspose2d", "conv_transpose"), ("Conv2d", "conv"), ("MaxPool2d", "maxpool"), ("LeakyReLU", "leaky_relu"),
     ("dense", "linear"), ("interpolate", "upsample"), ("stochastic_depth", "drop_path"), ("sigmod", "sigmoid"),
+    ("h_sigmoid", "hardsigmoid"), ("hsigmoid", "hardsigmoid"), ("h_swish", "hardswish"), ("chunk", "slice"),
+    ("upsample_to", "resize_to"), ("offset_crop", "spatial_slice"),
 ])
 def test_a_close_name_or_a_synonym_is_suggested(written, meant):
     assert message(written).endswith(f"; did you mean '{meant}'?")

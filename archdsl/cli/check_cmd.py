@@ -37,6 +37,8 @@ def run(args) -> int:
         if args.json:
             print(json.dumps(result.to_dict()))
         else:
+            for w in result.warnings:  # on stderr, before the table; they do not change the exit status
+                print(w.format(), file=sys.stderr)
             if i:
                 print()
             print(render(result, layers=not args.quiet))

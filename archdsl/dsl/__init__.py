@@ -11,6 +11,7 @@ from .errors import (
     ArchResourceError,
     ArchShapeError,
     ArchSyntaxError,
+    ArchWarning,
     Span,
 )
 from .parser import parse, parse_file
@@ -19,7 +20,7 @@ from .shape_infer import LayerInfo, infer_shapes
 
 __all__ = [
     "ArchArgumentError", "ArchError", "ArchFileError", "ArchNameError", "ArchResourceError", "ArchShapeError",
-    "ArchSyntaxError", "CheckResult", "Decision", "Layer", "LayerInfo", "Span", "build_graph", "check",
+    "ArchSyntaxError", "ArchWarning", "CheckResult", "Decision", "Layer", "LayerInfo", "Span", "build_graph", "check",
     "decisions", "elaborate", "infer_shapes", "load", "ordered_inputs", "parse", "parse_file", "print_module",
     "resolve", "space_size",
 ]

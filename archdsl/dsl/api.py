@@ -13,9 +13,10 @@ import networkx as nx
 from . import ast
 from .choices import Decision, decisions, resolve, space_size
 from .elaborate import elaborate
-from .errors import ArchError, ArchNameError, ArchSyntaxError
+from .errors import ArchError, ArchNameError, ArchSyntaxError, ArchWarning
 from .expr import Sequence
 from .functions import FUNCTIONS
+from .lint import lint
 from .ops import layer_names
 from .ops.suggest import unknown_layer
 from .parser import parse, parse_file
@@ -47,6 +48,7 @@ class CheckResult:
     macs: int
     layers: tuple[Layer, ...]
     decisions: tuple[Decision, ...] = ()  # non-empty for a search space; the graph is its first member
+    warnings: tuple[ArchWarning, ...] = ()  # legal but probably unmeant (dsl/lint.py), with their locations
 
     @property
     def space_size(self) -> int:
@@ -70,6 +72,8 @@ class CheckResult:
                 for x in self.layers
             ],
         }
+        if self.warnings:
+            out["warnings"] = [w.to_dict() for w in self.warnings]
         if self.decisions:
             out["space"] = {
                 "size": self.space_size,
@@ -225,4 +229,5 @@ def _check(source, input, arguments, network) -> CheckResult:
         macs=g.graph["macs"],
         layers=layers,
         decisions=ds,
+        warnings=lint(g),
     )

@@ -37,6 +37,7 @@ class ArchError(Exception):
     """Base of every error a user can cause. `kind` names the family in messages and JSON."""
 
     kind = "error"
+    level = "error"  # how format() labels it: "error", or "warning" for ArchWarning
 
     def __init__(self, message: str, span: Span | None = None, trace: tuple[Frame, ...] = (), node: str | None = None):
         super().__init__(message)
@@ -63,8 +64,8 @@ class ArchError(Exception):
         """The message with location, the source line and a caret under the culprit."""
         s = self.span
         if s is None:
-            return f"error: {self.message}"
-        out = [f"{s.file}:{s.line}:{s.column}: error: {self.message}"]
+            return f"{self.level}: {self.message}"
+        out = [f"{s.file}:{s.line}:{s.column}: {self.level}: {self.message}"]
         out += _excerpt(s)
         for frame in reversed(self.trace):
             f = frame.span
@@ -112,6 +113,13 @@ class ArchResourceError(ArchError):
     """Sizes or repeat counts beyond what archdsl will build."""
 
     kind = "resource"
+
+
+class ArchWarning(ArchError):
+    """Legal but probably not what was meant: reported with its location, never raised by `check`."""
+
+    kind = "warning"
+    level = "warning"
 
 
 class ArchFileError(ArchError):

@@ -9,9 +9,9 @@ _UNCHANGED = Docs("unchanged")
 
 
 def _act(name: str, summary: str, build, *params: P, aliases: tuple[str, ...] = (), shape=same,
-         docs: Docs = _UNCHANGED, example: str = "") -> None:
+         docs: Docs = _UNCHANGED, example: str = "", synonyms: tuple[str, ...] = ()) -> None:
     define(Op(name, tuple(params), "activation", summary, shape, docs, build=build, aliases=aliases,
-              example=example or name))
+              example=example or name, synonyms=synonyms))
 
 
 def _prelu_shape(d, a, shapes):
@@ -35,10 +35,11 @@ _act("prelu", "Leaky ReLU with a learned slope, per channel when channels=true."
      example="prelu(channels=true)")
 _act("gelu", "Gaussian error linear unit.", nn_builder("GELU"))
 _act("silu", "x * sigmoid(x).", nn_builder("SiLU", inplace=True), aliases=("swish",))
-_act("hardswish", "x * relu6(x + 3) / 6.", nn_builder("Hardswish", inplace=True))
+_act("hardswish", "x * relu6(x + 3) / 6.", nn_builder("Hardswish", inplace=True),
+     synonyms=("h_swish", "hard_swish"))
 _act("sigmoid", "1 / (1 + exp(-x)).", nn_builder("Sigmoid"))
 _act("tanh", "Hyperbolic tangent.", nn_builder("Tanh"))
 _act("softmax", "Softmax over the channel (or feature) dimension.", nn_builder("Softmax", dim=1))
 _act("hardsigmoid", "relu6(x + 3) / 6, the gate of MobileNetV3's squeeze-and-excitation.",
-     nn_builder("Hardsigmoid", inplace=True))
+     nn_builder("Hardsigmoid", inplace=True), synonyms=("h_sigmoid", "hard_sigmoid"))
 _act("mish", "x * tanh(softplus(x)).", nn_builder("Mish", inplace=True))

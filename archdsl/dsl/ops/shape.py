@@ -52,7 +52,7 @@ define(Op(
     "slice", (P("start", "count"), P("stop", "size")), "shape",
     "Channels start..stop-1 of an image (or features of a vector): ShuffleNetV2's channel split.",
     _slice_shape, Docs("(stop - start, H, W), or (stop - start)"), emit=_slice_emit,
-    label=lambda a: f"slice {a['start']}:{a['stop']}", example="slice(1, 3)", synonyms=("split", "channel_split"),
+    label=lambda a: f"slice {a['start']}:{a['stop']}", example="slice(1, 3)", synonyms=("split", "channel_split", "chunk"),
 ))
 
 
