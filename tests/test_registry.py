@@ -108,3 +108,60 @@ def test_every_merge_is_known_wherever_merges_are_listed():
         assert f"'{merge}'" in _READABLE["MERGE"], merge  # syntax errors name what may stand there
         assert merge in COMPLETIONS, merge
         assert not is_block(f"{merge}1"), merge  # a merge's scope is not drawn as a block
+
+
+@pytest.mark.parametrize("name", list(OPS))
+def test_every_op_counts_the_macs_torch_counts(name):
+    """The checker's MACs of each layer of the op's example are half the FLOPs torch's FlopCounterMode
+    counts for that layer's submodule, and the network's total is half of torch's total: a wrong MAC
+    formula, or a layer that computes products but counts none, fails here."""
+    torch = pytest.importorskip("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    import archdsl
+    from archdsl.dsl import infer_shapes
+
+    text = example_net(OPS[name])
+    model = archdsl.compile(text)
+    g = infer_shapes(build_graph(text))
+    with FlopCounterMode(display=False) as counter:
+        model.eval()(torch.randn(1, 4, 8, 8))  # one sample: MACs are per sample
+    per_module = {k.split(".", 1)[1]: sum(v.values()) for k, v in counter.get_flop_counts().items() if "." in k}
+    for n, d in g.nodes(data=True):
+        if d["op"] == name and OPS[name].build is not None:
+            assert 2 * d["info"].macs == per_module.get(n, 0), (n, d["info"].macs, per_module.get(n, 0))
+    assert 2 * model.archdsl["macs"] == counter.get_total_flops()
+
+
+@pytest.mark.parametrize("name", [n for n, op in OPS.items() if op.build is not None])
+def test_every_op_with_random_weights_has_an_init_hook_that_runs(name, monkeypatch):
+    """A layer whose parameters torch draws at random is re-initialised by `settings(init=kaiming|xavier)`:
+    its op has an init hook, and compiling calls it on each of the op's layers, for each scheme."""
+    torch = pytest.importorskip("torch")
+    import dataclasses
+
+    import archdsl
+
+    text = example_net(OPS[name])
+    paths = [n for n, d in build_graph(text).nodes(data=True) if d["op"] == name]
+
+    def weights(seed: int) -> list:
+        torch.manual_seed(seed)
+        model = archdsl.compile(text)
+        return [p.detach().clone() for n in paths for p in model.get_submodule(n).parameters()]
+
+    random_weights = any(not torch.equal(a, b) for a, b in zip(weights(0), weights(1)))
+    op = OPS[name]
+    if not random_weights:
+        return  # torch's constant init (norms' ones and zeros, prelu's 0.25) is the one meant
+    assert op.init is not None, f"{name}'s weights are drawn at random but no init hook re-draws them for init=..."
+    for scheme in ("kaiming", "xavier"):
+        called: list = []
+
+        def spy(module, s, hook=op.init, called=called):
+            called.append((module, s))
+            hook(module, s)
+
+        monkeypatch.setitem(OPS, name, dataclasses.replace(op, init=spy))
+        model = archdsl.compile(text.replace("input(4, 8, 8)", f"settings(init={scheme})\n    input(4, 8, 8)"))
+        assert [m for m, _ in called] == [model.get_submodule(n) for n in paths] and {s for _, s in called} == {scheme}
