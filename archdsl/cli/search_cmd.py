@@ -46,6 +46,13 @@ def register(sub) -> None:
     p.add_argument("--storage-endpoint", metavar="URL", help="the endpoint of an S3-compatible store")
     p.add_argument("--out", metavar="DIR", help="results directory (default search_out)")
     p.add_argument("--seed", type=int)
+    p.add_argument("--one-shot", choices=("spos", "enas", "darts"),
+                   help="a weight-sharing search: one supernet trained once, members scored with inherited "
+                        "weights (--strategy then defaults to evolution, --samples to 200 members)")
+    p.add_argument("--supernet-epochs", type=int, metavar="N", help="one-shot: supernet training epochs (default 30)")
+    p.add_argument("--retrain", type=int, metavar="EPOCHS",
+                   help="one-shot: train the chosen member from scratch for best.pt (default --epochs; 0: keep "
+                        "its inherited weights)")
     p.add_argument("--resume", action="store_true",
                    help="continue the search saved in --storage (or --out) with its saved settings")
     p.add_argument("--force", action="store_true", help="replace a search already in --out")
@@ -56,8 +63,20 @@ def register(sub) -> None:
 
 OPTIONS = ("space", "strategy", "samples", "data", "epochs", "batch_size", "lr", "scheduler", "grace_period",
            "max_params", "max_macs", "max_concurrent", "cpus_per_trial", "gpus_per_trial", "amp", "channels_last",
-           "address", "storage", "storage_endpoint", "out", "seed", "objective")
+           "address", "storage", "storage_endpoint", "out", "seed", "objective", "one_shot", "supernet_epochs",
+           "retrain")
 
+
+
+def _saved_one_shot(settings) -> bool:
+    """Whether the search to resume in --storage / --out is a one-shot search."""
+    from pathlib import Path
+
+    from ..oneshot.run import STATE
+    from ..search.storage import Storage, parse
+
+    store = Storage(parse(settings.storage or str(Path(settings.out) / "ray"), settings.storage_endpoint))
+    return store.exists(STATE)
 
 
 def run(args) -> int:
@@ -82,13 +101,22 @@ def run(args) -> int:
         print("archdsl search: error: --resume and --force contradict each other", file=sys.stderr)
         return 2
     try:
-        outcome = run_search(settings, resume=args.resume, force=args.force, given=explicit,
-                             verbose=args.verbose + (0 if args.quiet else 1), live=not args.quiet)
+        one_shot = settings.one_shot or (args.resume and _saved_one_shot(settings))
+        if one_shot:
+            from ..oneshot.run import run_oneshot
+
+            outcome = run_oneshot(settings, resume=args.resume, force=args.force, given=explicit,
+                                  verbose=args.verbose)
+        else:
+            outcome = run_search(settings, resume=args.resume, force=args.force, given=explicit,
+                                 verbose=args.verbose + (0 if args.quiet else 1), live=not args.quiet)
     except (OutInUseError, OutExistsError, ResumeConflictError) as e:
         print(f"archdsl search: error: {e.message}", file=sys.stderr)
         return 2
     print()
     print(render_leaderboard(outcome.records))
+    if one_shot:
+        print(f"\n{len(outcome.records)} members scored with inherited weights (one-shot search)")
     counts = {s: sum(r.status == s for r in outcome.records) for s in ("completed", "stopped", "failed")}
     print(f"\n{len(outcome.records)} trials: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
     for note in sorted({r.note for r in outcome.records if r.note}):
@@ -100,6 +128,13 @@ def run(args) -> int:
         return 1
     weights = (f" with weights {outcome.weights}" if outcome.weights else
                " (its weights could not be read back from the search storage)")
+    retrained = outcome.out / "retrain.json"
+    if one_shot and retrained.is_file():
+        import json
+
+        r = json.loads(retrained.read_text())
+        if "val_acc" in r:
+            print(f"retrained from scratch for {r['retrain_epochs']} epochs: val_acc {r['val_acc']:.4f}")
     print(f"best: {outcome.out / 'best.arch'} (val_acc {outcome.best.val_acc:.4f}, {outcome.best.params:,} params)"
           + weights)
     print(f"all trials: {outcome.out / 'trials.csv'}; settings to repeat it: {outcome.out / 'settings.yaml'}")

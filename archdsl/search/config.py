@@ -17,6 +17,7 @@ from ..values import Invalid, UsageError, check_settings
 from .strategies import NAMES
 
 SCHEDULERS = ("fifo", "asha")
+ONE_SHOT = ("spos", "enas", "darts")
 
 
 @dataclass
@@ -45,6 +46,9 @@ class SearchSettings:
     strategy_options: dict = field(default_factory=dict)  # passed to the strategy's constructor
     dedup: bool = True
     objective: str | None = None  # "macs:20M", "pareto:macs", ... (archdsl/search/objective.py)
+    one_shot: str | None = None  # spos | enas | darts: a weight-sharing search (archdsl/oneshot/)
+    supernet_epochs: int = 30  # one-shot: epochs of supernet training
+    retrain: int | None = None  # one-shot: epochs to retrain the chosen member (None: `epochs`; 0: none)
 
     def validate(self, source: str = "search settings") -> SearchSettings:
         """Every value checked by the shared rules (`archdsl/values.py`); a bad one is a one-line `UsageError`."""
@@ -100,7 +104,8 @@ def _rules() -> dict:
         "gpus_per_trial": v.nonneg_float, "address": v.optional(v.text), "storage": v.optional(v.text),
         "storage_endpoint": v.optional(v.text), "amp": _boolean, "channels_last": _boolean, "out": v.output_dir,
         "seed": v.optional(v.seed), "strategy_options": _mapping, "dedup": _boolean,
-        "objective": v.optional(_objective),
+        "objective": v.optional(_objective), "one_shot": v.optional(v.choice(*ONE_SHOT)),
+        "supernet_epochs": v.positive_int, "retrain": v.optional(v.nonneg_int),
     }
 
 

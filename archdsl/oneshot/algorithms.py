@@ -1,0 +1,146 @@
+"""The one-shot algorithms on a `Trainer`: SPOS and ENAS (DARTS is in `darts.py`).
+
+SPOS (Guo et al. 2019): the supernet trains on uniformly drawn single paths (valid members only), then one
+of the project's strategies (evolution by default) searches the space, each member scored by its
+accuracy with inherited weights and recalibrated BatchNorm statistics: no member is trained on its own.
+
+ENAS (Pham et al. 2018): the project's REINFORCE controller (its LSTM policy, a moving-average baseline)
+alternates with the shared weights: each epoch trains the shared weights one pass, each batch on a member
+the controller samples, then takes `controller_steps` controller updates, each rewarded by a sampled
+member's accuracy on one validation batch. At the end the controller samples `samples` members; each is
+scored on the whole validation set and the best is kept.
+
+Both return the members they scored, `{assignment: one-shot accuracy}`, in the order they were scored.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from ..search.feasible import Feasibility
+from ..search.strategies import STRATEGIES
+from ..search.strategies.reinforce import Reinforce
+from .train import Trainer
+
+
+def oracle(trainer: Trainer, seed: int) -> Feasibility:
+    """Which options still lead to a valid member (for the dataset's input), learned from real checks."""
+    return Feasibility(trainer.net.space.sizes, trainer.net.valid, seed=seed)
+
+
+def uniform_sampler(trainer: Trainer, seed: int) -> Callable[[], tuple[int, ...]]:
+    s = STRATEGIES["random"](trainer.net.space.sizes, seed=seed)
+    s.oracle = oracle(trainer, seed)
+    return s.random_assignment
+
+
+class Spos:
+    """Uniform single paths for training, then `strategy` over members scored with inherited weights."""
+
+    def __init__(self, trainer: Trainer, seed: int, strategy: str = "evolution", options: dict | None = None):
+        self.trainer, self.seed = trainer, seed
+        self.strategy_name, self.options = strategy, dict(options or {})
+        self.uniform = STRATEGIES["random"](trainer.net.space.sizes, seed=seed)
+        self.uniform.oracle = oracle(trainer, seed)
+
+    def train_epoch(self) -> float:
+        return self.trainer.train_epoch(self.uniform.random_assignment)
+
+    def search(self, samples: int, on_member=None) -> dict[tuple[int, ...], float]:
+        strategy = STRATEGIES[self.strategy_name](self.trainer.net.space.sizes, seed=self.seed, **self.options)
+        return spos_search(self.trainer, strategy, samples, on_member)
+
+    def state_dict(self) -> dict:
+        return {"uniform": self.uniform.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.uniform.load_state_dict(state["uniform"])
+
+
+def spos_search(trainer: Trainer, strategy, samples: int, on_member=None) -> dict[tuple[int, ...], float]:
+    """`samples` asks of `strategy`, each member scored with inherited weights (repeats answered from the
+    first score)."""
+    scored: dict[tuple[int, ...], float] = {}
+    strategy.oracle = oracle(trainer, trainer.cfg.seed)
+    for _ in range(samples):
+        a = strategy.ask()
+        if not trainer.net.valid(a):
+            strategy.tell(a, None)
+            continue
+        if a not in scored:
+            scored[a] = trainer.accuracy(a)
+            if on_member is not None:
+                on_member(a, scored[a])
+        strategy.tell(a, scored[a])
+    return scored
+
+
+class Enas:
+    """The controller and its sampling; `state_dict` for checkpoints."""
+
+    def __init__(self, trainer: Trainer, seed: int, controller_steps: int = 50) -> None:
+        self.trainer = trainer
+        self.controller = Reinforce(trainer.net.space.sizes, seed=seed, policy="lstm", advantage="baseline",
+                                    lr=0.0035, entropy=1e-4)
+        self.controller.oracle = oracle(trainer, seed)
+        self.rng = random.Random(seed)
+        self.controller_steps = controller_steps
+
+    def sample(self) -> tuple[int, ...]:
+        """A member drawn from the controller's policy, decision by decision among the valid options."""
+        c = self.controller
+        for _ in range(100):
+            prefix: list[int] = []
+            for _ in c.sizes:
+                allowed = c.allowed(prefix)
+                probs = c.probabilities(prefix)
+                weights = [probs[k] for k in allowed]
+                prefix.append(self.rng.choices(allowed, weights=weights)[0] if sum(weights) > 0 else allowed[0])
+            a = tuple(prefix)
+            if c.is_valid(a):
+                return a
+            c.oracle.learn(a)
+        return a
+
+    def train_controller(self) -> None:
+        for i in range(self.controller_steps):
+            a = self.sample()
+            batch = i % max(1, len(self.trainer.val))
+            reward = self._minibatch_accuracy(a, batch)
+            self.controller.tell(a, reward)
+
+    def _minibatch_accuracy(self, a, batch: int) -> float:
+        import torch
+
+        m = self.trainer.net.recalibrate(a, self.trainer.calibration[:1])
+        x, y = self.trainer.val[batch]
+        with torch.no_grad():
+            return (m(x).argmax(1) == y).float().mean().item()
+
+    def train_epoch(self) -> float:
+        loss = self.trainer.train_epoch(self.sample)
+        self.train_controller()
+        return loss
+
+    def search(self, samples: int, on_member=None) -> dict[tuple[int, ...], float]:
+        return self.derive(samples, on_member)
+
+    def derive(self, samples: int, on_member=None) -> dict[tuple[int, ...], float]:
+        scored: dict[tuple[int, ...], float] = {}
+        for _ in range(samples):
+            a = self.sample()
+            if a not in scored:
+                scored[a] = self.trainer.accuracy(a)
+                if on_member is not None:
+                    on_member(a, scored[a])
+        return scored
+
+    def state_dict(self) -> dict:
+        return {"controller": self.controller.state_dict(), "rng": [list(x) if isinstance(x, tuple) else x
+                                                                    for x in self.rng.getstate()]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.controller.load_state_dict(state["controller"])
+        v, internal, gauss = state["rng"]
+        self.rng.setstate((v, tuple(internal), gauss))

@@ -1,0 +1,236 @@
+"""`archdsl search SPACE --one-shot spos|enas|darts`: the driver.
+
+The supernet's training and the search over its members run as one Ray Tune trial (`trial.py`) with the
+search's `--cpus-per-trial/--gpus-per-trial`, its checkpoints in the search storage (`--storage`, default
+`OUT/ray`). `oneshot.json` there holds the settings, the space's text and the trial directories of every
+run, so `--resume` continues a killed search from its last supernet checkpoint. The driver then writes
+what a multi-trial search writes: `trials.csv`/`trials.json` (every scored member with its one-shot
+accuracy, params and MACs), `settings.yaml`, `best.arch`, and `best.pt` — the chosen member retrained from
+scratch by the ordinary training loop for `--retrain` epochs (default: the search's `--epochs`), or with
+`--retrain 0` its inherited weights.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+from ..dsl.errors import ArchFileError
+from ..search.config import SearchSettings, write_yaml
+from ..search.outdir import OutExistsError, lock, previous_results
+from ..search.results import TrialRecord, leaderboard, write_best, write_tables
+from ..search.runner import ResumeConflictError, SearchOutcome, clear, init_ray, resumed_settings
+from ..search.storage import Storage, atomic_write, atomic_write_text, parse
+
+STATE = "oneshot.json"
+TRIAL = "supernet"
+DEFAULT_SAMPLES = 200  # members scored when --samples is not given
+
+
+def run_oneshot(settings: SearchSettings, *, resume: bool = False, force: bool = False, given: dict | None = None,
+                verbose: int = 1) -> SearchOutcome:
+    import os
+
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_RESULT_BUFFER_LENGTH", "1")
+    out = Path(settings.out).resolve()
+    held = lock(out)
+    try:
+        return _run(settings, out, resume, force, dict(given or {}), verbose)
+    finally:
+        held.close()
+
+
+def _read_state(store: Storage) -> dict | None:
+    data = store.read_bytes(STATE)
+    if data is None:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError as e:
+        raise ArchFileError(f"the one-shot search state {store.path(STATE)} is unreadable: {e}") from None
+
+
+def _run(settings: SearchSettings, out: Path, resume: bool, force: bool, given: dict, verbose: int) -> SearchOutcome:
+    store = Storage(parse(settings.storage or str(out / "ray"), settings.storage_endpoint))
+    state = _read_state(store)
+    if resume:
+        if state is None:
+            raise ArchFileError(f"there is no one-shot search to resume in {store.spec.uri} (no {STATE} there)")
+        given.pop("one_shot", None)
+        settings = resumed_settings({"settings": state["settings"], "space_key": state["space_key"]}, given, out)
+    else:
+        if state is not None or previous_results(out) or store.exists("state.json"):
+            if not force:
+                raise OutExistsError(f"{out} already holds a search; pass --resume to continue it or --force "
+                                     f"to replace it")
+            clear(store, out)
+        if "strategy" not in given:
+            settings.strategy = "evolution"
+        if "samples" not in given:
+            settings.samples = DEFAULT_SAMPLES
+        from ..search.runner import _space_key
+
+        text = Path(settings.space).read_text(encoding="utf-8")
+        state = {"format": 1, "settings": settings.to_dict(), "space_text": text, "space_key": _space_key(text),
+                 "attempts": []}
+    _preflight(settings, state["space_text"])
+    state["attempts"].append(f"run{len(state['attempts']) + 1}/trial_{TRIAL}")
+    store.write_bytes(STATE, json.dumps(state, indent=1).encode("utf-8"))
+    write_yaml(settings, out / "settings.yaml")
+    _fit(settings, state, store, verbose)
+    final = _final_state(store, state["attempts"])
+    rs = _records(settings, state["space_text"], final)
+    write_tables(rs, out)
+    best = rs[0] if rs else None
+    weights = None
+    if best is not None:
+        write_best(best, out, settings.space)
+        weights = _retrain(settings, state["space_text"], best, final, out)
+    return SearchOutcome(rs, best, out, {}, weights)
+
+
+def _preflight(settings: SearchSettings, space_text: str) -> None:
+    """Refuse, before Ray starts, a space that cannot become a supernet or has no valid member."""
+    import random
+
+    from ..dsl.parser import parse as parse_arch
+    from ..search.space import Space
+    from ..search.trainable import _dataset
+    from .supernet import Supernet
+
+    space = Space.load(parse_arch(space_text, settings.space))
+    data = _dataset(settings.data)
+    net = Supernet(space, tuple(data.input_shape), data.num_classes)
+    if settings.one_shot == "darts":
+        from .darts import refuse_unrelaxable
+
+        refuse_unrelaxable(space)
+    rng = random.Random(settings.seed)
+    for _ in range(200):
+        a = tuple(rng.randrange(n) for n in space.sizes)
+        if net.valid(a):
+            return
+    net.graph(a)  # raises the last member's error: the space's members do not fit the dataset
+
+
+def _fit(settings: SearchSettings, state: dict, store: Storage, verbose: int) -> None:
+    import ray
+    from ray import tune
+
+    from .trial import oneshot_trial
+
+    run, _, trial = state["attempts"][-1].partition("/")
+    started = init_ray(settings.address, verbose)
+    try:
+        trainable = tune.with_resources(oneshot_trial, {"cpu": settings.cpus_per_trial,
+                                                        "gpu": settings.gpus_per_trial})
+        where = dict(storage_path=store.root) if store.local else \
+            dict(storage_path=store.root, storage_filesystem=store.fs)
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"settings": settings.to_dict(), "space_text": state["space_text"],
+                         "storage": asdict(store.spec), "resume_from": state["attempts"][:-1]},
+            tune_config=tune.TuneConfig(num_samples=1, trial_dirname_creator=lambda t: trial),
+            run_config=tune.RunConfig(name=run, **where, verbose=1 if verbose > 1 else 0,
+                                      failure_config=tune.FailureConfig(max_failures=0),
+                                      checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
+        )
+        grid = tuner.fit()
+        for r in grid:
+            if r.error is not None:
+                from ..search.results import reason_of
+
+                raise ArchFileError(f"the one-shot search failed: {reason_of(r.error)}")
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _final_state(store: Storage, attempts: list[str]) -> dict:
+    from ..runtime import checkpoint
+    from ..search.trainable import latest_checkpoint
+    from .trial import DONE
+
+    with tempfile.TemporaryDirectory() as d:
+        latest_checkpoint(asdict(store.spec), attempts, Path(d))
+        try:
+            state = checkpoint.load(Path(d))
+        except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is one line
+            raise ArchFileError(f"the one-shot search left no readable result in {store.spec.uri}: {e}") from None
+    if DONE not in state:
+        raise ArchFileError(f"the one-shot search in {store.spec.uri} did not finish its search phase")
+    return state
+
+
+def _records(settings: SearchSettings, space_text: str, final: dict) -> list[TrialRecord]:
+    from ..dsl.parser import parse as parse_arch
+    from ..search.space import Space
+    from ..search.trainable import _dataset
+    from .supernet import Supernet
+
+    data = _dataset(settings.data)
+    space = Space.load(parse_arch(space_text, settings.space))
+    net = Supernet(space, tuple(data.input_shape), data.num_classes)
+    rs = []
+    for i, (a, acc) in enumerate(final["members"], 1):
+        g = net.graph(tuple(a))
+        rs.append(TrialRecord(trial_id=f"m{i:04d}", status="completed", reason="", val_acc=float(acc),
+                              epochs=settings.supernet_epochs, params=int(g.graph["params"]),
+                              macs=int(g.graph["macs"]), choices=space.choices(tuple(a)), arch=space.text(tuple(a)),
+                              note="one-shot accuracy (inherited weights)"))
+    return leaderboard(rs)
+
+
+def _retrain(settings: SearchSettings, space_text: str, best: TrialRecord, final: dict, out: Path) -> Path:
+    """best.pt: the best member trained from scratch by the ordinary loop, or (retrain 0) inherited."""
+    import torch
+
+    import archdsl
+
+    from ..runtime.adapt import graph_for_data
+    from ..search.trainable import _dataset, train_config
+
+    data = _dataset(settings.data)
+    epochs = settings.epochs if settings.retrain is None else settings.retrain
+    g = graph_for_data(best.arch, tuple(data.input_shape), data.num_classes)
+    if epochs == 0:
+        state = _inherited(settings, space_text, best, final, data)
+        summary = {"retrain_epochs": 0, "one_shot_val_acc": best.val_acc}
+    else:
+        train = {**settings.train_settings(), "epochs": epochs, "device": "auto"}
+        torch.set_num_threads(max(1, int(train.pop("threads", 1))))
+        cfg = train_config(train)
+        torch.manual_seed(cfg.seed)
+        model = archdsl.compile(g)
+        result = _fit_model(model, data, cfg)
+        state = model.state_dict()
+        summary = {"retrain_epochs": epochs, "val_acc": float(result["val_acc"]), "one_shot_val_acc": best.val_acc}
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write(out / "best.pt", buf.getvalue())
+    atomic_write_text(out / "retrain.json", json.dumps(summary, indent=2) + "\n")
+    return out / "best.pt"
+
+
+def _fit_model(model, data, cfg) -> dict:
+    from ..runtime.train import fit
+
+    return fit(model, data, cfg)
+
+
+def _inherited(settings: SearchSettings, space_text: str, best: TrialRecord, final: dict, data) -> dict:
+    """The best member's inherited weights with recalibrated BatchNorm statistics."""
+    from .trial import build
+
+    _, space, trainer, _ = build(settings.to_dict(), space_text, settings.space, "cpu")
+    trainer.load_state_dict(final["trainer"])
+    a = next(tuple(m) for m, acc in final["members"] if space.text(tuple(m)) == best.arch)
+    trainer.net.recalibrate(a, trainer.calibration)
+    return trainer.net.extract(a)
+
+
+__all__ = ["ResumeConflictError", "run_oneshot"]

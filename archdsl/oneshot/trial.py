@@ -1,0 +1,104 @@
+"""The one-shot search as one Ray Tune trial: supernet training with a checkpoint every epoch, then the
+search over members with inherited weights.
+
+Each epoch reports `epoch` and `train_loss` with a checkpoint (`checkpoint.pt`: the supernet's tensors by
+key, the optimizer, the algorithm's state, the RNG). A trial relaunched after a kill (`resume_from`: the
+trial directories of earlier attempts) continues from the newest checkpoint that loads. The last
+checkpoint (epoch = supernet epochs + 1) holds `members`: every scored member and its one-shot accuracy,
+which the driver reads back from the search storage.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from ..runtime import checkpoint
+
+DONE = "members"
+
+
+def build(settings: dict, space_text: str, space_file: str, device: str):
+    """The dataset, the supernet's trainer and the algorithm for `settings`."""
+    import torch
+
+    from ..dsl.parser import parse as parse_arch
+    from ..search.space import Space
+    from ..search.trainable import _dataset
+    from .supernet import Supernet
+    from .train import SupernetConfig, Trainer
+
+    data = _dataset(settings.get("data") or "digits")
+    space = Space.load(parse_arch(space_text, space_file))
+    seed = int(settings.get("seed") or 0)
+    torch.manual_seed(seed)
+    net = Supernet(space, tuple(data.input_shape), data.num_classes, device=device)
+    cfg = SupernetConfig(epochs=int(settings["supernet_epochs"]), seed=seed,
+                         **{k: settings[k] for k in ("batch_size", "lr") if settings.get(k)})
+    trainer = Trainer(net, data, cfg, amp=bool(settings.get("amp", True)),
+                      channels_last=bool(settings.get("channels_last", True)))
+    return data, space, trainer, algorithm(settings, trainer)
+
+
+def algorithm(settings: dict, trainer):
+    seed = int(settings.get("seed") or 0)
+    kind = settings["one_shot"]
+    if kind == "enas":
+        from .algorithms import Enas
+
+        return Enas(trainer, seed, **(settings.get("strategy_options") or {}))
+    if kind == "darts":
+        from .darts import Darts
+
+        return Darts(trainer, seed)
+    from .algorithms import Spos
+
+    return Spos(trainer, seed, settings.get("strategy") or "evolution", settings.get("strategy_options") or {})
+
+
+def run_search(config: dict, report) -> dict:
+    """Train (or continue) the supernet and search it; `report(metrics, directory)` after every epoch.
+    Returns the final state (with `members`)."""
+    import torch
+
+    from ..search.trainable import latest_checkpoint, pick_device
+
+    settings = dict(config["settings"])
+    torch.set_num_threads(max(1, int(settings.get("cpus_per_trial") or 1)))
+    device, _ = pick_device({"device": "auto"})
+    data, space, trainer, algo = build(settings, config["space_text"], settings.get("space") or "<space>", device)
+    epochs = trainer.cfg.epochs
+    with tempfile.TemporaryDirectory() as work:
+        resumed = latest_checkpoint(config.get("storage"), list(config.get("resume_from") or []), Path(work))
+        state = None
+        if resumed:
+            state = checkpoint.load(Path(work))
+            if DONE in state:
+                report({"epoch": int(state["epoch"]), "resumed_from": resumed}, work)
+                return state
+            trainer.load_state_dict(state["trainer"])
+            algo.load_state_dict(state["algorithm"])
+            checkpoint.set_rng_state(state["rng"])
+        for epoch in range(trainer.epoch + 1, epochs + 1):
+            loss = algo.train_epoch()
+            state = {"trainer": trainer.state_dict(), "algorithm": algo.state_dict(), "epoch": epoch,
+                     "rng": checkpoint.rng_state()}
+            checkpoint.save(state, work)
+            report({"epoch": epoch, "train_loss": loss, "resumed_from": resumed}, work)
+        members = algo.search(int(settings["samples"]))
+        state = {"epoch": epochs + 1, DONE: [[list(a), acc] for a, acc in members.items()],
+                 "trainer": trainer.state_dict()}
+        checkpoint.save(state, work)
+        best = max(members.values()) if members else 0.0
+        report({"epoch": epochs + 1, "val_acc": best, "members": len(members), "resumed_from": resumed}, work)
+    return state
+
+
+def oneshot_trial(config: dict) -> None:
+    """The function trainable handed to `tune.Tuner`."""
+    from ray import tune
+
+    def report(metrics: dict, directory: str) -> None:
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
+
+    run_search(config, report)

@@ -1,0 +1,221 @@
+"""The supernet compiled from a space: members run exactly as standalone compiles with the extracted
+weights, weights are shared by place and shape, and the one-shot search continues exactly after a kill."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+import archdsl
+from archdsl.oneshot.supernet import SpaceRefused, Supernet
+from archdsl.search.space import Space
+
+SPACES = Path(__file__).resolve().parent.parent / "archs" / "spaces"
+
+# Every structure a place must name: a repeat whose count is chosen, a residual with its automatic
+# shortcut, a merge with branches, an options list used twice in one body, a structural choice that
+# removes a layer before others, value choices that change shapes.
+SMALL = """
+block unit(w, k) { conv(w, k, padding=k // 2) bn relu }
+options ops(C) { conv(C, 3, padding=1) bn | maxpool(3, stride=1, padding=1) | identity }
+network small(classes=10) {
+    input(3, 8, 8)
+    unit(choice w(4, 8), choice k(1, 3))
+    choice extra { unit(8, 3) | }
+    residual { unit(choice w2(8, 16), 3) * choice d(1, 2, 3) }
+    add { branch { choice a ops(choice w2(8, 16)) } branch { choice b ops(choice w2(8, 16)) } }
+    avgpool flatten linear(classes)
+}
+"""
+
+
+def _members(space: Space, net: Supernet, n: int, seed: int = 0) -> list[tuple[int, ...]]:
+    rng, found = random.Random(seed), []
+    for _ in range(50 * n):
+        a = tuple(rng.randrange(k) for k in space.sizes)
+        if a not in found and net.valid(a):
+            found.append(a)
+        if len(found) == n:
+            break
+    return found
+
+
+def _train_a_little(net: Supernet, members, shape, steps: int = 3) -> None:
+    """Move the shared weights and BatchNorm statistics away from their initial values."""
+    opt = None
+    for _ in range(steps):
+        for a in members:
+            m = net.member(a)
+            new = net.take_new_parameters()
+            opt = torch.optim.SGD(new, lr=0.1) if opt is None else (opt.add_param_group({"params": new}) or opt) \
+                if new else opt
+            m.train()
+            loss = m(torch.randn(4, *shape)).square().mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+
+def _exact(space: Space, n: int, seed: int = 0) -> None:
+    torch.manual_seed(seed)
+    net = Supernet(space)
+    members = _members(space, net, n, seed)
+    assert members, "no valid member found"
+    g0 = net.graph(members[0])
+    shape = g0.nodes[g0.graph["input"]]["info"].output_shape
+    _train_a_little(net, members, shape, steps=1)
+    x = torch.randn(2, *shape)
+    for a in members:
+        net.eval()
+        net.activate(a)
+        with torch.no_grad():
+            ours = net(x)
+        standalone = archdsl.compile(net.graph(a))
+        standalone.load_state_dict(net.extract(a))
+        standalone.eval()
+        with torch.no_grad():
+            theirs = standalone(x)
+        assert (ours - theirs).abs().max().item() <= 1e-5, a
+
+
+def test_members_of_a_small_space_run_as_their_standalone_compile():
+    _exact(Space.load(SMALL), 5)
+
+
+def test_digits_members_run_as_their_standalone_compile():
+    _exact(Space.load(SPACES / "digits_cnn.arch"), 6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(p.name for p in SPACES.glob("*.arch")))
+def test_members_of_every_shipped_space_run_as_their_standalone_compile(name):
+    _exact(Space.load(SPACES / name), 3)
+
+
+def _params(net: Supernet, a) -> dict[str, torch.Tensor]:
+    return dict(net.member(a).named_parameters())
+
+
+def test_weights_are_shared_by_place_and_shape():
+    space = Space.load(SPACES / "digits_cnn.arch")
+    net = Supernet(space)
+    # stem, kernel, second, downsample, width, depth, dropout
+    with_second, without = (0, 0, 0, 0, 1, 2, 0), (0, 0, 1, 0, 1, 2, 0)
+    p, q = _params(net, with_second), _params(net, without)
+    # Dropping the optional second unit renumbers the stage's units (unit3 -> unit2), but they are the same
+    # places: the same tensors.
+    for i in (1, 2, 3):
+        assert p[f"unit{i + 2}.conv1.weight"] is q[f"unit{i + 1}.conv1.weight"]
+    assert p["unit1.conv1.weight"] is q["unit1.conv1.weight"]
+    assert p["linear1.weight"] is q["linear1.weight"]
+    # A wider stem is another shape: its own weight; so is the first stage conv that reads it.
+    r = _params(net, (1, 0, 0, 0, 1, 2, 0))
+    assert r["unit1.conv1.weight"] is not p["unit1.conv1.weight"]
+    assert r["unit3.conv1.weight"] is not p["unit3.conv1.weight"]
+    assert r["unit4.conv1.weight"] is p["unit4.conv1.weight"]  # 64 -> 64 either way: shared
+    # A shallower member uses the first copies of the deeper one's repeat.
+    s = _params(net, (0, 0, 0, 0, 1, 0, 0))
+    assert s["unit3.conv1.weight"] is p["unit3.conv1.weight"] and "unit4.conv1.weight" not in s
+
+
+def test_recalibration_recomputes_batchnorm_statistics_from_the_batches():
+    space = Space.load(SPACES / "digits_cnn.arch")
+    net = Supernet(space)
+    a = (0, 0, 1, 0, 0, 0, 0)
+    batches = [torch.randn(16, 1, 8, 8) for _ in range(3)]
+    m = net.recalibrate(a, batches)
+    assert not m.training
+    # The stem's BatchNorm statistics are the plain mean and (unbiased) variance of its input over all batches.
+    with torch.no_grad():
+        h = torch.cat([m.unit1.conv1(b) for b in batches])
+    bn = m.unit1.batchnorm1
+    assert torch.allclose(bn.running_mean, h.mean((0, 2, 3)), atol=1e-5)
+    per_batch = torch.stack([m.unit1.conv1(b).detach().var((0, 2, 3)) for b in batches])
+    assert torch.allclose(bn.running_var, per_batch.mean(0), rtol=1e-4)  # unbiased, as torch keeps it
+
+
+def test_a_file_without_choices_is_refused_in_one_line():
+    with pytest.raises(SpaceRefused) as e:
+        Supernet(Space.load("network n { input(1, 8, 8) conv(4, 3) }"))
+    assert "\n" not in str(e.value) and "search space" in str(e.value)
+
+
+def _config(tmp_path: Path, one_shot: str, **extra) -> dict:
+    settings = {"data": "digits", "seed": 0, "supernet_epochs": 2, "samples": 4, "one_shot": one_shot,
+                "strategy": "evolution", "strategy_options": {}, "space": str(SPACES / "digits_cnn.arch"),
+                "cpus_per_trial": 1, "batch_size": 256, **extra}
+    return {"settings": settings, "space_text": (SPACES / "digits_cnn.arch").read_text(),
+            "storage": {"uri": str(tmp_path / "store"), "endpoint": None}, "resume_from": []}
+
+
+@pytest.mark.parametrize("algorithm", ["spos", "enas"])
+def test_a_killed_one_shot_search_continues_from_its_last_checkpoint_to_the_same_result(tmp_path, algorithm):
+    from archdsl.oneshot.trial import run_search
+
+    def keeper(attempt: str, stop_after: int | None = None):
+        seen = []
+
+        def report(metrics: dict, directory: str) -> None:
+            dest = tmp_path / "store" / attempt / f"checkpoint_{len(seen):06d}"
+            shutil.copytree(directory, dest)
+            seen.append(metrics["epoch"])
+            if stop_after is not None and metrics["epoch"] >= stop_after:
+                raise KeyboardInterrupt  # the kill
+        return report, seen
+
+    whole, seen = keeper("whole")
+    options = {"controller_steps": 5} if algorithm == "enas" else {}
+    full = run_search(_config(tmp_path, algorithm, strategy_options=options), whole)
+    assert seen == [1, 2, 3]
+    cut, _ = keeper("a1", stop_after=1)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(_config(tmp_path, algorithm, strategy_options=options), cut)
+    again, seen = keeper("a2")
+    config = _config(tmp_path, algorithm, strategy_options=options)
+    config["resume_from"] = ["a1"]
+    resumed = run_search(config, again)
+    assert seen == [2, 3]  # epoch 1 was not trained again
+    assert resumed["members"] == full["members"]
+    assert len(full["members"]) >= 3 and all(0.0 <= acc <= 1.0 for _, acc in full["members"])
+
+
+def _cli(*args: str, cwd: Path | None = None):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    return subprocess.run([sys.executable, "-m", "archdsl", *args], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=900)
+
+
+def test_search_one_shot_refuses_a_file_without_choices_in_one_line(tmp_path):
+    plain = tmp_path / "plain.arch"
+    plain.write_text("network n { input(1, 8, 8) conv(4, 3) flatten linear(10) }\n")
+    r = _cli("search", str(plain), "--one-shot", "spos", "--out", str(tmp_path / "out"))
+    assert r.returncode == 1
+    assert len(r.stderr.strip().splitlines()) == 1 and "search space" in r.stderr
+
+
+@pytest.mark.slow
+def test_search_one_shot_writes_what_a_search_writes_and_report_reads_it(tmp_path):
+    import csv
+
+    out = tmp_path / "out"
+    r = _cli("search", str(SPACES / "digits_cnn.arch"), "--one-shot", "spos", "--supernet-epochs", "2",
+             "--samples", "8", "--retrain", "1", "--out", str(out), "-q")
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader((out / "trials.csv").open()))
+    assert len(rows) >= 4 and all(0 <= float(x["val_acc"]) <= 1 and int(x["params"]) > 0 and int(x["macs"]) > 0
+                                  for x in rows)
+    best = out / "best.arch"
+    model = archdsl.compile(best, input=(1, 8, 8))
+    model.load_state_dict(torch.load(out / "best.pt", weights_only=True))
+    assert "retrained from scratch for 1 epochs" in r.stdout
+    r = _cli("report", str(out))
+    assert r.returncode == 0, r.stderr
+    assert (out / "report.html").is_file()
