@@ -192,10 +192,53 @@ def test_export_refuses_to_replace_a_file_without_force(run, tmp_path, capsys):
     assert torch.jit.load(str(target))(torch.zeros(1, 1, 8, 8)).shape == (1, 10)
 
 
-def test_a_bare_state_dict_still_loads_as_weights(run, tmp_path, capsys):
+def test_a_file_without_its_digest_is_refused_unless_trusted(run, tmp_path, capsys):
     _, arch, ckpt = run
-    torch.save(checkpoint.load(ckpt)["model"], tmp_path / "bare.pt")  # as the search's best.pt
-    assert main(["eval", str(arch), "--weights", str(tmp_path / "bare.pt"), "--json"]) == 0
+    state = torch.load(ckpt, weights_only=True)
+    del state["sha256"]
+    state["model"]["linear1.weight"].fill_(1e30)  # what a removed digest would let through
+    torch.save(state, tmp_path / "nodigest.pt")
+    torch.save(checkpoint.load(ckpt)["model"], tmp_path / "bare.pt")  # a bare state dict, no digest either
+    for name in ("nodigest.pt", "bare.pt"):
+        for argv in (["eval", str(arch), "--weights", str(tmp_path / name)],
+                     ["export", str(arch), "--weights", str(tmp_path / name), "-o", str(tmp_path / "m.onnx")]):
+            err = _one_line_error(capsys, argv)
+            assert "refusing to load" in err and "carries no sha256 digest" in err and "--trust-checkpoint" in err
+    assert main(["eval", str(arch), "--weights", str(tmp_path / "bare.pt"), "--json", "--trust-checkpoint"]) == 0
+
+
+def test_weights_written_for_a_search_carry_their_digest(run, tmp_path, capsys):
+    _, arch, ckpt = run
+    (tmp_path / "best.pt").write_bytes(checkpoint.weights_file(checkpoint.load(ckpt)["model"]))
+    assert main(["eval", str(arch), "--weights", str(tmp_path / "best.pt"), "--json"]) == 0
+
+
+def _edited(ckpt, path, edit):
+    state = checkpoint.load(ckpt)
+    edit(state["model"])
+    checkpoint.save(state, path.parent)  # a valid digest: only the tensors are wrong
+    return path.parent / checkpoint.CHECKPOINT
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: m.update({"conv1.weight": m["conv1.weight"].long()}),
+     "its 'conv1.weight' is int64 4x1x3x3, this network's is float32 4x1x3x3"),
+    (lambda m: m.update({"linear1.weight": m["linear1.weight"][:5]}),
+     "its 'linear1.weight' is float32 5x256, this network's is float32 10x256"),
+    (lambda m: m.update({"batchnorm1.running_var": m["batchnorm1.running_var"].double()}),
+     "its 'batchnorm1.running_var' is float64 4"),
+    (lambda m: m.pop("linear1.bias"), "it lacks the tensor 'linear1.bias' (float32 10)"),
+    (lambda m: m.update(extra=torch.zeros(2)), "it holds the tensor 'extra' that this network does not have"),
+])
+def test_weights_of_another_dtype_or_shape_name_the_first_tensor(run, tmp_path, capsys, edit, message):
+    _, arch, ckpt = run
+    bad = _edited(ckpt, tmp_path / "d" / "x.pt", edit)
+    for argv in (["eval", str(arch), "--weights", str(bad)],
+                 ["export", str(arch), "--weights", str(bad), "-o", str(tmp_path / "m.onnx")],
+                 ["train", str(arch), "--epochs", "2", "--out", str(bad.parent), "--resume", "--no-progress",
+                  "--batch-size", "256"]):
+        err = _one_line_error(capsys, argv)
+        assert message in err and len(err) < 300, err
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])

@@ -8,6 +8,7 @@ import torch
 
 import archdsl
 from archdsl.cli import main
+from archdsl.runtime import checkpoint
 from archdsl.runtime.export import export
 
 NET = """
@@ -68,7 +69,7 @@ def test_cli_export_uses_the_checkpoint_weights(tmp_path, fmt, capsys):
     trained = archdsl.compile(NET)
     for p in trained.parameters():  # weights no fresh compile would have
         torch.nn.init.normal_(p, std=0.3)
-    torch.save({"model": trained.state_dict()}, tmp_path / "ckpt.pt")
+    (tmp_path / "ckpt.pt").write_bytes(checkpoint.weights_file(trained.state_dict()))
     out = tmp_path / f"m.{fmt}"
     assert main(["export", str(arch), "--weights", str(tmp_path / "ckpt.pt"), "--format", fmt, "-o", str(out)]) == 0
     assert "wrote" in capsys.readouterr().out
@@ -102,7 +103,7 @@ def test_cli_export_with_folded_bn_keeps_outputs(tmp_path):
 def test_cli_export_with_mismatched_weights_names_the_problem(tmp_path, capsys):
     arch = tmp_path / "small.arch"
     arch.write_text(NET)
-    torch.save({"model": {"conv1.weight": torch.zeros(1)}}, tmp_path / "bad.pt")
+    (tmp_path / "bad.pt").write_bytes(checkpoint.weights_file({"conv1.weight": torch.zeros(1)}))
     code = main(["export", str(arch), "--weights", str(tmp_path / "bad.pt"), "-o", str(tmp_path / "m.onnx")])
     err = capsys.readouterr().err
     assert code == 1 and "do not fit this network" in err and "Traceback" not in err

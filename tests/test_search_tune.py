@@ -60,9 +60,13 @@ def test_a_search_on_digits_trains_every_member_and_returns_a_standalone_best_ar
 
     best = (out / "best.arch").read_text()
     assert "choice" not in best.split("\n", 3)[3]  # the header names the choices; the network has none
-    model = archdsl.compile(best)
-    model.load_state_dict(torch.load(out / "best.pt", weights_only=True))
     assert archdsl.check(best).params == outcome.best.params
+    # best.arch and best.pt go together through eval and export, as a user would run them
+    from archdsl.cli import main
+
+    assert main(["eval", str(out / "best.arch"), "--weights", str(out / "best.pt"), "--data", "digits"]) == 0
+    assert main(["export", str(out / "best.arch"), "--weights", str(out / "best.pt"), "--format", "torchscript",
+                 "-o", str(tmp_path / "best.ts")]) == 0
 
     rows = json.loads((out / "trials.json").read_text())
     assert len(rows) == 3 and {r["status"] for r in rows} == {"completed"}

@@ -176,6 +176,10 @@ def load(path: str | Path, trust: bool = False) -> dict:
         raise CheckpointError(f"cannot read checkpoint {p}: {_one_line(e)} (a damaged or truncated file?)") from None
     if isinstance(state, dict) and "sha256" in state:
         _verify(state, p)
+    elif not trust:  # an edited file could have dropped its digest: without one, nothing vouches for the values
+        raise CheckpointError(f"refusing to load {p}: it carries no sha256 digest (not written by archdsl, or "
+                              f"its digest was removed), so a damaged or edited file cannot be told apart; "
+                              f"{TRUST_HINT}")
     return state
 
 
@@ -232,16 +236,55 @@ def _one_line(e: Exception) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+def weights_file(weights: dict) -> bytes:
+    """A state dict as a file `load_weights` accepts: the weights under `model`, marked and digested."""
+    import io
+
+    import torch
+
+    payload = {"model": weights}
+    buf = io.BytesIO()
+    torch.save({**payload, "format": FORMAT, "sha256": digest(payload)}, buf)
+    return buf.getvalue()
+
+
 def load_weights(model, path: str | Path, trust: bool = False) -> dict:
-    """Load a checkpoint's (or bare state dict's) weights into `model`; returns the loaded dict."""
+    """Load a checkpoint's weights into `model`; returns the loaded dict. Every tensor must have the
+    network's name, shape and dtype (the first that does not is named); a file without a digest, or a bare
+    state dict, needs `trust=True`."""
     state = load(path, trust=trust)
     weights = state.get("model", state) if isinstance(state, dict) else None
     if not isinstance(weights, dict):
         raise CheckpointError(f"{path} holds no model weights")
+    mismatch = first_mismatch(model.state_dict(), weights)
+    if mismatch:
+        raise CheckpointError(f"weights in {path} do not fit this network: {mismatch}")
     try:
         model.load_state_dict(weights)
     except (RuntimeError, TypeError, AttributeError) as e:
-        first = str(e).strip().splitlines()
-        detail = " ".join(line.strip() for line in first[:3])
-        raise CheckpointError(f"weights in {path} do not fit this network: {detail}") from None
+        raise CheckpointError(f"weights in {path} do not fit this network: {_one_line(e)}") from None
     return state
+
+
+def first_mismatch(expected: dict, weights: dict) -> str | None:
+    """The first tensor (in the network's order) that `weights` lacks or holds with another shape or dtype,
+    then the first it holds that the network has not; None when every tensor fits."""
+    import torch
+
+    for name, want in expected.items():
+        got = weights.get(name)
+        if got is None:
+            return f"it lacks the tensor '{name}' ({_describe(want)})"
+        if not isinstance(got, torch.Tensor):
+            return f"its '{name}' is a {type(got).__name__}, not a tensor ({_describe(want)})"
+        if tuple(got.shape) != tuple(want.shape) or got.dtype != want.dtype:
+            return f"its '{name}' is {_describe(got)}, this network's is {_describe(want)}"
+    extra = [k for k in weights if k not in expected]
+    if extra:
+        return f"it holds the tensor '{extra[0]}' that this network does not have" + (
+            f" (and {len(extra) - 1} more)" if len(extra) > 1 else "")
+    return None
+
+
+def _describe(t) -> str:
+    return f"{str(t.dtype).removeprefix('torch.')} {'x'.join(map(str, t.shape)) or 'scalar'}"

@@ -141,6 +141,10 @@ def _restore(state, path: Path, cfg: TrainConfig, model, optimizer, scheduler, s
             flag = "--" + name.replace("_", "-")
             raise Error(f"cannot resume from {path}: it was trained with {flag} {saved[name]}, this run asks for "
                         f"{flag} {getattr(cfg, name)} (use the same settings, or --force to start over)")
+    mismatch = checkpoint.first_mismatch(model.state_dict(), state["model"]) if isinstance(state["model"], dict) \
+        else f"it holds a {type(state['model']).__name__}, not weights"
+    if mismatch:
+        raise Error(f"cannot resume from {path}: its weights do not fit this network ({mismatch})")
     try:
         model.load_state_dict(state["model"])
     except (RuntimeError, TypeError, AttributeError) as e:

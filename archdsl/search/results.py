@@ -93,17 +93,14 @@ def write_best(best: TrialRecord, out: Path, space_file: str, store: Storage | N
         return None
     import tempfile
 
-    import torch
-
     from ..runtime import checkpoint
 
     with tempfile.TemporaryDirectory() as d:
         if not latest_checkpoint(asdict(store.spec), [best.checkpoint], Path(d)):
             return None
         state = checkpoint.load(Path(d))
-        buf = io.BytesIO()
-        torch.save(state["model"], buf)  # a bare state dict: loads with weights_only=True
-    atomic_write(out / "best.pt", buf.getvalue())
+        data = checkpoint.weights_file(state["model"])  # the weights alone, with their digest
+    atomic_write(out / "best.pt", data)
     return out / "best.pt"
 
 
