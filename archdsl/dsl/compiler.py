@@ -87,13 +87,14 @@ def build_module(g: nx.DiGraph):
     root = nn.Module()
     graph = fx.Graph()
     env: dict[str, fx.Node] = {}
+    inplace = inplace_layers(g)
     for n in layer_order(g):
         d = g.nodes[n]
         spec, ins = OPS[d["op"]], [env[u] for u in ordered_inputs(g, n)]
         if spec.emit is not None:  # a function call (or none at all, for identity)
             env[n] = spec.emit(graph, ins, d["args"])
         else:
-            _register(root, n, spec.build(d["args"], d["info"].input_shapes, _inplace_ok(g, n)))
+            _register(root, n, spec.build(d["args"], d["info"].input_shapes, n in inplace))
             env[n] = graph.call_module(n, tuple(ins))
     graph.output(env[g.graph["output"]])
     model = fx.GraphModule(root, graph, class_name=_class_name(g.graph["name"]))
@@ -114,13 +115,32 @@ def _register(root, path: str, module) -> None:
     parent.add_module(leaf, module)
 
 
-def _inplace_ok(g: nx.DiGraph, n: str) -> bool:
-    """An activation may overwrite its input when nothing else reads that tensor."""
-    sources = list(g.predecessors(n))
-    if len(sources) != 1:
+def inplace_layers(g: nx.DiGraph) -> set[str]:
+    """The layers that may overwrite their input: those whose op can (`Op.inplace`) and whose input's memory
+    nothing else can see. The input is followed back through every op that may return it or a view of it
+    (`Op.view`) to the layer that allocated it; each tensor on that way must have this one reader, and the
+    allocating layer must be neither the network's input (the caller's tensor) nor a layer whose backward
+    reads its output (`Op.keeps_output`, or itself in place)."""
+    chosen: set[str] = set()
+    for n in layer_order(g):
+        if OPS[g.nodes[n]["op"]].inplace and _owns_input(g, n, chosen):
+            chosen.add(n)
+    return chosen
+
+
+def _owns_input(g: nx.DiGraph, n: str, inplace: set[str]) -> bool:
+    ins = ordered_inputs(g, n)
+    if len(ins) != 1:
         return False
-    src = sources[0]
-    return g.nodes[src]["op"] not in ("input", "identity") and g.out_degree(src) == 1
+    u = ins[0]
+    while True:
+        if g.out_degree(u) != 1:  # another layer reads this tensor, or a view of the same memory
+            return False
+        op = OPS[g.nodes[u]["op"]]
+        if not op.view:
+            break
+        u = ordered_inputs(g, u)[0]
+    return op.name != "input" and not op.keeps_output and u not in inplace
 
 
 def _class_name(name: str) -> str:

@@ -48,7 +48,8 @@ def _concat_emit(graph, ins, a):
 
 define(Op("add", (), "merge", "Element-wise sum of its inputs; shapes must agree.", _add_shape,
           Docs("the inputs' shape"), emit=_add_emit,
-          example="add { branch { } branch { relu } branch { sigmoid } }"))
+          example="add { branch { } branch { relu } branch { sigmoid } }",
+          view=True))  # of one input: that input
 define(Op("concat", (), "merge", "Concatenation along channels; spatial sizes must agree.", _concat_shape,
           Docs("(ΣC, H, W), or (ΣF)"), emit=_concat_emit,
           example="concat { branch { } branch { conv(2, 1) } }"))
@@ -77,4 +78,5 @@ def _mul_emit(graph, ins, a):
 define(Op("mul", (), "merge",
           "Element-wise product; an image may be gated by C x 1 x 1 (squeeze-and-excitation) or 1 x H x W.",
           _mul_shape, Docs("the largest input's shape"), emit=_mul_emit,
-          example="mul { branch { } branch { avgpool conv(4, 1) sigmoid } }"))
+          example="mul { branch { } branch { avgpool conv(4, 1) sigmoid } }",
+          view=True))

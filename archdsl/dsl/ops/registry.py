@@ -71,6 +71,14 @@ class Op:
     weighted: bool = False  # its multiply-accumulates count as MACs
     example: str = ""  # a sequence using it after `input(4, 8, 8)`: tests check, compile and run it
     synonyms: tuple[str, ...] = ()  # names from other frameworks that an unknown layer maps to (deconv)
+    # In-place safety (compiler.inplace_layers): `inplace` it can overwrite its input, which the compiler allows
+    # only where nothing else can see that memory; `view` its output may be its first input or a view of it (no
+    # copy: identity, flatten, slice, crop, dropout in eval, a merge of one input), so a write to it is a write
+    # to that input; `keeps_output` its backward reads its own output (relu, sigmoid, tanh, softmax), which
+    # therefore must not be overwritten (an op running in place keeps its output too).
+    inplace: bool = False
+    view: bool = False
+    keeps_output: bool = False
 
     def describe(self, a: dict) -> str:
         """The op with its key arguments, as graph labels show it: `conv 3x3/2, 64`."""
@@ -105,4 +113,5 @@ def nn_builder(name: str, *keys: str, inplace: bool = False, **fixed) -> Builder
             kwargs["inplace"] = inplace_ok
         return getattr(nn, name)(*(a[k] for k in keys), **kwargs)
 
+    build.inplace = inplace  # the op's `inplace` facet, read by activation.py's `_act`
     return build

@@ -127,7 +127,7 @@ define(Op(
     "crop", (P("height", "size"), P("width", "size")), "resize",
     "Centre crop to height x width (top and left offsets: half the difference, rounded down).",
     _crop_shape, Docs("(C, height, width)"), build=_crop_build,
-    label=lambda a: f"crop {a['height']}x{a['width']}", example="crop(5, 6)", synonyms=("center_crop", "centercrop"),
+    label=lambda a: f"crop {a['height']}x{a['width']}", example="crop(5, 6)", synonyms=("center_crop", "centercrop"), view=True,
 ))
 
 
@@ -148,7 +148,7 @@ define(Op(
     "crop_to", (P("ref", "tensor"),), "resize",
     "Centre crop to the height and width of the tensor @ref (U-Net's skip connections), as crop.",
     _crop_to_shape, Docs("(C, H_ref, W_ref)"), build=_crop_to_build,
-    example="s = maxpool(2); @in conv(2, 1) crop_to(@s)",
+    example="s = maxpool(2); @in conv(2, 1) crop_to(@s)", view=True,
 ))
 
 
@@ -173,10 +173,11 @@ define(Op(
     "Moves channels to space: (C·r², H, W) -> (C, H·r, W·r) (sub-pixel convolution).",
     _pixel_shuffle_shape, Docs("(C / r², H·r, W·r)"), build=nn_builder("PixelShuffle", "factor"),
     label=lambda a: f"pixel_shuffle {a['factor']}", example="pixel_shuffle(2)", synonyms=("depth_to_space",),
+    view=True,  # a reshape: factor 1 may return the input's memory
 ))
 define(Op(
     "pixel_unshuffle", (P("factor", "size"),), "resize",
     "Moves space to channels: (C, H·r, W·r) -> (C·r², H, W).",
     _pixel_unshuffle_shape, Docs("(C·r², H / r, W / r)"), build=nn_builder("PixelUnshuffle", "factor"),
-    label=lambda a: f"pixel_unshuffle {a['factor']}", example="pixel_unshuffle(2)", synonyms=("space_to_depth",),
+    label=lambda a: f"pixel_unshuffle {a['factor']}", example="pixel_unshuffle(2)", synonyms=("space_to_depth",), view=True,
 ))

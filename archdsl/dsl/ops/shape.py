@@ -26,9 +26,9 @@ def _zero_emit(graph, ins, a):
 
 
 define(Op("flatten", (), "shape", "(C, H, W) -> (C*H*W).", _flatten_shape, Docs("(C·H·W)"), emit=_flatten_emit,
-          example="flatten"))
+          example="flatten", view=True))
 define(Op("identity", (), "shape", "Passes its input through unchanged.", same, Docs("unchanged"),
-          emit=lambda graph, ins, a: ins[0], example="relu identity"))
+          emit=lambda graph, ins, a: ins[0], example="relu identity", view=True))
 define(Op("zero", (), "shape", "Outputs zeros of its input's shape (the 'none' edge of NAS cells).", same,
           Docs("unchanged"), emit=_zero_emit, example="zero"))
 
@@ -53,6 +53,7 @@ define(Op(
     "Channels start..stop-1 of an image (or features of a vector): ShuffleNetV2's channel split.",
     _slice_shape, Docs("(stop - start, H, W), or (stop - start)"), emit=_slice_emit,
     label=lambda a: f"slice {a['start']}:{a['stop']}", example="slice(1, 3)", synonyms=("split", "channel_split", "chunk"),
+    view=True,
 ))
 
 
@@ -86,7 +87,7 @@ define(Op(
     "Rows start..stop-1 and columns likewise, as x[:, :, h0:h1, w0:w1]: negative from the end, no stop: to the end.",
     _spatial_slice_shape, Docs("(C, len(range(H)[h0:h1]), len(range(W)[w0:w1]))"), emit=_spatial_slice_emit,
     label=_spatial_slice_label, example="spatial_slice(1) spatial_slice((0, 1), (-1, 6))",
-    synonyms=("offset_crop", "crop_offset", "shift", "spatial_crop"),
+    synonyms=("offset_crop", "crop_offset", "shift", "spatial_crop"), view=True,
 ))
 
 
@@ -108,4 +109,5 @@ define(Op(
     "Interleaves the channels of `groups` groups (ShuffleNet): view, transpose, reshape.",
     _shuffle_shape, Docs("unchanged; `groups` must divide C"), build=_shuffle_build,
     label=lambda a: f"channel_shuffle {a['groups']}", example="channel_shuffle(2)", synonyms=("shuffle",),
+    view=True,  # .contiguous() is a no-op when a group holds one channel
 ))
