@@ -105,7 +105,7 @@ def _rules() -> dict:
         "storage_endpoint": v.optional(v.text), "amp": _boolean, "channels_last": _boolean, "out": v.output_dir,
         "seed": v.optional(v.seed), "strategy_options": _mapping, "dedup": _boolean,
         "objective": v.optional(_objective), "one_shot": v.optional(v.choice(*ONE_SHOT)),
-        "supernet_epochs": v.positive_int, "retrain": v.optional(v.nonneg_int),
+        "supernet_epochs": v.positive_int, "retrain": v.optional(v.int_range(0)),
     }
 
 
