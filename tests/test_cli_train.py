@@ -75,6 +75,22 @@ def test_train_fits_input_shape_and_classes_to_the_dataset(tmp_path, capsys):
     assert state["model"]["linear1.weight"].shape == (4, 4)
 
 
+def test_a_file_of_two_networks_fits_classes_of_the_one_it_trains(tmp_path, capsys):
+    # without --network the last network is the one checked and trained: its `classes` is set to the data's
+    arch = tmp_path / "two.arch"
+    arch.write_text("network a(classes=1000) { input(3, 32, 32) flatten linear(classes) }\n"
+                    "network b(classes=1000) { input(3, 32, 32) conv(4, 3, padding=1) relu avgpool flatten"
+                    " linear(classes) }\n")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.integers(0, 256, (20, 5, 5), dtype=np.uint8), y=np.arange(20) % 4)
+    for extra in ([], ["--network", "a"]):
+        out = tmp_path / ("run" + "".join(extra))
+        assert main(["train", str(arch), "--data", f"npz:{tmp_path / 'd.npz'}", "--epochs", "1",
+                     "--out", str(out), "--no-progress", *extra]) == 0, capsys.readouterr().err
+        state = torch.load(out / "checkpoint.pt", weights_only=True)
+        assert state["model"]["linear1.weight"].shape == ((4, 4) if not extra else (4, 25))
+
+
 def test_network_without_classes_parameter_that_does_not_fit_is_a_clear_error(tmp_path, capsys):
     arch = tmp_path / "fixed.arch"
     arch.write_text("network fixed { input(1, 8, 8) flatten linear(7) }")

@@ -18,12 +18,12 @@ def graph_for_data(source: str | Path, input_shape: tuple[int, ...], num_classes
     parameter not set in `arguments`, the dataset's class count. Raises `DataError` when the output
     still does not have `num_classes` features (and an ArchError when the layers cannot take the input)."""
     from ..dsl.api import build_graph, load
+    from ..dsl.elaborate import pick_network
 
     module = load(source)
-    nets = module.networks()
-    net = next((n for n in nets if n.name == network), None) if network else (nets[0] if len(nets) == 1 else None)
+    net = pick_network(module, network)  # the one the check builds: without `network`, the file's last
     args = dict(arguments or {})
-    if net is not None and "classes" in {p.name for p in net.params}:
+    if "classes" in {p.name for p in net.params}:
         args.setdefault("classes", num_classes)
     g = build_graph(module, input=tuple(input_shape), arguments=args, network=network)
     out = tuple(g.graph["output_shape"])
