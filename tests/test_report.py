@@ -13,8 +13,7 @@ from report_rundir import make_run_dir
 
 from archdsl.cli import main
 from archdsl.report import load_run, stats
-from archdsl.report.rundir import Trial
-from archdsl.search.results import TrialRecord
+from archdsl.report.run import Record, Trial
 
 FIGURES = ["best-so-far", "cost", "decisions", "curves", "graph"]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -47,7 +46,7 @@ def test_best_so_far_and_pareto_front():
 
 
 def test_a_tied_choice_inside_an_option_shows_the_trials_value():
-    from archdsl.report.page import concrete
+    from archdsl.report.html import concrete
 
     choices = {"stem": "32", "second": "unit(choice stem(16, 32, 64), 3)"}
     assert concrete(choices["second"], choices) == "unit(32, 3)"
@@ -55,18 +54,20 @@ def test_a_tied_choice_inside_an_option_shows_the_trials_value():
     assert concrete("maxpool(2)", choices) == "maxpool(2)"
 
 
-def test_option_means_average_each_options_trials():
+def test_option_means_average_each_options_trials_and_keep_the_unsampled():
     def t(acc, width):
-        return Trial(TrialRecord(f"t{acc}", "completed", "", acc, 1, 1, 1, {"width": width}, ""))
+        return Trial(Record(f"t{acc}", "completed", "", acc, 1, 1, 1, {"width": width}))
 
-    rows = stats.option_means([t(0.9, "32"), t(0.7, "32"), t(0.6, "64"), t(None, "64")], "width")
-    assert rows == [("32", pytest.approx(0.8), 2), ("64", 0.6, 1)]
+    rows = stats.option_means([t(0.9, "32"), t(0.7, "32"), t(0.6, "64"), t(None, "64"), t(None, "8")], "width",
+                              ("16", "32", "64"))
+    assert [(o.text, o.mean, o.scored, o.tried) for o in rows] == [
+        ("32", pytest.approx(0.8), 2, 2), ("64", 0.6, 1, 2), ("8", None, 0, 1), ("16", None, 0, 0)]
 
 
 def test_a_running_search_is_read_from_its_state(tmp_path):
     run = load_run(make_run_dir(tmp_path / "run", trials=4, finished=False))
     assert not run.finished and len(run.trials) == 4 and run.best_arch is None
-    assert [t.record.status for t in run.trials].count("unfinished") == 2
+    assert [t.record.status for t in run.trials].count("running") == 2
     assert all(len(t.epochs) == 3 for t in run.trials)
     assert run.decision_names[:2] == ["stem", "kernel"]
 
@@ -117,14 +118,17 @@ def test_the_report_renders_every_figure_in_a_browser(tmp_path):
     assert page.count(">★</td>") == len(front) >= 1
 
     probed = tmp_path / "probed.html"
-    probed.write_text(page.replace("</body>", PROBE + "</body>"))
+    # the probe is a script: the page's CSP would block it (as it blocks any), so this copy goes without
+    probed.write_text(re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page)
+                      .replace("</body>", PROBE + "</body>"))
     dom = _chromium("--dump-dom", probed.as_uri())
     assert dom.returncode == 0, dom.stderr
     figures = json.loads(re.search(r'<pre id="probe">(.*?)</pre>', dom.stdout, re.S).group(1).replace("&quot;", '"'))
     assert sorted(figures) == sorted(FIGURES)
     for key in FIGURES[:-1]:
         assert figures[key]["natural"] > 300, key  # the PNG decoded in the browser
-    assert figures["graph"]["svgNodes"] >= 10  # the best network's layers as Graphviz nodes
+    if shutil.which("dot"):
+        assert figures["graph"]["svgNodes"] >= 10  # the best network's layers as Graphviz nodes
 
     height = int(max(f["y"] + f["h"] for f in figures.values())) + 50
     shot = tmp_path / "report.png"

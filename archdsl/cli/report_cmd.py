@@ -14,13 +14,19 @@ def register(sub) -> None:
                     "page with everything inline: the leaderboard with each trial's choices, best-so-far against "
                     "trials and wall time, accuracy against MACs and parameters with the Pareto front, the mean "
                     "accuracy of each option of each decision, the top trials' learning curves, and the best "
-                    "architecture's graph (needs Graphviz). The plots are also written as PNG files.",
+                    "architecture's graph (needs Graphviz). The plots are also written as PNG files. Only "
+                    "regular files inside RUN_DIR (and --storage, when given) are read.",
     )
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("-o", "--output", metavar="OUT.html", help="default: RUN_DIR/report.html")
     p.add_argument("--plots", metavar="DIR", help="where the PNG files go (default: OUT_plots/ next to the page)")
     p.add_argument("--watch", type=_seconds, metavar="SECONDS",
-                   help="rewrite the page every SECONDS until the search has finished (the open page reloads itself)")
+                   help="rewrite the page every SECONDS until the search has finished (the open page reloads "
+                        "itself); started before the search, it waits for the search to appear")
+    p.add_argument("--storage", metavar="PATH_OR_URI",
+                   help="the search's --storage when it is not RUN_DIR/ray (a path, s3://... or gs://...); the "
+                        "report never follows a storage named inside RUN_DIR by itself")
+    p.add_argument("--storage-endpoint", metavar="URL", help="an S3-compatible store's URL, for s3:// storage")
     p.set_defaults(run=run)
 
 
@@ -35,14 +41,28 @@ def _seconds(text: str) -> int:
 
 
 def run(args) -> int:
-    from ..report import load_run, write_report
+    from ..report import NoSearchYet, load_run, write_report
 
     out = Path(args.output) if args.output else Path(args.run_dir) / "report.html"
+    waiting = False
     while True:
-        r = load_run(args.run_dir)
+        try:
+            r = load_run(args.run_dir, args.storage, args.storage_endpoint)
+        except NoSearchYet as e:
+            if not args.watch:
+                raise
+            if not waiting:  # say it once, then wait quietly for the search to write its settings
+                print(f"report: waiting for a search in {args.run_dir} ({e.message})",
+                      flush=True)
+                waiting = True
+            time.sleep(args.watch)
+            continue
         page, pngs = write_report(r, out, args.plots, refresh=args.watch)
         state = "finished" if r.finished else "running"
-        print(f"report: {page} ({len(r.trials)} trials, {state}); plots: {pngs[0].parent}", flush=True)
+        plots = f"; plots: {pngs[0].parent}" if pngs else "; no plots yet"
+        print(f"report: {page} ({len(r.trials)} trials, {state}){plots}", flush=True)
+        for note in r.notes:
+            print(f"report: note: {note}", flush=True)
         if not args.watch or r.finished:
             return 0
         time.sleep(args.watch)

@@ -1,16 +1,16 @@
-"""The report page: one HTML file with every figure inline (PNG as base64, the graph as SVG)."""
+"""The report page: one HTML file with every figure inline (PNG as base64, the graph as SVG), built through
+`html.h` only and carrying a Content-Security-Policy that forbids scripts."""
 
 from __future__ import annotations
 
 import base64
-import html
 import re
 import tempfile
 from pathlib import Path
 
-from . import stats
-from .plots import FIGURES
-from .rundir import Run
+from .html import CSP, Html, h, join, leaderboard_html, notes_html, summary_html
+from .plots import FIGURES, png
+from .run import Run
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -20,47 +20,15 @@ table { border-collapse: collapse; font-size: 0.85em; } td, th { padding: 3px 8p
 th { text-align: left; background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.best { background: #eef6ff; } .note { color: #a33; } #graph svg { max-width: 100%; height: auto; }
 pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
+.waiting { font-size: 1.1em; color: #555; padding: 1.5em; background: #f7f7f7; }
 """
+_SVG = re.compile(r"<svg\b.*</svg>", re.S)
 
 
-def _e(x) -> str:
-    return html.escape(str(x))
-
-
-_NESTED = re.compile(r"choice (\w+)\((?:[^()]|\([^()]*\))*\)")
-
-
-def concrete(option: str, choices: dict) -> str:
-    """An option as the trial had it: a tied choice written inside it (`unit(choice stem(16, 32), 3)`)
-    replaced by the value this trial took for that decision (`unit(32, 3)`)."""
-    return _NESTED.sub(lambda m: str(choices.get(m.group(1), m.group(0))), option)
-
-
-def leaderboard_html(run: Run) -> str:
-    names = run.decision_names
-    scored = stats.scored(run.trials)
-    front = {p.trial_id for p in stats.pareto_front(
-        [stats.Point(t.record.trial_id, t.record.macs, t.record.val_acc) for t in scored if t.record.macs > 0])}
-    head = ["#", "trial", "status", "val_acc", "epochs", "params", "MACs", "front"] + names
-    out = ['<table id="leaderboard"><tr>' + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"]
-    for i, t in enumerate(run.trials, 1):
-        r = t.record
-        acc = f"{r.val_acc:.4f}" if r.val_acc is not None else "–"
-        cells = [f'<td class="num">{i}</td>', f"<td>{_e(r.trial_id)}</td>",
-                 f'<td title="{_e(r.reason)}">{_e(r.status)}</td>', f'<td class="num">{acc}</td>',
-                 f'<td class="num">{r.epochs}</td>', f'<td class="num">{r.params:,}</td>',
-                 f'<td class="num">{r.macs:,}</td>',
-                 '<td title="on the accuracy-MACs Pareto front">★</td>' if r.trial_id in front else "<td></td>"]
-        cells += [f"<td><code>{_e(concrete(str(r.choices.get(n, '')), r.choices))}</code></td>" for n in names]
-        cls = ' class="best"' if i == 1 and r.val_acc is not None else ""
-        out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
-    return "\n".join(out + ["</table>"])
-
-
-def _graph_svg(run: Run) -> str:
+def _graph_svg(run: Run) -> Html:
     """The best architecture drawn by archdsl.viz, or a note saying why it is not."""
     if not run.best_arch:
-        return '<p class="note">No best.arch yet: the graph appears once the search has finished.</p>'
+        return Html('<p class="note">No best.arch yet: the graph appears once the search has finished.</p>')
     from ..dsl import ArchError, parse
     from ..viz import GraphvizMissing, draw_source, render, to_dot
     from ..viz.render import GraphvizFailed
@@ -72,25 +40,43 @@ def _graph_svg(run: Run) -> str:
         with tempfile.TemporaryDirectory() as d:
             svg = render(dot, Path(d) / "best.svg").read_text(encoding="utf-8")
     except GraphvizMissing:
-        return ('<p class="note">The graph needs Graphviz\'s <code>dot</code> program, which is not installed '
-                "(e.g. <code>apt-get install graphviz</code>); the architecture as text:</p>"
-                f"<pre>{_e(run.best_arch)}</pre>")
+        return h('<p class="note">The graph needs Graphviz\'s <code>dot</code> program, which is not installed '
+                 "(e.g. <code>apt-get install graphviz</code>); the architecture as text:</p><pre>{}</pre>",
+                 run.best_arch)
     except (GraphvizFailed, ArchError) as e:
-        return f'<p class="note">The graph could not be drawn: {_e(e)}</p><pre>{_e(run.best_arch)}</pre>'
-    return re.sub(r"^.*?(?=<svg)", "", svg, flags=re.S)  # drop the XML prolog and DOCTYPE
+        return h('<p class="note">The graph could not be drawn: {}</p><pre>{}</pre>', e, run.best_arch)
+    except (RecursionError, MemoryError, ValueError) as e:  # a best.arch too deep or too big to draw
+        return h('<p class="note">The graph could not be drawn ({}).</p><pre>{}</pre>', type(e).__name__,
+                 run.best_arch)
+    m = _SVG.search(svg)
+    # Graphviz's own output, labels escaped by it; the page's CSP forbids scripts in it all the same.
+    return Html(m.group(0)) if m and "<script" not in m.group(0).lower() else h("<pre>{}</pre>", run.best_arch)
 
 
-def summary_html(run: Run) -> str:
-    s = run.settings
-    done = sum(t.record.status == "completed" for t in run.trials)
-    state = "finished" if run.finished else "running (or stopped before writing its results)"
-    facts = [f"space <code>{_e(s.get('space', '?'))}</code>", f"strategy {_e(s.get('strategy', '?'))}",
-             f"data {_e(s.get('data', '?'))}", f"{_e(s.get('epochs', '?'))} epochs per trial",
-             f"{len(run.trials)} of {_e(s.get('samples', '?'))} trials ({done} completed), {state}"]
-    best = next((t for t in run.trials if t.record.val_acc is not None), None)
-    line = (f"best: trial {_e(best.record.trial_id)}, validation accuracy {best.record.val_acc:.4f}, "
-            f"{best.record.params:,} params, {best.record.macs:,} MACs" if best else "no trial has reported yet")
-    return f'<p class="meta">{" · ".join(facts)}</p><p><b>{line}</b></p>'
+def _figures(run: Run, plots: Path) -> tuple[list[Html], list[Path]]:
+    if not run.trials:
+        return [Html('<p class="waiting" id="waiting">Waiting for the first trial: the plots appear once a trial '
+                     "has reported.</p>")], []
+    sections, pngs = [], []
+    for key, (title, draw, caption, waits_for) in FIGURES.items():
+        head = h('<h2>{}</h2><p class="meta">{}</p>', title, caption)
+        try:
+            fig = draw(run)
+            data = png(fig) if fig is not None else None
+        except Exception as e:  # a figure that fails must not cost the page (a bug to report, not the user's)
+            sections.append(head + h('<p class="note">This figure could not be drawn (internal error {}: {}).</p>',
+                                     type(e).__name__, str(e)[:200]))
+            continue
+        if data is None:
+            sections.append(head + h('<figure id="{}"><p class="waiting">Nothing to draw yet: {}.</p></figure>',
+                                     key, waits_for))
+            continue
+        path = plots / f"{key}.png"
+        path.write_bytes(data)
+        pngs.append(path)
+        sections.append(head + h('<figure id="{}"><img alt="{}" src="data:image/png;base64,{}"></figure>', key,
+                                 title, base64.b64encode(data).decode("ascii")))
+    return sections, pngs
 
 
 def write_report(run: Run, out: str | Path, plots_dir: str | Path | None = None,
@@ -100,27 +86,22 @@ def write_report(run: Run, out: str | Path, plots_dir: str | Path | None = None,
     out = Path(out)
     plots = Path(plots_dir) if plots_dir else out.with_name(out.stem + "_plots")
     plots.mkdir(parents=True, exist_ok=True)
-    sections, pngs = [], []
-    for key, (title, draw, caption) in FIGURES.items():
-        png = draw(run)
-        path = plots / f"{key}.png"
-        path.write_bytes(png)
-        pngs.append(path)
-        data = base64.b64encode(png).decode("ascii")
-        sections.append(f'<h2>{_e(title)}</h2><p class="meta">{_e(caption)}</p><figure id="{key}">'
-                        f'<img alt="{_e(title)}" src="data:image/png;base64,{data}"></figure>')
-    name = _e(Path(run.settings.get("space") or run.path).name)
-    page = "\n".join([
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-        f'<meta http-equiv="refresh" content="{int(refresh)}">' if refresh and not run.finished else "",
-        f"<title>archdsl search report: {name}</title><style>{CSS}</style></head><body>",
-        f"<h1>Search report: {name}</h1>", summary_html(run),
-        "<h2>Leaderboard</h2>", leaderboard_html(run),
+    sections, pngs = _figures(run, plots)
+    space = run.settings.get("space")
+    name = Path(space).name if isinstance(space, str) and space else run.path.name
+    reload = h('<meta http-equiv="refresh" content="{}">', int(refresh)) if refresh and not run.finished else ""
+    page = join([
+        Html("<!DOCTYPE html>"), Html('<html lang="en"><head><meta charset="utf-8">'),
+        h('<meta http-equiv="Content-Security-Policy" content="{}">', CSP), reload,
+        h("<title>archdsl search report: {}</title><style>{}</style></head><body>", name, Html(CSS)),
+        h("<h1>Search report: {}</h1>", name), summary_html(run), notes_html(run),
+        Html("<h2>Leaderboard</h2>"), leaderboard_html(run),
         *sections,
-        '<h2>The best architecture</h2><figure id="graph">', _graph_svg(run), "</figure>",
-        f'<p class="meta">Written by <code>archdsl report {_e(run.path)}</code>; PNG copies of the plots in '
-        f"<code>{_e(plots)}</code>.</p>",
-        "</body></html>",
-    ])
+        Html('<h2>The best architecture</h2><figure id="graph">'), _graph_svg(run), Html("</figure>"),
+        h('<p class="meta">Written by <code>archdsl report {}</code>; PNG copies of the plots in <code>{}</code>.</p>',
+          run.path, plots),
+        Html("</body></html>"),
+    ], "\n")
     out.write_text(page, encoding="utf-8")
     return out, pngs
+

@@ -1,123 +1,265 @@
 """A search's run directory as `archdsl search` writes it: `settings.yaml`, `trials.json` (once the search has
-finished) and `best.arch` in `--out`, and the search storage (`--storage`, default `OUT/ray`) with `state.json`
-(the searcher's trial log, rewritten after every suggestion and every finished trial) and Tune's trial
-directories (`run1/trial_<id>/result.json`: one line per epoch). A running search is read from its state."""
+finished) and `best.arch` in `--out`, and the search storage (default `OUT/ray`) with `state.json` (the
+searcher's trial log, rewritten after every suggestion and every finished trial) and Tune's trial directories
+(`run1/trial_<id>/result.json`: one line per epoch; `checkpoint_<n>/metrics.jsonl`: the trial's whole history
+up to that checkpoint, earlier attempts included). A running search is read from its state.
+
+Everything is read through `files` (regular files inside the directory given, size caps) and checked by
+`values`: a malformed file or field becomes a note and "—", never an exception. A storage elsewhere
+(`storage:` in settings.yaml) is read only when named on the command line (`--storage`).
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+import re
 from pathlib import Path
+from urllib.parse import urlparse
 
 from ..dsl.errors import ArchFileError
-from ..search.results import TrialRecord, leaderboard, records
+from .files import LocalTree, Refused, StoreTree, parts
+from .run import Record, Run, Trial
+from .values import MAX_TEXT, Notes, Reader
+
+STATE = "state.json"
+STATUSES = {"completed", "stopped", "failed", "pending", "unfinished"}
+_CHECKPOINT = re.compile(r"checkpoint_(\d+)")
 
 
-@dataclass
-class Trial:
-    record: TrialRecord
-    epochs: list[dict] = field(default_factory=list)  # Tune's results, one per epoch, in order
-    started: float | None = None  # unix time of the trial's start
-    finished: float | None = None  # unix time of its last report
-    dirs: list[str] = field(default_factory=list)  # its Tune trial directories in the search storage
+class NoSearchYet(ArchFileError):
+    """The directory holds no search (yet): `report --watch` waits for one."""
 
 
-@dataclass
-class Run:
-    path: Path
-    settings: dict
-    trials: list[Trial]  # leaderboard order: best first, failed last
-    finished: bool  # trials.json exists: the search wrote its results
-    best_arch: str | None
-
-    def _repr_html_(self) -> str:  # in a notebook: the summary line and the leaderboard
-        from .page import leaderboard_html, summary_html
-
-        return summary_html(self) + leaderboard_html(self)
-
-    @property
-    def decision_names(self) -> list[str]:
-        names: list[str] = []
-        for t in self.trials:
-            names += [k for k in t.record.choices if k not in names]
-        return names
+def _read(tree, rel: str, notes: Notes) -> bytes | None:
+    try:
+        return tree.read(rel)
+    except Refused as e:
+        notes.add(tree.where(rel), str(e).removeprefix(tree.where(rel)).lstrip(": ") or "not read", "refused")
+        return None
 
 
-def _rows(text: bytes | None) -> list[dict]:
+def _json(tree, rel: str, notes: Notes):
+    data = _read(tree, rel, notes)
+    if data is None:
+        return None
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as e:
+        notes.add(tree.where(rel), f"not valid JSON ({str(e)[:120]}); not used")
+        return None
+
+
+def _lines(tree, rel: str, notes: Notes) -> list[dict]:
     rows = []
-    for line in (text or b"").decode("utf-8", errors="replace").splitlines():
+    for line in (_read(tree, rel, notes) or b"").decode("utf-8", errors="replace").splitlines():
         try:
-            rows.append(json.loads(line))
-        except ValueError:
+            row = json.loads(line)
+        except (ValueError, RecursionError):
             continue  # a line being written while we read
+        if isinstance(row, dict):
+            rows.append(row)
     return rows
 
 
-def _epochs(store, attempts: list[str]) -> list[dict]:
-    """Tune's per-epoch results over every attempt of a trial (a resumed trial continues in a new one)."""
-    by_epoch: dict[int, dict] = {}
-    for attempt in attempts:
-        for i, row in enumerate(_rows(store.read_bytes(f"{attempt}/result.json")), 1):
-            by_epoch[int(row.get("epoch") or i)] = row
-    return [by_epoch[e] for e in sorted(by_epoch)]
+def _scalars(data, where: str, notes: Notes) -> dict:
+    """The settings' plain values (strings cut, nested values left out: the page shows scalars only)."""
+    if not isinstance(data, dict):
+        if data is not None:
+            notes.add(where, f"is not a mapping of settings; not used ({type(data).__name__})")
+        return {}
+    out = {}
+    for k, v in data.items():
+        if isinstance(k, str) and (v is None or isinstance(v, (str, int, float, bool))):
+            out[k] = v[:MAX_TEXT] if isinstance(v, str) else v
+    return out
 
 
-def _read_settings(run: Path) -> dict:
+def _settings(tree: LocalTree, notes: Notes) -> dict:
+    data = _read(tree, "settings.yaml", notes)
+    if data is None:
+        return {}
     import yaml
 
     try:
-        return yaml.safe_load((run / "settings.yaml").read_text(encoding="utf-8")) or {}
-    except OSError:
+        loaded = yaml.load(data.decode("utf-8", errors="replace"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (yaml.YAMLError, RecursionError, ValueError) as e:
+        notes.add(tree.where("settings.yaml"), f"not valid YAML ({str(e).splitlines()[0][:120]}); not used")
         return {}
-    except yaml.YAMLError as e:
-        raise ArchFileError(f"{run / 'settings.yaml'} is not valid YAML: {e}") from None
+    return _scalars(loaded, tree.where("settings.yaml"), notes)
 
 
-def _storage(run: Path, settings: dict):
-    from ..search.storage import Storage, parse
+def _store(run: Path, settings: dict, storage: str | None, endpoint: str | None, notes: Notes):
+    """Where the state and trial results are read: the storage named on the command line, else `RUN/ray`."""
+    if storage:
+        if urlparse(storage).scheme in ("s3", "gs"):
+            return StoreTree(storage, endpoint)
+        return LocalTree(Path(storage).expanduser())
+    named = settings.get("storage")
+    if isinstance(named, str) and named.strip():
+        here = (run / "ray").resolve()
+        try:
+            same = urlparse(named).scheme == "" and Path(named).expanduser().resolve() == here
+        except (OSError, RuntimeError, ValueError):
+            same = False
+        if not same:
+            notes.add(str(run / "settings.yaml"), f"the search keeps its state in {named}, which the report reads "
+                      f"only when it is named on the command line (--storage {named}); shown: what {run} holds",
+                      "storage")
+    return LocalTree(run, "ray")
 
-    return Storage(parse(settings.get("storage") or str(run / "ray"), settings.get("storage_endpoint")))
+
+def _record(tid: str, e, where: str, notes: Notes) -> Record | None:
+    """A trial from the searcher's log in state.json."""
+    r = Reader(notes, where)
+    if not isinstance(e, dict):
+        r._bad(f"trial {tid[:40]}", e, "a mapping")
+        return None
+    status = r.text("status", e.get("status"))
+    if status not in STATUSES:
+        r._bad("status", status or e.get("status"), "one of " + ", ".join(sorted(STATUSES)))
+        status = "unknown"
+    cand, res = r.mapping("candidate", e.get("candidate")), r.mapping("result", e.get("result"))
+    return Record(
+        trial_id=tid[:200], status="running" if status == "pending" else status,
+        reason=r.text("reason", e.get("reason"), "") or "",
+        val_acc=r.number("val_acc", res.get("val_acc")) if status in ("completed", "stopped") else None,
+        epochs=r.count("epoch", res.get("epoch")), params=r.count("params", cand.get("params")),
+        macs=r.count("macs", cand.get("macs")), choices=_choices(r, e.get("choices")),
+        arch=r.text("text", cand.get("text"), "") or "",
+        latency_ms=r.number("latency_ms", res.get("latency_ms")) if "latency_ms" in res else None,
+        attempts=r.strings("attempts", e.get("attempts")))
 
 
-def _table(run: Path) -> list[TrialRecord]:
+def _row_record(i: int, row, where: str, notes: Notes) -> Record | None:
+    """A trial from trials.json (what the search wrote when it ended)."""
+    r = Reader(notes, where)
+    if not isinstance(row, dict):
+        r._bad(f"row {i}", row, "a mapping")
+        return None
+    status = r.text("status", row.get("status"))
+    if status not in STATUSES:
+        r._bad("status", status or row.get("status"), "one of " + ", ".join(sorted(STATUSES)))
+        status = "unknown"
+    checkpoint = r.text("checkpoint", row.get("checkpoint"), "")
+    return Record(
+        trial_id=r.text("trial_id", row.get("trial_id"), f"row {i}") or f"row {i}", status=status,
+        reason=r.text("reason", row.get("reason"), "") or "", val_acc=r.number("val_acc", row.get("val_acc")),
+        epochs=r.count("epochs", row.get("epochs")), params=r.count("params", row.get("params")),
+        macs=r.count("macs", row.get("macs")), choices=_choices(r, row.get("choices")),
+        arch=r.text("arch", row.get("arch"), "") or "",
+        latency_ms=r.number("latency_ms", row.get("latency_ms")), attempts=[checkpoint] if checkpoint else [])
+
+
+def _choices(r: Reader, v) -> dict[str, str]:
+    out = {}
+    for k, opt in r.mapping("choices", v).items():
+        text = r.text(f"choice {str(k)[:40]}", opt)
+        if text is not None:
+            out[str(k)[:200]] = text
+    return out
+
+
+def _epochs(store, rec: Record, notes: Notes) -> list[dict]:
+    """Per epoch (checked): Tune's rows over every attempt, completed by the newest checkpoint's history (a
+    resumed trial's earlier epochs may exist only there)."""
+    by_epoch: dict[int, dict] = {}
+    history: list[dict] = []
+    for attempt in rec.attempts:
+        try:
+            parts(attempt)
+        except Refused as e:
+            notes.add(f"trial {rec.trial_id}", str(e), "attempt")
+            continue
+        ckpts = [n for n in store.listdir(attempt) if _CHECKPOINT.fullmatch(n)]
+        if ckpts:
+            newest = max(ckpts, key=lambda n: int(_CHECKPOINT.fullmatch(n).group(1)))
+            rows = _lines(store, f"{attempt}/{newest}/metrics.jsonl", notes)
+            if len(rows) > len(history):
+                history = rows
+        for i, row in enumerate(_lines(store, f"{attempt}/result.json", notes), 1):
+            by_epoch[_epoch_of(row, i)] = row
+    for i, row in enumerate(history, 1):
+        by_epoch.setdefault(_epoch_of(row, i), row)
+    r = Reader(notes, f"trial {rec.trial_id}'s results")
+    out = []
+    for e in sorted(by_epoch):
+        row = by_epoch[e]
+        out.append({"epoch": e, **{k: r.number(k, row.get(k)) for k in ("val_acc", "val_loss", "timestamp",
+                                                                         "time_this_iter_s") if k in row}})
+    return out
+
+
+def _epoch_of(row: dict, i: int) -> int:
+    e = row.get("epoch")
+    return e if isinstance(e, int) and not isinstance(e, bool) and 0 < e < 1_000_000 else i
+
+
+def _options(state: dict, notes: Notes, where: str) -> dict[str, tuple[str, ...]]:
+    """Each decision's options, from the space text saved in the state (so unsampled options show too)."""
+    text = state.get("space_text")
+    if not isinstance(text, str):
+        return {}
+    from ..dsl import decisions, load
+
     try:
-        raw = json.loads((run / "trials.json").read_text(encoding="utf-8"))
-    except OSError:
-        return []
-    except ValueError as e:
-        raise ArchFileError(f"{run / 'trials.json'} is not valid JSON: {e}") from None
-    names = {f.name for f in fields(TrialRecord)}
-    return [TrialRecord(**{k: v for k, v in r.items() if k in names}) for r in raw]
+        return {d.key: tuple(d.options) for d in decisions(load(text))}
+    except Exception as e:  # any failure to read the saved space only costs the unsampled options
+        notes.add(where, f"the space text could not be read ({type(e).__name__}); options never sampled are "
+                         f"not shown", "space_text")
+        return {}
 
 
-def load_run(path: str | Path) -> Run:
-    """Everything the report shows about the search in `path`; an `ArchFileError` if it is not a run dir."""
-    from ..search.runner import read_state
+def _timing(t: Trial) -> None:
+    stamped = [row for row in t.epochs if row.get("timestamp") is not None]
+    if stamped:
+        t.started = stamped[0]["timestamp"] - (stamped[0].get("time_this_iter_s") or 0.0)
+        t.finished = stamped[-1]["timestamp"]
 
+
+def leaderboard_key(t: Trial):
+    r = t.record
+    return (r.val_acc is None, -(r.val_acc or 0.0), r.params if r.params is not None else float("inf"), r.trial_id)
+
+
+def load_run(path: str | Path, storage: str | None = None, storage_endpoint: str | None = None) -> Run:
+    """Everything the report shows about the search in `path`; `NoSearchYet` if it holds none (yet). Only
+    `path` and the `storage` given here are read; what cannot be read is a note in `Run.notes`."""
     run = Path(path)
     if not run.is_dir():
-        raise ArchFileError(f"{run} is not a directory (expected the --out directory of `archdsl search`)")
-    settings = _read_settings(run)
-    store = _storage(run, settings)
-    state = read_state(store) or {}
-    log = (state.get("searcher") or {}).get("trials") or {}
-    settings = settings or dict(state.get("settings") or {})
-    table = _table(run)
-    if not settings and not log and not table:
-        raise ArchFileError(f"{run} holds no search results (no settings.yaml, trials.json or search state)")
-    recs = records(log) if log else leaderboard(table)
+        raise NoSearchYet(f"{run} is not a directory (expected the --out directory of `archdsl search`)")
+    notes = Notes()
+    tree = LocalTree(run)
+    settings = _settings(tree, notes)
+    store = _store(run, settings, storage, storage_endpoint, notes)
+    state = _json(store, STATE, notes)
+    if state is not None and not (isinstance(state, dict) and state.get("format") == 1):
+        notes.add(store.where(STATE), "is not a search state this version of archdsl wrote; not used")
+        state = None
+    state = state or {}
+    where = store.where(STATE)
+    r = Reader(notes, where)
+    log = r.mapping("searcher.trials", r.mapping("searcher", state.get("searcher")).get("trials"))
+    settings = settings or _scalars(state.get("settings"), where, notes)
+    table = _json(tree, "trials.json", notes)
+    if table is not None and not isinstance(table, list):
+        notes.add(tree.where("trials.json"), "is not a list of trials; not used")
+        table = None
+    if not settings and not log and table is None:
+        why = f" ({notes.all()[0]})" if notes.all() else ""
+        raise NoSearchYet(f"{run} holds no search results (no settings.yaml, trials.json or search state){why}")
+    if log:
+        recs = [_record(str(tid), e, where, notes) for tid, e in log.items()]
+    else:
+        recs = [_row_record(i, row, tree.where("trials.json"), notes) for i, row in enumerate(table or [], 1)]
     trials = []
-    for r in recs:
-        attempts = list(log[r.trial_id].get("attempts") or []) if r.trial_id in log else \
-            ([r.checkpoint] if r.checkpoint else [])
-        rows = _epochs(store, attempts)
-        t = Trial(r, rows)
-        if rows:
-            first = rows[0]
-            t.started = float(first.get("timestamp", 0)) - float(first.get("time_this_iter_s", 0) or 0)
-            t.finished = float(rows[-1].get("timestamp", 0))
-        t.dirs = [store.path(a) for a in attempts]
+    for rec in filter(None, recs):
+        t = Trial(rec, _epochs(store, rec, notes))
+        if rec.epochs is None and t.epochs and rec.status == "running":
+            rec.epochs = t.epochs[-1]["epoch"]
+        _timing(t)
         trials.append(t)
-    finished = (run / "trials.json").exists() and all(t.record.status != "unfinished" for t in trials)
-    best = run / "best.arch"
-    return Run(run, settings, trials, finished, best.read_text(encoding="utf-8") if best.exists() else None)
+    trials.sort(key=leaderboard_key)
+    finished = table is not None and not any(t.record.status == "running" for t in trials)
+    best = _read(tree, "best.arch", notes)
+    return Run(run, settings, trials, finished, best.decode("utf-8", errors="replace") if best else None,
+               _options(state, notes, where), notes.all())

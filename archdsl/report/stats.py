@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .rundir import Trial
+if TYPE_CHECKING:
+    from .run import Trial
 
 
 @dataclass(frozen=True)
 class Point:
     trial_id: str
-    cost: float  # MACs or params
+    cost: float  # MACs, params or latency
     acc: float
+
+
+@dataclass(frozen=True)
+class Option:
+    text: str
+    mean: float | None  # mean validation accuracy of its scored trials (None: none scored)
+    scored: int  # trials with an accuracy
+    tried: int  # trials that took it (0: never sampled)
 
 
 def scored(trials: list[Trial]) -> list[Trial]:
@@ -33,6 +43,16 @@ def best_so_far(accs: list[float | None]) -> list[float | None]:
     return out
 
 
+def points(trials: list[Trial], cost: str) -> list[Point]:
+    """(cost, accuracy) of the scored trials whose cost (`macs`, `params` or `latency_ms`) is known and > 0."""
+    out = []
+    for t in scored(trials):
+        c = getattr(t.record, cost)
+        if c is not None and c > 0:
+            out.append(Point(t.record.trial_id, float(c), t.record.val_acc))
+    return out
+
+
 def pareto_front(points: list[Point]) -> list[Point]:
     """The points no other point beats on both counts (lower cost, higher accuracy), by increasing cost."""
     front: list[Point] = []
@@ -42,21 +62,27 @@ def pareto_front(points: list[Point]) -> list[Point]:
     return front
 
 
-def option_means(trials: list[Trial], decision: str) -> list[tuple[str, float, int]]:
-    """For one decision: (option, mean validation accuracy, trial count) per option seen, best first."""
+def option_means(trials: list[Trial], decision: str, options: tuple[str, ...] = ()) -> list[Option]:
+    """For one decision, every option (those of the space first, never-sampled ones included): its trials'
+    mean accuracy and counts. Best first, then the options without an accuracy."""
     accs: dict[str, list[float]] = defaultdict(list)
-    for t in scored(trials):
+    tried: dict[str, int] = {o: 0 for o in options}
+    for t in trials:
         if decision in t.record.choices:
-            accs[str(t.record.choices[decision])].append(t.record.val_acc)
-    rows = [(opt, sum(v) / len(v), len(v)) for opt, v in accs.items()]
-    return sorted(rows, key=lambda r: -r[1])
+            opt = t.record.choices[decision]
+            tried[opt] = tried.get(opt, 0) + 1
+            if t.record.val_acc is not None:
+                accs[opt].append(t.record.val_acc)
+    rows = [Option(o, sum(accs[o]) / len(accs[o]) if accs[o] else None, len(accs[o]), n) for o, n in tried.items()]
+    return sorted(rows, key=lambda r: (r.mean is None, -(r.mean or 0.0), -r.tried))
 
 
 def curve(t: Trial, metric: str = "val_acc") -> tuple[list[int], list[float]]:
+    """(epochs, values) of one metric: the trial's whole history, earlier attempts included."""
     xs, ys = [], []
-    for i, row in enumerate(t.epochs, 1):
+    for row in t.epochs:
         v = row.get(metric)
-        if isinstance(v, (int, float)):
-            xs.append(int(row.get("training_iteration") or i))
-            ys.append(float(v))
+        if v is not None:
+            xs.append(row["epoch"])
+            ys.append(v)
     return xs, ys
