@@ -24,7 +24,11 @@ _PART = re.compile(r"[^/\x00]+")
 
 
 class Refused(Exception):
-    """A file the report will not read, and why (shown on the page as a note)."""
+    """A file the report will not read, and why (shown on the page as a note: `where: why`)."""
+
+    def __init__(self, where: str, why: str):
+        super().__init__(f"{where}: {why}")
+        self.where, self.why = where, why
 
 
 def cap_of(rel: str) -> int:
@@ -35,7 +39,7 @@ def parts(rel: str) -> list[str]:
     """`rel` split into components; a path that could leave the root is refused."""
     items = rel.split("/")
     if not rel or any(p in ("", ".", "..") or not _PART.fullmatch(p) for p in items):
-        raise Refused(f"{rel!r} is not a path inside the run directory")
+        raise Refused(repr(rel), "not a path inside the run directory")
     return items
 
 
@@ -69,9 +73,9 @@ class LocalTree:
 
     def _why(self, e: OSError, rel: str) -> Refused:
         if e.errno in (errno.ELOOP, errno.ENOTDIR):
-            return Refused(f"{self.where(rel)} (or a directory above it) is a symbolic link or not a directory; "
-                           f"the report reads only regular files inside the directory it was given")
-        return Refused(f"{self.where(rel)}: {e.strerror or e}")
+            return Refused(self.where(rel), "a symbolic link, or below one (the report reads only regular files "
+                                            "inside the directory it was given); not read")
+        return Refused(self.where(rel), str(e.strerror or e))
 
     def read(self, rel: str, cap: int | None = None) -> bytes | None:
         """The file's bytes, None when it does not exist; `Refused` for anything but a regular file in cap."""
@@ -93,7 +97,7 @@ class LocalTree:
             os.close(dfd)
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise Refused(f"{self.where(rel)} is not a regular file (a FIFO, device or directory); not read")
+                raise Refused(self.where(rel), "not a regular file (a FIFO, device or directory); not read")
             chunks, size = [], 0
             while size <= cap:
                 chunk = os.read(fd, min(cap + 1 - size, MB))
@@ -105,7 +109,7 @@ class LocalTree:
         finally:
             os.close(fd)
         if len(data) > cap:
-            raise Refused(f"{self.where(rel)} is larger than the {cap // MB} MB the report reads from it; not read")
+            raise Refused(self.where(rel), f"larger than the {cap // MB} MB the report reads from it; not read")
         return data
 
     def listdir(self, rel: str) -> list[str]:
@@ -144,9 +148,9 @@ class StoreTree:
         except OSError as e:
             if "not found" in str(e).lower() or "does not exist" in str(e).lower():
                 return None
-            raise Refused(f"{path}: {e}") from None
+            raise Refused(path, str(e)) from None
         if len(data) > cap:
-            raise Refused(f"{path} is larger than the {cap // MB} MB the report reads from it; not read")
+            raise Refused(path, f"larger than the {cap // MB} MB the report reads from it; not read")
         return data
 
     def listdir(self, rel: str) -> list[str]:

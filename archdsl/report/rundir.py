@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 from ..dsl.errors import ArchFileError
 from .files import LocalTree, Refused, StoreTree, parts
 from .run import Record, Run, Trial
-from .values import MAX_TEXT, Notes, Reader
+from .values import MAX_TEXT, Notes, Reader, describe
 
 STATE = "state.json"
 STATUSES = {"completed", "stopped", "failed", "pending", "unfinished"}
@@ -34,7 +34,7 @@ def _read(tree, rel: str, notes: Notes) -> bytes | None:
     try:
         return tree.read(rel)
     except Refused as e:
-        notes.add(tree.where(rel), str(e).removeprefix(tree.where(rel)).lstrip(": ") or "not read", "refused")
+        notes.add(e.where, e.why, "refused")
         return None
 
 
@@ -112,12 +112,9 @@ def _record(tid: str, e, where: str, notes: Notes) -> Record | None:
     """A trial from the searcher's log in state.json."""
     r = Reader(notes, where)
     if not isinstance(e, dict):
-        r._bad(f"trial {tid[:40]}", e, "a mapping")
+        notes.add(where, f"trial {tid[:40]} is {describe(e)}, not a mapping; left out")
         return None
-    status = r.text("status", e.get("status"))
-    if status not in STATUSES:
-        r._bad("status", status or e.get("status"), "one of " + ", ".join(sorted(STATUSES)))
-        status = "unknown"
+    status = _status(r, e.get("status"))
     cand, res = r.mapping("candidate", e.get("candidate")), r.mapping("result", e.get("result"))
     return Record(
         trial_id=tid[:200], status="running" if status == "pending" else status,
@@ -134,12 +131,9 @@ def _row_record(i: int, row, where: str, notes: Notes) -> Record | None:
     """A trial from trials.json (what the search wrote when it ended)."""
     r = Reader(notes, where)
     if not isinstance(row, dict):
-        r._bad(f"row {i}", row, "a mapping")
+        notes.add(where, f"row {i} is {describe(row)}, not a mapping; left out")
         return None
-    status = r.text("status", row.get("status"))
-    if status not in STATUSES:
-        r._bad("status", status or row.get("status"), "one of " + ", ".join(sorted(STATUSES)))
-        status = "unknown"
+    status = _status(r, row.get("status"))
     checkpoint = r.text("checkpoint", row.get("checkpoint"), "")
     return Record(
         trial_id=r.text("trial_id", row.get("trial_id"), f"row {i}") or f"row {i}", status=status,
@@ -148,6 +142,14 @@ def _row_record(i: int, row, where: str, notes: Notes) -> Record | None:
         macs=r.count("macs", row.get("macs")), choices=_choices(r, row.get("choices")),
         arch=r.text("arch", row.get("arch"), "") or "",
         latency_ms=r.number("latency_ms", row.get("latency_ms")), attempts=[checkpoint] if checkpoint else [])
+
+
+def _status(r: Reader, v) -> str:
+    if v in STATUSES:
+        return v
+    r.notes.add(r.where, f"status is {describe(v)}, not one of {', '.join(sorted(STATUSES))}; shown as unknown",
+                "status")
+    return "unknown"
 
 
 def _choices(r: Reader, v) -> dict[str, str]:
@@ -168,7 +170,7 @@ def _epochs(store, rec: Record, notes: Notes) -> list[dict]:
         try:
             parts(attempt)
         except Refused as e:
-            notes.add(f"trial {rec.trial_id}", str(e), "attempt")
+            notes.add(f"trial {rec.trial_id}'s attempt {e.where}", e.why, "attempt")
             continue
         ckpts = [n for n in store.listdir(attempt) if _CHECKPOINT.fullmatch(n)]
         if ckpts:

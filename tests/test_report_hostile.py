@@ -1,0 +1,269 @@
+"""`archdsl report` on a run directory written by someone else: scripts in values never run, links and special
+files are not followed, malformed values show as "—" with a note, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import threading
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from report_rundir import make_run_dir
+
+from archdsl.cli import main
+from archdsl.report import load_run
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+# Run, it adds <b id="pwned">: the DOM Chromium dumps holds that id only if a script ran (the text of the
+# payload spells it 'pw' + 'ned').
+JS = "document.body.appendChild(Object.assign(document.createElement('b'),{id:'pw'+'ned'}))"
+PAYLOADS = [f"<script>{JS}</script>", f'"><img src=x onerror="{JS}">', f"'><svg onload=\"{JS}\">",
+            f"</code></td><script>{JS}</script>", f"</title></style><script>{JS}</script>"]
+
+
+def _edit_json(path: Path, edit) -> None:
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+
+
+def _report(run: Path, out: Path, *extra: str) -> str:
+    assert main(["report", str(run), "-o", str(out), *extra]) == 0
+    return out.read_text()
+
+
+def _poison(run: Path) -> None:
+    """Every value a person could plant in the run's files, each holding a script."""
+    p = iter(PAYLOADS * 20)
+
+    def rows(data):
+        for row in data:
+            row.update(trial_id=next(p), status=next(p), reason=next(p), epochs=next(p), arch=next(p),
+                       choices={next(p): next(p), "stem": next(p)})
+    _edit_json(run / "trials.json", rows)
+
+    def log(state):
+        trials = state["searcher"]["trials"]
+        for tid in list(trials):
+            e = trials.pop(tid)
+            e.update(status="completed", reason=next(p), choices={next(p): next(p), "stem": next(p)})
+            e["result"]["epoch"] = next(p)
+            trials[next(p) + tid] = e
+    _edit_json(run / "ray" / "state.json", log)
+    settings = (run / "settings.yaml").read_text()
+    (run / "settings.yaml").write_text(re.sub(r"(?m)^(space|strategy|data|epochs|samples): .*$",
+                                              lambda m: f"{m.group(1)}: {json.dumps(next(p))}", settings))
+
+
+def _dom(page: Path) -> str:
+    res = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=3000",
+                          "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return res.stdout
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
+def test_scripts_planted_in_the_run_never_run_in_chromium(tmp_path):
+    run = make_run_dir(tmp_path / "run", trials=3)
+    _poison(run)
+    page = _report(run, tmp_path / "r.html")
+    assert "onerror=" not in page.replace("onerror=&quot;", "") and "<script" not in page
+    dom = _dom(tmp_path / "r.html")
+    assert 'id="pwned"' not in dom and "<script" not in dom and "<img src=\"x\"" not in dom
+    assert dom.count("&lt;script&gt;") >= 5  # the values are there, as text
+    # The two controls: the same page with a script let through unescaped is stopped by the CSP alone, and
+    # without the CSP the script runs (so the check above can see a script that ran).
+    raw = page.replace("</body>", f"<script>{JS}</script></body>")
+    (tmp_path / "csp.html").write_text(raw)
+    assert 'id="pwned"' not in _dom(tmp_path / "csp.html")
+    (tmp_path / "nocsp.html").write_text(re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", raw))
+    assert 'id="pwned"' in _dom(tmp_path / "nocsp.html")
+
+
+ALLOWED = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "b", "code", "table", "tr", "th",
+           "td", "figure", "img", "pre", "div", "ul", "li"}
+
+
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.attrs = set(), set()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        self.attrs.update(a for a, _ in attrs)
+
+
+def assert_only_report_markup(page: str) -> None:
+    """The page's own elements and attributes, nothing a value brought (no script, no handler)."""
+    body = re.sub(r"<svg\b.*</svg>", "", page, flags=re.S)  # Graphviz's drawing, when dot is installed
+    p = _Tags()
+    p.feed(body)
+    assert p.tags <= ALLOWED, p.tags - ALLOWED
+    assert p.attrs <= {"lang", "charset", "http-equiv", "content", "id", "class", "title", "alt", "src"}, p.attrs
+    assert "This figure could not be drawn (internal error" not in page
+
+
+def test_planted_markup_stays_text(tmp_path):
+    run = make_run_dir(tmp_path / "run", trials=3)
+    _poison(run)
+    page = _report(run, tmp_path / "r.html")
+    assert_only_report_markup(page)
+    assert '<meta http-equiv="Content-Security-Policy" content="default-src &#x27;none&#x27;' in page
+
+
+def test_a_dollar_formula_in_a_choice_is_drawn_as_written(tmp_path):
+    run = make_run_dir(tmp_path / "run", trials=3)
+
+    def log(state):
+        for e in state["searcher"]["trials"].values():
+            e["choices"]["kernel"] = "$\\frac{a}{$"
+    _edit_json(run / "ray" / "state.json", log)
+    page = _report(run, tmp_path / "r.html")  # matplotlib's mathtext parser raised on it
+    assert "$\\frac{a}{$" in page and 'id="decisions"><img' in page
+
+
+def test_links_out_of_the_run_are_not_followed(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("network SECRET_OUTSIDE { input(1, 2, 2) }\n")
+    other = make_run_dir(tmp_path / "other", trials=5, seed=7)
+    run = make_run_dir(tmp_path / "run", trials=2, finished=False)
+    (run / "best.arch").symlink_to(secret)
+    shutil.rmtree(run / "ray")
+    (run / "ray").symlink_to(other / "ray")  # another search's storage
+    page = _report(run, tmp_path / "r.html")
+    assert "SECRET_OUTSIDE" not in page
+    assert "symbolic link" in page and "best.arch" in page
+    assert "0003abcd" not in page  # none of the other search's trials (it has 5, this one 2 in its settings)
+
+
+def test_a_storage_named_in_settings_is_read_only_when_given_on_the_command_line(tmp_path):
+    other = make_run_dir(tmp_path / "other", trials=4, finished=False, seed=3)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "settings.yaml").write_text(f"space: s.arch\nsamples: 4\nstorage: {other / 'ray'}\n")
+    r = load_run(run)
+    assert r.trials == [] and any(f"--storage {other / 'ray'}" in n for n in r.notes), r.notes
+    r = load_run(run, storage=str(other / "ray"))
+    assert len(r.trials) == 4 and not r.notes
+
+
+def _load_in_thread(run: Path):
+    box = {}
+    th = threading.Thread(target=lambda: box.update(run=load_run(run)), daemon=True)
+    th.start()
+    th.join(30)
+    assert not th.is_alive(), "load_run blocked"
+    return box["run"]
+
+
+def test_a_fifo_or_a_device_is_not_opened_for_reading(tmp_path):
+    run = make_run_dir(tmp_path / "run", trials=2)
+    (run / "settings.yaml").unlink()
+    os.mkfifo(run / "settings.yaml")  # reading it would block until someone writes
+    (run / "trials.json").unlink()
+    try:
+        os.mknod(run / "trials.json", 0o600 | 0o020000, os.makedev(1, 5))  # /dev/zero's device
+    except PermissionError:
+        (run / "trials.json").symlink_to("/dev/zero")
+    r = _load_in_thread(run)
+    assert len(r.trials) == 2 and not r.finished
+    assert any("settings.yaml: not a regular file" in n for n in r.notes), r.notes
+    assert any("trials.json" in n for n in r.notes), r.notes
+
+
+def test_a_huge_file_is_refused_by_its_cap(tmp_path):
+    run = make_run_dir(tmp_path / "run", trials=2)
+    with open(run / "trials.json", "r+b") as f:
+        f.truncate(65 * 2**20)  # sparse: 65 MB of zeros, over the 64 MB cap
+    result = run / "ray" / "run1" / "trial_0000abcd" / "result.json"
+    result.unlink()
+    result.symlink_to("/dev/zero")  # endless
+    r = load_run(run)
+    assert any("trials.json: larger than the 64 MB" in n for n in r.notes), r.notes
+    assert any("trial_0000abcd/result.json: a symbolic link" in n for n in r.notes)
+    assert len(r.trials) == 2
+
+
+# (file, edit, what the note says) — each was a traceback before
+def _trials(f):
+    return lambda d: [f(r) for r in d]
+
+
+def _log(f):
+    return lambda s: [f(e) for e in s["searcher"]["trials"].values()]
+
+
+MALFORMED = [
+    ("trials.json", _trials(lambda r: r.update(val_acc="high")), "val_acc is str"),
+    ("trials.json", _trials(lambda r: r.update(val_acc=float("nan"))), "val_acc is float nan"),
+    ("trials.json", _trials(lambda r: r.update(params=float("inf"))), "params is float inf"),
+    ("trials.json", _trials(lambda r: [r.pop(k) for k in ("params", "macs", "epochs", "status")]), "status is missing"),
+    ("trials.json", _trials(lambda r: r.update(choices=["a"], epochs={"x": 1})), "choices is a list"),
+    ("trials.json", lambda d: d.append("not a row"), "row 3 is str"),
+    ("trials.json", lambda d: d.append(None), "row 3 is missing"),
+    ("state.json", _log(lambda e: e.pop("candidate")), None),
+    ("state.json", _log(lambda e: e.update(result="x", status=5)), "result is str"),
+    ("state.json", _log(lambda e: e.update(attempts="run1/trial_x")), "attempts is str"),
+    ("state.json", _log(lambda e: e.update(attempts=["../../etc", "/abs"])), "not a path inside"),
+    ("state.json", lambda s: s.update(searcher=[1, 2]), "searcher is a list"),
+    ("state.json", lambda s: s.update(format=2), "is not a search state"),
+    ("result.json", None, "val_acc is str"),
+    ("settings.yaml", "- a\n- b\n", "not a mapping"),
+    ("settings.yaml", "space: [unclosed\n", "not valid YAML"),
+    ("settings.yaml", "samples: {a: 1}\nepochs: .nan\nspace: !!binary aGk=\n", None),
+    ("settings.yaml", b"\xff\xfe\x00\x01garbage\x00", None),
+]
+
+
+def render_parts(run: Path) -> str:
+    """What the page is made of, without the slow PNG encoding: the HTML fragments, and each figure drawn."""
+    from archdsl.report import plots
+    from archdsl.report.html import leaderboard_html, notes_html, summary_html
+
+    r = load_run(run)
+    for _, draw, _, _ in plots.FIGURES.values():
+        fig = draw(r)
+        if fig is not None:
+            plots._plt().close(fig)
+    return "<html><body>" + summary_html(r) + notes_html(r) + leaderboard_html(r) + "</body></html>"
+
+
+def _malform(run: Path, name: str, edit) -> None:
+    if name == "result.json":
+        for f in (run / "ray").rglob("result.json"):
+            f.write_text(f.read_text().replace('"val_acc": ', '"val_acc": "x", "was": '))
+    elif name == "settings.yaml":
+        (run / name).write_bytes(edit if isinstance(edit, bytes) else edit.encode())
+    elif name == "trials.json":  # the state is what a report reads first: without it, the table is read
+        _edit_json(run / name, edit)
+        (run / "ray" / "state.json").unlink()
+    else:
+        _edit_json(run / "ray" / name, edit)
+        (run / "trials.json").unlink()
+
+
+@pytest.mark.parametrize("name, edit, note", MALFORMED, ids=[f"{m[0]}-{i}" for i, m in enumerate(MALFORMED)])
+def test_malformed_values_show_as_a_dash_with_a_note(tmp_path, name, edit, note):
+    run = make_run_dir(tmp_path / "run", trials=2)
+    _malform(run, name, edit)
+    page = render_parts(run)
+    assert_only_report_markup(page)
+    if note:
+        assert note in page, re.findall(r"<li>.*?</li>", page)
+
+
+def test_a_page_of_malformed_values_is_written_whole(tmp_path):
+    run = make_run_dir(tmp_path / "run", trials=3)
+    _malform(run, "result.json", None)
+    _malform(run, "state.json", _log(lambda e: e.update(result={"val_acc": float("inf"), "epoch": "3"})))
+    (run / "settings.yaml").write_text("samples: [1, 2]\nobjective: 7\n")
+    page = _report(run, tmp_path / "r.html")
+    assert_only_report_markup(page)
+    assert page.count(">—</td>") >= 6 and "samples is a list" not in page  # nested settings are left out
+    assert "val_acc is float inf" in page
