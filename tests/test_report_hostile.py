@@ -8,15 +8,18 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import threading
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from report_rundir import make_run_dir
 
 from archdsl.cli import main
-from archdsl.report import load_run
+from archdsl.report import NoSearchYet, load_run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 # Run, it adds <b id="pwned">: the DOM Chromium dumps holds that id only if a script ran (the text of the
@@ -267,3 +270,78 @@ def test_a_page_of_malformed_values_is_written_whole(tmp_path):
     assert_only_report_markup(page)
     assert page.count(">—</td>") >= 6 and "samples is a list" not in page  # nested settings are left out
     assert "val_acc is float inf" in page
+
+
+# --- fuzz: random JSON values anywhere the report reads one ---------------------------------------------------
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6)
+_TRIAL_KEYS = ["trial_id", "status", "reason", "val_acc", "epochs", "params", "macs", "choices", "arch", "checkpoint",
+               "latency_ms"]
+_LOG_KEYS = ["status", "reason", "choices", "attempts", "candidate", "result", "candidate.params", "candidate.macs",
+             "candidate.text", "result.val_acc", "result.epoch", "result.latency_ms"]
+_RESULT_KEYS = ["epoch", "val_acc", "val_loss", "timestamp", "time_this_iter_s", "training_iteration"]
+_SETTINGS_KEYS = ["space", "strategy", "data", "epochs", "samples", "storage", "objective"]
+_where = st.one_of(
+    st.tuples(st.just("trials.json"), st.sampled_from(_TRIAL_KEYS + ["", "*"])),
+    st.tuples(st.just("state.json"), st.sampled_from(_LOG_KEYS + ["", "*", "searcher", "space_text", "settings"])),
+    st.tuples(st.just("result.json"), st.sampled_from(_RESULT_KEYS + [""])),
+    st.tuples(st.just("settings.yaml"), st.sampled_from(_SETTINGS_KEYS + ["*"])),
+)
+
+
+def _with(d, key: str, value):
+    """`d` (a mapping, or {} if a planted value replaced it) with `value` at `key` ("a.b": inside `a`)."""
+    d = dict(d) if isinstance(d, dict) else {}
+    head, _, rest = key.partition(".")
+    d[head] = _with(d.get(head), rest, value) if rest else value
+    return d
+
+
+def _plant(run: Path, file: str, key: str, value) -> None:
+    """`value` at `key` of every trial (or row) of `file`; "" replaces a whole row, "*" the whole file."""
+    if file == "settings.yaml":
+        import yaml
+
+        data = value if key == "*" else _with(yaml.safe_load((run / file).read_text()), key, value)
+        (run / file).write_text(yaml.safe_dump(data))
+    elif file == "result.json":
+        for f in (run / "ray").rglob("result.json"):
+            rows = [json.loads(x) for x in f.read_text().splitlines()]
+            f.write_text("".join(json.dumps(_with(r, key, value) if key else value) + "\n" for r in rows))
+    elif file == "trials.json":
+        rows = json.loads((run / file).read_text())
+        if key == "*" or not isinstance(rows, list):
+            rows = value
+        else:
+            rows = [_with(r, key, value) if key else value for r in rows]
+        (run / file).write_text(json.dumps(rows))
+    else:
+        state = json.loads((run / "ray" / file).read_text())
+        log = (state.get("searcher") or {}).get("trials") if isinstance(state.get("searcher"), dict) else None
+        if key == "*":
+            state = _with(state, "searcher.trials", value)
+        elif key in ("searcher", "space_text", "settings"):
+            state[key] = value
+        elif isinstance(log, dict):
+            for tid in log:
+                log[tid] = _with(log[tid], key, value) if key else value
+        (run / "ray" / file).write_text(json.dumps(state))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plants=st.lists(st.tuples(_where, _json_values), min_size=1, max_size=4), with_state=st.booleans())
+def test_random_values_in_the_run_files_never_break_the_report(plants, with_state):
+    with tempfile.TemporaryDirectory() as d:
+        run = make_run_dir(Path(d) / "run", trials=3)
+        for (file, key), value in plants:
+            _plant(run, file, key, value)
+        if not with_state:  # then trials.json is what is read
+            (run / "ray" / "state.json").unlink()
+        try:
+            page = render_parts(run)
+        except NoSearchYet:  # every source unusable: said in one line
+            return
+        assert_only_report_markup(page)
