@@ -61,6 +61,12 @@ def _legend_above(fig, axes, ncol: int | None = None) -> None:
                    frameon=False, fontsize=8)
 
 
+def _accuracy_axis(ax) -> None:
+    """Accuracies live in [0, 1]: no tick above 1 or below 0 however few the points."""
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(max(lo, -0.005), min(hi, 1.005))
+
+
 def best_so_far(run: Run):
     order = stats.by_start(run.trials)
     accs = [t.record.val_acc for t in order]
@@ -84,6 +90,11 @@ def best_so_far(run: Run):
                   color=GREY)
         b.step(mins, [v if v is not None else float("nan") for v in best_t], where="post", color=BLUE)
     b.set(xlabel="wall time (minutes, at each trial's last report)", title="best so far vs wall time")
+    from matplotlib.ticker import MaxNLocator
+
+    a.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in (a, b):
+        _accuracy_axis(ax)
     _legend_above(fig, [a])
     return fig
 
@@ -111,6 +122,7 @@ def cost(run: Run):
         if ax.get_xscale() == "linear":
             ax.xaxis.set_major_locator(MaxNLocator(5))
         ax.set(xlabel=label, ylabel="validation accuracy", title=f"accuracy vs {label}")
+        _accuracy_axis(ax)
     _legend_above(fig, axes)
     return fig
 
@@ -159,8 +171,10 @@ def decisions(run: Run):
 
 def curves(run: Run):
     top = [t for t in stats.scored(run.trials) if stats.curve(t)[0]][:TOP_CURVES]
-    if not top:
-        top = [t for t in run.trials if stats.curve(t)[0]][:TOP_CURVES]  # running: no accuracy to rank by yet
+    # then running trials (no final accuracy to rank by yet), most epochs first: what a watcher wants to see
+    live = sorted((t for t in run.trials if t.record.status == "running" and stats.curve(t)[0]),
+                  key=lambda t: -len(t.epochs))
+    top += live[:max(0, TOP_CURVES - len(top))]
     if not top:
         return None
     from matplotlib.ticker import MaxNLocator
@@ -168,12 +182,14 @@ def curves(run: Run):
     plt = _plt()
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2), layout="constrained")
     for i, t in enumerate(top):
-        label = f"#{i + 1} {_short(t.record.trial_id, 20)}"
+        rank = f"#{i + 1}" if t.record.val_acc is not None else "running"
+        label = f"{rank} {_short(t.record.trial_id, 20)}"
         a.plot(*stats.curve(t, "val_acc"), marker="o", ms=3, label=label)
         b.plot(*stats.curve(t, "val_loss"), marker="o", ms=3, label=label)
     for ax in (a, b):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     a.set(xlabel="epoch", ylabel="validation accuracy", title=f"learning curves of the top {len(top)}")
+    _accuracy_axis(a)
     b.set(xlabel="epoch", ylabel="validation loss", title="validation loss")
     _legend_above(fig, [a])
     return fig

@@ -145,7 +145,7 @@ def _row_record(i: int, row, where: str, notes: Notes) -> Record | None:
 
 
 def _status(r: Reader, v) -> str:
-    if v in STATUSES:
+    if isinstance(v, str) and v in STATUSES:
         return v
     r.notes.add(r.where, f"status is {describe(v)}, not one of {', '.join(sorted(STATUSES))}; shown as unknown",
                 "status")
