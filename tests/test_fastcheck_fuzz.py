@@ -1,8 +1,10 @@
 """Random small spaces, every member (a seeded sample of a big one) checked by the fast path and by checking
 its text: the two must agree on params, MACs, shape, error kind and message, and graph key. The spaces mix
 what the fast path treats apart: choice values passed down blocks, read by layers, by `if` and by repeat
-counts, written inside sequence arguments and in a choice's options, beside `choice { ... }` holes,
-residuals and merges."""
+counts, written inside sequence arguments and in a choice's options, beside `choice { ... }` holes and
+`choice D ops(...)` option lists, residuals, merges (add, concat, mul, of branches or of named tensors),
+named tensors and tensor parameters, settings, norms after convs (whose bias they decide), zero and
+identity."""
 
 import random
 
@@ -20,6 +22,8 @@ class Writer:
     def __init__(self, seed: int):
         self.rng = random.Random(seed)
         self.choices = 0
+        self.names = 0  # named tensors written so far: each gets its own name
+        self.repeated = 0  # inside a repeat's body: a named tensor there would be defined twice
 
     def pick(self, *options):
         return self.rng.choice(options)
@@ -53,14 +57,26 @@ class Writer:
         return " ".join(self.item(params, blocks, depth) for _ in range(self.rng.randint(1, 3)))
 
     def item(self, params, blocks, depth) -> str:
-        nested = ["if", "residual", "merge", "repeat", "hole"] * (depth < 2)
+        nested = ["if", "residual", "merge", "repeat", "hole", "options", "named"] * (depth < 2)
         kinds = ["conv", "conv", "pool"] + nested + ["call"] * bool(blocks)
         kind = self.pick(*kinds)
         if kind == "conv":
             k = self.value(params, "k")
-            return f"conv({self.value(params, 'w')}, {k}, padding={k} // 2) {self.pick('bn relu', 'relu', 'bn')}"
+            after = self.pick("bn relu", "relu", "bn", "groupnorm(2)", "instancenorm(affine=true) relu", "")
+            return f"conv({self.value(params, 'w')}, {k}, padding={k} // 2) {after}"
         if kind == "pool":
-            return self.pick("maxpool(2)", "relu", "avgpool(2)")  # pools: some members too small
+            return self.pick("maxpool(2)", "relu", "avgpool(2)", "identity", "zero")  # pools: some members too small
+        if kind == "options":
+            label = f"op{self.rng.randrange(3)}"  # a label met twice ties the two places
+            return f"choice {label} ops({self.value(params, 'w')})"
+        if kind == "named" and not self.repeated:
+            self.names += 1
+            t, u = f"t{self.names}", f"u{self.names}"
+            merge = self.pick("add", "concat", "mul")
+            first, second = self.items(params, blocks, depth + 1), self.items(params, blocks, depth + 1)
+            return f"{t} = {first}; {u} = @{t} {second}; {merge}(@{t}, @{u})"
+        if kind == "named":
+            return "relu"
         if kind == "if":
             flags = [p for p in params if p[0] == "f"]
             cond = self.pick(*flags) if flags else (self.choice("true", "false") or "true")
@@ -69,18 +85,23 @@ class Writer:
         if kind == "residual":
             return f"residual {{ {self.items(params, blocks, depth + 1)} }}"
         if kind == "merge":  # branches of other widths or sizes: errors that name the branch
-            kind = self.pick("add", "concat")
+            kind = self.pick("add", "concat", "mul")
             first, second = self.items(params, blocks, depth + 1), self.items(params, blocks, depth + 1)
             return f"{kind} {{ branch {{ {first} }} branch {{ {second} }} }}"
         if kind == "repeat":
             n = self.choice(1, 2) or "2"
-            return f"{{ {self.item(params, blocks, depth + 1)} }} * {n}"
+            self.repeated += 1
+            body = self.item(params, blocks, depth + 1)
+            self.repeated -= 1
+            return f"{{ {body} }} * {n}"
         if kind == "hole":
             return f"choice {{ {self.items(params, blocks, depth + 1)} | {self.items(params, blocks, depth + 1)} }}"
         name, ps = self.pick(*blocks)
         args = []
         for p in ps:
-            if p[0] == "s":
+            if p[0] == "t":  # a tensor parameter: the caller's own tensor parameter, or its input
+                args.append("@t1" if "t1" in params else "@in")
+            elif p[0] == "s":
                 args.append(self.pick("{relu}", "{bn}", "{conv(" + (self.choice(4, 8) or "4") + ", 1) bn}"))
             else:
                 args.append(self.value(params, p[0]))
@@ -89,14 +110,22 @@ class Writer:
     def space(self) -> str:
         blocks: list[tuple[str, list[str]]] = []
         text = []
+        text.append("options ops(c) { conv(c, 3, padding=1) bn | zero | identity | avgpool(3, stride=1, padding=1) "
+                    "| mul { branch { } branch { avgpool conv(c, 1) sigmoid } } }")
         for i in range(self.rng.randint(1, 3)):
-            ps = self.rng.sample(["w1", "k1", "f1", "s1", "w2"], self.rng.randint(1, 3))
+            ps = self.rng.sample(["w1", "k1", "f1", "s1", "w2", "t1"], self.rng.randint(1, 3))
             body = self.items(ps, blocks, 0)
             body += "".join(f" {p}" for p in ps if p[0] == "s")  # a sequence parameter is spliced
-            text.append(f"block b{i}({', '.join(ps)}) {{ {body} }}")
+            if "t1" in ps:  # a tensor parameter, read by a merge at the end of the body
+                body = f"y = {body}; {self.pick('add', 'concat', 'mul')}(@y, @t1)"
+            signature = ", ".join("@t1" if p == "t1" else p for p in ps)
+            text.append(f"block b{i}({signature}) {{ {body} }}")
             blocks.append((f"b{i}", ps))
         net = self.items([], blocks, 0)
-        text.append(f"network fuzz {{ input(3, 8, 8) conv(4, 3, padding=1) {net} avgpool flatten linear(2) }}")
+        settings = self.pick("", "", "settings(conv_bias=true) ", "settings(conv_bias=false, bn_eps=0.001) ",
+                             "settings(bn_momentum=0.2) ")
+        text.append(f"network fuzz {{ {settings}input(3, 8, 8) conv(4, 3, padding=1) {net} avgpool flatten "
+                    "linear(2) }")
         return "\n".join(text)
 
 
@@ -131,8 +160,15 @@ def test_every_member_of_a_random_space_matches_its_text(seed, text):
         assert got == want, (text, a)
 
 
-def test_the_writer_makes_spaces_with_open_values_valid_and_invalid_members():
+# What the spaces must hold, each in enough spaces that have a valid member (the text after the options list).
+FEATURES = {"named tensor": " = ", "tensor parameter": "@t1)", "sequence parameter": "s1", "options": "choice op",
+            "settings": "settings(", "groupnorm": "groupnorm", "instancenorm": "instancenorm", "mul": "mul",
+            "zero": "zero", "identity": "identity", "if": "if ", "residual": "residual", "hole": "choice {"}
+
+
+def test_the_writer_makes_spaces_with_open_values_valid_and_invalid_members_and_every_feature():
     loaded = opened = mixed = 0
+    covered = dict.fromkeys(FEATURES, 0)
     for _, text in _spaces(60):
         try:
             space = Space.load(text)
@@ -150,4 +186,9 @@ def test_the_writer_makes_spaces_with_open_values_valid_and_invalid_members():
         mixed += len(outcomes) == 2
         t = net.holes.templates.get(("@network", "open"))
         opened += getattr(t, "dynamic", False)
+        if True in outcomes:
+            body = text.split("\n", 1)[1]
+            for name, mark in FEATURES.items():
+                covered[name] += mark in body
     assert loaded >= 40 and opened >= 10 and mixed >= 5, (loaded, opened, mixed)
+    assert min(covered.values()) >= 5, covered
