@@ -74,3 +74,19 @@ def test_each_corner_space_is_answered_by_its_tier(tier, text, invalid):
     # an invalid member's shape error is raised by the calls tier, so it counts as no tier's answer
     want = {"holes": 0, "calls": 0, "ordinary": 0, tier: valid if tier == "calls" else len(members)}
     assert space._fast.answered == want
+
+
+def test_the_member_docs_fastpath_walks_through_gives_what_the_page_says():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    page = (root / "docs" / "fastpath.md").read_text()
+    member = tuple(int(i) for i in re.search(r"fast_check\(\(([\d, ]+)\)\)", page).group(1).split(","))
+    params, macs = (int(x) for x in re.search(r"params=(\d+), macs=(\d+)", page).groups())
+    space = Space.load(root / "archs" / "spaces" / "nb201.arch")
+    c = space.fast_check(member)
+    assert (c.params, c.macs, c.output_shape) == (params, macs, (10,)) == truth(space, member)[:3]
+    assert space._fast.answered == {"holes": 1, "calls": 0, "ordinary": 0}
+    network = space._fast.holes.templates[("@network", "open")]
+    assert len(network.program) == 25 and network.nodes == 326  # as the page counts them
