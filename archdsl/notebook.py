@@ -3,6 +3,7 @@ summary (`archdsl.summary`) and a network's picture as SVG (`archdsl.draw`). tor
 
 from __future__ import annotations
 
+import html
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -52,7 +53,8 @@ def summary(source: str | Path | ast.Module, *, input=None, arguments: Mapping |
 
 
 class Picture:
-    """A network drawn by Graphviz: shown as SVG in a notebook, `save("net.svg" | "net.png")` to keep it."""
+    """A network drawn by Graphviz: shown as SVG in a notebook, `save("net.svg" | "net.png")` to keep it.
+    Without Graphviz's `dot` it shows a short note with the install line and its DOT text, never a traceback."""
 
     def __init__(self, dot: str) -> None:
         self.dot = dot
@@ -63,14 +65,28 @@ class Picture:
 
         return render(self.dot, path)
 
-    def _repr_svg_(self) -> str:
-        if self._svg is None:
+    def _repr_svg_(self) -> str | None:  # None: Jupyter shows the other forms (the note)
+        from .viz.render import dot_program
+
+        if self._svg is None and dot_program() is not None:
             with tempfile.TemporaryDirectory() as d:
                 self._svg = self.save(Path(d) / "graph.svg").read_text(encoding="utf-8")
         return self._svg
 
+    def _repr_html_(self) -> str | None:
+        from .viz.render import dot_program
+
+        if self._svg is not None or dot_program() is not None:
+            return None  # the SVG is the picture
+        return (f"<p>{html.escape(NO_DOT)}</p><details><summary>DOT text ({self.dot.count(chr(10))} lines)"
+                f"</summary><pre>{html.escape(self.dot)}</pre></details>")
+
     def __repr__(self) -> str:
         return f"Picture({self.dot.count(chr(10))} lines of DOT)"
+
+
+NO_DOT = ("Drawing needs Graphviz's `dot`, which is not installed: apt-get install graphviz (Debian, Ubuntu), "
+          "brew install graphviz (macOS) or conda install -c conda-forge graphviz; then run this cell again.")
 
 
 def draw(source: str | Path | ast.Module, *, collapse: int | None = None, input=None,

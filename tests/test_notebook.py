@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -44,10 +45,47 @@ def test_a_runs_leaderboard_is_an_html_table(tmp_path):
     assert page.count("<tr") == 4 and "<th>downsample</th>" in page and "best: trial" in page
 
 
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
+
+
+@needs_dot
 def test_a_picture_is_svg_with_a_node_per_layer():
     svg = archdsl.draw(SMALL)._repr_svg_()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     assert svg.count('class="node"') >= 6  # input, conv, batchnorm, relu, avgpool, flatten, linear
+
+
+def _shown(obj, capsys) -> dict:
+    """What Jupyter would show for `obj` (IPython's formatters), and that nothing went to stdout/stderr."""
+    from IPython.core.formatters import DisplayFormatter
+
+    data, _ = DisplayFormatter().format(obj)
+    out = capsys.readouterr()
+    assert not out.out and not out.err, out  # a formatter that raises prints its traceback there
+    return data
+
+
+def test_without_graphviz_a_picture_is_a_note_with_the_install_line_and_the_dot_text(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("IPython")
+    monkeypatch.setenv("PATH", str(tmp_path))  # as on a machine without Graphviz: no `dot` to find
+    picture = archdsl.draw(SMALL)
+    data = _shown(picture, capsys)
+    assert "image/svg+xml" not in data
+    note = data["text/html"]
+    assert "apt-get install graphviz" in note and "brew install graphviz" in note
+    assert "digraph" in note and "linear" in note  # the DOT text, escaped into the page
+    assert len(note.split("<details>")[0]) < 400  # a short note, not a traceback
+
+
+def test_with_graphviz_a_picture_is_only_its_svg(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("IPython")
+    fake = tmp_path / "dot"  # stands in for Graphviz: writes an SVG to the -o path
+    fake.write_text('#!/bin/sh\nwhile [ "$1" != "-o" ]; do shift; done\n'
+                    'cat >/dev/null; echo \'<svg><g class="node"/></svg>\' > "$2"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    data = _shown(archdsl.draw(SMALL), capsys)
+    assert data["image/svg+xml"].startswith("<svg") and "text/html" not in data
 
 
 @pytest.mark.slow
@@ -63,7 +101,10 @@ def test_the_example_notebook_runs_from_a_block_to_a_search_report():
     html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
     assert sum('<table class="archdsl">' in h for h in html) == 3  # check, summary, space
     assert any('<table id="leaderboard">' in h for h in html)  # the search's run
-    assert any("image/svg+xml" in o.get("data", {}) for o in outputs)
+    if shutil.which("dot"):
+        assert any("image/svg+xml" in o.get("data", {}) for o in outputs)
+    else:  # the picture is a note saying how to install Graphviz
+        assert any("install graphviz" in h for h in html)
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 2  # the report's plots
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "best:" in text and "report.html" in text
