@@ -2,13 +2,15 @@
 
 This is how ImageNet-pretrained torchvision weights load into an .arch file. Both modules are traced with
 torch.fx and their weighted layers listed in a canonical dataflow order: a depth-first walk from the output in
-which each layer comes after everything it reads. The operands of a sum or product are visited in an order fixed
-by their structure (a digest of the weight shapes upstream), not by the order the forward pass happens to
-compute them, so torchvision's RegNet (which computes its shortcut projection before the block body) lines up
-with an .arch file's `residual`. The i-th layer of one list is then the i-th of the other, tensor by tensor;
-a torch `Linear` applied over channels (ConvNeXt's pointwise layers) fills a 1x1 conv, the same function.
-A module that torch.fx cannot trace is listed in registration order instead.
-"""
+which each layer comes after everything it reads. A sum or product is read as one operation over all its operands
+(`(a + b) + c`, `a + (b + c)` and timm's `drop_path(a + b)` then `+= c` are the same sum of a, b, c), and its
+operands are visited in an order fixed by their structure (a digest of the weight shapes upstream), not by the
+order the forward pass happens to compute them: torchvision's RegNet (which computes its shortcut projection
+before the block body) lines up with an .arch file's `residual`, and a RepVGG block's batchnorm, 1x1 and 3x3
+branches load in any order on either side. Operands with one digest that are not the same computation (a conv
+of x and a conv of relu(x)) are refused by name unless `ties="order"`. The i-th layer of one list is then the
+i-th of the other, tensor by tensor; a torch `Linear` applied over channels (ConvNeXt's pointwise layers) fills a
+1x1 conv, the same function. A module that torch.fx cannot trace is listed in registration order instead."""
 
 from __future__ import annotations
 
@@ -52,90 +54,194 @@ def _same_layout(a, b) -> bool:
     return a == b or ({len(a), len(b)} == {2, 4} and _flat_shape(a) == _flat_shape(b))
 
 
-def _is_commutative(node) -> bool:
+def _commutative_kind(node) -> str | None:
+    """"add" or "mul" for a sum or product of tensors (however torch.fx records it), else None."""
     import torch
 
     if node.op == "call_function":
-        return node.target in (operator.add, operator.mul, operator.iadd, operator.imul, torch.add, torch.mul)
-    return node.op == "call_method" and node.target in ("add", "mul", "add_", "mul_")
+        if node.target in (operator.add, operator.iadd, torch.add):
+            return "add"
+        if node.target in (operator.mul, operator.imul, torch.mul):
+            return "mul"
+    if node.op == "call_method" and node.target in ("add", "mul", "add_", "mul_"):
+        return node.target.rstrip("_")
+    return None
 
 
-def _dataflow_order(module, state: dict) -> list[Tensors]:
-    """Every weighted layer of `module` in canonical dataflow order (see the module docstring); layers the
-    traced forward pass never reaches (e.g. training-only heads) follow in registration order."""
-    import torch.fx as fx
+class _Flow:
+    """One module's traced graph, read for matching: its weighted layers per node, its sums and products as
+    n-ary operations over their operands, and a structural digest of every node."""
 
-    graph = module.graph if isinstance(module, fx.GraphModule) else fx.symbolic_trace(module).graph
-    modules = dict(module.named_modules())
+    def __init__(self, module, state: dict):
+        import torch.fx as fx
 
-    def units_at(node) -> list[tuple[str, Tensors]]:
+        self.state = state
+        self.graph = module.graph if isinstance(module, fx.GraphModule) else fx.symbolic_trace(module).graph
+        self.modules = dict(module.named_modules())
+        self.digest: dict = {}
+        for node in self.graph.nodes:  # fx keeps nodes in topological order
+            key = [_flat_shape(t.shape) for _, unit in self.units_at(node) for _, t in unit]
+            if _commutative_kind(node):
+                ins = sorted(self.digest[a] for a in self.operands(node))
+                ins = [_commutative_kind(node), *ins]
+            else:
+                ins = list(dict.fromkeys(self.digest[a] for a in self.inputs(node)))  # x.view(x.size(0), -1)
+            if not key and len(ins) == 1:
+                self.digest[node] = ins[0]  # a layer without weights passes its input's structure on
+            else:
+                self.digest[node] = hashlib.sha1(repr((key, ins)).encode()).hexdigest()
+
+    def units_at(self, node) -> list[tuple[str, Tensors]]:
         """The layers this node applies, each (owner path, its tensors): a called module with everything under
         it (torch.fx does not trace into torch.nn's own modules), or the owners of parameters it reads."""
         units = []
         if node.op == "call_module":
-            under = [(k, v) for k, v in state.items() if k.startswith(f"{node.target}.")]
+            under = [(k, v) for k, v in self.state.items() if k.startswith(f"{node.target}.")]
             units += [(node.target, under)] if under else []
         for arg in node.all_input_nodes:
-            if arg.op == "get_attr" and arg.target in state:
+            if arg.op == "get_attr" and arg.target in self.state:
                 owner = arg.target.rpartition(".")[0]
-                units.append((owner, _own(modules[owner], owner, state)))
+                units.append((owner, _own(self.modules[owner], owner, self.state)))
         return units
 
-    def inputs(node) -> list:
-        return [a for a in node.all_input_nodes if not (a.op == "get_attr" and a.target in state)]
+    def inputs(self, node) -> list:
+        return [a for a in node.all_input_nodes if not (a.op == "get_attr" and a.target in self.state)]
 
-    digest: dict = {}
-    for node in graph.nodes:  # fx keeps nodes in topological order
-        ins = [digest[a] for a in inputs(node)]
-        if _is_commutative(node):
-            ins.sort()
-        ins = list(dict.fromkeys(ins))  # x.view(x.size(0), -1) reads x once, as a flatten does
-        key = [_flat_shape(t.shape) for _, unit in units_at(node) for _, t in unit]
-        if not key and len(ins) == 1:
-            digest[node] = ins[0]  # a layer without weights passes its input's structure on
-        else:
-            digest[node] = hashlib.sha1(repr((key, ins)).encode()).hexdigest()
+    def operands(self, node) -> list:
+        """The operands of a sum (or product) with nested sums flattened: `(a + b) + c`, `a + (b + c)` and
+        `drop_path(a + b) + c` are all the sum of a, b, c, whichever order the forward pass wrote them in.
+        A nested sum is flattened only when this one reads it alone (through layers without weights)."""
+        kind, out = _commutative_kind(node), []
+        for a in self.inputs(node):
+            b = a
+            while (len(b.users) == 1 and not _commutative_kind(b) and not self.units_at(b)
+                   and len(self.inputs(b)) == 1 and b.op in ("call_module", "call_function", "call_method")):
+                b = self.inputs(b)[0]  # drop_path, dropout, identity between the two sums
+            out += self.operands(b) if _commutative_kind(b) == kind and len(b.users) == 1 else [a]
+        return out
 
-    order, emitted, seen = [], set(), set()
-    stack = [(next(n for n in reversed(graph.nodes) if n.op == "output"), False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            for owner, unit in units_at(node):
-                if owner not in emitted:
-                    emitted.add(owner)
-                    order.append(unit)
-            continue
-        if node in seen:
-            continue
-        seen.add(node)
-        stack.append((node, True))
-        ins = inputs(node)
-        if _is_commutative(node):
-            ins.sort(key=digest.__getitem__)
-        stack += [(a, False) for a in reversed(ins) if a not in seen]
+    def order(self, ties: str) -> list[Tensors]:
+        """The weighted layers in canonical dataflow order: a depth-first walk from the output in which each
+        layer follows everything it reads, and a sum's operands are visited by their digests."""
+        order, emitted, seen = [], set(), set()
+        stack = [(next(n for n in reversed(self.graph.nodes) if n.op == "output"), False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                for owner, unit in self.units_at(node):
+                    if owner not in emitted:
+                        emitted.add(owner)
+                        order.append(unit)
+                continue
+            if node in seen:
+                continue
+            seen.add(node)
+            stack.append((node, True))
+            ins = self.inputs(node)
+            if _commutative_kind(node):
+                ins = sorted(self.operands(node), key=self.digest.__getitem__)
+                if ties == "error":
+                    self._refuse_ties(node, ins)
+            stack += [(a, False) for a in reversed(ins) if a not in seen]
+        return order
+
+    def _refuse_ties(self, node, operands: list) -> None:
+        """Operands with one digest are told apart by nothing but the order the forward pass computes them in.
+        That is harmless when they are interchangeable (the same layers, reading the same tensors: RepVGG's two
+        identical branches); otherwise the weights could land on the wrong branch, so say which they are."""
+        groups: dict = {}
+        for a in operands:
+            groups.setdefault(self.digest[a], []).append(a)
+        for same in groups.values():
+            if len(same) < 2:
+                continue
+            shared = set.intersection(*(self._cone(a) for a in same))
+            weighted = any(self.units_at(n) for a in same for n in self._cone(a) - shared)
+            if weighted and len({self._signature(a, shared) for a in same}) > 1:
+                raise _Ambiguous([self._name(a) for a in same], node.name)
+
+    def _cone(self, node) -> set:
+        seen, todo = set(), [node]
+        while todo:
+            n = todo.pop()
+            if n not in seen:
+                seen.add(n)
+                todo += self.inputs(n)
+        return seen
+
+    def _signature(self, leaf, shared: set) -> str:
+        """The layers of `leaf`'s own part of the graph (outside `shared`, what every operand of its group
+        reads), with their kinds and weight shapes, and the shared tensors they read, by identity."""
+        memo: dict = {}
+
+        def sig(n):
+            if n in shared:
+                return ("shared", n.name)
+            if n not in memo:
+                what = type(self.modules[n.target]).__name__ if n.op == "call_module" else str(n.target)
+                consts = [repr(a) for a in n.args if not hasattr(a, "all_input_nodes")]
+                shapes = [_flat_shape(t.shape) for _, unit in self.units_at(n) for _, t in unit]
+                memo[n] = (what, tuple(consts), tuple(shapes), tuple(sig(a) for a in self.inputs(n)))
+            return memo[n]
+
+        return repr(sig(leaf))
+
+    def _name(self, leaf) -> str:
+        """A branch by its last weighted layer (what a user wrote), else by its node."""
+        for n in sorted(self._cone(leaf), key=lambda n: -list(self.graph.nodes).index(n)):
+            units = self.units_at(n)
+            if units:
+                return units[0][0]
+        return leaf.name
+
+
+class _Ambiguous(Exception):  # noqa: N818 - turned into a WeightMismatchError naming the module
+    def __init__(self, branches: list[str], at: str):
+        super().__init__(branches, at)
+        self.branches, self.at = branches, at
+
+
+def _dataflow_order(module, state: dict, ties: str = "error") -> list[Tensors]:
+    """Every weighted layer of `module` in canonical dataflow order (see the module docstring); layers the
+    traced forward pass never reaches (e.g. training-only heads) follow in registration order."""
+    order = _Flow(module, state).order(ties)
     reached = {n for unit in order for n, _ in unit}
     return order + [u for u in _registration_order(module, state) if not reached & {n for n, _ in u}]
 
 
-def _units(module, state: dict) -> tuple[list[Tensors], str]:
+def _units(module, state: dict, ties: str, which: str) -> tuple[list[Tensors], str]:
     try:
-        return _dataflow_order(module, state), ""
+        return _dataflow_order(module, state, ties), ""
+    except _Ambiguous as e:
+        listed = ", ".join(f"'{b}'" for b in e.branches)
+        raise WeightMismatchError(
+            f"the {which}'s sum at '{e.at}' has branches whose weights have the same shapes but which are not the "
+            f"same computation ({listed}: they read different tensors or apply different layers without weights), "
+            "so the structure cannot tell which is which. If both modules compute these branches in the same "
+            'order, pass ties="order" to pair them in that order; otherwise make them differ (or copy those '
+            "layers by hand)") from None
     except Exception as e:  # noqa: BLE001 - any tracing failure means: no dataflow to follow
         return _registration_order(module, state), f" (could not trace it with torch.fx: {e}; matched in registration order)"
 
 
-def transfer_weights(src, dst) -> int:
+def transfer_weights(src, dst, *, ties: str = "error") -> int:
     """Copy every parameter and buffer of `src` into `dst`, layer by layer along the dataflow; returns how many
     tensors were copied.
+
+    The branches of a sum (or product) are paired by their structure, not by the order the forward pass adds
+    them. Branches with the same weight shapes that are not the same computation cannot be told apart that way:
+    `ties="error"` (the default) refuses them, naming them; `ties="order"` pairs them in the order each module
+    computes them.
 
     Raises `WeightMismatchError` naming the first pair that differs in shape, or the counts when one module
     has more tensors than the other; `dst` is left unchanged in that case.
     """
     import torch
 
-    src_units, src_note = _units(src, _state(src))
-    dst_units, dst_note = _units(dst, _state(dst))
+    if ties not in ("error", "order"):
+        raise ValueError(f'ties must be "error" or "order", got {ties!r}')
+    src_units, src_note = _units(src, _state(src), ties, "source")
+    dst_units, dst_note = _units(dst, _state(dst), ties, "destination")
     a = [t for unit in src_units for t in unit]
     b = [t for unit in dst_units for t in unit]
     note = (src_note and f"; source{src_note}") + (dst_note and f"; destination{dst_note}")
