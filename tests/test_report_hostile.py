@@ -345,3 +345,37 @@ def test_random_values_in_the_run_files_never_break_the_report(plants, with_stat
         except NoSearchYet:  # every source unusable: said in one line
             return
         assert_only_report_markup(page)
+
+
+def test_an_s3_storage_is_read_when_named_and_only_then(tmp_path, monkeypatch):
+    server_mod = pytest.importorskip("moto.server")
+    import socket
+
+    import pyarrow.fs as pafs
+
+    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                 "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(k, v)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        fs = pafs.S3FileSystem(endpoint_override=f"127.0.0.1:{port}", scheme="http", region="us-east-1",
+                               allow_bucket_creation=True)
+        fs.create_dir("bucket")
+        run = make_run_dir(tmp_path / "run", trials=3, finished=False)
+        for f in (run / "ray").rglob("*"):
+            if f.is_file():
+                with fs.open_output_stream(f"bucket/search/{f.relative_to(run / 'ray').as_posix()}") as o:
+                    o.write(f.read_bytes())
+        shutil.rmtree(run / "ray")
+        settings = run / "settings.yaml"
+        settings.write_text(settings.read_text().replace("storage: null", "storage: s3://bucket/search"))
+        r = load_run(run)  # not named on the command line: not read
+        assert r.trials == [] and any("--storage s3://bucket/search" in n for n in r.notes), r.notes
+        r = load_run(run, storage="s3://bucket/search", storage_endpoint=f"http://127.0.0.1:{port}")
+        assert len(r.trials) == 3 and all(len(t.epochs) == 3 for t in r.trials) and not r.notes
+    finally:
+        server.stop()

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 from report_rundir import make_run_dir
 
 from archdsl.report import load_run, plots, stats, write_report
@@ -159,3 +161,43 @@ def test_reading_a_run_needs_neither_ray_nor_torch(tmp_path):
                          capture_output=True, text=True, env=_env(), timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "(3 trials, running)" in res.stdout and (tmp_path / "r.html").exists()
+
+
+TINY = """
+network tiny(classes=10) {
+    input(1, 8, 8)
+    conv(choice width(4, 8), 3, padding=1) bn relu
+    flatten linear(classes)
+}
+"""
+
+
+@pytest.mark.slow
+def test_a_trial_resumed_after_a_kill_shows_its_whole_learning_curve(tmp_path):
+    """A real search whose driver is SIGKILLed mid-trial and resumed: the report draws every epoch of the
+    trial, those of the killed attempt included."""
+    cluster_utils = pytest.importorskip("ray.cluster_utils")
+    (tmp_path / "space.arch").write_text(TINY)
+    env = {**_env(), "OMP_NUM_THREADS": "1"}
+    out, epochs = tmp_path / "out", 8
+    cluster = cluster_utils.Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    try:
+        args = [sys.executable, "-m", "archdsl", "search", str(tmp_path / "space.arch"), "--samples", "1",
+                "--epochs", str(epochs), "--seed", "3", "--address", cluster.address, "--quiet", "--out", str(out)]
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                start_new_session=True)
+        deadline = time.time() + 240
+        while not list((out / "ray").glob("run1/trial_*/checkpoint_000002")) and time.time() < deadline:
+            assert proc.poll() is None, proc.stderr.read()[-3000:]
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGKILL)  # mid-trial: three epochs checkpointed
+        proc.wait()
+        res = subprocess.run(args + ["--resume"], env=env, capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, res.stderr[-3000:]
+    finally:
+        cluster.shutdown()
+    (t,) = load_run(out).trials
+    assert len(t.record.attempts) == 2  # the killed attempt and the resumed one
+    xs, accs = stats.curve(t)
+    assert xs == list(range(1, epochs + 1)) and all(a is not None for a in accs)
+    assert accs[-1] == pytest.approx(t.record.val_acc)

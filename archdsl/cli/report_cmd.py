@@ -44,7 +44,7 @@ def run(args) -> int:
     from ..report import NoSearchYet, load_run, write_report
 
     out = Path(args.output) if args.output else Path(args.run_dir) / "report.html"
-    waiting = False
+    waiting, said = False, set()
     while True:
         try:
             r = load_run(args.run_dir, args.storage, args.storage_endpoint)
@@ -62,7 +62,9 @@ def run(args) -> int:
         plots = f"; plots: {pngs[0].parent}" if pngs else "; no plots yet"
         print(f"report: {page} ({len(r.trials)} trials, {state}){plots}", flush=True)
         for note in r.notes:
-            print(f"report: note: {note}", flush=True)
+            if note not in said:  # each once, not at every --watch round
+                said.add(note)
+                print(f"report: note: {note}", flush=True)
         if not args.watch or r.finished:
             return 0
         time.sleep(args.watch)
