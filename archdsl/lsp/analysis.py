@@ -45,6 +45,7 @@ class Analysis:
     # span (then every layer inside that call)
     by_span: dict[tuple, tuple[Span, dict[str, Instance]]] = field(default_factory=dict)
     order: dict[str, int] = field(default_factory=dict)  # node path -> its position in layer order
+    version: int | None = None  # the document version it was made from (set by the server)
 
     @property
     def lines(self) -> list[str]:

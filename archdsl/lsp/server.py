@@ -1,22 +1,28 @@
 """The pygls server: each feature asks the document's latest `Analysis` and converts the answer to LSP types.
 
-Every open or change re-checks the document at once and publishes its diagnostics; the other requests read
-the cached analysis. While a file does not parse, navigation and completion use its last parsed version.
+Every open or change schedules a check of the document's newest version off the event loop (`checks.py`) and
+publishes its diagnostics when it ends; requests read the newest analysis (waiting only for a document's first).
+While a file does not parse, navigation and completion use its last parsed version. The wire is read by
+`transport.py`, which answers malformed input instead of dying or going deaf.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import sys
 
 from lsprotocol import types
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 
 from .. import __version__
-from ..dsl import parse, print_module
-from ..dsl.errors import ArchError
-from . import completion, shapes, symbols
+from ..dsl import print_module
+from . import completion, shapes, symbols, transport
 from .analysis import Analysis, analyse, contains
 from .calls import open_call
+from .checks import Checks
 from .convert import diagnostic, to_pos, to_range
 from .fixes import suggestion
 
@@ -29,21 +35,42 @@ class ArchServer(LanguageServer):
         super().__init__("archdsl", __version__)
         self.analyses: dict[str, Analysis] = {}
         self.parsed: dict[str, Analysis] = {}  # the last analysis whose text parsed, per document
+        self.checks = Checks(analyse, self._checked)
 
-    def refresh(self, uri: str) -> Analysis:
+    def is_open(self, uri: str) -> bool:
+        """Only open documents are served: pygls would read any other URI from disk (/dev/zero, a FIFO)."""
+        return uri in self.workspace.text_documents
+
+    def schedule(self, uri: str) -> None:
         doc = self.workspace.get_text_document(uri)
-        a = analyse(doc.source, doc.path or uri)
-        self.analyses[uri] = a
+        self.checks.submit(uri, doc.version, doc.source, doc.path or uri)
+
+    def _checked(self, job, a: Analysis | None) -> None:
+        if a is None or not self.is_open(job.uri):
+            return
+        a.version = job.version
+        self.analyses[job.uri] = a
         if a.module is not None:
-            self.parsed[uri] = a
+            self.parsed[job.uri] = a
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
-            uri=uri, version=doc.version, diagnostics=[diagnostic(e, uri) for e in a.errors]))
-        return a
+            uri=job.uri, version=job.version, diagnostics=[diagnostic(e, job.uri) for e in a.errors]))
 
-    def analysis(self, uri: str) -> Analysis:
-        return self.analyses.get(uri) or self.refresh(uri)
+    async def analysis(self, uri: str) -> Analysis | None:
+        """The newest analysis of an open document (possibly of an older version while a check runs)."""
+        if not self.is_open(uri):
+            return None
+        return self.analyses.get(uri) or await self.checks.wait(uri)
 
-    def navigable(self, uri: str) -> Analysis | None:
+    async def current(self, uri: str) -> Analysis | None:
+        """The analysis of the document's current text, waiting for a check in progress."""
+        if not self.is_open(uri):
+            return None
+        if uri in self.checks.jobs:
+            return await self.checks.wait(uri)
+        return self.analyses.get(uri)
+
+    async def navigable(self, uri: str) -> Analysis | None:
+        await self.analysis(uri)
         return self.parsed.get(uri)
 
 
@@ -52,36 +79,37 @@ server = ArchServer()
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
 def did_open(ls: ArchServer, params: types.DidOpenTextDocumentParams) -> None:
-    ls.refresh(params.text_document.uri)
+    ls.schedule(params.text_document.uri)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-async def did_change(ls: ArchServer, params: types.DidChangeTextDocumentParams) -> None:
-    await asyncio.sleep(0)  # edits already received are applied first: fast typing re-checks only the newest
-    uri = params.text_document.uri
-    if ls.workspace.get_text_document(uri).version == params.text_document.version:
-        ls.refresh(uri)
+def did_change(ls: ArchServer, params: types.DidChangeTextDocumentParams) -> None:
+    ls.schedule(params.text_document.uri)  # cancels the check of the previous version
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
 def did_close(ls: ArchServer, params: types.DidCloseTextDocumentParams) -> None:
     uri = params.text_document.uri
+    ls.checks.forget(uri)
     ls.analyses.pop(uri, None)
     ls.parsed.pop(uri, None)
     ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)
-def hover(ls: ArchServer, params: types.HoverParams) -> types.Hover | None:
-    text = shapes.hover_markdown(ls.analysis(params.text_document.uri), to_pos(params.position))
+async def hover(ls: ArchServer, params: types.HoverParams) -> types.Hover | None:
+    a = await ls.analysis(params.text_document.uri)
+    text = shapes.hover_markdown(a, to_pos(params.position)) if a is not None else None
     if text is None:
         return None
     return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text))
 
 
 @server.feature(types.TEXT_DOCUMENT_INLAY_HINT)
-def inlay_hints(ls: ArchServer, params: types.InlayHintParams) -> list[types.InlayHint]:
-    a = ls.analysis(params.text_document.uri)
+async def inlay_hints(ls: ArchServer, params: types.InlayHintParams) -> list[types.InlayHint]:
+    a = await ls.current(params.text_document.uri)  # hints of an older version would sit on the wrong lines
+    if a is None:
+        return []
     first, last = params.range.start.line + 1, params.range.end.line + 1
     lines = a.lines
     hints = []
@@ -106,8 +134,8 @@ def _code_end(line: str) -> int:
 
 
 @server.feature(types.TEXT_DOCUMENT_DEFINITION)
-def definition(ls: ArchServer, params: types.DefinitionParams) -> types.Location | None:
-    a = ls.navigable(params.text_document.uri)
+async def definition(ls: ArchServer, params: types.DefinitionParams) -> types.Location | None:
+    a = await ls.navigable(params.text_document.uri)
     if a is None:
         return None
     span = symbols.definition(symbols.occurrences(a.module), to_pos(params.position))
@@ -115,8 +143,8 @@ def definition(ls: ArchServer, params: types.DefinitionParams) -> types.Location
 
 
 @server.feature(types.TEXT_DOCUMENT_REFERENCES)
-def references(ls: ArchServer, params: types.ReferenceParams) -> list[types.Location]:
-    a = ls.navigable(params.text_document.uri)
+async def references(ls: ArchServer, params: types.ReferenceParams) -> list[types.Location]:
+    a = await ls.navigable(params.text_document.uri)
     if a is None:
         return []
     spans = symbols.references(symbols.occurrences(a.module), to_pos(params.position),
@@ -125,8 +153,8 @@ def references(ls: ArchServer, params: types.ReferenceParams) -> list[types.Loca
 
 
 @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[" ", "{"]))
-def complete(ls: ArchServer, params: types.CompletionParams) -> types.CompletionList:
-    a = ls.navigable(params.text_document.uri)
+async def complete(ls: ArchServer, params: types.CompletionParams) -> types.CompletionList:
+    a = await ls.navigable(params.text_document.uri)
     items = [
         types.CompletionItem(label=c.label, kind=_KINDS[c.kind], detail=c.detail,
                              documentation=c.documentation or None)
@@ -137,9 +165,14 @@ def complete(ls: ArchServer, params: types.CompletionParams) -> types.Completion
 
 @server.feature(types.TEXT_DOCUMENT_SIGNATURE_HELP,
                 types.SignatureHelpOptions(trigger_characters=["(", ","], retrigger_characters=[" "]))
-def signature_help(ls: ArchServer, params: types.SignatureHelpParams) -> types.SignatureHelp | None:
-    doc = ls.workspace.get_text_document(params.text_document.uri)
-    a = ls.navigable(params.text_document.uri)
+async def signature_help(ls: ArchServer, params: types.SignatureHelpParams) -> types.SignatureHelp | None:
+    uri = params.text_document.uri
+    if not ls.is_open(uri):
+        return None
+    doc = ls.workspace.get_text_document(uri)
+    if params.position.line >= len(doc.lines):
+        return None
+    a = await ls.navigable(uri)
     call = open_call(doc.source, doc.offset_at_position(params.position), a.module if a else None)
     if call is None:
         return None
@@ -150,8 +183,8 @@ def signature_help(ls: ArchServer, params: types.SignatureHelpParams) -> types.S
 
 
 @server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)
-def prepare_rename(ls: ArchServer, params: types.PrepareRenameParams) -> types.Range | None:
-    a = ls.navigable(params.text_document.uri)
+async def prepare_rename(ls: ArchServer, params: types.PrepareRenameParams) -> types.Range | None:
+    a = await ls.navigable(params.text_document.uri)
     if a is None:
         return None
     occs = symbols.occurrences(a.module)
@@ -161,8 +194,8 @@ def prepare_rename(ls: ArchServer, params: types.PrepareRenameParams) -> types.R
 
 
 @server.feature(types.TEXT_DOCUMENT_RENAME)
-def rename(ls: ArchServer, params: types.RenameParams) -> types.WorkspaceEdit | None:
-    a = ls.navigable(params.text_document.uri)
+async def rename(ls: ArchServer, params: types.RenameParams) -> types.WorkspaceEdit | None:
+    a = await ls.navigable(params.text_document.uri)
     if a is None or not params.new_name.isidentifier():
         return None
     spans = symbols.references(symbols.occurrences(a.module), to_pos(params.position), True)
@@ -175,6 +208,8 @@ def rename(ls: ArchServer, params: types.RenameParams) -> types.WorkspaceEdit | 
 @server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
                 types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
 def code_actions(ls: ArchServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    if not ls.is_open(params.text_document.uri):
+        return []
     doc = ls.workspace.get_text_document(params.text_document.uri)
     lines = doc.lines
     out = []
@@ -193,8 +228,8 @@ def code_actions(ls: ArchServer, params: types.CodeActionParams) -> list[types.C
 
 
 @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
-def outline(ls: ArchServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
-    a = ls.navigable(params.text_document.uri)
+async def outline(ls: ArchServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
+    a = await ls.navigable(params.text_document.uri)
     if a is None:
         return []
     defs = [d for d in a.module.definitions if d.span]
@@ -210,12 +245,14 @@ def outline(ls: ArchServer, params: types.DocumentSymbolParams) -> list[types.Do
 
 
 @server.feature(types.TEXT_DOCUMENT_FORMATTING)
-def formatting(ls: ArchServer, params: types.DocumentFormattingParams) -> list[types.TextEdit] | None:
-    doc = ls.workspace.get_text_document(params.text_document.uri)
-    try:
-        canonical = print_module(parse(doc.source, doc.path or doc.uri))
-    except ArchError:
+async def formatting(ls: ArchServer, params: types.DocumentFormattingParams) -> list[types.TextEdit] | None:
+    a = await ls.current(params.text_document.uri)
+    if a is None or a.module is None or a.errors and any(e.kind == "syntax" for e in a.errors):
         return None  # the diagnostics already say why; formatting broken text would lose it
+    doc = ls.workspace.get_text_document(params.text_document.uri)
+    if a.text != doc.source:
+        return None  # changed while it was read
+    canonical = await asyncio.to_thread(print_module, a.module)  # a long file takes a while
     if canonical == doc.source:
         return []
     lines = doc.source.splitlines()
@@ -223,6 +260,28 @@ def formatting(ls: ArchServer, params: types.DocumentFormattingParams) -> list[t
     return [types.TextEdit(range=types.Range(types.Position(0, 0), end), new_text=canonical)]
 
 
+class _Quiet(logging.Filter):
+    """pygls logs a traceback for each message it cannot structure; the dispatcher already logs one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Unable to deserialize message")
+
+
 def serve() -> None:
-    """Run over stdio until the client exits."""
-    server.start_io()
+    """Run over stdio until the input ends or the client sends `exit`."""
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(_Quiet())
+    server.protocol.set_writer(StdoutWriter(sys.stdout.buffer))
+    code = 0
+    try:
+        asyncio.run(transport.run(sys.stdin.buffer, transport.Dispatcher(server.protocol)))
+    except BrokenPipeError:
+        pass  # the client went away
+    except SystemExit as e:  # `exit`: 0 after `shutdown`, else 1
+        code = e.code if isinstance(e.code, int) else 1
+    # without finalisation: the reader thread still holds stdin's lock, which would abort the interpreter
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
