@@ -252,3 +252,78 @@ def _bare_check_ms(text: str) -> float:
         check(parse(text, "resnet50.arch"))
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
+
+
+ERRORS = """\
+block unit(w) {
+    conv(w, 3, padding=1) bn
+    rleu
+}
+
+network small {
+    input(3, 32, 32)
+    conv(16, 3, padding=1) relu
+    conv(16, 3 padding=1)
+    unit(16)
+    maxpool(2)
+    flatten linear(10)
+}
+
+network other {
+    input(3, 8, 8)
+    conv(8, 3) relu
+    conv(8, 9)
+    flatten linear(10)
+}
+"""
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_file_with_errors_keeps_every_error_and_the_shapes_around_them(client: LanguageClient):
+    uri = await _open(client, ERRORS, "errors.arch")
+    diags = sorted(client.diagnostics[uri], key=lambda d: d.range.start.line)
+    assert [(d.range.start.line, d.code) for d in diags] == [(2, "name"), (8, "syntax"), (17, "shape")]
+    hints = await client.text_document_inlay_hint_async(types.InlayHintParams(
+        _doc(uri), types.Range(types.Position(0, 0), types.Position(20, 0))))
+    by_line = {h.position.line: h.label for h in hints}
+    assert by_line[7] == "→ 16x32x32"  # before the syntax error of line 9, in the same network
+    assert by_line[1] == "→ 16x32x32"  # in the block, before its error
+    assert by_line[16] == "→ 8x6x6"  # before the shape error of line 18, in the other network
+    assert not {2, 8, 17} & set(by_line)  # the failing lines
+    assert 9 not in by_line and 10 not in by_line  # the call of the failing block, and what reads from it
+    failing = await _hover(client, uri, 17, 5)  # the conv whose kernel does not fit
+    assert failing.startswith("**shape error**") and "9" in failing
+    typo = await _hover(client, uri, 2, 6)
+    assert "did you mean 'relu'" in typo
+    call = await _hover(client, uri, 9, 6)  # `unit(16)`: the error inside the block it calls
+    assert "in block `unit`" in call and "rleu" in call
+    good = await _hover(client, uri, 7, 5)
+    assert "16x32x32" in good and "error" not in good
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_semantic_tokens_say_what_each_word_is(client: LanguageClient):
+    from archdsl.lsp.tokens import MODIFIERS, TYPES
+
+    uri = await _open(client, RESNET50, "resnet50.arch")
+    result = await client.text_document_semantic_tokens_full_async(types.SemanticTokensParams(_doc(uri)))
+    data, words, line, col = result.data, {}, 0, 0
+    lines = RESNET50.split("\n")
+    for i in range(0, len(data), 5):
+        dl, dc, length, kind, mods = data[i: i + 5]
+        line, col = line + dl, (col + dc if dl == 0 else dc)
+        words.setdefault(lines[line][col: col + length], set()).add(
+            (TYPES[kind], tuple(m for b, m in enumerate(MODIFIERS) if mods >> b & 1)))
+    assert ("keyword", ()) in words["block"] and ("keyword", ()) in words["residual"]
+    assert ("class", ("declaration",)) in words["bottleneck"] and ("class", ()) in words["bottleneck"]
+    assert ("function", ("defaultLibrary",)) in words["conv"]
+    assert ("parameter", ()) in words["width"]
+    assert ("property", ()) in words["padding"]  # a keyword argument
+    assert ("number", ()) in words["64"]
+    assert any(t == "comment" for t, _ in words["# ResNet-50 (He et al. 2015) as torchvision builds it: "
+                                               "stride on the 3x3 of each bottleneck."])
+    space = (ROOT / "archs" / "spaces" / "digits_cnn.arch").read_text()
+    uri2 = await _open(client, space, "space.arch")
+    result = await client.text_document_semantic_tokens_full_async(types.SemanticTokensParams(_doc(uri2)))
+    kinds = [TYPES[k] for k in result.data[3::5]]
+    assert "enumMember" in kinds  # a choice's label

@@ -21,19 +21,28 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..dsl import ArchError, check
+    from ..dsl import ArchError
+    from ..dsl.diagnose import MAX_ERRORS, diagnose
+    from ..dsl.source import read_source
 
     failed = 0
     for i, file in enumerate(args.files):
         try:
-            result = check(Path(file), input=args.input, arguments=dict(args.arg))
+            found = diagnose(read_source(Path(file)), file, input=args.input, arguments=dict(args.arg))
+            errors, more = found.errors, found.more
         except ArchError as e:
+            errors, more = [e], False
+        if errors:  # every independent error of the file, in file order
             failed += 1
             if args.json:
-                print(json.dumps({"file": file, "errors": [e.to_dict()]}))
+                print(json.dumps({"file": file, "errors": [e.to_dict() for e in errors]}))
             else:
-                print(e.format(), file=sys.stderr)
+                print("\n".join(e.format() for e in errors), file=sys.stderr)
+                if len(errors) > 1 or more:
+                    print(f"{file}: {len(errors)} errors" + (f" (stopped after {MAX_ERRORS})" if more else ""),
+                          file=sys.stderr)
             continue
+        result = found.networks[-1].result
         if args.json:
             print(json.dumps(result.to_dict()))
         else:

@@ -1,5 +1,6 @@
 """One document, checked: its module, the check result of each network, the errors, and an index of the
-graph's nodes by the source position they came from. Rebuilt on every edit (a resnet50 checks in ~10 ms)."""
+graph's nodes by the source position they came from. Rebuilt on every edit (a resnet50 checks in ~10 ms);
+with errors, it keeps every error (`dsl/diagnose.py`) and the shapes that do not depend on one."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from ..dsl import ArchError, ArchShapeError, CheckResult, Span, ast, check, parse
+from ..dsl import ArchError, CheckResult, Span, ast
+from ..dsl.diagnose import diagnose
 from ..dsl.shape_infer import layer_order
 
 Pos = tuple[int, int]  # (line, column), both from 1 as in `Span`
@@ -46,58 +48,36 @@ class Analysis:
     by_span: dict[tuple, tuple[Span, dict[str, Instance]]] = field(default_factory=dict)
     order: dict[str, int] = field(default_factory=dict)  # node path -> its position in layer order
     version: int | None = None  # the document version it was made from (set by the server)
+    whole: bool = False  # the text parsed without a syntax error (nothing of it was left out)
 
     @property
     def lines(self) -> list[str]:
         return self.text.splitlines()
 
 
-def analyse(text: str, file: str = "<text>") -> Analysis:
-    """Parse and check `text`; never raises for a user's mistake (it lands in `errors`)."""
+def analyse(text: str, file: str = "<text>", cache: dict | None = None) -> Analysis:
+    """Parse and check `text`; never raises for a user's mistake (it lands in `errors`). `cache` (kept per
+    document by the caller) lets unchanged statements skip the parser."""
     enabled = gc.isenabled()
     gc.disable()  # everything allocated here stays alive until the next edit: no cycles worth scanning for
     try:
-        return _analyse(text, file)
+        return _analyse(text, file, cache)
     finally:
         if enabled:
             gc.enable()
 
 
-def _analyse(text: str, file: str) -> Analysis:
+def _analyse(text: str, file: str, cache: dict | None) -> Analysis:
     a = Analysis(text, file)
-    try:
-        a.module = parse(text, file)
-    except ArchError as e:
-        a.errors.append(e)
-        return a
-    names = [d.name for d in a.module.networks()] or [None]
-    for name in names:
-        try:
-            r = check(a.module, network=name)
-        except ArchError as e:
-            if not any(_same_error(e, seen) for seen in a.errors):
-                a.errors.append(e)
-            partial = _partial_graph(a.module, name) if isinstance(e, ArchShapeError) else None
-            if partial is not None:
-                _index(a, partial)
-            continue
-        a.results.append(r)
-        _index(a, r.graph, [x.path for x in r.layers])
+    found = diagnose(text, file, cache=cache if cache is not None else {})
+    a.module, a.errors, a.whole = found.module, found.errors, found.parsed.whole
+    for nc in found.networks:
+        if nc.result is not None:
+            a.results.append(nc.result)
+            _index(a, nc.result.graph, [x.path for x in nc.result.layers])
+        elif nc.graph is not None:  # the shapes that do not depend on an error
+            _index(a, nc.graph, skip=nc.hidden)
     return a
-
-
-def _partial_graph(module: ast.Module, network: str | None) -> nx.DiGraph | None:
-    """The graph up to a shape error, so the editor still shows the shapes of the lines before it."""
-    from ..viz import draw_source  # the same partial graph `archdsl graph` draws
-
-    try:
-        return draw_source(module, network=network).graph
-    except ArchError:
-        return None
-
-
-def _same_error(e: ArchError, other: ArchError) -> bool:
-    return e.message == other.message and e.span == other.span
 
 
 _NUMBERED = re.compile(r"^(.*?)_?\d+$")
@@ -116,12 +96,23 @@ def _block_scope(path: str, block: str, nth: int) -> str | None:
     return None
 
 
-def _index(a: Analysis, g: nx.DiGraph, order: list[str] | None = None) -> None:
+def _frames(n: str, trace):
+    """(the span key of each block call on the way to node `n`, the scope of that call)."""
+    counts: dict[str, int] = {}
+    for frame in trace:
+        nth = counts.get(frame.block, 0)
+        counts[frame.block] = nth + 1
+        yield frame, _block_scope(n, frame.block, nth) or frame.block
+
+
+def _index(a: Analysis, g: nx.DiGraph, order: list[str] | None = None, skip=frozenset()) -> None:
     nodes = g.nodes
     by_span = a.by_span
+    # a block call with a layer that depends on an error has no output shape to show
+    unknown = {(key(f.span), scope) for n in skip if n in g for f, scope in _frames(n, nodes[n].get("trace") or ())}
     for n in order if order is not None else layer_order(g):
         d = nodes[n]
-        if "info" not in d:
+        if "info" not in d or n in skip:
             continue
         a.order[n] = len(a.order)
         span = d.get("span")
@@ -130,11 +121,9 @@ def _index(a: Analysis, g: nx.DiGraph, order: list[str] | None = None) -> None:
         trace = d.get("trace")
         if not trace:
             continue
-        counts: dict[str, int] = {}
-        for frame in trace:
-            nth = counts.get(frame.block, 0)
-            counts[frame.block] = nth + 1
-            scope = _block_scope(n, frame.block, nth) or frame.block
+        for frame, scope in _frames(n, trace):
+            if (key(frame.span), scope) in unknown:
+                continue
             entry = by_span.setdefault(key(frame.span), (frame.span, {}))[1]
             inst = entry.get(scope)
             if inst is None:

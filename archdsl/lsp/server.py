@@ -19,7 +19,7 @@ from pygls.lsp.server import LanguageServer
 
 from .. import __version__
 from ..dsl import print_module
-from . import completion, shapes, symbols, transport
+from . import completion, shapes, symbols, tokens, transport
 from .analysis import Analysis, analyse, contains
 from .calls import open_call
 from .checks import Checks
@@ -36,6 +36,7 @@ class ArchServer(LanguageServer):
         self.analyses: dict[str, Analysis] = {}
         self.parsed: dict[str, Analysis] = {}  # the last analysis whose text parsed, per document
         self.checks = Checks(analyse, self._checked)
+        self.caches: dict[str, dict] = {}  # per document, its parsed pieces (unchanged lines skip the parser)
 
     def is_open(self, uri: str) -> bool:
         """Only open documents are served: pygls would read any other URI from disk (/dev/zero, a FIFO)."""
@@ -43,7 +44,7 @@ class ArchServer(LanguageServer):
 
     def schedule(self, uri: str) -> None:
         doc = self.workspace.get_text_document(uri)
-        self.checks.submit(uri, doc.version, doc.source, doc.path or uri)
+        self.checks.submit(uri, doc.version, doc.source, doc.path or uri, self.caches.setdefault(uri, {}))
 
     def _checked(self, job, a: Analysis | None) -> None:
         if a is None or not self.is_open(job.uri):
@@ -91,6 +92,7 @@ def did_change(ls: ArchServer, params: types.DidChangeTextDocumentParams) -> Non
 def did_close(ls: ArchServer, params: types.DidCloseTextDocumentParams) -> None:
     uri = params.text_document.uri
     ls.checks.forget(uri)
+    ls.caches.pop(uri, None)
     ls.analyses.pop(uri, None)
     ls.parsed.pop(uri, None)
     ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
@@ -247,7 +249,7 @@ async def outline(ls: ArchServer, params: types.DocumentSymbolParams) -> list[ty
 @server.feature(types.TEXT_DOCUMENT_FORMATTING)
 async def formatting(ls: ArchServer, params: types.DocumentFormattingParams) -> list[types.TextEdit] | None:
     a = await ls.current(params.text_document.uri)
-    if a is None or a.module is None or a.errors and any(e.kind == "syntax" for e in a.errors):
+    if a is None or not a.whole:
         return None  # the diagnostics already say why; formatting broken text would lose it
     doc = ls.workspace.get_text_document(params.text_document.uri)
     if a.text != doc.source:
@@ -258,6 +260,18 @@ async def formatting(ls: ArchServer, params: types.DocumentFormattingParams) -> 
     lines = doc.source.splitlines()
     end = types.Position(len(lines), 0)
     return [types.TextEdit(range=types.Range(types.Position(0, 0), end), new_text=canonical)]
+
+
+@server.feature(types.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL,
+                types.SemanticTokensLegend(token_types=tokens.TYPES, token_modifiers=tokens.MODIFIERS))
+async def semantic_tokens(ls: ArchServer, params: types.SemanticTokensParams) -> types.SemanticTokens:
+    uri = params.text_document.uri
+    if not ls.is_open(uri):
+        return types.SemanticTokens(data=[])
+    a = await ls.navigable(uri)
+    text = ls.workspace.get_text_document(uri).source
+    found = await asyncio.to_thread(tokens.tokens, text, a.module if a else None)  # a long file takes a while
+    return types.SemanticTokens(data=tokens.encode(found, text))
 
 
 class _Quiet(logging.Filter):

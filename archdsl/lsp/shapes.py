@@ -113,8 +113,29 @@ def tensor_card(a: Analysis, pos: Pos) -> str | None:
     return f"**tensor {assign.name}**: " + " | ".join(f"**{x}**" for x in shapes_[:MAX_HOVER_ROWS])
 
 
+def error_card(a: Analysis, pos: Pos) -> str | None:
+    """The errors at `pos`: written there, or in a block called there."""
+    lines = []
+    for e in a.errors:
+        if contains(e.span, pos):
+            lines.append(f"**{e.kind} error**: {e.message}")
+        else:
+            frame = next((f for f in e.trace if contains(f.span, pos)), None)
+            if frame is not None and e.span is not None:
+                lines.append(f"**{e.kind} error** in block `{frame.block}` (line {e.span.line}): {e.message}")
+    return "\n\n".join(lines) if lines else None
+
+
 def hover_markdown(a: Analysis, pos: Pos) -> str | None:
-    """Markdown for the hover at `pos`, or None when there is nothing to say."""
+    """Markdown for the hover at `pos`, or None when there is nothing to say; an error there comes first."""
+    error = error_card(a, pos)
+    card = _card(a, pos)
+    if error is None:
+        return card
+    return error if card is None else f"{error}\n\n---\n\n{card}"
+
+
+def _card(a: Analysis, pos: Pos) -> str | None:
     tensor = tensor_card(a, pos)
     if tensor is not None:
         return tensor

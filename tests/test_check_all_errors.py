@@ -1,0 +1,110 @@
+"""`archdsl check` reports every independent error of a file (dsl/diagnose.py), each located, in file order,
+at most `MAX_ERRORS`, and not the errors that only follow from another."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from archdsl.dsl import ArchError, check
+from archdsl.dsl.diagnose import diagnose
+from archdsl.dsl.pieces import MAX_ERRORS
+
+THREE = """\
+block unit(w) {
+    conv(w, 3, padding=1) bn
+    rleu
+}
+
+network small {
+    input(3, 32, 32)
+    conv(16, 3 padding=1)
+    unit(16)
+    maxpool(2)
+    flatten linear(10)
+}
+
+network other {
+    input(3, 8, 8)
+    conv(8, 3) relu
+    conv(8, 9)
+    flatten linear(10)
+}
+"""
+
+
+def archdsl(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "archdsl", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_check_lists_three_errors_each_located_and_exits_1(tmp_path):
+    path = tmp_path / "three.arch"
+    path.write_text(THREE)
+    r = archdsl("check", str(path))
+    assert r.returncode == 1 and r.stdout == ""
+    located = re.findall(rf"^{re.escape(str(path))}:(\d+):(\d+): error: (.*)$", r.stderr, re.M)
+    assert [(int(a), int(b)) for a, b, _ in located] == [(3, 5), (8, 16), (17, 5)], r.stderr
+    assert "'rleu'" in located[0][2] and "did you mean 'relu'" in located[0][2]
+    assert "is a ',' missing" in located[1][2]
+    assert "kernel" in located[2][2] or "9" in located[2][2]
+    assert f"{path}: 3 errors" in r.stderr and "Traceback" not in r.stderr
+    j = archdsl("check", "--json", str(path))
+    assert j.returncode == 1
+    assert [(e["line"], e["kind"]) for e in json.loads(j.stdout)["errors"]] == [(3, "name"), (8, "syntax"), (17, "shape")]
+
+
+def test_a_file_with_one_error_reads_as_before(tmp_path):
+    path = tmp_path / "one.arch"
+    path.write_text("network n {\n    input(3, 8, 8)\n    conv(4, 3) cnv\n}\n")
+    r = archdsl("check", str(path))
+    assert r.returncode == 1
+    assert r.stderr.count("error:") == 1 and "errors" not in r.stderr.splitlines()[-1]
+    with_check = None
+    try:
+        check(path)
+    except ArchError as e:
+        with_check = e.format()
+    assert r.stderr.strip() == with_check
+
+
+def test_errors_that_follow_from_another_are_not_reported():
+    text = """\
+network n {
+    input(3, 32, 32)
+    skip = conv(16, 3 padding=1);
+    conv(16, 3, padding=1)
+    add(@skip, @in)
+    conv(8, 3, stride=2) bogus
+    conv(8, 99)
+    flatten linear(10)
+}
+"""
+    found = diagnose(text, "n.arch")
+    # the assignment's syntax error, and the unknown layer; not "@skip is undefined" (its definition was dropped),
+    # not the kernel of 99 (its input shape is unknown once `bogus` stands in as an identity)
+    assert [(e.kind, e.span.line) for e in found.errors] == [("syntax", 3), ("name", 6)], [e.message for e in found.errors]
+
+
+def test_errors_are_capped():
+    body = "\n".join(f"    cnv{i}(8, 3)" for i in range(MAX_ERRORS + 5))
+    found = diagnose(f"network n {{\n    input(3, 8, 8)\n{body}\n}}\n", "many.arch")
+    assert len(found.errors) == MAX_ERRORS and found.more
+    assert [e.span.line for e in found.errors] == list(range(3, 3 + MAX_ERRORS))
+
+
+def test_the_shapes_before_an_error_are_kept():
+    found = diagnose("network n {\n    input(3, 8, 8)\n    conv(4, 3) relu\n    cnv(8, 3)\n    conv(8, 3)\n}\n", "s.arch")
+    [net] = found.networks
+    shown = {net.graph.nodes[n]["path"] for n in net.graph if n not in net.hidden and "info" in net.graph.nodes[n]}
+    assert {"conv1", "relu1"} <= shown and "conv2" not in shown
+
+
+def test_every_zoo_file_still_checks_clean():
+    root = Path(__file__).resolve().parents[1] / "archs"
+    for path in sorted(root.glob("*.arch"))[:12]:
+        found = diagnose(path.read_text(), str(path))
+        assert not found.errors, (path, [e.message for e in found.errors])
+        assert found.networks[-1].result.params == check(path).params
