@@ -106,8 +106,16 @@ def test_check_settings_names_the_source_and_the_setting():
     ("onnx", ["export", NET, "-o", "{tmp}/m.onnx"], "export"),
     ("ray", ["search", str(ROOT / "archs" / "spaces" / "digits_cnn.arch"), "--samples", "1", "--out", "{tmp}/s"],
      "search"),
+    ("yaml", ["search", str(ROOT / "archs" / "spaces" / "digits_cnn.arch"), "--samples", "1", "--out", "{tmp}/s"],
+     "search"),
+    ("pygls", ["lsp"], "lsp"),
+    ("yaml", ["report", "{tmp}/run"], "report"),  # PyYAML is in both extras: report names its own
 ])
 def test_a_missing_extra_names_the_pip_install_to_run(tmp_path, module, argv, extra):
+    if "report" in argv:
+        from report_rundir import make_run_dir
+
+        make_run_dir(tmp_path / "run", trials=2)
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     # None in sys.modules makes `import module` fail exactly as if it were not installed.
     code = (f"import sys; sys.modules[{module!r}] = None; from archdsl.cli import main; "
@@ -145,6 +153,7 @@ def test_every_mapped_module_belongs_to_the_extra_it_names():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     # import name -> distribution; pyarrow and pandas come with ray[tune]
     dist = {"sklearn": "scikit-learn", "PIL": "pillow", "yaml": "pyyaml", "pyarrow": "ray", "pandas": "ray"}
-    for module, extra in EXTRA_OF.items():
-        names = {re.split(r"[\[<>=!~ ]", req)[0].lower() for req in extras[extra]}
-        assert dist.get(module, module).lower() in names, (module, extra)
+    for module, named in EXTRA_OF.items():
+        for extra in named:
+            names = {re.split(r"[\[<>=!~ ]", req)[0].lower() for req in extras[extra]}
+            assert dist.get(module, module).lower() in names, (module, extra)

@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as e:
-        hint = missing_extra(e)
+        hint = missing_extra(e, args.command)
         if hint is None:
             raise
         print(f"{prog}: error: {hint}", file=sys.stderr)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -17,10 +15,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    try:
-        from ..lsp.server import serve
-    except ImportError as e:
-        print(f"archdsl lsp needs pygls: pip install 'archdsl[lsp]' ({e})", file=sys.stderr)
-        return 1
+    from ..lsp.server import serve  # without pygls: main names the `lsp` extra, exit 2
+
     serve()
     return 0
