@@ -155,12 +155,23 @@ def test_cli_syntax_error_is_printed_like_check(tmp_path, capsys):
     assert not (tmp_path / "n.dot").exists()
 
 
-def test_missing_graphviz_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+def test_missing_graphviz_is_a_usage_error_that_says_how_to_install_it(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` here
-    assert main(["graph", str(ARCHS / "resnet18.arch"), "-o", str(tmp_path / "r.svg")]) == 1
+    assert main(["graph", str(ARCHS / "resnet18.arch"), "-o", str(tmp_path / "r.svg")]) == 2
     err = capsys.readouterr().err
-    assert "apt-get install graphviz" in err and "brew install graphviz" in err
+    assert err.startswith("archdsl graph: error: drawing SVG needs Graphviz") and len(err.splitlines()) == 1
+    assert "apt-get install graphviz" in err and "brew install graphviz" in err and "-o " in err
     assert not (tmp_path / "r.svg").exists()
+
+
+def test_an_output_that_would_be_overwritten_is_a_usage_error(tmp_path, capsys):
+    out = tmp_path / "r.dot"
+    out.write_text("mine")
+    assert main(["graph", str(ARCHS / "resnet18.arch"), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"archdsl graph: error: {out} exists; pass --force to overwrite it\n" and out.read_text() == "mine"
+    assert main(["graph", str(ARCHS / "resnet18.arch"), "-o", str(out), "--force"]) == 0
+    assert out.read_text().startswith('digraph "resnet18"')
 
 
 def test_dot_file_output_needs_no_graphviz(tmp_path, monkeypatch):

@@ -6,7 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..values import UsageError
 from . import shape_arg, value_arg
+
+DOT_SUFFIXES = (".dot", ".gv", "")  # written as DOT text: no Graphviz needed
 
 
 def _depth(text: str) -> int:
@@ -49,26 +52,29 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..viz import GraphvizMissing, draw_source, render, to_dot
-    from ..viz.render import GraphvizFailed
+    from ..viz import draw_source, render, to_dot
+    from ..viz.render import GraphvizFailed, dot_program
 
     out = Path(args.output) if args.output else None
-    if out is not None:
+    if out is not None:  # usage errors (exit 2), before any work
         problem = _unwritable(out, args.force)
         if problem:
-            print(f"error: {problem}", file=sys.stderr)
-            return 1
+            raise UsageError(problem)
+        if out.suffix.lower() not in DOT_SUFFIXES and dot_program() is None:
+            raise UsageError(f"drawing {out.suffix.lstrip('.').upper()} needs Graphviz's `dot`, which is not "
+                             "installed (apt-get install graphviz, brew install graphviz or conda install -c "
+                             f"conda-forge graphviz); or write DOT text with -o {out.with_suffix('.dot')}")
     drawing = draw_source(Path(args.file), input=args.input, arguments=dict(args.arg))
     text = to_dot(drawing.graph, collapse=args.collapse or None, error=drawing.error)
     if out is None:
         sys.stdout.write(text)
     else:
         try:
-            if out.suffix.lower() in (".dot", ".gv", ""):
+            if out.suffix.lower() in DOT_SUFFIXES:
                 out.write_text(text)
             else:
                 render(text, out)
-        except (GraphvizMissing, GraphvizFailed) as e:
+        except GraphvizFailed as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
         except OSError as e:
