@@ -379,3 +379,12 @@ def test_an_s3_storage_is_read_when_named_and_only_then(tmp_path, monkeypatch):
         assert len(r.trials) == 3 and all(len(t.epochs) == 3 for t in r.trials) and not r.notes
     finally:
         server.stop()
+
+
+def test_paths_that_cannot_be_used_are_one_line_errors(tmp_path, capsys):
+    run = make_run_dir(tmp_path / "run", trials=2)
+    (tmp_path / "file").write_text("x")
+    assert main(["report", str(tmp_path / "file")]) == 1
+    assert main(["report", str(run), "-o", str(tmp_path / "file" / "r.html")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "is a file, not a directory" in err[0] and "cannot write the report" in err[1], err

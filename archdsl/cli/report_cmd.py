@@ -41,6 +41,7 @@ def _seconds(text: str) -> int:
 
 
 def run(args) -> int:
+    from ..dsl.errors import ArchFileError
     from ..report import NoSearchYet, load_run, write_report
 
     out = Path(args.output) if args.output else Path(args.run_dir) / "report.html"
@@ -57,7 +58,10 @@ def run(args) -> int:
                 waiting = True
             time.sleep(args.watch)
             continue
-        page, pngs = write_report(r, out, args.plots, refresh=args.watch)
+        try:
+            page, pngs = write_report(r, out, args.plots, refresh=args.watch)
+        except OSError as e:
+            raise ArchFileError(f"cannot write the report to {e.filename or out}: {e.strerror or e}") from None
         state = "finished" if r.finished else "running"
         plots = f"; plots: {pngs[0].parent}" if pngs else "; no plots yet"
         print(f"report: {page} ({len(r.trials)} trials, {state}){plots}", flush=True)

@@ -58,7 +58,12 @@ class LocalTree:
 
     def _walk(self, dirs: list[str], rel: str) -> int | None:
         """A descriptor of the directory `dirs` below the root (None: it does not exist)."""
-        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as e:
+            if e.errno == errno.ENOENT:
+                return None
+            raise Refused(str(self.root), str(e.strerror or e)) from None
         try:
             for name in dirs:
                 nxt = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
@@ -81,10 +86,7 @@ class LocalTree:
         """The file's bytes, None when it does not exist; `Refused` for anything but a regular file in cap."""
         cap = cap_of(rel) if cap is None else cap
         *dirs, name = self._full(rel)
-        try:
-            dfd = self._walk(dirs, rel)
-        except FileNotFoundError:
-            return None
+        dfd = self._walk(dirs, rel)
         if dfd is None:
             return None
         try:
@@ -116,7 +118,7 @@ class LocalTree:
         """The names in directory `rel` (empty when it does not exist)."""
         try:
             fd = self._walk(self._full(rel), rel)
-        except FileNotFoundError:
+        except Refused:
             return []
         if fd is None:
             return []

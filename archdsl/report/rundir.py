@@ -227,6 +227,8 @@ def load_run(path: str | Path, storage: str | None = None, storage_endpoint: str
     """Everything the report shows about the search in `path`; `NoSearchYet` if it holds none (yet). Only
     `path` and the `storage` given here are read; what cannot be read is a note in `Run.notes`."""
     run = Path(path)
+    if run.exists() and not run.is_dir():
+        raise ArchFileError(f"{run} is a file, not a directory (expected the --out directory of `archdsl search`)")
     if not run.is_dir():
         raise NoSearchYet(f"{run} is not a directory (expected the --out directory of `archdsl search`)")
     notes = Notes()
