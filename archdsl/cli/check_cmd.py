@@ -73,8 +73,7 @@ def render(result, layers: bool = True) -> str:
         f" input {fmt(result.input_shape)} -> output {fmt(result.output_shape)}"
     )
     if result.decisions:
-        lines.append(f"search space: {len(result.decisions)} decision{'s' * (len(result.decisions) != 1)}, {result.space_size:,} architectures"
-                     " (the figures above are for its first member)")
+        lines.append(f"search space: {result.space_line()} (the figures above are for its first member)")
         for d in result.decisions:
             lines.append(f"  {d.key}: " + " | ".join(d.options))
     return "\n".join(lines)

@@ -17,6 +17,7 @@ from .errors import ArchError, ArchNameError, ArchSyntaxError, ArchWarning
 from .expr import Sequence
 from .functions import FUNCTIONS
 from .lint import lint
+from .members import MemberCount, count_members
 from .ops import layer_names
 from .ops.suggest import unknown_layer
 from .parser import parse, parse_file
@@ -49,10 +50,25 @@ class CheckResult:
     layers: tuple[Layer, ...]
     decisions: tuple[Decision, ...] = ()  # non-empty for a search space; the graph is its first member
     warnings: tuple[ArchWarning, ...] = ()  # legal but probably unmeant (dsl/lint.py), with their locations
+    members: MemberCount | None = None  # a space's distinct members (dsl/members.py); None for a network
 
     @property
     def space_size(self) -> int:
+        """Assignments of the decisions: the product of their sizes (`members.count` counts distinct members)."""
         return space_size(list(self.decisions))
+
+    def space_line(self) -> str:
+        """`N decisions, M architectures`, saying when M counts distinct members or is an upper bound."""
+        n = len(self.decisions)
+        head = f"{n} decision{'s' * (n != 1)}, "
+        m = self.members
+        if m is None or (m.exact and m.count == self.space_size):
+            return head + f"{self.space_size:,} architectures"
+        if not m.exact:
+            return head + (f"at most {m.count:,} architectures (an upper bound: where a decision sits under a "
+                           "condition the count could not follow, it counts all its options)")
+        return head + (f"{m.count:,} distinct architectures ({self.space_size:,} assignments: a decision that a "
+                       "false condition or an unchosen option hides does not multiply the count)")
 
     def _repr_html_(self) -> str:  # Jupyter shows the per-layer table and totals
         from .display import check_html
@@ -77,6 +93,8 @@ class CheckResult:
         if self.decisions:
             out["space"] = {
                 "size": self.space_size,
+                "distinct": self.members.count if self.members else self.space_size,
+                "distinct_exact": self.members.exact if self.members else True,
                 "decisions": [{"name": d.key, "kind": d.kind, "options": list(d.options)} for d in self.decisions],
             }
         return out
@@ -230,4 +248,5 @@ def _check(source, input, arguments, network) -> CheckResult:
         layers=layers,
         decisions=ds,
         warnings=lint(g),
+        members=count_members(module, arguments, network) if ds else None,
     )

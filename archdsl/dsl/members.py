@@ -1,0 +1,347 @@
+"""How many distinct members a search space has: decisions that no member can see do not multiply the count.
+
+`decisions(module)` lists every `choice` written; their product counts assignments. Two assignments are the
+same member when they differ only in decisions the member never reaches: a choice under an `if` whose condition
+is false, inside an option that was not chosen, passed to a block parameter that only such a place reads, or in
+a block that is never called. This walk follows the network as the elaborator would (block parameters bound
+lazily, so a choice counts where its value is *used*), notes each use of a decision with the guards it sits under
+(`choice D` option i; an `if` whose condition reads decisions), and counts per group of decisions that guard one
+another: the sum, over the guarding decisions' options, of the product of the sizes of the decisions reached.
+A repeat whose count is a choice guards its body by `count >= 1`. Where it cannot follow exactly (a condition it
+cannot evaluate, more than 32 copies of a repeat whose index matters, a choice given to an options list, a group
+too large to enumerate) it counts every option there, or every assignment, and says the result is an upper bound.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from . import ast
+from .choices import Decision, choice_keys, choice_nodes, decisions, expand
+from .errors import ArchError
+from .expr import evaluate
+
+ENUMERATION_LIMIT = 100_000  # assignments of one group's guarding decisions tried before giving an upper bound
+_MAX_DEPTH = 64  # block calls followed
+
+
+@dataclass(frozen=True)
+class MemberCount:
+    count: int  # distinct members (an upper bound unless `exact`)
+    exact: bool
+    assignments: int  # the product of the decisions' sizes
+
+
+class _Unknown(Exception):  # noqa: N818 - a choice met where no decision is fixed
+    pass
+
+
+class _Scope:
+    """Names visible in one body: name -> ("expr", expr, scope) | ("value", v) | ("seq", SeqValue, scope) | ("tensor",)."""
+
+    def __init__(self, bindings: dict):
+        self.bindings = bindings
+
+
+class _View(Mapping):
+    """A scope's values under one assignment, evaluated on first read."""
+
+    def __init__(self, scope: _Scope, ctx: _Ctx):
+        self.scope, self.ctx = scope, ctx
+
+    def __getitem__(self, name):
+        return self.ctx.value(self.scope, name)
+
+    def __iter__(self):
+        return iter(self.scope.bindings)
+
+    def __len__(self):
+        return len(self.scope.bindings)
+
+    def __contains__(self, name):
+        return name in self.scope.bindings
+
+
+class _Ctx:
+    def __init__(self, keys: dict[int, str], assignment: Mapping[str, int] | None):
+        self.keys, self.assignment, self.memo = keys, assignment, {}
+
+    def choose(self, c: ast.ValueChoice) -> int:
+        key = self.keys.get(id(c))
+        if self.assignment is None or key not in self.assignment:
+            raise _Unknown(key)
+        return self.assignment[key]
+
+    def value(self, scope: _Scope, name: str):
+        entry = scope.bindings[name]
+        if entry[0] == "value":
+            return entry[1]
+        if entry[0] != "expr":
+            return entry  # a sequence or a tensor: no number (a condition on it fails, as in check)
+        k = (scope, name)
+        if k not in self.memo:
+            self.memo[k] = evaluate(entry[1], _View(entry[2], self), (), self.choose)
+        return self.memo[k]
+
+    def eval(self, expr, scope: _Scope):
+        return evaluate(expr, _View(scope, self), (), self.choose)
+
+
+def count_members(module: ast.Module, arguments: Mapping | None = None, network: str | None = None) -> MemberCount:
+    """The number of distinct members of the space `module` (see the module docstring)."""
+    from .elaborate import pick_network
+
+    ds = decisions(module)
+    total = math.prod(d.size for d in ds)
+    if not ds:
+        return MemberCount(1, True, 1)
+    walk = _Walk(module, ds)
+    try:
+        net = pick_network(module, network)
+        walk.network(net, dict(arguments or {}))
+    except (ArchError, _Unknown, RecursionError, TypeError, ValueError, KeyError):
+        return MemberCount(total, False, total)
+    count, exact = walk.count()
+    return MemberCount(min(count, total), exact and count <= total, total)
+
+
+class _Walk:
+    def __init__(self, module: ast.Module, ds: list[Decision]):
+        nodes = choice_nodes(module)
+        self.module = module
+        self.keys = {id(c): k for c, k in zip(nodes, choice_keys(nodes))}
+        self.size = {d.key: d.size for d in ds}
+        self.blocks = {d.name: d for d in module.definitions if d.kind == "block"}
+        self.uses: list[tuple[str, tuple]] = []  # (decision, guards) for every use
+        self.lost = False  # a use the walk could not follow: then only the product is a safe upper bound
+        self.none = _Ctx(self.keys, None)
+        self.depth = 0
+
+    # --- the walk ---------------------------------------------------------------------------------
+
+    def network(self, net: ast.Definition, arguments: dict) -> None:
+        scope = _Scope({})
+        for p in net.params:
+            if p.name in arguments:
+                scope.bindings[p.name] = ("value", arguments[p.name])
+            elif isinstance(p.default, ast.SeqValue):
+                scope.bindings[p.name] = ("seq", p.default, scope)
+            elif p.default is not None:
+                scope.bindings[p.name] = ("expr", p.default, scope)
+        self.seq(net.body, scope, ())
+
+    def seq(self, seq: ast.Seq, scope: _Scope, guards: tuple) -> None:
+        for item in seq.items:
+            self.item(item, scope, guards)
+
+    def item(self, item, scope: _Scope, guards: tuple) -> None:
+        if isinstance(item, ast.Call):
+            self.call(item, scope, guards)
+        elif isinstance(item, ast.Residual):
+            self.seq(item.body, scope, guards)
+            if item.shortcut is not None:
+                self.seq(item.shortcut, scope, guards)
+        elif isinstance(item, ast.Merge):
+            for b in item.branches:
+                self.seq(b, scope, guards)
+        elif isinstance(item, (ast.Group, ast.Assign)):
+            self.seq(item.body, scope, guards)
+        elif isinstance(item, ast.Repeat):
+            self.repeat(item, scope, guards)
+        elif isinstance(item, (ast.SeqChoice, ast.OptionsChoice)):
+            key = self.keys[id(item)]
+            self.uses.append((key, guards))
+            alternatives = expand(self.module, item) if isinstance(item, ast.OptionsChoice) else item.alternatives
+            if isinstance(item, ast.OptionsChoice) and any(self.deps(a.value, scope, strict=False) is None
+                                                           for a in item.args):
+                self.lost = True  # a choice given to an options list: its copies are not the written node
+            for i, alt in enumerate(alternatives):
+                self.seq(alt, scope, guards + (("option", key, i),))
+        elif isinstance(item, ast.If):
+            self.branch(item, scope, guards)
+        elif not isinstance(item, (ast.Ref, ast.MergeRefs)):
+            self.lost = True
+
+    def branch(self, item: ast.If, scope: _Scope, guards: tuple) -> None:
+        try:
+            cond = self.none.eval(item.cond, scope)
+        except _Unknown:
+            keys = self.use(item.cond, scope, guards)
+            guard = ("if", item.cond, scope, frozenset(keys))
+            self.seq(item.then, scope, guards + (guard + (True,),))
+            if item.orelse is not None:
+                self.seq(item.orelse, scope, guards + (guard + (False,),))
+            return
+        chosen = item.then if cond is True else item.orelse
+        if chosen is not None:
+            self.seq(chosen, scope, guards)
+
+    def repeat(self, item: ast.Repeat, scope: _Scope, guards: tuple) -> None:
+        try:
+            n = self.none.eval(item.count, scope)
+        except _Unknown:  # a count that is a choice: its body is reached when the count is at least 1
+            keys = self.use(item.count, scope, guards)
+            guards = guards + (("if", ast.BinOp(">=", item.count, ast.Number(1)), scope, frozenset(keys), True),)
+            n = 1
+        if item.index is None:
+            self.seq(ast.Seq((item.body,)), scope, guards)
+            return
+        if not isinstance(n, int) or n > 32:
+            self.lost, n = True, 1
+        for i in range(n):  # each copy sees its own index (an `if i == 0` takes other branches)
+            inner = _Scope(dict(scope.bindings))
+            inner.bindings[item.index] = ("value", i)
+            self.seq(ast.Seq((item.body,)), inner, guards)
+
+    def call(self, call: ast.Call, scope: _Scope, guards: tuple) -> None:
+        entry = scope.bindings.get(call.name)
+        if entry is not None and entry[0] == "seq":  # a sequence parameter spliced here
+            self.seq(entry[1].body, entry[2], guards)
+            return
+        if entry is not None and entry[0] == "expr" and isinstance(entry[1], (ast.Name, ast.Func)):
+            name = entry[1].id if isinstance(entry[1], ast.Name) else entry[1].name
+            if name in self.blocks:  # `act=hardswish`, `se=squeeze_excite(c, 4)`: a one-call sequence
+                args = entry[1].args if isinstance(entry[1], ast.Func) else ()
+                self.call(ast.Call(name, args, call.span), entry[2], guards)
+            return
+        block = self.blocks.get(call.name)
+        if block is None:  # a layer: each argument is used here
+            for a in call.args:
+                if not isinstance(a.value, (ast.Ref, ast.SeqValue)):
+                    self.use(a.value, scope, guards)
+            return
+        self.depth += 1
+        if self.depth > _MAX_DEPTH:
+            raise RecursionError
+        inner = _Scope({})
+        names = [p.name for p in block.params]
+        given = {}
+        for i, a in enumerate(call.args):
+            name = a.name if a.name is not None else (names[i] if i < len(names) else None)
+            if name is not None:
+                given[name] = a.value
+        for p in block.params:
+            v = given.get(p.name, p.default)
+            if p.tensor or isinstance(v, ast.Ref):
+                inner.bindings[p.name] = ("tensor",)
+            elif isinstance(v, ast.SeqValue):
+                inner.bindings[p.name] = ("seq", v, scope if p.name in given else inner)
+            elif v is not None:  # bound lazily: a choice counts where the block uses it
+                inner.bindings[p.name] = ("expr", v, scope if p.name in given else inner)
+        self.seq(block.body, inner, guards)
+        self.depth -= 1
+
+    # --- decisions an expression reads --------------------------------------------------------------
+
+    def use(self, expr, scope: _Scope, guards: tuple) -> set[str]:
+        keys = self.deps(expr, scope)
+        for k in keys:
+            self.uses.append((k, guards))
+        return keys
+
+    def deps(self, expr, scope: _Scope, strict: bool = True, seen=None):
+        """The decisions `expr` may read, through the parameters it names (None: a choice the walk cannot name)."""
+        seen = set() if seen is None else seen
+        out: set[str] = set()
+        todo = [(expr, scope)]
+        while todo:
+            e, s = todo.pop()
+            if isinstance(e, ast.ValueChoice):
+                key = self.keys.get(id(e))
+                if key is None:
+                    if not strict:
+                        return None
+                    self.lost = True
+                else:
+                    out.add(key)
+                todo += [(o, s) for o in e.options]
+            elif isinstance(e, ast.Name):
+                entry = s.bindings.get(e.id)
+                if entry is not None and entry[0] == "expr" and (id(s), e.id) not in seen:
+                    seen.add((id(s), e.id))
+                    todo.append((entry[1], entry[2]))
+            elif isinstance(e, tuple):
+                todo += [(x, s) for x in e]
+            elif isinstance(e, (ast.BinOp,)):
+                todo += [(e.left, s), (e.right, s)]
+            elif isinstance(e, (ast.Neg, ast.Not)):
+                todo.append((e.operand, s))
+            elif isinstance(e, ast.IfExpr):
+                todo += [(e.cond, s), (e.then, s), (e.orelse, s)]
+            elif isinstance(e, ast.TupleExpr):
+                todo += [(x, s) for x in e.items]
+            elif isinstance(e, ast.Func):
+                todo += [(a.value, s) for a in e.args]
+        return out
+
+    # --- counting -------------------------------------------------------------------------------------
+
+    def count(self) -> tuple[int, bool]:
+        if self.lost:
+            return math.prod(self.size.values()), False
+        parent: dict[str, str] = {}
+
+        def find(k):
+            while parent.setdefault(k, k) != k:
+                k = parent[k]
+            return k
+
+        def guard_keys(g) -> set[str]:
+            return {g[1]} if g[0] == "option" else set(g[3])
+
+        for key, guards in self.uses:
+            for g in guards:
+                for k in guard_keys(g):
+                    parent[find(k)] = find(key)
+        groups: dict[str, list] = {}
+        for key, guards in self.uses:
+            groups.setdefault(find(key), []).append((key, guards))
+        total, exact = 1, True
+        for uses in groups.values():
+            n, ok = self._group(uses, guard_keys)
+            total *= n
+            exact = exact and ok
+        return total, exact
+
+    def _group(self, uses: list, guard_keys) -> tuple[int, bool]:
+        keys = {k for k, _ in uses}
+        guarding = sorted({k for _, gs in uses for g in gs for k in guard_keys(g)})
+        if not guarding:
+            return math.prod(self.size[k] for k in keys), True
+        combos = math.prod(self.size[k] for k in guarding)
+        if combos > ENUMERATION_LIMIT:
+            return math.prod(self.size[k] for k in keys), False
+        free = sorted(keys - set(guarding))
+        seen: dict[tuple, int] = {}
+        exact = True
+        for flat in range(combos):
+            a, rest = {}, flat
+            for k in guarding:
+                rest, a[k] = divmod(rest, self.size[k])
+            ctx = _Ctx(self.keys, a)
+            reached = set()
+            for key, guards in uses:
+                if key not in reached:
+                    ok, sure = self._holds(guards, a, ctx)
+                    exact = exact and sure
+                    if ok:
+                        reached.add(key)
+            sig = tuple((k, a[k]) for k in guarding if k in reached)
+            seen[sig] = math.prod(self.size[k] for k in free if k in reached)
+        return sum(seen.values()), exact
+
+    def _holds(self, guards: tuple, a: dict, ctx: _Ctx) -> tuple[bool, bool]:
+        for g in guards:
+            if g[0] == "option":
+                if a[g[1]] != g[2]:
+                    return False, True
+                continue
+            _, cond, scope, _, truth = g
+            try:
+                if (ctx.eval(cond, scope) is True) != truth:
+                    return False, True
+            except (ArchError, _Unknown, TypeError, ValueError):
+                return True, False  # count it: an upper bound
+        return True, True
