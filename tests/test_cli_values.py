@@ -157,3 +157,22 @@ def test_every_mapped_module_belongs_to_the_extra_it_names():
         for extra in named:
             names = {re.split(r"[\[<>=!~ ]", req)[0].lower() for req in extras[extra]}
             assert dist.get(module, module).lower() in names, (module, extra)
+
+
+@pytest.mark.parametrize("command", [["check"], ["check", "--json"], ["graph"], ["summary"],
+                                     ["train", "--epochs", "1", "--out", "{tmp}/t"]])
+def test_an_arg_the_network_does_not_have_is_a_usage_error(tmp_path, capsys, command):
+    argv = [command[0], str(ROOT / "archs" / "resnet18.arch"), *command[1:], "--arg", "clases=10"]
+    assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"archdsl {command[0]}: error: --arg clases=10: network 'resnet18' has no parameter 'clases'; "
+                   "did you mean 'classes'?\n")
+
+
+def test_the_same_mistake_written_in_the_file_stays_a_located_error(tmp_path, capsys):
+    f = tmp_path / "n.arch"
+    f.write_text("block b(w) { conv(w, 3) }\nnetwork n { input(3, 8, 8) b(clases=10) }\n")
+    assert main(["check", str(f), "--arg", "x=1"]) == 2  # --arg x: n has no parameter x
+    capsys.readouterr()
+    assert main(["check", str(f)]) == 1
+    assert f"{f}:2:" in capsys.readouterr().err

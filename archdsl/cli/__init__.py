@@ -55,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except ArchError as e:
+        usage = flag_error(e, args)
+        if usage is not None:
+            print(f"{prog}: error: {usage}", file=sys.stderr)
+            return 2
         print(e.format(), file=sys.stderr)
         return 1
     except UsageError as e:
@@ -71,6 +75,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+def flag_error(e: ArchError, args) -> str | None:
+    """The usage error (exit 2) an ArchError stands for when a flag caused it: `--arg clases=10` names a
+    parameter the network does not have. None for a mistake in the file."""
+    given = dict(getattr(args, "arg", None) or [])
+    name = getattr(e, "parameter", None)
+    if name is None or name not in given:
+        return None
+    return f"--arg {name}={given[name]}: {e.message}"
 
 
 def shape_arg(text: str) -> tuple[int, ...]:

@@ -6,7 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from . import shape_arg, value_arg
+from ..values import UsageError
+from . import flag_error, shape_arg, value_arg
 
 
 def register(sub) -> None:
@@ -32,6 +33,10 @@ def run(args) -> int:
             errors, more = found.errors, found.more
         except ArchError as e:
             errors, more = [e], False
+        for e in errors:
+            usage = flag_error(e, args)
+            if usage is not None:
+                raise UsageError(usage)
         if errors:  # every independent error of the file, in file order
             failed += 1
             if args.json:

@@ -191,9 +191,9 @@ class Elaborator:
         names = [p.name for p in net.params]
         for k in arguments:
             if k not in names:
-                raise ArchNameError(
-                    f"network '{net.name}' has no parameter '{k}'" + did_you_mean(k, names), net.span
-                )
+                err = ArchNameError(f"network '{net.name}' has no parameter '{k}'" + did_you_mean(k, names), net.span)
+                err.parameter = k  # a value given from outside the file: the CLI's --arg makes it a usage error
+                raise err
         values: dict[str, Value] = {}
         for p in net.params:
             if p.tensor:

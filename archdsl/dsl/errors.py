@@ -94,7 +94,10 @@ class ArchSyntaxError(ArchError):
 
 
 class ArchNameError(ArchError):
-    """Unknown layer, block, parameter, keyword or tensor name."""
+    """Unknown layer, block, parameter, keyword or tensor name. `parameter`: a value was given (an argument of
+    `check`, `--arg`) for a parameter the network does not have."""
+
+    parameter: str | None = None
 
     kind = "name"
 
