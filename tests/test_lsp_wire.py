@@ -125,3 +125,26 @@ def test_the_server_exits_when_its_input_ends():
     s.send(b"Content-Length: 50\r\n\r\n{")  # cut off inside a body
     s.proc.stdin.close()
     assert s.proc.wait(timeout=20) is not None
+
+
+def test_hostile_notifications_leave_the_server_serving(server: RawServer):
+    other = URI.replace("wire.arch", "other.arch")
+    bad_range = {"start": {"line": 999, "character": 999}, "end": {"line": 0, "character": 0}}
+    for method, params in [
+        ("textDocument/didChange", {"textDocument": {"uri": other, "version": 2}, "contentChanges": [{"text": "x"}]}),
+        ("textDocument/didChange", {"textDocument": {"uri": URI, "version": 2},
+                                    "contentChanges": [{"range": bad_range, "text": "zz"}]}),
+        ("textDocument/didChange", {"textDocument": {"uri": URI, "version": -5}, "contentChanges": "nope"}),
+        ("textDocument/didOpen", {"textDocument": {"uri": other, "languageId": "archdsl", "version": 1, "text": 5}}),
+        ("textDocument/didClose", {"textDocument": {"uri": "file:///never/opened.arch"}}),
+        ("$/cancelRequest", {"id": {"nested": True}}),
+        ("$/setTrace", None),
+        ("workspace/didChangeConfiguration", [1, 2]),
+    ]:
+        server.notify(method, params)
+    # the document is whatever the edits left, and the server still answers about it
+    server.send(frame({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+        "textDocument": {"uri": URI, "version": 9}, "contentChanges": [{"text": TEXT}]}}))
+    server.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"].get("version") == 9)
+    _alive(server)
+    assert server.proc.poll() is None

@@ -284,6 +284,7 @@ class _Quiet(logging.Filter):
 def serve() -> None:
     """Run over stdio until the input ends or the client sends `exit`."""
     logging.getLogger("pygls.protocol.json_rpc").addFilter(_Quiet())
+    analyse("network n { input(1) }")  # builds the parser here, not in a check thread that may be interrupted
     server.protocol.set_writer(StdoutWriter(sys.stdout.buffer))
     code = 0
     try:
