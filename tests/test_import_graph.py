@@ -20,7 +20,7 @@ FLOORS = [
     ("archdsl.dsl", "archdsl.values"),
     ("archdsl", "archdsl.viz", "archdsl.runtime", "archdsl.highlight"),
     ("archdsl.search", "archdsl.lsp", "archdsl.notebook"),
-    ("archdsl.report",),
+    ("archdsl.report", "archdsl.oneshot"),
     ("archdsl.cli",),
     ("archdsl.fuzz", "archdsl.__main__", "bench"),
 ]
