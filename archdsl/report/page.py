@@ -68,8 +68,9 @@ def _figures(run: Run, plots: Path) -> tuple[list[Html], list[Path]]:
                                      type(e).__name__, str(e)[:200]))
             continue
         if data is None:
-            sections.append(head + h('<figure id="{}"><p class="waiting">Nothing to draw yet: {}.</p></figure>',
-                                     key, waits_for))
+            why = f"Nothing to draw: {waits_for.removesuffix(' yet')}" if run.finished else \
+                f"Nothing to draw yet: {waits_for}"
+            sections.append(head + h('<figure id="{}"><p class="waiting">{}.</p></figure>', key, why))
             continue
         path = plots / f"{key}.png"
         path.write_bytes(data)

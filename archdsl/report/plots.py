@@ -210,5 +210,5 @@ FIGURES = {
                   "no trial has made a choice yet"),
     "curves": ("Learning curves", curves,
                "Validation accuracy and loss per epoch of the best trials (a resumed trial's whole history).",
-               "no trial has finished an epoch yet"),
+               "no per-epoch results of any trial yet"),
 }
