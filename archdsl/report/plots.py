@@ -89,11 +89,16 @@ def best_so_far(run: Run):
         b.scatter(mins, [t.record.val_acc if t.record.val_acc is not None else float("nan") for t in timed], s=14,
                   color=GREY)
         b.step(mins, [v if v is not None else float("nan") for v in best_t], where="post", color=BLUE)
-    b.set(xlabel="wall time (minutes, at each trial's last report)", title="best so far vs wall time")
+        b.set(xlabel="wall time (minutes, at each trial's last report)")
+    else:  # no per-epoch timestamps (e.g. a one-shot search's table only): say so, no empty axes
+        b.axis("off")
+        b.text(0.5, 0.5, "no times recorded for these trials", ha="center", va="center", color=GREY,
+               transform=b.transAxes)
+    b.set(title="best so far vs wall time")
     from matplotlib.ticker import MaxNLocator
 
     a.xaxis.set_major_locator(MaxNLocator(integer=True))
-    for ax in (a, b):
+    for ax in (a, b) if timed else (a,):
         _accuracy_axis(ax)
     _legend_above(fig, [a])
     return fig
