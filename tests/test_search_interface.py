@@ -71,6 +71,10 @@ def test_the_fast_path_overrides_only_the_walkers_declared_hooks():
                 overridden += [f"{cls.__name__}.{m}" for m in vars(cls)
                                if m.startswith("_") and not m.startswith("__") and hasattr(Elaborator, m)]
     assert not overridden, overridden
+    called = [f"{path.name}:{node.lineno} .{node.attr}" for path, tree in _search_modules() for node in ast.walk(tree)
+              if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
+              and hasattr(Elaborator, node.attr)]
+    assert not called, called  # nor calls one of the walker's private methods
     hooks = {"item", "seq", "block", "bind_block", "expand_block", "node", "check_budget", "refuse_unused",
              "resolve_conv_bias"}
     assert hooks <= set(vars(Elaborator)), "the declared hooks are the walker's public methods"
