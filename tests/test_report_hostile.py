@@ -233,7 +233,7 @@ def render_parts(run: Path) -> str:
     for _, draw, _, _ in plots.FIGURES.values():
         fig = draw(r)
         if fig is not None:
-            plots._plt().close(fig)
+            plots.close(fig)
     return "<html><body>" + summary_html(r) + notes_html(r) + leaderboard_html(r) + "</body></html>"
 
 

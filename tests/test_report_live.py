@@ -98,7 +98,7 @@ def test_legends_sit_clear_of_the_data(tmp_path):
             box = leg.get_window_extent(renderer)
             for ax in fig.axes:
                 assert not _overlaps(box, ax.get_window_extent(renderer)), key
-        plots._plt().close(fig)
+        plots.close(fig)
 
 
 def test_the_front_column_names_its_cost(tmp_path):

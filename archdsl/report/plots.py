@@ -30,10 +30,15 @@ def _plt():
 
 
 def png(fig) -> bytes:
+    """The figure as PNG bytes; the figure is closed."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    _plt().close(fig)
+    close(fig)
     return buf.getvalue()
+
+
+def close(fig) -> None:
+    _plt().close(fig)
 
 
 def _human(x: float, _pos=None) -> str:
