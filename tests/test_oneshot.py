@@ -152,7 +152,7 @@ def _config(tmp_path: Path, one_shot: str, **extra) -> dict:
             "storage": {"uri": str(tmp_path / "store"), "endpoint": None}, "resume_from": []}
 
 
-@pytest.mark.parametrize("algorithm", ["spos", "enas"])
+@pytest.mark.parametrize("algorithm", ["spos", "enas", pytest.param("darts", marks=pytest.mark.slow)])
 def test_a_killed_one_shot_search_continues_from_its_last_checkpoint_to_the_same_result(tmp_path, algorithm):
     from archdsl.oneshot.trial import run_search
 
@@ -212,10 +212,47 @@ def test_search_one_shot_writes_what_a_search_writes_and_report_reads_it(tmp_pat
     rows = list(csv.DictReader((out / "trials.csv").open()))
     assert len(rows) >= 4 and all(0 <= float(x["val_acc"]) <= 1 and int(x["params"]) > 0 and int(x["macs"]) > 0
                                   for x in rows)
-    best = out / "best.arch"
-    model = archdsl.compile(best, input=(1, 8, 8))
-    model.load_state_dict(torch.load(out / "best.pt", weights_only=True))
     assert "retrained from scratch for 1 epochs" in r.stdout
+    import json
+
+    retrained = json.loads((out / "retrain.json").read_text())["val_acc"]
+    r = _cli("eval", str(out / "best.arch"), "--weights", str(out / "best.pt"), "--data", "digits")
+    assert r.returncode == 0, r.stderr
+    assert f"val acc {retrained:.4f}" in r.stdout  # best.pt holds the retrained weights
     r = _cli("report", str(out))
     assert r.returncode == 0, r.stderr
     assert (out / "report.html").is_file()
+
+
+def test_darts_mixed_network_with_one_hot_alphas_runs_the_member_it_picks():
+    from archdsl.oneshot.darts import Darts
+    from archdsl.oneshot.train import SupernetConfig, Trainer
+    from archdsl.runtime.datasets import load_dataset
+
+    data = load_dataset("digits")
+    space = Space.load(SMALL.replace("input(3, 8, 8)", "input(1, 8, 8)"))
+    torch.manual_seed(0)
+    net = Supernet(space, tuple(data.input_shape), data.num_classes)
+    darts = Darts(Trainer(net, data, SupernetConfig(batch_size=256)), seed=0)
+    assert set(net.alphas) == {"extra", "a", "b"}
+    darts.train_epoch()  # the weights and alphas move; BatchNorm statistics too
+    x = torch.randn(4, 1, 8, 8)
+    values = {"w": 1, "k": 1, "w2": 0, "d": 1}
+    for picks in ({"extra": 0, "a": 0, "b": 1}, {"extra": 1, "a": 2, "b": 0}, {"extra": 0, "a": 1, "b": 2}):
+        with torch.no_grad():
+            for k, alpha in net.alphas.items():
+                alpha.fill_(-100.0)
+                alpha[picks[k]] = 100.0
+        mixed = darts.mixed(values).eval()
+        member = net.member({**values, **picks}).eval()
+        with torch.no_grad():
+            assert (mixed(x) - member(x)).abs().max().item() <= 1e-5, picks
+
+
+def test_darts_refuses_a_decision_whose_options_differ_in_shape_naming_it():
+    from archdsl.oneshot.darts import refuse_unrelaxable
+
+    with pytest.raises(SpaceRefused) as e:
+        refuse_unrelaxable(Space.load(SPACES / "inception_cell.arch"))
+    assert "'b2'" in str(e.value) and "\n" not in str(e.value)
+    refuse_unrelaxable(Space.load(SPACES / "nb201.arch"))  # every option keeps the shape: accepted

@@ -28,14 +28,16 @@ def _at(span) -> str:
     return f"{span.line}:{span.column}" if span is not None else "?"
 
 
-def places(g: nx.DiGraph, nodes=None) -> dict[str, str]:
-    """Node path -> its place, for `nodes` (default: every layer but the input)."""
+def places(g: nx.DiGraph, nodes=None, transparent=frozenset()) -> dict[str, str]:
+    """Node path -> its place, for `nodes` (default: every layer but the input). A merge written at a span in
+    `transparent` (a choice that DARTS turned into a weighted sum of its options) and its branches add
+    nothing to the places inside them: an option's layers have the place they have in a member."""
     wanted = [n for n in g if n != g.graph.get("input")] if nodes is None else list(nodes)
     scopes: dict[str, tuple[str, str]] = {}  # scope prefix -> (parent prefix, descriptor without copy number)
     for n in g:  # every layer's scopes, so copy numbers count copies that hold no weights too
         if n == g.graph.get("input"):
             continue
-        _describe_scopes(g, n, scopes)
+        _describe_scopes(g, n, scopes, transparent)
     # Copy number of a scope: its rank among the scopes of the same parent with the same descriptor.
     siblings: dict[tuple[str, str], list[str]] = {}
     for prefix, key in scopes.items():
@@ -49,7 +51,7 @@ def places(g: nx.DiGraph, nodes=None) -> dict[str, str]:
     def key_of(prefix: str) -> str:
         if prefix not in scope_key:
             parent, desc = scopes[prefix]
-            scope_key[prefix] = f"{key_of(parent)}{desc}#{rank[prefix]}/"
+            scope_key[prefix] = key_of(parent) if desc == "" else f"{key_of(parent)}{desc}#{rank[prefix]}/"
         return scope_key[prefix]
 
     leaves: dict[tuple[str, str], list[str]] = {}
@@ -64,7 +66,7 @@ def places(g: nx.DiGraph, nodes=None) -> dict[str, str]:
     return out
 
 
-def _describe_scopes(g: nx.DiGraph, n: str, scopes: dict) -> None:
+def _describe_scopes(g: nx.DiGraph, n: str, scopes: dict, transparent) -> None:
     segments = n.split(".")[:-1]
     frames = g.nodes[n]["trace"]
     calls = 0  # block-call scopes passed so far: the next one is frames[calls]
@@ -72,7 +74,9 @@ def _describe_scopes(g: nx.DiGraph, n: str, scopes: dict) -> None:
     for seg in segments:
         here = f"{prefix}.{seg}" if prefix else seg
         if here not in scopes:
-            scopes[here] = (prefix, _descriptor(g, prefix, seg, here, frames, calls))
+            hidden = (here in g and g.nodes[here]["span"] in transparent) or \
+                (prefix in g and g.nodes[prefix]["span"] in transparent and _BRANCH.fullmatch(seg))
+            scopes[here] = (prefix, "" if hidden else _descriptor(g, prefix, seg, here, frames, calls))
         if scopes[here][1].startswith("call:"):
             calls += 1
         prefix = here

@@ -12,7 +12,6 @@ scratch by the ordinary training loop for `--retrain` epochs (default: the searc
 
 from __future__ import annotations
 
-import io
 import json
 import tempfile
 from dataclasses import asdict
@@ -108,7 +107,7 @@ def _preflight(settings: SearchSettings, space_text: str) -> None:
     if settings.one_shot == "darts":
         from .darts import refuse_unrelaxable
 
-        refuse_unrelaxable(space)
+        refuse_unrelaxable(space, tuple(data.input_shape), data.num_classes)
     rng = random.Random(settings.seed)
     for _ in range(200):
         a = tuple(rng.randrange(n) for n in space.sizes)
@@ -209,9 +208,9 @@ def _retrain(settings: SearchSettings, space_text: str, best: TrialRecord, final
         result = _fit_model(model, data, cfg)
         state = model.state_dict()
         summary = {"retrain_epochs": epochs, "val_acc": float(result["val_acc"]), "one_shot_val_acc": best.val_acc}
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    atomic_write(out / "best.pt", buf.getvalue())
+    from ..runtime.checkpoint import weights_file
+
+    atomic_write(out / "best.pt", weights_file(state))  # the weights with their digest, as a search's best.pt
     atomic_write_text(out / "retrain.json", json.dumps(summary, indent=2) + "\n")
     return out / "best.pt"
 

@@ -128,8 +128,10 @@ class Supernet(nn.Module):
             self._members.popitem(last=False)
         return m
 
-    def _bind(self, m: nn.Module, g) -> None:
-        keyed = places(g, [n for n in g if n != g.graph["input"]])
+    def _bind(self, m: nn.Module, g, transparent=frozenset()) -> None:
+        """Point every tensor of `m` (built from `g` on the meta device) at the supernet's tensor for its key.
+        With `transparent` merges (DARTS's mixed choices) two options may hold one place: they share it."""
+        keyed = places(g, [n for n in g if n != g.graph["input"]], transparent)
         real = None  # a real build of the member, made only when it has tensors the supernet lacks
         seen: set[str] = set()
         for node, place in keyed.items():
@@ -137,10 +139,12 @@ class Supernet(nn.Module):
                 sub = m.get_submodule(node)
             except AttributeError:
                 continue  # a function call (add, flatten, ...): no module
+            if type(sub) is nn.Module or getattr(sub, "keeps_own_tensors", False):
+                continue  # a scope's container (a merge's branches): its layers are nodes of their own
             for kind, named in (("p", sub.named_parameters()), ("b", sub.named_buffers())):
                 for name, t in list(named):
                     key = _tensor_key(place, name, t.shape)
-                    if key in seen:
+                    if key in seen and not transparent:
                         raise AssertionError(f"internal error: two tensors of one member share the key {key}")
                     seen.add(key)
                     store = self.weights if kind == "p" else self.stats._buffers
