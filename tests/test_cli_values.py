@@ -110,6 +110,7 @@ def test_check_settings_names_the_source_and_the_setting():
      "search"),
     ("pygls", ["lsp"], "lsp"),
     ("yaml", ["report", "{tmp}/run"], "report"),  # PyYAML is in both extras: report names its own
+    ("matplotlib", ["report", "{tmp}/run"], "report"),  # not a page of figures that could not be drawn
 ])
 def test_a_missing_extra_names_the_pip_install_to_run(tmp_path, module, argv, extra):
     if "report" in argv:

@@ -41,6 +41,8 @@ def _seconds(text: str) -> int:
 
 
 def run(args) -> int:
+    import matplotlib  # noqa: F401  (missing: main names `pip install 'archdsl[report]'`, before any work)
+
     from ..dsl.errors import ArchFileError
     from ..report import NoSearchYet, load_run, write_report
 
