@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 DEBOUNCE = 0.15  # seconds an edit waits, when the document's last check took over `QUICK`
 QUICK = 0.1
+AT_ONCE = 2  # checks running at the same time (more wait their turn): a client opening many long files at
+#              once costs the memory of two analyses in progress, not of all of them
 
 
 class Superseded(BaseException):
@@ -55,6 +57,7 @@ class Checks:
         self.jobs: dict[str, Job] = {}  # the newest job of each document, until it is done
         self.waiters: dict[str, asyncio.Future] = {}
         self.seconds: dict[str, float] = {}  # how long each document's last check took
+        self.slots = threading.BoundedSemaphore(AT_ONCE)
 
     def submit(self, uri: str, version: int | None, *args) -> None:
         self.cancel(uri)
@@ -98,6 +101,15 @@ class Checks:
         threading.Thread(target=self._run, args=(job, loop), name=f"check {job.uri}", daemon=True).start()
 
     def _run(self, job: Job, loop: asyncio.AbstractEventLoop) -> None:
+        while not self.slots.acquire(timeout=0.05):
+            if job.cancelled:
+                return
+        try:
+            self._check(job, loop)
+        finally:
+            self.slots.release()
+
+    def _check(self, job: Job, loop: asyncio.AbstractEventLoop) -> None:
         result, start = None, time.perf_counter()
         try:
             try:
