@@ -215,6 +215,7 @@ MALFORMED = [
     ("state.json", _log(lambda e: e.update(attempts="run1/trial_x")), "attempts is str"),
     ("state.json", _log(lambda e: e.update(attempts=["../../etc", "/abs"])), "not a path inside"),
     ("state.json", lambda s: s.update(searcher=[1, 2]), "searcher is a list"),
+    ("state.json", _log(lambda e: e["result"].update(val_acc={"__float__": "nan"})), "val_acc is float nan"),
     ("state.json", lambda s: s.update(format=2), "is not a search state"),
     ("result.json", None, "val_acc is str"),
     ("settings.yaml", "- a\n- b\n", "not a mapping"),

@@ -58,6 +58,8 @@ class Reader:
             self.notes.add(self.where, f"{field} is {describe(v)}, not {want}; shown as {DASH}", field)
 
     def number(self, field: str, v) -> float | None:
+        if isinstance(v, dict) and len(v) == 1 and v.get("__float__") in ("nan", "inf", "-inf"):
+            v = float(v["__float__"])  # the search state's tag for a non-finite float
         if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
             return float(v)
         self._bad(field, v, "a finite number")
