@@ -4,6 +4,7 @@ project's modules, and the torch-free language layer (`archdsl/dsl/`) never reac
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import networkx as nx
@@ -72,13 +73,19 @@ def imports(name: str, path: Path, known) -> set[str]:
     return out
 
 
-def graph() -> nx.DiGraph:
+@functools.cache
+def _graph() -> nx.DiGraph:
     files = _files()
     g = nx.DiGraph()
     for name, path in files.items():
         g.add_node(name)
         g.add_edges_from((name, t) for t in imports(name, path, files) if t in files)
     return g
+
+
+def graph() -> nx.DiGraph:
+    """The project's import graph (a copy: read once per session)."""
+    return _graph().copy()
 
 
 def test_no_import_circles():
