@@ -79,12 +79,14 @@ async def burst_ms(text: str, edits: int, seconds: float) -> tuple[float, int]:
     client, arrived = await launch()
     uri = open_doc(client, "burst.arch", text)
     await arrived.get()
-    first = text.splitlines()[0]
+    # each edit retypes the last digit of the channel count on the middle line: `conv(16, ...` -> `conv(17, ...`
+    line = len(text.splitlines()) // 2
+    col = text.splitlines()[line].index("(") + 2
     for version in range(2, edits + 2):
-        at = types.Position(0, len(first) + version - 2)
+        digit = types.Range(types.Position(line, col), types.Position(line, col + 1))
         client.text_document_did_change(types.DidChangeTextDocumentParams(
             types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-            [types.TextDocumentContentChangePartial(range=types.Range(at, at), text="x")]))
+            [types.TextDocumentContentChangePartial(range=digit, text=str(version % 10))]))
         last = time.perf_counter()
         await asyncio.sleep(seconds / edits)
     between = 0
