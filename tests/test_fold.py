@@ -41,3 +41,17 @@ def test_only_batchnorms_that_directly_follow_a_conv_or_linear_are_folded():
     x = torch.randn(3, 3, 8, 8)
     with torch.no_grad():
         assert (folded(x) - model(x)).abs().max().item() <= 1e-5
+
+
+@pytest.mark.parametrize("body", ["flatten linear(5, bias=false) bn(affine=false)", "flatten linear(5) bn(affine=false)",
+                                  "conv(5, 3, bias=false) bn(affine=false)"])
+def test_a_batchnorm_without_affine_weights_folds_and_keeps_the_output(body):
+    torch.manual_seed(0)
+    model = archdsl.compile(f"network n {{ input(4, 6, 6) {body} }}")
+    model.train()(torch.randn(8, 4, 6, 6) * 3 + 1)  # running statistics away from 0 and 1
+    model.eval()
+    folded = archdsl.fold_bn(model)
+    assert _bn_count(folded) == 0
+    x = torch.randn(3, 4, 6, 6)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), model(x), atol=1e-5, rtol=1e-5)

@@ -204,9 +204,9 @@ def fold_bn(model):
         if not bn.track_running_stats or bn.running_mean is None:
             continue
         if isinstance(layer, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
-            fused = fuse_conv_bn_eval(layer, bn)
+            fused = fuse_conv_bn_eval(layer, _affine(bn))
         elif isinstance(layer, nn.Linear) and isinstance(bn, nn.BatchNorm1d):
-            fused = fuse_linear_bn_eval(layer, bn)
+            fused = fuse_linear_bn_eval(layer, _affine(bn))
         else:
             continue
         _replace(gm, prev.target, fused)
@@ -218,6 +218,20 @@ def fold_bn(model):
     gm.delete_all_unused_submodules()
     gm.recompile()
     return gm
+
+
+def _affine(bn):
+    """`bn` with weight 1 and bias 0 when it has none (affine=false): torch's linear fusion needs both."""
+    import copy
+
+    import torch
+
+    if bn.weight is not None:
+        return bn
+    bn = copy.deepcopy(bn)
+    bn.weight = torch.nn.Parameter(torch.ones_like(bn.running_var))
+    bn.bias = torch.nn.Parameter(torch.zeros_like(bn.running_var))
+    return bn
 
 
 def _replace(gm, path: str, module) -> None:

@@ -26,6 +26,35 @@ class DivergedError(ArchError):
     kind = "diverged"
 
 
+class NotTrainableError(ArchError):
+    """A network that training cannot change: no parameter, or none its output depends on."""
+
+    kind = "network"
+
+
+def check_trainable(model, example) -> None:
+    """Raise `NotTrainableError` unless some trainable parameter reaches the output for `example` (one input,
+    no batch dimension). The forward runs in eval mode, so no statistic or random state changes."""
+    import torch
+
+    name = getattr(model, "archdsl", {}).get("name", type(model).__name__)
+    if not any(p.requires_grad for p in model.parameters()):
+        raise NotTrainableError(f"network '{name}' has no trainable parameters, so training cannot change it; "
+                                "add a layer with weights (conv, linear, ...)")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad():
+            p = next(model.parameters())
+            out = model(example.unsqueeze(0).to(device=p.device, dtype=p.dtype))
+    finally:
+        model.train(was_training)
+    if not out.requires_grad:
+        raise NotTrainableError(f"network '{name}' has parameters, but its output depends on none of them "
+                                "(a 'zero' layer or a shape-only reference in the way?), so training cannot "
+                                "change it")
+
+
 @dataclass
 class TrainConfig:
     epochs: int = 10
@@ -75,6 +104,7 @@ def fit(model, data, cfg: TrainConfig, out_dir: str | Path | None = None, resume
     model.to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
+    check_trainable(model, data.train[0][0])
     optimizer = _optimizer(model, cfg)
     loader = _loader(data.train, cfg, shuffle=True, device=device)
     steps = cfg.epochs * len(loader)
@@ -278,9 +308,11 @@ def _loader(dataset, cfg: TrainConfig, shuffle: bool, device):
     import torch
     from torch.utils.data import DataLoader
 
+    # A last training batch of one example is dropped: batch norm cannot train on one value per channel.
+    drop_last = shuffle and len(dataset) > 1 and len(dataset) % cfg.batch_size == 1
     return DataLoader(dataset, batch_size=cfg.batch_size, shuffle=shuffle, num_workers=cfg.num_workers,
                       pin_memory=device.type == "cuda", generator=torch.Generator() if shuffle else None,
-                      persistent_workers=False)
+                      persistent_workers=False, drop_last=drop_last)
 
 
 def _to(x, y, device, channels_last: bool):

@@ -76,9 +76,12 @@ define(Op(
 
 
 def _groupnorm_shape(d, a, shapes):
-    c, _, _ = image(d, shapes)
+    c, h, w = image(d, shapes)
     if c % a["groups"]:
         raise error(d, f"groups={a['groups']} must divide the channels ({c})")
+    if c // a["groups"] * h * w == 1:  # torch refuses it for a batch of one, and any batch gets only the bias
+        raise error(d, f"groupnorm({a['groups']}) on {fmt(shapes[0])} normalises one value per group (channels / "
+                       f"groups x H x W = 1), which is always 0; use fewer groups or a larger input")
     return shapes[0], 2 * c if a["affine"] else 0, 0
 
 
@@ -91,14 +94,18 @@ def _groupnorm_build(a, shapes, _):
 define(Op(
     "groupnorm", (P("groups", "size"), _EPS, P("affine", "bool", True)), "norm",
     "Group normalisation: channels split into groups.",
-    _groupnorm_shape, Docs("unchanged; `groups` must divide C; input (C, H, W)", "2C when affine, else 0"),
+    _groupnorm_shape, Docs("unchanged; `groups` must divide C, each group more than one value; input (C, H, W)",
+                                    "2C when affine, else 0"),
     build=_groupnorm_build, aliases=("gn",), label=lambda a: f"groupnorm {a['groups']}", init=_affine_init,
     example="groupnorm(2)",
 ))
 
 
 def _instancenorm_shape(d, a, shapes):
-    c, _, _ = image(d, shapes)
+    c, h, w = image(d, shapes)
+    if h * w == 1:  # torch refuses it ("Expected more than 1 spatial element")
+        raise error(d, f"instancenorm on {fmt(shapes[0])} normalises each channel over one value (H x W = 1), "
+                       "which torch refuses; it needs an input larger than 1x1")
     return shapes[0], 2 * c if a["affine"] else 0, 0
 
 
@@ -111,7 +118,7 @@ def _instancenorm_build(a, shapes, _):
 define(Op(
     "instancenorm", (_EPS, P("affine", "bool", False)), "norm",
     "Instance normalisation: each channel of each sample on its own.",
-    _instancenorm_shape, Docs("unchanged; input (C, H, W)", "2C when affine, else 0"),
+    _instancenorm_shape, Docs("unchanged; input (C, H, W), H·W > 1", "2C when affine, else 0"),
     build=_instancenorm_build, aliases=("in_norm",), cancels_bias=True,
     example="instancenorm(affine=true)",
 ))
