@@ -79,25 +79,34 @@ def spos_search(trainer: Trainer, strategy, samples: int, on_member=None) -> dic
 class Enas:
     """The controller and its sampling; `state_dict` for checkpoints."""
 
-    def __init__(self, trainer: Trainer, seed: int, controller_steps: int = 50) -> None:
+    def __init__(self, trainer: Trainer, seed: int, controller_steps: int = 20, reward_batch: int = 128) -> None:
         self.trainer = trainer
         self.controller = Reinforce(trainer.net.space.sizes, seed=seed, policy="lstm", advantage="baseline",
                                     lr=0.0035, entropy=1e-4)
         self.controller.oracle = oracle(trainer, seed)
         self.rng = random.Random(seed)
         self.controller_steps = controller_steps
+        self.reward_batch = reward_batch  # validation images per controller reward
 
     def sample(self) -> tuple[int, ...]:
-        """A member drawn from the controller's policy, decision by decision among the valid options."""
+        """A member drawn from the controller's policy (its LSTM run once, decision by decision, as Pham et
+        al. sample), among the options that still lead to a valid member."""
+        import torch
+
         c = self.controller
+        ctl = c.controller
         for _ in range(100):
-            prefix: list[int] = []
-            for _ in c.sizes:
-                allowed = c.allowed(prefix)
-                probs = c.probabilities(prefix)
-                weights = [probs[k] for k in allowed]
-                prefix.append(self.rng.choices(allowed, weights=weights)[0] if sum(weights) > 0 else allowed[0])
-            a = tuple(prefix)
+            chosen: list[int] = []
+            with torch.no_grad():
+                x, h, cell = ctl.start, torch.zeros(1, ctl.hidden), torch.zeros(1, ctl.hidden)
+                for i, head in enumerate(ctl.heads):
+                    h, cell = ctl.cell(x, (h, cell))
+                    probs = torch.softmax(head(h)[0] / c.temperature, -1).tolist()
+                    allowed = c.allowed(chosen)
+                    weights = [probs[k] for k in allowed]
+                    chosen.append(self.rng.choices(allowed, weights=weights)[0] if sum(weights) > 0 else allowed[0])
+                    x = ctl.embed.weight[ctl.offsets[i] + chosen[-1]].unsqueeze(0)
+            a = tuple(chosen)
             if c.is_valid(a):
                 return a
             c.oracle.learn(a)
@@ -106,7 +115,7 @@ class Enas:
     def train_controller(self) -> None:
         for i in range(self.controller_steps):
             a = self.sample()
-            batch = i % max(1, len(self.trainer.val))
+            batch = (self.trainer.epoch + i) % max(1, len(self.trainer.val))
             reward = self._minibatch_accuracy(a, batch)
             self.controller.tell(a, reward)
 
@@ -115,6 +124,7 @@ class Enas:
 
         m = self.trainer.net.recalibrate(a, self.trainer.calibration[:1])
         x, y = self.trainer.val[batch]
+        x, y = x[:self.reward_batch], y[:self.reward_batch]
         with torch.no_grad():
             return (m(x).argmax(1) == y).float().mean().item()
 
