@@ -38,15 +38,15 @@ def _parse_error(server: RawServer) -> dict:
     return m
 
 
-@pytest.mark.parametrize("length", ["99999999999999", "abc", "-5", "12.5", "", "0x10"])
-def test_a_bad_content_length_is_refused_and_the_next_frame_is_read(server: RawServer, length):
+def test_a_bad_content_length_is_refused_and_the_next_frame_is_read(server: RawServer):
     body = b'{"jsonrpc": "2.0", "id": 99, "method": "shutdown"}'
-    server.send(f"Content-Length: {length}\r\n\r\n".encode() + body)
-    err = _parse_error(server)
-    if length == "99999999999999":
-        assert "cap" in err["error"]["message"]
-    _alive(server)
-    assert server.proc.poll() is None
+    for length in ["99999999999999", "abc", "-5", "12.5", "", "0x10"]:
+        server.send(f"Content-Length: {length}\r\n\r\n".encode() + body)
+        err = _parse_error(server)
+        if length == "99999999999999":
+            assert "cap" in err["error"]["message"]
+        _alive(server)
+        assert server.proc.poll() is None, length
 
 
 def test_junk_bodies_and_headers_are_answered_or_skipped(server: RawServer):
