@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from archdsl.dsl import ArchError, check
+from archdsl.dsl import ArchError, check, parse
 from archdsl.dsl.diagnose import diagnose
 from archdsl.dsl.pieces import MAX_ERRORS
 
@@ -108,3 +108,28 @@ def test_every_zoo_file_still_checks_clean():
         found = diagnose(path.read_text(), str(path))
         assert not found.errors, (path, [e.message for e in found.errors])
         assert found.networks[-1].result.params == check(path).params
+
+
+def test_mangled_zoo_files_never_raise_and_agree_with_parse_and_check():
+    """Random edits of zoo files: `diagnose` never raises, finds no error exactly when `parse` and `check` find
+    none, and gives the same errors from the language server's piece cache as without it."""
+    import random
+
+    rng = random.Random(25)
+    root = Path(__file__).resolve().parents[1] / "archs"
+    texts = [p.read_text() for p in sorted(root.rglob("*.arch"))]
+    bits = list("(){};,=@*|#\"\n x0123456789") + ["conv", "relu", "residual", "network", "choice", "}\n", "{\n"]
+    for _ in range(40):
+        t = rng.choice(texts)
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(len(t) + 1)
+            t = t[:i] + t[i + rng.randint(1, 4):] if rng.random() < 0.5 else t[:i] + rng.choice(bits) + t[i:]
+        found = diagnose(t, "m.arch")
+        cached = diagnose(t, "m.arch", cache={})
+        assert [(e.message, e.span) for e in found.errors] == [(e.message, e.span) for e in cached.errors]
+        try:
+            check(parse(t, "m.arch"))
+            clean = True
+        except ArchError:
+            clean = False
+        assert (not found.errors) == clean, (t, [e.message for e in found.errors])
