@@ -63,6 +63,8 @@ def _figures(run: Run, plots: Path) -> tuple[list[Html], list[Path]]:
         try:
             fig = draw(run)
             data = png(fig) if fig is not None else None
+        except ModuleNotFoundError:  # a missing extra (matplotlib) is the install's problem: said once, by the caller
+            raise
         except Exception as e:  # a figure that fails must not cost the page (a bug to report, not the user's)
             sections.append(head + h('<p class="note">This figure could not be drawn (internal error {}: {}).</p>',
                                      type(e).__name__, str(e)[:200]))
