@@ -76,6 +76,28 @@ def test_the_fast_path_overrides_only_the_walkers_declared_hooks():
               and hasattr(Elaborator, node.attr)]
     assert not called, called  # nor calls one of the walker's private methods
     hooks = {"item", "seq", "block", "bind_block", "expand_block", "node", "check_budget", "refuse_unused",
-             "resolve_conv_bias"}
+             "resolve_conv_bias", "graph_type"}
     assert hooks <= set(vars(Elaborator)), "the declared hooks are the walker's public methods"
     assert all(h in Elaborator.__doc__ for h in hooks), "each hook is documented on the walker"
+
+
+def test_the_summary_back_end_builds_no_networkx_graph(monkeypatch):
+    """Members of a space are checked by the fast path without a networkx graph, templates included."""
+    import networkx as nx
+
+    from archdsl.search.space import Space
+
+    built = []
+
+    class Counted(nx.DiGraph):
+        def __init__(self, *args, **kwargs):
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(Elaborator, "graph_type", Counted)
+    space = Space.load(Path(__file__).resolve().parent.parent / "archs" / "spaces" / "nb201.arch")
+    for a in [(0,) * 6, (3, 2, 0, 4, 0, 1), (1, 4, 3, 2, 0, 1)]:
+        space.fast_check(a)
+    assert space._fast.answered["holes"] == 3 and not built
+    space.graph((0,) * 6)  # the graph back-end does build one
+    assert built

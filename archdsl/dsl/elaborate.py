@@ -147,16 +147,20 @@ class Elaborator:
     - `check_budget(items, values)`: refuse a network too big before building it.
     - `refuse_unused(output)` and `resolve_conv_bias()`: the checks once the graph is built
       (`rules.unused_layers`, `rules.conv_bias`).
+    - `graph_type`: what records the layers (networkx's `DiGraph`; any class with its `add_node`,
+      `add_edge`, `nodes[n]`, `number_of_nodes`, `in` and `graph`, and what the back-end's hooks use).
 
     A tensor is the path of the node that computes it. State a hook may read: `g` (the graph built so
     far), `settings`, `named` (node -> its `name = ...;`), `steps`, `stack` (block calls being expanded),
     `trace`, `blocks`, `callables`, and `choose` (decides each `choice(...)` met, see `expr.evaluate`)."""
 
+    graph_type = nx.DiGraph
+
     def __init__(self, module: ast.Module, input_shape, choose: Chooser | None = None):
         self.module = module
         self.choose = choose  # decides the `choice(...)` values met (a member of a space); None: they are errors
         self.blocks = module.blocks()
-        self.g = nx.DiGraph(file=module.file)
+        self.g = self.graph_type(file=module.file)
         self.trace: tuple[Frame, ...] = ()
         self.stack: list[str] = []
         self.input_shape = input_shape

@@ -14,8 +14,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-import networkx as nx
-
 from ..dsl import ArchError, ast, elaborate, infer_shapes
 from ..dsl.api import no_gc
 from ..dsl.elaborate import pick_network
@@ -185,7 +183,7 @@ def _relocate(e: ArchShapeError, d: dict) -> ArchShapeError:
     return ArchShapeError(prefix + msg[2:], e.span, (*d["trace"], Frame(d["block"], d["span"]), *e.trace), node)
 
 
-def _network_template(g: nx.DiGraph, el: _Macro) -> Template:
+def _network_template(g, el: _Macro) -> Template:
     """A whole network's macro-level graph as a template (no placeholders), the graph freed at once."""
     t = Template(g, g.graph["output"], el.steps, el.real_nodes, el.depth, ())
     g.__dict__.clear()

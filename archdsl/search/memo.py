@@ -1,8 +1,9 @@
 """Block calls elaborated once: a member of a space checked from cached pieces instead of node by node.
 
 A block call's subgraph, relative to the call's path, is a pure function of the (resolved) block, its
-argument values, the settings and which of its tensor inputs are the same tensor. `_Macro` elaborates a
-network like `Elaborator` but puts one *macro node* where a block is called; the call's body is
+argument values, the settings and which of its tensor inputs are the same tensor. `_Macro` is a back-end
+of the language's one walker (`dsl.elaborate.Elaborator`, through its declared hooks: `block`, `node`,
+`check_budget`, `refuse_unused`, `resolve_conv_bias`): it puts one *macro node* where a block is called; the call's body is
 elaborated once into a `Template` (placeholders `$0`, `$1`, ... for its distinct input tensors, nested
 calls macro nodes again) and reused by every call and member with the same key. Shapes are then inferred
 per template and input shapes once (`fastcheck.Summary`).
@@ -12,8 +13,6 @@ call, limits within reach) raises `Fallback`, and the caller checks the member t
 """
 
 from __future__ import annotations
-
-import networkx as nx
 
 from ..dsl import ast
 from ..dsl.choices import choice_keys, choice_nodes, walk_choices
@@ -42,7 +41,7 @@ class Template:
     data, its inputs in argument order and in edge order). Running a program (`fastcheck`) writes
     nothing into it, so one program serves every member; nested templates are shared by reference."""
 
-    def __init__(self, g: nx.DiGraph, out: str, steps: int, nodes: int, depth: int, consumers: tuple,
+    def __init__(self, g: Record, out: str, steps: int, nodes: int, depth: int, consumers: tuple,
                  always: tuple | None = None):
         self.out, self.steps, self.nodes, self.depth = out, steps, nodes, depth
         self.consumers = consumers  # per placeholder: the ops of the real layers that read it (VARIES: a hole)
@@ -153,6 +152,48 @@ class Memo:
             self.templates.clear()
 
 
+class Record:
+    """What the summary back-end records while it elaborates a body: its nodes with their data, in the order
+    built (inputs first), and their input edges — all a `Template` keeps — without networkx's views and
+    caches. It answers the few graph questions the walker and `_Macro` ask (`graph_type`)."""
+
+    def __init__(self, **graph):
+        self.graph = graph
+        self._node: dict[str, dict] = {}  # the names networkx gives them, so `Template` reads either
+        self._pred: dict[str, dict[str, dict]] = {}
+        self._succ: dict[str, dict[str, dict]] = {}
+        self.nodes = self._node
+
+    def __contains__(self, n) -> bool:
+        return n in self._node
+
+    def number_of_nodes(self) -> int:
+        return len(self._node)
+
+    def add_node(self, n: str, **data) -> None:
+        if n in self._node:
+            self._node[n].update(data)
+        else:
+            self._node[n], self._pred[n], self._succ[n] = data, {}, {}
+
+    def add_edge(self, u: str, v: str, **data) -> None:
+        for n in (u, v):
+            if n not in self._node:
+                self.add_node(n)
+        d = self._succ[u].get(v)
+        if d is None:
+            d = self._succ[u][v] = self._pred[v][u] = {}
+        d.update(data)
+
+    def successors(self, n: str):
+        return iter(self._succ[n])
+
+    def out_degree(self, n: str | None = None):
+        if n is not None:
+            return len(self._succ[n])
+        return ((k, len(s)) for k, s in self._succ.items())
+
+
 class _Here(Scope):
     """The scope of a template's root: the call's own prefix, written `@.` and replaced when relocated."""
 
@@ -161,6 +202,7 @@ class _Here(Scope):
 
 
 class _Macro(Elaborator):
+    graph_type = Record
     def __init__(self, module: ast.Module, memo: Memo, blocks=None, callables=None, choose=None):
         super().__init__(module, None, choose)
         self.memo = memo
@@ -312,7 +354,7 @@ class _Macro(Elaborator):
         return ops
 
     def resolve_conv_bias(self) -> None:
-        for n, d in self.g.nodes(data=True):
+        for n, d in self.g.nodes.items():
             if d["op"] == VCALL:  # what reads an open item: the bias of a conv it ends with, when built
                 d["follows"]["ops"] = tuple(self._consumer_ops(n))
             elif d["args"].get("bias") == "auto":
