@@ -18,3 +18,4 @@ MAX_NUMBER_CHARS = 40  # digits, point and exponent of one number literal
 MAX_NODES = 100_000  # a 10,000-layer net is fine; a repeat of 10^9 is refused before it is unrolled
 MAX_STEPS = 200_000  # items expanded in one elaboration: twice what a plain 100,000-layer net takes
 MAX_CALL_DEPTH = 64  # nested block calls
+MAX_ERRORS = 20  # errors reported for one file (check, the language server); the rest wait for these to be fixed

@@ -24,11 +24,10 @@ from dataclasses import dataclass, field
 
 from . import ast
 from .errors import ArchError, Span
-from .limits import MAX_SOURCE_BYTES
+from .limits import MAX_ERRORS, MAX_SOURCE_BYTES
 from .parser import parse
 from .source import normalise
 
-MAX_ERRORS = 20  # errors reported for one file; the rest are left for after these are fixed
 _JOIN_AHEAD = 6  # pieces a statement may span before its definition is parsed whole instead
 _GROUP, _GROUP_MAX = 8, 32  # a body piece holds ~8 statements (at most 32): few parser calls, small re-parses
 
