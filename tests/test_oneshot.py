@@ -256,3 +256,34 @@ def test_darts_refuses_a_decision_whose_options_differ_in_shape_naming_it():
         refuse_unrelaxable(Space.load(SPACES / "inception_cell.arch"))
     assert "'b2'" in str(e.value) and "\n" not in str(e.value)
     refuse_unrelaxable(Space.load(SPACES / "nb201.arch"))  # every option keeps the shape: accepted
+
+
+@pytest.mark.slow
+def test_a_killed_one_shot_search_resumes_from_its_last_supernet_checkpoint(tmp_path):
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    args = [sys.executable, "-m", "archdsl", "search", str(SPACES / "digits_cnn.arch"), "--one-shot", "spos",
+            "--supernet-epochs", "4", "--samples", "4", "--retrain", "0", "--batch-size", "256", "--out", str(out), "-q"]
+    proc = subprocess.Popen(args, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    trial = out / "ray" / "run1" / "trial_supernet"
+    deadline = time.time() + 600
+    while not list(trial.glob("checkpoint_*")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert proc.poll() is None, "the search ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray it started
+    proc.wait()
+    assert not (out / "trials.csv").exists()
+    r = _cli("search", "--resume", "--out", str(out), "-q")
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(x) for x in (out / "ray" / "run2" / "trial_supernet" / "result.json").read_text().splitlines()]
+    assert rows[0]["resumed_from"] >= 1 and rows[0]["epoch"] == rows[0]["resumed_from"] + 1
+    assert rows[-1]["epoch"] == 5  # 4 supernet epochs, then the search
+    assert (out / "trials.csv").is_file() and (out / "best.pt").is_file()

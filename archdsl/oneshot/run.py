@@ -62,6 +62,12 @@ def _run(settings: SearchSettings, out: Path, resume: bool, force: bool, given: 
         given.pop("one_shot", None)
         settings = resumed_settings({"settings": state["settings"], "space_key": state["space_key"]}, given, out)
     else:
+        unused = [flag for flag, on in (("--objective", settings.objective), ("--scheduler asha",
+                                        settings.scheduler == "asha")) if on]
+        if unused:
+            raise ResumeConflictError(f"{' and '.join(unused)} belong to a multi-trial search; a one-shot search "
+                                      f"scores members by accuracy alone (leave {'them' if len(unused) > 1 else 'it'}"
+                                      f" out, or drop --one-shot)")
         if state is not None or previous_results(out) or store.exists("state.json"):
             if not force:
                 raise OutExistsError(f"{out} already holds a search; pass --resume to continue it or --force "
