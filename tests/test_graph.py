@@ -41,7 +41,7 @@ def block_instances(path: Path, g) -> set[str]:
     names = "|".join(re.escape(d.name) for d in load(path).definitions if d.kind == "block")
     if not names:
         return set()
-    call = re.compile(rf"(?:{names})\d+")
+    call = re.compile(rf"(?:{names})\d+|(?:{names})_\d+")  # `to_c2` is numbered `to_c2_1`, after its digit
     out = set()
     for n in g.nodes:
         parts = n.split(".")
