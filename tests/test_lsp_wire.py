@@ -132,6 +132,8 @@ def test_hostile_notifications_leave_the_server_serving(server: RawServer):
     bad_range = {"start": {"line": 999, "character": 999}, "end": {"line": 0, "character": 0}}
     for method, params in [
         ("textDocument/didChange", {"textDocument": {"uri": other, "version": 2}, "contentChanges": [{"text": "x"}]}),
+        ("textDocument/didChange", {"textDocument": {"uri": "file:///dev/zero", "version": 2}, "contentChanges": [
+            {"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 1}}, "text": "x"}]}),
         ("textDocument/didChange", {"textDocument": {"uri": URI, "version": 2},
                                     "contentChanges": [{"range": bad_range, "text": "zz"}]}),
         ("textDocument/didChange", {"textDocument": {"uri": URI, "version": -5}, "contentChanges": "nope"}),

@@ -43,6 +43,8 @@ class ArchServer(LanguageServer):
         return uri in self.workspace.text_documents
 
     def schedule(self, uri: str) -> None:
+        if not self.is_open(uri):
+            return  # an edit of a document never opened: nothing to check (and nothing to read from disk)
         doc = self.workspace.get_text_document(uri)
         self.checks.submit(uri, doc.version, doc.source, doc.path or uri, self.caches.setdefault(uri, {}))
 
