@@ -162,11 +162,12 @@ class Merge:
 
 @dataclass(frozen=True)
 class MergeRefs:
-    """`concat(@a, @b)` / `add(@a, @b)`: merge named tensors."""
+    """`concat(@a, @b)` / `add(@a, @b)`: merge named tensors; `@b if COND` is merged only where COND is true."""
 
     kind: str
     refs: tuple[Ref, ...]
     span: Span | None = _span()
+    conds: tuple[Expr | None, ...] = ()  # one per ref (None: always), or () when no entry has a condition
 
 
 @dataclass(frozen=True)

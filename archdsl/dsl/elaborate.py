@@ -272,9 +272,12 @@ class Elaborator:
         if isinstance(item, ast.Merge):
             return self._merge(item, x, scope, body)
         if isinstance(item, ast.MergeRefs):
-            sources = [self._ref(r, body) for r in item.refs]
+            refs = [r for r, c in zip(item.refs, item.conds) if self._switched_on(c, body)] if item.conds else item.refs
+            if not refs:  # every entry switched off: the merge passes its sequence input on
+                return x
+            sources = [self._ref(r, body) for r in refs]
             return self._merge_node(item.kind, {}, scope.name(item.kind), item.span, sources, scope,
-                                    [f"@{r.name}" for r in item.refs])
+                                    [f"@{r.name}" for r in refs])
         if isinstance(item, ast.Ref):
             return self._ref(item, body)
         if isinstance(item, ast.Assign):
@@ -296,6 +299,16 @@ class Elaborator:
         if isinstance(item, (ast.SeqChoice, ast.OptionsChoice)):
             raise ArchError("a choice { ... } must be resolved before elaboration", item.span, self.trace)
         raise TypeError(f"not an item: {item!r}")
+
+    def _switched_on(self, cond, body: Body) -> bool:
+        """An entry `@a if COND` of a merge: COND must be true or false."""
+        if cond is None:
+            return True
+        v = evaluate(cond, body.values, self.trace, self.choose)
+        if not isinstance(v, bool):
+            raise ArchArgumentError(f"the condition of a merge entry must be true or false, got {describe(v)} "
+                                    "(compare it: i > 1, or choose it: choice(false, true))", cond.span, self.trace)
+        return v
 
     def _ref(self, ref: ast.Ref, body: Body) -> str:
         body.read.add(ref.name)

@@ -161,7 +161,11 @@ class _Walk:
                 self.seq(alt, scope, guards + (("option", key, i),))
         elif isinstance(item, ast.If):
             self.branch(item, scope, guards)
-        elif not isinstance(item, (ast.Ref, ast.MergeRefs)):
+        elif isinstance(item, ast.MergeRefs):
+            for c in item.conds:  # `@a if choice(false, true)`: the entry's switch is used here
+                if c is not None:
+                    self.use(c, scope, guards)
+        elif not isinstance(item, ast.Ref):
             self.lost = True
 
     def branch(self, item: ast.If, scope: _Scope, guards: tuple) -> None:

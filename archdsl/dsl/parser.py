@@ -341,8 +341,12 @@ class _ToAst(Transformer):
     def merge(self, meta, kind, *branches):
         return ast.Merge(str(kind), tuple(branches), self._tok_span(kind))
 
-    def merge_refs(self, meta, kind, *refs):
-        return ast.MergeRefs(str(kind), tuple(refs), self._tok_span(kind))
+    def merge_refs(self, meta, kind, *entries):
+        refs, conds = tuple(r for r, _ in entries), tuple(c for _, c in entries)
+        return ast.MergeRefs(str(kind), refs, self._tok_span(kind), conds if any(c is not None for c in conds) else ())
+
+    def merge_entry(self, meta, ref, cond=None):
+        return ref, cond
 
     def group(self, meta, body):
         return ast.Group(body, self._span(meta))

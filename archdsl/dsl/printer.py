@@ -101,7 +101,9 @@ def _simple(item) -> str:
     if isinstance(item, ast.Ref):
         return f"@{item.name}"
     if isinstance(item, ast.MergeRefs):
-        return f"{item.kind}(" + ", ".join(f"@{r.name}" for r in item.refs) + ")"
+        conds = item.conds or (None,) * len(item.refs)
+        return f"{item.kind}(" + ", ".join(f"@{r.name}" + ("" if c is None else f" if {print_expr(c, _OR)}")
+                                           for r, c in zip(item.refs, conds)) + ")"
     if isinstance(item, ast.OptionsChoice):
         return f"choice {item.label} {item.options}" + (f"({_args(item.args)})" if item.args else "")
     raise TypeError(item)

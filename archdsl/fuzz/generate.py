@@ -196,7 +196,9 @@ def _merge(g: Gen, depth: int, names) -> str:
 
 def _merge_refs(g: Gen, depth: int, names) -> str:
     refs = g.tensors or ["in"]
-    return f"{g.pick(['concat', 'add'])}(" + ", ".join("@" + g.pick(refs) for _ in range(g.r.randint(1, 3))) + ")"
+    switch = ["", "", "", " if true", " if 1 > 2", " if choice(false, true)", " if not false and 2 >= 1"]
+    return (f"{g.pick(['concat', 'add'])}("
+            + ", ".join("@" + g.pick(refs) + g.pick(switch) for _ in range(g.r.randint(1, 3))) + ")")
 
 
 def _group(g: Gen, depth: int, names) -> str:

@@ -36,7 +36,8 @@ def _concat_shape(d, a, shapes):
         return (sum(s[0] for s in shapes),), 0, 0
     if any(len(s) != 3 for s in shapes) or len({s[1:] for s in shapes}) > 1:
         listed = _listed(d, shapes)
-        raise error(d, f"concat joins channels, so every branch needs the same height and width; got {listed}")
+        raise error(d, f"concat joins channels, so every branch needs the same height and width; got {listed} "
+                       "(concat refuses rather than pads: resize_to, crop_to or pad the others to one size)")
     return (sum(s[0] for s in shapes), *shapes[0][1:]), 0, 0
 
 
