@@ -47,8 +47,10 @@ bench: setup  ## every benchmark; each prints ratios against a peer measured in 
 
 FUZZ_SECONDS ?= 3600
 FUZZ_SEED ?= 0
-fuzz:  ## fuzz the checker, fmt and graph for FUZZ_SECONDS (Ctrl-C stops early); reproducers go to tests/regressions/
+ORACLE_INPUTS ?= 20000
+fuzz:  ## fuzz check, fmt and graph for FUZZ_SECONDS, then ORACLE_INPUTS networks through the differential oracle (compiled module against check's graph); reproducers go to tests/regressions/
 	$(PYTHON) -m archdsl.fuzz --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED)
+	$(PYTHON) -m archdsl.fuzz --oracle --inputs $(ORACLE_INPUTS) --seed $(FUZZ_SEED)
 
 lint: setup  ## ruff's checks (CI runs them before the tests; the tree is not ruff-formatted, so that is not checked)
 	$(PYTHON) -m ruff check archdsl tests bench

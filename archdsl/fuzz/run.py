@@ -150,7 +150,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=REGRESSIONS, help="where reproducers go (default tests/regressions)")
     p.add_argument("--cli-every", type=int, default=50, help="also run the command line on every Nth input")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--oracle", action="store_true",
+                   help="the differential oracle instead: generated networks, compiled module against check's graph")
     args = p.parse_args(argv)
+    if args.oracle:
+        from . import oracle  # imports torch
+
+        summary = oracle.run(args.inputs, args.seconds, args.seed, args.out, args.quiet)
+        print(json.dumps(summary))
+        return 1 if summary["failing"] else 0
     summary = run(args.inputs, args.seconds, args.seed, args.out, args.cli_every, args.quiet)
     print(json.dumps(summary))
     return 1 if summary["distinct"] else 0
