@@ -8,9 +8,9 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from ..dsl.ops import OPS
+from ..dsl.ops import MERGE_OPS, OPS
 
-LAYERS = sorted(n for n in OPS if n not in ("input", "add", "concat", "mul"))
+LAYERS = sorted(n for n in OPS if n != "input" and n not in MERGE_OPS)
 PARAMS = {n: [p.name for p in op.params] for n, op in OPS.items()}
 NAMES = ["x", "y", "b", "b1", "b11", "w", "k", "n", "in", "_aux", "relu6", "conv1", "s", "i"]
 NUMBERS = ["0", "1", "2", "3", "4", "8", "16", "61", "-1", "0.5", "1e3", "1e-3", "2.", ".5", "1e999", "1e308",

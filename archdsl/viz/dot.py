@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from ..dsl import ArchShapeError
-from ..dsl.ops import OPS
+from ..dsl.ops import MERGE_OPS, OPS
 from ..dsl.shape_infer import fmt, layer_order
 from .scopes import block_scopes, collapsed_to, prefixes
 
@@ -188,7 +188,7 @@ def _node_attrs(n: str, g, bad, error) -> str:
                                                        "fillcolor=", "color="))]
         attrs += ['shape=box', 'style="rounded,filled,bold"', 'fillcolor="#f4cccc"', f'color="{ERROR_RED}"',
                   'penwidth=3', 'fontcolor="#990000"']
-        what = describe(op, d["args"]) if op not in ("add", "concat", "mul") else op
+        what = describe(op, d["args"]) if op not in MERGE_OPS else op
         return ", ".join([f"label={html(f'{n}: {what}', *textwrap.wrap(msg, 48), size=10)}"] + attrs)
     return ", ".join([f"label={q(label)}"] + attrs)
 
