@@ -91,6 +91,14 @@ async def test_diagnostics_follow_each_edit(client: LanguageClient):
 
 
 @pytest.mark.asyncio(loop_scope="module")
+async def test_a_drop_path_outside_a_residual_is_a_warning(client: LanguageClient):
+    uri = await _open(client, "network n {\n    input(4, 8, 8)\n    conv(4, 1) drop_path(0.1)\n}\n", "warn.arch")
+    [d] = client.diagnostics[uri]
+    assert d.severity == types.DiagnosticSeverity.Warning and d.code == "warning"
+    assert d.range.start == types.Position(2, 15) and "outside a residual" in d.message
+
+
+@pytest.mark.asyncio(loop_scope="module")
 async def test_a_syntax_error_is_located(client: LanguageClient):
     uri = await _open(client, "network n {\n    input(3, 8, 8)\n    conv(16, 3\n}\n")
     [d] = client.diagnostics[uri]

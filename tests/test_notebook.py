@@ -25,7 +25,7 @@ def test_a_check_result_is_an_html_table_with_every_layer_and_the_totals():
 def test_a_search_spaces_table_lists_its_decisions_and_size():
     r = archdsl.check(ROOT / "archs" / "spaces" / "digits_cnn.arch")
     page = r._repr_html_()
-    assert f"{r.space_size:,} members" in page and "<code>width</code>" in page
+    assert f"{r.space_size:,} architectures" in page and "<code>width</code>" in page
 
 
 def test_a_compiled_models_summary_compares_torch_with_the_checker():

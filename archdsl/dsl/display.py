@@ -45,8 +45,7 @@ def check_html(r) -> str:
     foot = [f"<b>total</b>: {r.params:,} params ({human(r.params)}), {r.macs:,} MACs ({human(r.macs)}), "
             f"input {fmt(r.input_shape)} → output {fmt(r.output_shape)}"]
     if r.decisions:
-        foot.append(f"<b>search space</b>: {len(r.decisions)} decisions, {r.space_size:,} members "
-                    "(the table shows its first member)")
+        foot.append(f"<b>search space</b>: {_e(r.space_line())} (the table shows its first member)")
         foot += ["<code>" + _e(d.key) + "</code>: " + " | ".join(f"<code>{_e(o)}</code>" for o in d.options)
                  for d in r.decisions]
     return table(f"{r.name} ({r.file})", ["layer", "op", "output", "params", "MACs"], rows, {3, 4}, foot)

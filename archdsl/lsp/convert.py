@@ -25,5 +25,6 @@ def diagnostic(e: ArchError, uri: str) -> types.Diagnostic:
         types.DiagnosticRelatedInformation(types.Location(uri, to_range(f.span)), f"in block '{f.block}' called here")
         for f in reversed(e.trace) if f.span is not None
     ]
-    return types.Diagnostic(range=to_range(span), message=e.message, severity=types.DiagnosticSeverity.Error,
+    severity = types.DiagnosticSeverity.Warning if e.level == "warning" else types.DiagnosticSeverity.Error
+    return types.Diagnostic(range=to_range(span), message=e.message, severity=severity,
                             source="archdsl", code=e.kind, related_information=related or None)

@@ -56,7 +56,8 @@ class ArchServer(LanguageServer):
         if a.module is not None:
             self.parsed[job.uri] = a
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
-            uri=job.uri, version=job.version, diagnostics=[diagnostic(e, job.uri) for e in a.errors]))
+            uri=job.uri, version=job.version, diagnostics=[diagnostic(e, job.uri) for e in a.errors]
+            + [diagnostic(w, job.uri) for r in a.results for w in r.warnings]))  # drop_path outside a residual
 
     async def analysis(self, uri: str) -> Analysis | None:
         """The newest analysis of an open document (possibly of an older version while a check runs)."""
