@@ -176,8 +176,8 @@ def arch(tmp_path) -> Path:
 
 
 def test_graph_refuses_a_directory_and_a_missing_folder(arch, tmp_path, capsys):
-    assert main(["graph", str(arch), "-o", str(tmp_path)]) == 1
-    assert main(["graph", str(arch), "-o", str(tmp_path / "no" / "g.dot")]) == 1
+    assert main(["graph", str(arch), "-o", str(tmp_path)]) == 2  # usage errors, as the README says
+    assert main(["graph", str(arch), "-o", str(tmp_path / "no" / "g.dot")]) == 2
     err = capsys.readouterr().err
     assert "is a directory" in err and "does not exist" in err and "Traceback" not in err
 
@@ -185,7 +185,7 @@ def test_graph_refuses_a_directory_and_a_missing_folder(arch, tmp_path, capsys):
 def test_graph_does_not_overwrite_without_force(arch, tmp_path, capsys):
     out = tmp_path / "g.dot"
     out.write_text("mine")
-    assert main(["graph", str(arch), "-o", str(out)]) == 1
+    assert main(["graph", str(arch), "-o", str(out)]) == 2
     assert out.read_text() == "mine"
     assert "pass --force" in capsys.readouterr().err
     assert main(["graph", str(arch), "-o", str(out), "--force"]) == 0

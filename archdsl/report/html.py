@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import html
 import re
-from typing import TYPE_CHECKING
 
 from . import stats
+from .run import Run
 from .values import DASH
-
-if TYPE_CHECKING:
-    from .run import Run
 
 # Scripts are forbidden whatever the page holds: images only as data: URIs, styles only inline.
 CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
@@ -104,3 +101,10 @@ def notes_html(run: Run) -> Html:
     items = join(h("<li>{}</li>", n) for n in run.notes)
     return h('<div class="note"><p>Some of the run directory could not be read; those values show as {}:</p>'
              "<ul>{}</ul></div>", DASH, items)
+
+
+class ShownRun(Run):
+    """A run as a notebook shows it: the summary line and the leaderboard (the data types stay free of HTML)."""
+
+    def _repr_html_(self) -> str:
+        return str(summary_html(self) + leaderboard_html(self))

@@ -41,11 +41,6 @@ class Run:
     options: dict[str, tuple[str, ...]] = field(default_factory=dict)  # each decision's options, from the space
     notes: list[str] = field(default_factory=list)  # what could not be read, for the page
 
-    def _repr_html_(self) -> str:  # in a notebook: the summary line and the leaderboard
-        from .html import leaderboard_html, summary_html
-
-        return str(summary_html(self) + leaderboard_html(self))
-
     @property
     def decision_names(self) -> list[str]:
         names = list(self.options)

@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 from ..dsl.errors import ArchFileError
 from .files import LocalTree, Refused, StoreTree, parts
+from .html import ShownRun
 from .run import Record, Run, Trial
 from .values import MAX_TEXT, Notes, Reader, describe
 
@@ -265,5 +266,5 @@ def load_run(path: str | Path, storage: str | None = None, storage_endpoint: str
     trials.sort(key=leaderboard_key)
     finished = table is not None and not any(t.record.status == "running" for t in trials)
     best = _read(tree, "best.arch", notes)
-    return Run(run, settings, trials, finished, best.decode("utf-8", errors="replace") if best else None,
+    return ShownRun(run, settings, trials, finished, best.decode("utf-8", errors="replace") if best else None,
                _options(state, notes, where), notes.all())
