@@ -84,7 +84,10 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path)
-    p.add_argument("--only", choices=("spos", "enas"), help="one algorithm only")
+    p.add_argument("--only", choices=("spos", "enas", "none"), help="one algorithm only (none: part 1 alone)")
+    p.add_argument("--noise", action="store_true",
+                   help="also train the members again with seed+1: the Kendall tau of stand-alone accuracy with "
+                        "itself, the ceiling any proxy's tau is measured against")
     p.add_argument("--reuse", type=Path, metavar="JSON",
                    help="the members and stand-alone accuracies of an earlier run's --out (skips part 1)")
     args = p.parse_args()
@@ -106,8 +109,8 @@ def main() -> None:
         if a not in members and check.valid(a):
             members.append(a)
 
-    result: dict = {"machine": "this machine, torch threads 1", "settings": vars(args) | {"out": str(args.out)}}
-    for kind in ("spos", "enas") if args.only is None else (args.only,):
+    result: dict = {"machine": "this machine, torch threads 1", "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
+    for kind in ("spos", "enas") if args.only is None else () if args.only == "none" else (args.only,):
         r = one_shot(kind, args, data, members)
         result[kind] = r
         print(f"{kind}: {r['wall_s']:.0f} s (supernet {r['supernet_s']:.0f}, search {r['search_s']:.0f} over "
@@ -127,6 +130,11 @@ def main() -> None:
     result["multi_trial"] = {"members": [list(a) for a in members], "standalone_acc": accs, "best_acc": best,
                              "wall_s": times[-1], "times": times}
     print(f"multi-trial (random, {len(members)} samples x {args.epochs} epochs): best {best:.4f}, {times[-1]:.0f} s")
+    if args.noise:
+        again = [standalone(space, data, a, args.epochs, args.seed + 1) for a in members]
+        result["multi_trial"]["standalone_acc_seed2"] = again
+        result["multi_trial"]["kendall_tau_between_seeds"] = tau = kendall_tau(accs, again)
+        print(f"stand-alone accuracy against itself (seed {args.seed} vs {args.seed + 1}): Kendall tau {tau:.3f}")
     for kind in ("spos", "enas"):
         if kind not in result:
             continue
