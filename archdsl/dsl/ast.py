@@ -276,3 +276,23 @@ class Module:
 
     def networks(self) -> list[Definition]:
         return [d for d in self.definitions if d.kind == "network"]
+
+
+def names_in(node) -> set[str]:
+    """Every string in a syntax tree but its spans: the names it mentions (parameters, layers and blocks
+    called, tensors, options lists), and string literals with them (more than needed is harmless)."""
+    acc: set[str] = set()
+    _collect(node, acc)
+    return acc
+
+
+def _collect(node, acc: set) -> None:
+    if isinstance(node, str):
+        acc.add(node)
+    elif isinstance(node, tuple):
+        for x in node:
+            _collect(x, acc)
+    elif hasattr(node, "__dataclass_fields__"):
+        for f in node.__dataclass_fields__:
+            if f != "span":
+                _collect(getattr(node, f), acc)

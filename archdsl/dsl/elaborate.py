@@ -82,17 +82,6 @@ def assigns(item) -> bool:
     return False
 
 
-def _mentions(node, name: str) -> bool:
-    """Whether `name` appears anywhere in a syntax tree (as a name, a call, a reference, ...)."""
-    if isinstance(node, str):
-        return node == name
-    if isinstance(node, tuple):
-        return any(_mentions(x, name) for x in node)
-    if hasattr(node, "__dataclass_fields__"):
-        return any(_mentions(getattr(node, f), name) for f in node.__dataclass_fields__ if f != "span")
-    return False
-
-
 def _call_key(name: str, values: dict, tensors: dict) -> tuple | None:
     key = (name, tuple(values.items()), tuple(tensors.items()))
     try:
@@ -343,7 +332,8 @@ class Elaborator:
             raise ArchResourceError(
                 f"this repeat would build {per_copy * n:,} layers; archdsl's limit is {MAX_NODES:,}",
                 item.count.span, self.trace)
-        if per_copy == 0 and not assigns(item.body) and (item.index is None or not _mentions(item.body, item.index)):
+        if per_copy == 0 and not assigns(item.body) and (item.index is None
+                                                         or item.index not in ast.names_in(item.body)):
             return x  # a body that builds nothing does the same every time: `{ } * 10**5` nested costs nothing
         for i in range(1, n):
             x = self.item(item.body, x, scope, copy(i))

@@ -22,7 +22,7 @@ from ..dsl.elaborate import Body, Scope, assigns
 from ..dsl.errors import ArchError
 from ..dsl.expr import Open, Resolve, Sequence, evaluate
 from ..dsl.limits import MAX_CALL_DEPTH
-from .memo import HOLE, VCALL, Fallback, Memo, Template, _Macro, _names, decision_slices, freeze
+from .memo import HOLE, VCALL, Fallback, Memo, Template, _Macro, decision_slices, freeze
 
 
 class Poisoned:
@@ -61,7 +61,7 @@ class HoleMemo(Memo):
 
     def mentions(self, node) -> frozenset:
         """The names `node` mentions."""
-        return self._once("names", node, _mentions)
+        return self._once("names", node, ast.names_in)
 
     def in_values(self, values: dict) -> tuple:
         """The member's options for the value choices written inside the sequences among `values`: a
@@ -77,8 +77,7 @@ class HoleMemo(Memo):
         found: list = []
         walk_choices(node, found.append)
         keys = {self.key_of[id(c)] for c in found if id(c) in self.key_of}
-        names: set = set()
-        _names(node, names)
+        names = ast.names_in(node)
         for n in names:
             keys.update(self.full.get(n, ()))
         return keys
@@ -94,8 +93,7 @@ class HoleMemo(Memo):
         return set()
 
     def _env(self, node, env) -> set:
-        names: set = set()
-        _names(node, names)
+        names = ast.names_in(node)
         return set().union(*(self.depends(env[n]) for n in names if n in env))
 
     def chooser(self, a: dict):
@@ -113,8 +111,7 @@ class HoleMemo(Memo):
         s = self.sites.get(id(c))
         if s is None:
             alternatives = expand(self.module, c) if isinstance(c, ast.OptionsChoice) else c.alternatives
-            names: set = set()
-            _names(alternatives, names)
+            names = ast.names_in(alternatives)
             found: list = []
             walk_choices(alternatives, found.append)
             keys = {self.key_of[id(v)] for v in found if isinstance(v, ast.ValueChoice) and id(v) in self.key_of}
@@ -179,11 +176,10 @@ class _Holes(_Macro):
     def _branches(self, item: ast.If, x: str, scope: Scope, body: Body) -> str:
         """An `if` whose condition reads an open choice: a hole of its two branches, picked per member."""
         alternatives = (item.then, item.orelse or ast.Seq((), item.span))
-        mentioned: set = set()
-        _names(alternatives, mentioned)
+        mentioned = ast.names_in(alternatives)
         env, memo = dict(body.values), self.memo
 
-        needed = sorted(k for k in _mentions(item.cond) if k in env)
+        needed = sorted(k for k in ast.names_in(item.cond) if k in env)
 
         def pick(a: dict) -> int:
             cond = evaluate(item.cond, {k: _value(env[k], a, memo) for k in needed}, (), memo.chooser(a))
@@ -209,7 +205,7 @@ class _Holes(_Macro):
     def _open_item(self, item, x: str, scope: Scope, body: Body) -> str:
         """An item that needs an open choice's value (a call, a layer, a repeat): a node whose template is
         built, once per value of the decisions it depends on, when a member first needs it."""
-        mentioned = _mentions(item)
+        mentioned = ast.names_in(item)
         names = sorted(n for n in body.tensors if n in mentioned)
         tensors = [x] + [body.tensors[n] for n in names]
         body.read.update(names)  # each template built must read them all, or it is poisoned
@@ -318,12 +314,6 @@ class _Holes(_Macro):
         finally:
             self.unsure = unsure | self.unsure
         return out
-
-
-def _mentions(node) -> set:
-    names: set = set()
-    _names(node, names)
-    return names
 
 
 def _passing(call: ast.Call, body: Body, memo: HoleMemo) -> ast.Call:

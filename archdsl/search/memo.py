@@ -104,8 +104,7 @@ def decision_slices(space_module: ast.Module, values_only: bool = False) -> dict
     for name, d in defs.items():
         found: list = []
         walk_choices(d.alternatives if d.kind == "options" else d, found.append)
-        names: set = set()
-        _names(d, names)
+        names = ast.names_in(d)
         direct[name] = ({key_of[id(c)] for c in found if id(c) in key_of}, names & set(defs))
     out = {}
     for name, d in defs.items():
@@ -119,19 +118,6 @@ def decision_slices(space_module: ast.Module, values_only: bool = False) -> dict
             seen |= ns
         out[name] = tuple(sorted(keys))
     return out
-
-
-def _names(node, acc: set) -> None:
-    """Every string in a syntax tree (names of calls, options lists, ...)."""
-    if isinstance(node, str):
-        acc.add(node)
-    elif isinstance(node, tuple):
-        for x in node:
-            _names(x, acc)
-    elif hasattr(node, "__dataclass_fields__"):
-        for f in node.__dataclass_fields__:
-            if f != "span":
-                _names(getattr(node, f), acc)
 
 
 class Memo:
