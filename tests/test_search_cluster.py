@@ -89,7 +89,9 @@ def test_several_nodes_without_shared_storage_stop_before_any_trial_with_what_to
                        address=two_nodes.address).validate()
     with pytest.raises(ClusterError, match=r"2 nodes but the search has no shared storage.*--storage s3://"):
         run_search(s, verbose=0)
-    assert not list((tmp_path / "out" / "ray").glob("run1/trial_*"))
+    assert not (tmp_path / "out").exists()  # refused before any trial: --out as it was
+    s.samples, s.storage = 1, str(tmp_path / "shared")  # the corrected command is not "already holds a search"
+    assert [r.status for r in run_search(s, verbose=0).records] == ["completed"]
 
 
 def s3_state(fs) -> dict | None:

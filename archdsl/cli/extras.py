@@ -9,7 +9,7 @@ EXTRA_OF = {
     "sklearn": ("torch",), "PIL": ("torch",),
     "onnx": ("export",), "onnxscript": ("export",), "onnxruntime": ("export",),
     "ray": ("search",), "yaml": ("search", "report"), "rich": ("search",), "pyarrow": ("search",),
-    "pandas": ("search",), "tensorboardX": ("search",),
+    "pandas": ("search",), "tensorboardX": ("search",), "boto3": ("search",),
     "pygls": ("lsp",), "lsprotocol": ("lsp",),
     "matplotlib": ("report",),
 }

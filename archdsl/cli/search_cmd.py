@@ -33,6 +33,9 @@ def register(sub) -> None:
                    help="trade accuracy for a cost (params, macs, latency): the MnasNet reward "
                         "acc*(cost/target)^w (w=-0.07), or pareto:COST for the front in pareto.csv")
     p.add_argument("--max-concurrent", type=int, metavar="N", help="trials at once (default: as resources allow)")
+    p.add_argument("--max-failures", type=int, metavar="N",
+                   help="times a failed trial runs again from its newest checkpoint, e.g. when its node or worker "
+                        "died (default 2)")
     p.add_argument("--cpus-per-trial", type=float, metavar="N", help="default 1")
     p.add_argument("--gpus-per-trial", type=float, metavar="N", help="fractions share a GPU, e.g. 0.25")
     p.add_argument("--no-amp", dest="amp", action="store_const", const=False,
@@ -55,16 +58,21 @@ def register(sub) -> None:
                         "its inherited weights)")
     p.add_argument("--resume", action="store_true",
                    help="continue the search saved in --storage (or --out) with its saved settings")
-    p.add_argument("--force", action="store_true", help="replace a search already in --out")
-    p.add_argument("--quiet", "-q", action="store_true", help="no live table of trials")
+    p.add_argument("--force", action="store_true",
+                   help="replace a search already in --out; with --resume, continue it even though another driver "
+                        "seems to hold its storage (take over a lease whose holder is gone)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no live table of trials and no progress lines")
+    p.add_argument("--progress-every", type=int, metavar="EPOCHS", default=1,
+                   help="when stdout is not a terminal (a log, CI, a pipe), a line per trial event and per trial "
+                        "every EPOCHS epochs (0: no epoch lines; default 1)")
     p.add_argument("--verbose", "-v", action="count", default=0, help="show Ray's own logs and warnings")
     p.set_defaults(run=run)
 
 
 OPTIONS = ("space", "strategy", "samples", "data", "epochs", "batch_size", "lr", "scheduler", "grace_period",
-           "max_params", "max_macs", "max_concurrent", "cpus_per_trial", "gpus_per_trial", "amp", "channels_last",
-           "address", "storage", "storage_endpoint", "out", "seed", "objective", "one_shot", "supernet_epochs",
-           "retrain")
+           "max_params", "max_macs", "max_concurrent", "max_failures", "cpus_per_trial", "gpus_per_trial", "amp",
+           "channels_last", "address", "storage", "storage_endpoint", "out", "seed", "objective", "one_shot",
+           "supernet_epochs", "retrain")
 
 
 
@@ -97,9 +105,10 @@ def run(args) -> int:
     except ValueError as e:
         print(f"archdsl search: error: {e}", file=sys.stderr)
         return 2
-    if args.resume and args.force:
-        print("archdsl search: error: --resume and --force contradict each other", file=sys.stderr)
+    if args.progress_every < 0:
+        print("archdsl search: error: --progress-every: expected 0 or more epochs", file=sys.stderr)
         return 2
+    terminal = sys.stdout.isatty()
     try:
         one_shot = settings.one_shot or (args.resume and _saved_one_shot(settings))
         if one_shot:
@@ -109,10 +118,14 @@ def run(args) -> int:
                                   verbose=args.verbose)
         else:
             outcome = run_search(settings, resume=args.resume, force=args.force, given=explicit,
-                                 verbose=args.verbose + (0 if args.quiet else 1), live=not args.quiet)
+                                 verbose=args.verbose + (0 if args.quiet else 1), live=not args.quiet and terminal,
+                                 lines=None if args.quiet or terminal else args.progress_every)
     except (OutInUseError, OutExistsError, ResumeConflictError) as e:
         print(f"archdsl search: error: {e.message}", file=sys.stderr)
         return 2
+    if outcome.error:
+        print(f"archdsl search: {outcome.error}; the trials so far are written, --resume continues the rest",
+              file=sys.stderr)
     print()
     print(render_leaderboard(outcome.records))
     if one_shot:
@@ -138,4 +151,4 @@ def run(args) -> int:
     print(f"best: {outcome.out / 'best.arch'} (val_acc {outcome.best.val_acc:.4f}, {outcome.best.params:,} params)"
           + weights)
     print(f"all trials: {outcome.out / 'trials.csv'}; settings to repeat it: {outcome.out / 'settings.yaml'}")
-    return 0
+    return 1 if outcome.error else 0

@@ -34,6 +34,7 @@ class SearchSettings:
     max_params: int | None = None
     max_macs: int | None = None
     max_concurrent: int | None = None  # trials at once; default: as many as the resources allow
+    max_failures: int = 2  # retries of a trial whose node or worker died (or that raised), from its checkpoint
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
     address: str | None = None  # None: a local Ray; "auto" or "ray://HOST:PORT": a cluster
@@ -100,7 +101,8 @@ def _rules() -> dict:
         "epochs": v.positive_int, "batch_size": v.optional(v.positive_int), "lr": v.optional(v.positive_float),
         "scheduler": v.choice(*SCHEDULERS), "grace_period": v.positive_int,
         "max_params": v.optional(v.positive_int), "max_macs": v.optional(v.positive_int),
-        "max_concurrent": v.optional(v.positive_int), "cpus_per_trial": v.positive_float,
+        "max_concurrent": v.optional(v.positive_int), "max_failures": v.nonneg_int,
+        "cpus_per_trial": v.positive_float,
         "gpus_per_trial": v.nonneg_float, "address": v.optional(v.text), "storage": v.optional(v.text),
         "storage_endpoint": v.optional(v.text), "amp": _boolean, "channels_last": _boolean, "out": v.output_dir,
         "seed": v.optional(v.seed), "strategy_options": _mapping, "dedup": _boolean,
@@ -120,6 +122,8 @@ def read_yaml(path: str | Path) -> dict:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except OSError as e:
         raise ArchFileError(f"cannot read the search config {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise ArchFileError(f"the search config {path} is not a text file (byte {e.start} is not UTF-8)") from None
     except yaml.YAMLError as e:
         raise ArchFileError(f"the search config {path} is not valid YAML: {e}") from None
     if not isinstance(data, dict):
@@ -142,7 +146,7 @@ def merge(config: dict, overrides: dict, source: str = "search settings") -> Sea
 
 
 # A resumed search is the same search: only where it runs and where it keeps things may change.
-RESUMABLE = ("address", "out", "storage", "storage_endpoint", "max_concurrent")
+RESUMABLE = ("address", "out", "storage", "storage_endpoint", "max_concurrent", "max_failures")
 
 
 def resume_conflicts(saved: SearchSettings, given: dict) -> list[str]:

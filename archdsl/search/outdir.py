@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from ..dsl.errors import ArchFileError
@@ -47,3 +48,32 @@ RESULTS = ("trials.csv", "trials.json", "best.arch", "best.pt", "settings.yaml")
 
 def previous_results(out: Path) -> list[str]:
     return [name for name in RESULTS if (out / name).exists()]
+
+
+class Footprint:
+    """What existed before a search touched `out`, so that a refusal before its first write can put it
+    back: the directory, its lock file, and a local storage inside it (`OUT/ray`, guarded by that lock)."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.out_existed = out.exists()
+        self.lock_existed = (out / LOCK).exists()
+        self.created: list[Path] = []  # in a storage inside `out`: made by this search, removed on refusal
+
+    def storage(self, store) -> None:
+        from .storage import CAS_LOCK
+
+        root = Path(store.root)
+        if store.local and root.is_relative_to(self.out):
+            self.created = [p for p in (root / CAS_LOCK, root) if not p.exists()]
+
+    def restore(self) -> None:
+        for p in self.created:
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        if not self.lock_existed:
+            (self.out / LOCK).unlink(missing_ok=True)
+        if not self.out_existed:
+            try:
+                self.out.rmdir()
+            except OSError:  # something else appeared in it meanwhile: leave it
+                pass

@@ -30,16 +30,43 @@ class TrialRecord:
     latency_ms: float | None = None  # batch 1 on the trial's device, when the objective asks for it
 
 
+LOSSES = ("node died", "killed for memory", "worker died")  # the trial itself did nothing wrong
+
+
 def reason_of(error) -> str:
-    """The root cause of a trial error, one line (Ray wraps it in RayTaskError / TuneError)."""
-    seen = error
-    while getattr(seen, "cause", None) is not None and seen.cause is not seen:
+    """The root cause of a trial error, one line (Ray wraps it in RayTaskError / TuneError). A trial whose
+    node or worker was lost says so first ("node died: ...", "killed for memory: ..."), whatever the wrapping."""
+    seen, chain = error, [error]
+    while getattr(seen, "cause", None) is not None and seen.cause is not seen and len(chain) < 20:
         seen = seen.cause
+        chain.append(seen)
     text = str(seen).strip() or type(seen).__name__
     lines = [x.strip() for x in text.splitlines() if x.strip()]
+    loss = _loss(chain, "\n".join(str(e) for e in chain))
+    if loss:
+        return loss[:300]
     # Ray's text is the remote traceback; its last line names the exception and message.
     last = lines[-1] if lines else text
     return last[:300]
+
+
+def _loss(chain: list, text: str) -> str:
+    """'node died: ...' / 'killed for memory: ...' / 'worker died: ...' when Ray lost the trial's worker."""
+    import re
+
+    names = {type(e).__name__ for e in chain}
+    low = text.lower()
+    if "OutOfMemoryError" in names or "running low on memory" in low or "killed due to memory" in low:
+        m = re.search(r"was ([\d.]+\s*GB) used / ([\d.]+\s*GB) limit", text)
+        where = f" (its node had {m.group(1)} of {m.group(2)} in use)" if m else ""
+        return f"killed for memory: Ray's memory monitor ended the trial's worker{where}"
+    if "NodeDiedError" in names or re.search(r"node .{0,80}(died|is dead|has been marked dead)", low) \
+            or "socket closed" in low or "ActorUnavailableError" in names:
+        return "node died: the Ray node running the trial stopped or cannot be reached"
+    if names & {"WorkerCrashedError", "ActorDiedError", "RayActorError", "LocalRayletDiedError"} \
+            or "worker died" in low or "actor died" in low or "the actor died" in low:
+        return "worker died: the trial's Ray worker process ended unexpectedly"
+    return ""
 
 
 def records(trials: dict[str, dict]) -> list[TrialRecord]:
@@ -55,10 +82,15 @@ def records(trials: dict[str, dict]) -> list[TrialRecord]:
             val_acc=acc if status in ("completed", "stopped") else None, epochs=int(m.get("epoch") or 0),
             params=int(c["params"]), macs=int(c["macs"]), choices=dict(t.get("choices", {})), arch=c["text"],
             node=str(m.get("node_id", "")), checkpoint=(t.get("attempts") or [""])[-1],
-            note=str(m.get("device_note", "")),
+            note="; ".join(x for x in (str(m.get("device_note", "")), _retries(t)) if x),
             latency_ms=float(m["latency_ms"]) if isinstance(m.get("latency_ms"), (int, float)) else None,
         ))
     return leaderboard(out)
+
+
+def _retries(t: dict) -> str:
+    r = t.get("retries") or []
+    return f"retried {len(r)}x from its newest checkpoint after: {r[-1]}" if r else ""
 
 
 def leaderboard(rs: list[TrialRecord]) -> list[TrialRecord]:

@@ -14,7 +14,6 @@ import hashlib
 import logging
 import os
 import random
-import shutil
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,12 +21,13 @@ from pathlib import Path
 from ..dsl.errors import ArchFileError
 from ..dsl.parser import parse as parse_arch
 from . import jsonstate
-from .config import SearchSettings, resume_conflicts, write_yaml
-from .outdir import OutExistsError, lock, previous_results
+from .config import RESUMABLE, SearchSettings, resume_conflicts, write_yaml
+from .lease import LEASE, Lease, LeaseLostError
+from .outdir import Footprint, OutExistsError, lock, previous_results
 from .results import TrialRecord, reason_of, records, write_best, write_tables
 from .searcher import ArchSearcher
 from .space import Space
-from .storage import Storage, parse
+from .storage import CAS_LOCK, Storage, parse
 
 STATE = "state.json"
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ class SearchOutcome:
     out: Path
     rejected: dict  # reason family -> samples never launched
     weights: Path | None = None  # best.pt, when the best trial's checkpoint could be read back
+    error: str = ""  # why Tune itself stopped early (the trials so far are written; --resume continues)
 
 
 class ClusterError(ArchFileError):
@@ -47,11 +48,22 @@ class ClusterError(ArchFileError):
 
 
 def make_strategy(name: str, sizes, seed: int | None, options: dict | None = None):
+    import inspect
+
+    from ..values import UsageError
     from .strategies import STRATEGIES
 
     if name not in STRATEGIES:
         raise ValueError(f"unknown strategy {name!r}; expected one of: {', '.join(sorted(STRATEGIES))}")
-    return STRATEGIES[name](sizes, seed=seed, **(options or {}))
+    known = [p for p in inspect.signature(STRATEGIES[name]).parameters if p not in ("sizes", "seed", "options")]
+    for key in options or {}:
+        if key not in known:
+            raise UsageError(f"strategy-options: the {name} strategy has no option {key!r}; "
+                             f"its options: {', '.join(known) or 'none'}")
+    try:
+        return STRATEGIES[name](sizes, seed=seed, **(options or {}))
+    except (TypeError, ValueError) as e:  # a wrong type or value of an option
+        raise UsageError(f"strategy-options for the {name} strategy: {e}") from None
 
 
 def make_searcher(settings: SearchSettings, space: Space) -> ArchSearcher:
@@ -193,15 +205,16 @@ def build_tuner(settings: SearchSettings, store: Storage, searcher: ArchSearcher
         ),
         run_config=tune.RunConfig(
             name=run, **storage,
-            failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+            # A trial that fails (its node or worker died, or it raised) runs again from its newest checkpoint.
+            failure_config=tune.FailureConfig(max_failures=settings.max_failures, fail_fast=False),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),  # one whole even if a kill cuts the newer
             callbacks=callbacks, verbose=1 if verbose > 1 else 0,
         ),
     )
 
 
-def read_state(store: Storage) -> dict | None:
-    data = store.read_bytes(STATE)
+def read_state(store: Storage, lease: Lease | None = None) -> dict | None:
+    data = lease.read(STATE) if lease is not None else store.read_bytes(STATE)
     if data is None:
         return None
     try:
@@ -228,7 +241,7 @@ def resumed_settings(state: dict, given: dict, out: Path) -> SearchSettings:
     if conflicts:
         raise ResumeConflictError("--resume continues the saved search with its own settings; these differ: "
                                   + "; ".join(conflicts) + " (start a new search with another --out to change them)")
-    keep = {k: given[k] for k in ("address", "storage", "storage_endpoint", "max_concurrent") if given.get(k)}
+    keep = {k: given[k] for k in RESUMABLE if k != "out" and given.get(k) is not None}
     return SearchSettings(**{**state["settings"], **keep, "out": str(out)}).validate()
 
 
@@ -237,10 +250,14 @@ class ResumeConflictError(ArchFileError):
 
 
 def run_search(settings: SearchSettings, *, resume: bool = False, force: bool = False, given: dict | None = None,
-               trainable=None, verbose: int = 1, live: bool = False) -> SearchOutcome:
+               trainable=None, verbose: int = 1, live: bool = False, lines: int | None = None) -> SearchOutcome:
     """Run (or resume) the search that `settings` describe and write its results under `settings.out`.
 
     `given`: the settings the user passed explicitly (a resume compares them with the saved ones).
+    `force`: replace a search in `--out`, or (with `resume`) take the storage's lease from a holder that
+    seems alive. `live`: the refreshed table (a terminal); `lines`: one printed line per trial event instead,
+    and a trial's epochs every `lines` epochs (0: none). A refusal before the search starts leaves `--out`
+    and the storage as they were.
     """
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "60")  # Tune's own experiment state is not read back
@@ -250,22 +267,37 @@ def run_search(settings: SearchSettings, *, resume: bool = False, force: bool = 
         os.environ.setdefault("RAY_DEDUP_LOGS", "0")
         os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "0")
         logging.getLogger("ray").setLevel(logging.ERROR)
+        logging.getLogger("ray.tune").setLevel(logging.CRITICAL)  # trial errors: their reasons are in trials.csv
         warnings.filterwarnings("ignore", module=r"ray(\..*)?$")
     from .trainable import train_trial
 
     out = Path(settings.out).resolve()
+    before = Footprint(out)
     held = lock(out)
+    store = lease = None
     try:
-        return _run(settings, out, resume, force, given or {}, trainable or train_trial, verbose, live)
+        store = Storage(parse(settings.storage or str(out / "ray"), settings.storage_endpoint))
+        before.storage(store)
+        if not store.local:
+            store.check_reachable()
+        lease = Lease(store, str(out))
+        lease.acquire(force=force)
+        return _run(settings, out, store, lease, resume, force, given or {}, trainable or train_trial, verbose,
+                    live, lines)
+    except BaseException:
+        if lease is not None and not lease.wrote:
+            lease.release()
+            before.restore()  # refused before anything was written: --out and the storage as they were
+        raise
     finally:
+        if lease is not None:
+            lease.release()
         held.close()
 
 
-def _run(settings, out, resume, force, given, trainable, verbose, live) -> SearchOutcome:
-    store = Storage(parse(settings.storage or str(out / "ray"), settings.storage_endpoint))
-    if not store.local:
-        store.check_reachable()
-    state = read_state(store)
+def _run(settings, out, store, lease, resume, force, given, trainable, verbose, live, lines) -> SearchOutcome:
+    state = read_state(store, lease)
+    replace_old = False
     if resume:
         if state is None:
             raise ArchFileError(f"there is no search to resume in {store.spec.uri} (no {STATE} there)")
@@ -276,7 +308,7 @@ def _run(settings, out, resume, force, given, trainable, verbose, live) -> Searc
             if not force:
                 raise OutExistsError(f"{out} already holds a search; pass --resume to continue it or --force "
                                      f"to replace it")
-            clear(store, out)
+            replace_old = True
         space_text = Path(settings.space).read_text(encoding="utf-8")
         state = {"format": 1, "settings": settings.to_dict(), "space_text": space_text,
                  "space_key": _space_key(space_text), "runs": 0, "searcher": None}
@@ -287,21 +319,34 @@ def _run(settings, out, resume, force, given, trainable, verbose, live) -> Searc
     searcher = make_searcher(settings, space)
     if state["searcher"] is not None:
         searcher.set_state(state["searcher"])
-    state["runs"] += 1
-    run = f"run{state['runs']}"
-    searcher.attempt_dir = lambda tune_id: f"{run}/trial_{tune_id}"
-
-    def persist(searcher_state: dict) -> None:
-        state["searcher"] = searcher_state
-        store.write_bytes(STATE, jsonstate.dumps(state).encode("utf-8"))
-
-    searcher.persist = persist
-    persist(searcher.get_state())
-    write_yaml(settings, out / "settings.yaml")  # after the state: results in `out` imply a resumable state
     done = sum(t["status"] != "pending" for t in searcher.trials.values())
     remaining = settings.samples - done
-    if remaining > 0:
-        _fit(settings, store, searcher, run, remaining, trainable, verbose, live)
+    started = init_ray(settings.address, verbose) if remaining > 0 else False
+    try:
+        if remaining > 0:
+            check_cluster(settings)  # the last refusal: from here on, --out and the storage are written
+        if replace_old:
+            clear(store, out, lease)
+        state["runs"] += 1
+        run = f"run{state['runs']}"
+        searcher.attempt_dir = lambda tune_id: f"{run}/trial_{tune_id}"
+
+        def persist(searcher_state: dict) -> None:
+            state["searcher"] = searcher_state
+            lease.write(STATE, jsonstate.dumps(state).encode("utf-8"))  # LeaseLostError once taken over
+
+        searcher.persist = persist
+        persist(searcher.get_state())
+        write_yaml(settings, out / "settings.yaml")  # after the state: results in `out` imply a resumable state
+        error = _fit(settings, store, searcher, run, remaining, trainable, verbose, live, lines) \
+            if remaining > 0 else ""
+        if lease.lost:  # raised inside Tune's calls to the searcher, and maybe wrapped by Tune
+            raise lease.lost_error()
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
     rs = records(searcher.trials)
     write_tables(rs, out)
     objective = objective_of(settings)
@@ -312,34 +357,47 @@ def _run(settings, out, resume, force, given, trainable, verbose, live) -> Searc
         write_pareto_csv([asdict(r) for r in rs if r.val_acc is not None], column, out / "pareto.csv")
     best = next((r for r in rs if r.val_acc is not None and r.checkpoint), None)
     weights = write_best(best, out, settings.space, store) if best is not None else None
-    return SearchOutcome(rs, best, out, dict(searcher.rejected), weights)
+    return SearchOutcome(rs, best, out, dict(searcher.rejected), weights, error)
 
 
-def _fit(settings, store, searcher, run, remaining, trainable, verbose, live) -> None:
-    import ray
+def _fit(settings, store, searcher, run, remaining, trainable, verbose, live, lines) -> str:
+    """Tune's run; '' or, when Tune itself failed (not a trial: those are in the trial log), why."""
+    from .live import LiveView
+    from .progress import TrialEvents
 
-    started = init_ray(settings.address, verbose)
+    view = LiveView(searcher, settings.samples, enabled=live)
+    events = TrialEvents(searcher, settings.epochs, every=lines)
+    tuner = build_tuner(settings, store, searcher, run, remaining, trainable, [events, view], verbose)
     try:
-        check_cluster(settings)
-        from .live import LiveView
-
-        view = LiveView(searcher, settings.samples, enabled=live)
-        tuner = build_tuner(settings, store, searcher, run, remaining, trainable, [view], verbose)
         with view:
             grid = tuner.fit()
+    except LeaseLostError:
+        raise
+    except Exception as e:  # the trials so far are kept; the unfinished ones run again on --resume
+        first = next((x.strip() for x in str(e).splitlines() if x.strip()), type(e).__name__)
+        return f"the Tune run stopped early ({type(e).__name__}: {first[:200]})"
+    try:  # the reasons were noted as the trials failed (TrialEvents); this reads them again from Tune's files
         for r in grid:
             if r.error is not None:
                 searcher.note_error(Path(r.path).name.removeprefix("trial_"), reason_of(r.error))
-    finally:
-        if started:
-            ray.shutdown()
+    except Exception:  # an unreadable error file: the reason noted before stands
+        pass
+    return ""
 
 
-def clear(store: Storage, out: Path) -> None:
-    """--force: remove the previous search's state, trials and results (nothing else in `out`)."""
-    if store.local:
-        shutil.rmtree(store.root, ignore_errors=True)
-    else:
-        store.fs.delete_dir_contents(store.root, missing_dir_ok=True)
+def clear(store: Storage, out: Path, lease: Lease) -> None:
+    """--force: remove the previous search's state, trials and results (nothing else in `out`, and not the
+    lease this driver holds)."""
+    import pyarrow.fs as pafs
+
+    keep = {store.path(LEASE), store.path(CAS_LOCK)}
+    for info in store.fs.get_file_info(pafs.FileSelector(store.root, allow_not_found=True)):
+        if info.path in keep:
+            continue
+        if info.type == pafs.FileType.Directory:
+            store.fs.delete_dir(info.path)
+        else:
+            store.fs.delete_file(info.path)
+    lease.forget(STATE)
     for name in ("trials.csv", "trials.json", "best.arch", "best.pt", "settings.yaml", "pareto.csv"):
         (out / name).unlink(missing_ok=True)

@@ -29,6 +29,7 @@ from ..dsl import ArchError
 from . import jsonstate
 from .feasible import Feasibility
 from .objective import ParetoFitness
+from .results import LOSSES
 from .space import Space
 
 log = logging.getLogger(__name__)
@@ -291,6 +292,8 @@ class ArchSearcher(Searcher):
                    or k == self.metric}
         if error:
             return {"status": "failed", "result": metrics, "reason": "the trial raised an error"}
+        if (result or {}).get("trial_error"):  # the trainable caught its own failure (not worth a retry)
+            return {"status": "failed", "result": metrics, "reason": str(result["trial_error"])[:300]}
         if reward is None:
             raw = (result or {}).get(self.metric)
             reason = f"no {self.metric} reported" if raw is None else f"{self.metric} is {raw} (the training diverged)"
@@ -302,10 +305,19 @@ class ArchSearcher(Searcher):
         return {"status": "completed", "result": metrics, "reason": ""}
 
     def note_error(self, trial_id: str, reason: str) -> None:
-        """The root cause of a failed trial, known only to the driver after Tune's error handling."""
+        """The root cause of a failed trial, known only to the driver after Tune's error handling. A trial
+        whose node or worker was lost (`lost`) runs again, from its newest checkpoint, on `--resume`."""
         tid = self.trial_of.get(trial_id)
-        if tid is not None and self.trials[tid]["status"] == "failed":
+        if tid is not None and self.trials[tid]["status"] == "failed" and self.trials[tid]["reason"] != reason:
             self.trials[tid]["reason"] = reason
+            self.trials[tid]["lost"] = reason.startswith(LOSSES)
+            self._save()
+
+    def note_retry(self, trial_id: str, reason: str) -> None:
+        """Tune retries the trial from its newest checkpoint (`FailureConfig.max_failures`) after `reason`."""
+        tid = self.trial_of.get(trial_id)
+        if tid is not None:
+            self.trials[tid].setdefault("retries", []).append(reason)
             self._save()
 
     # -- save / restore: plain JSON (a state file must never run code) -------------------------------
@@ -336,6 +348,10 @@ class ArchSearcher(Searcher):
         self.valid_seen = int(state["valid_seen"])
         self.trials = {k: dict(v) for k, v in state.get("trials", {}).items()}
         self.trial_of = dict(state.get("trial_of", {}))
+        for entry in self.trials.values():  # lost with its node or worker: continued like a trial cut off
+            if entry["status"] == "failed" and entry.get("lost"):
+                entry.update(status="pending", lost=False, retries=[*entry.get("retries", []), entry["reason"]],
+                             reason="")
         self.relaunch = [k for k, v in self.trials.items() if v["status"] == "pending"]
         if self.fitness is not None and state.get("fitness") is not None:
             self.fitness.load_state_dict(state["fitness"])

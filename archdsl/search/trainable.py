@@ -6,9 +6,12 @@ to the search storage from whichever node ran the trial. A trial relaunched afte
 directories of its earlier attempts (`resume_from`) and continues from the newest checkpoint that loads,
 so it ends with the weights and accuracy an uninterrupted run would have.
 
-A trial that raises, diverges (the runtime raises on a NaN loss) or runs out of memory fails as a Tune
-trial error with its reason; with `FailureConfig(max_failures=0, fail_fast=False)` the search goes on,
-and the searcher tells the strategy `None` for it.
+A trial that raises or diverges (the runtime raises on a NaN loss) ends with a last report naming its error
+(`trial_error`, recorded as its reason), since a retry would fail the same way. A trial whose node or worker
+is lost (the process is gone) is a Tune trial error: with `FailureConfig(max_failures=N, fail_fast=False)`
+Tune runs it again up to N times (`--max-failures`, default 2) and this function continues from the trial's
+own newest checkpoint (`tune.get_checkpoint()`). Either way the search goes on, and the searcher tells the
+strategy `None` for a trial that failed.
 
 The config Tune passes holds the searcher's fields (`arch`, `params`, `trial`, `resume_from`, ...), `train`
 (the training settings shared by every trial) and `storage` (where earlier attempts' checkpoints are).
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -85,8 +89,43 @@ def latest_checkpoint(storage_spec: dict | None, attempts: list[str], into: Path
     return best_epoch
 
 
+def own_checkpoint(ckpt, newer_than: int, into: Path) -> int:
+    """Tune retried this trial (its node or worker died, or it raised): copy its own newest checkpoint into
+    `into` when it is newer than `newer_than`; its epoch (0: none, or not newer)."""
+    if ckpt is None:
+        return 0
+    from ..runtime import checkpoint
+
+    with tempfile.TemporaryDirectory() as d:
+        try:
+            ckpt.to_directory(d)
+            epoch = int(checkpoint.load(Path(d))["epoch"])
+        except Exception:  # cut off mid-copy: the earlier attempts' checkpoint (or none) will do
+            return 0
+        if epoch <= newer_than:
+            return 0
+        shutil.rmtree(into)
+        shutil.copytree(d, into)
+    return epoch
+
+
 def train_trial(config: dict) -> None:
-    """The function trainable handed to `tune.Tuner`."""
+    """The function trainable handed to `tune.Tuner`. A failure of the trial itself (a bad network for the
+    data, a diverged loss) ends it with a last report naming the error (`trial_error`): that is the same on
+    every retry, so Tune's retries are kept for what a retry can fix, a lost node or worker (which never
+    reaches this `except`: the process is gone)."""
+    from ray import tune
+
+    epochs: list[int] = []
+    try:
+        _train(config, epochs)
+    except Exception as e:
+        first = next((x for x in str(e).splitlines() if x.strip()), "")
+        tune.report({"val_acc": float("nan"), "epoch": epochs[-1] if epochs else 0,
+                     "trial_error": f"{type(e).__name__}: {first}"[:300] if first else type(e).__name__})
+
+
+def _train(config: dict, reported: list[int]) -> None:
     import ray
     import torch
     from ray import tune
@@ -122,7 +161,7 @@ def train_trial(config: dict) -> None:
 
     with tempfile.TemporaryDirectory() as work:
         resumed = latest_checkpoint(config.get("storage"), list(config.get("resume_from") or []), Path(work))
-        reported = []
+        resumed = max(resumed, own_checkpoint(tune.get_checkpoint(), resumed, Path(work)))
 
         def on_epoch(epoch: int, metrics: dict) -> None:
             report = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
