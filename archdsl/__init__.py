@@ -17,6 +17,10 @@ _LAZY = {
 
 
 def __getattr__(name: str):
+    if name == "search":  # the package, callable: archdsl.search(space, data=..., samples=...)
+        import importlib
+
+        return importlib.import_module("archdsl.search")
     if name in _LAZY:
         import importlib
 
@@ -25,4 +29,4 @@ def __getattr__(name: str):
 
 
 __all__ = ["ArchError", "CheckResult", "check", "compile", "decisions", "draw", "fold_bn", "parse",
-           "print_module", "resolve", "summary", "transfer_weights"]
+           "print_module", "resolve", "search", "summary", "transfer_weights"]

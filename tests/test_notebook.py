@@ -108,3 +108,16 @@ def test_the_example_notebook_runs_from_a_block_to_a_search_report():
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 2  # the report's plots
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "best:" in text and "report.html" in text
+
+
+def test_the_example_notebook_is_stored_executed_and_searches_through_the_public_api():
+    import json
+
+    nb = json.loads((ROOT / "docs" / "example.ipynb").read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert all(c["execution_count"] and c["outputs"] for c in code)  # a reader sees every result without Ray
+    assert not [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
+    source = "".join("".join(c["source"]) for c in code)
+    assert "archdsl.search(space" in source and "archdsl.search." not in source  # no internal modules
+    shown = "".join("".join(o.get("data", {}).get("text/html", "")) for c in code for o in c["outputs"])
+    assert "SearchResult(" in shown and "completed" in shown  # the search's result table, as run

@@ -14,10 +14,11 @@ import pytest
 pytest.importorskip("ray.tune")
 pytest.importorskip("archdsl.runtime.train")
 
+from test_search_cluster import s3  # noqa: E402, F401  (the moto server fixture)
+
 from archdsl.search import jsonstate  # noqa: E402
 from archdsl.search.lease import LEASE  # noqa: E402
 from archdsl.search.storage import Storage, parse  # noqa: E402
-from test_search_cluster import s3  # noqa: E402, F401  (the moto server fixture)
 
 SPACE = """
 network tiny(classes=10) {

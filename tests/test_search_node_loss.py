@@ -75,6 +75,7 @@ def test_a_trial_whose_node_dies_fails_as_node_died_and_resume_then_retries_cont
         with open(out / "trials.csv") as f:
             (row,) = list(csv.DictReader(f))
         assert row["status"] == "failed" and row["reason"].startswith("node died"), row["reason"]
+        assert int(row["epochs"]) >= cut  # how far it got
 
         # --resume relaunches it from that checkpoint; its node dies again and Tune retries it on another.
         cluster.add_node(num_cpus=1)

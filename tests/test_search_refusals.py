@@ -3,10 +3,11 @@ is one line, never a traceback (no Ray needed: every refusal here comes before R
 
 import json
 
+from test_search_state import finished_search
+
 from archdsl.cli import main
 from archdsl.search.lease import LEASE, Lease
 from archdsl.search.storage import Storage, parse
-from test_search_state import finished_search
 
 SPACE = """
 network tiny(classes=10) {
@@ -71,3 +72,16 @@ def test_a_refusal_by_the_storage_lease_leaves_the_new_out_absent_and_names_the_
         assert json.loads((shared / LEASE).read_text())["owner"] == holder.owner
     finally:
         holder.release()
+
+
+def test_archdsl_search_is_a_function_even_once_its_modules_are_imported_and_names_an_unknown_setting(tmp_path):
+    import pytest
+
+    import archdsl
+    import archdsl.search.runner  # noqa: F401  (binds the name archdsl.search to the package)
+
+    with pytest.raises(ValueError, match="unknown setting 'sampels'"):
+        archdsl.search(SPACE, sampels=3, out=tmp_path / "out")
+    with pytest.raises(ValueError, match="samples: expected"):
+        archdsl.search(SPACE, samples=0, out=tmp_path / "out")
+    assert not (tmp_path / "out").exists()

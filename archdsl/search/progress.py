@@ -10,6 +10,7 @@ refresh in place:
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -19,14 +20,19 @@ from .results import reason_of
 
 
 def _error_of(trial):
-    """The trial's latest error: the exception when Tune pickled it, else its text."""
-    for read in ("get_pickled_error", "get_error"):
-        try:
-            error = getattr(trial, read)()
-        except Exception:  # an unreadable error file must not end the search
-            error = None
-        if error:
-            return error
+    """The trial's latest error: Tune's pickle of the exception in the driver's staging copy of the trial
+    directory (written before the callbacks run; the storage's copy comes later), else its text."""
+    try:
+        import ray.cloudpickle as cloudpickle
+
+        if trial.pickled_error_file and os.path.exists(trial.pickled_error_file):
+            with open(trial.pickled_error_file, "rb") as f:
+                return cloudpickle.load(f)
+        if trial.error_file and os.path.exists(trial.error_file):
+            with open(trial.error_file, encoding="utf-8", errors="replace") as f:
+                return f.read().rsplit("Failure # ", 1)[-1].split("\n", 1)[-1]
+    except Exception:  # an unreadable error file must not end the search
+        pass
     return None
 
 
@@ -75,7 +81,7 @@ class TrialEvents(Callback):
     def on_trial_error(self, iteration, trials, trial, **info):
         error = _error_of(trial)
         reason = reason_of(error) if error is not None else "the trial raised an error"
-        self.searcher.note_error(trial.trial_id, reason)
+        self.searcher.note_error(trial.trial_id, reason, getattr(trial, "last_result", None))
         self.say(trial, f"failed: {reason}")
 
     def on_trial_recover(self, iteration, trials, trial, **info):

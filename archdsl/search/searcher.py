@@ -304,14 +304,18 @@ class ArchSearcher(Searcher):
                     "reason": f"stopped by the scheduler after {epoch} of {self.epochs} epochs"}
         return {"status": "completed", "result": metrics, "reason": ""}
 
-    def note_error(self, trial_id: str, reason: str) -> None:
-        """The root cause of a failed trial, known only to the driver after Tune's error handling. A trial
-        whose node or worker was lost (`lost`) runs again, from its newest checkpoint, on `--resume`."""
+    def note_error(self, trial_id: str, reason: str, last: dict | None = None) -> None:
+        """The root cause of a failed trial, known only to the driver after Tune's error handling, and its
+        `last` result (how far it got). A trial whose node or worker was lost (`lost`) runs again, from its
+        newest checkpoint, on `--resume`."""
         tid = self.trial_of.get(trial_id)
-        if tid is not None and self.trials[tid]["status"] == "failed" and self.trials[tid]["reason"] != reason:
-            self.trials[tid]["reason"] = reason
-            self.trials[tid]["lost"] = reason.startswith(LOSSES)
-            self._save()
+        if tid is None or self.trials[tid]["status"] != "failed":
+            return
+        entry = self.trials[tid]
+        if last and not entry["result"]:
+            entry["result"] = {k: last[k] for k in ("epoch", "node_id", "resumed_from") if k in last}
+        entry["reason"], entry["lost"] = reason, reason.startswith(LOSSES)
+        self._save()
 
     def note_retry(self, trial_id: str, reason: str) -> None:
         """Tune retries the trial from its newest checkpoint (`FailureConfig.max_failures`) after `reason`."""
