@@ -101,7 +101,7 @@ def _rules() -> dict:
         "epochs": v.positive_int, "batch_size": v.optional(v.positive_int), "lr": v.optional(v.positive_float),
         "scheduler": v.choice(*SCHEDULERS), "grace_period": v.positive_int,
         "max_params": v.optional(v.positive_int), "max_macs": v.optional(v.positive_int),
-        "max_concurrent": v.optional(v.positive_int), "max_failures": v.nonneg_int,
+        "max_concurrent": v.optional(v.positive_int), "max_failures": v.int_range(0),
         "cpus_per_trial": v.positive_float,
         "gpus_per_trial": v.nonneg_float, "address": v.optional(v.text), "storage": v.optional(v.text),
         "storage_endpoint": v.optional(v.text), "amp": _boolean, "channels_last": _boolean, "out": v.output_dir,

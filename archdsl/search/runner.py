@@ -385,7 +385,7 @@ def _fit(settings, store, searcher, run, remaining, trainable, verbose, live, li
     return ""
 
 
-def clear(store: Storage, out: Path, lease: Lease) -> None:
+def clear(store: Storage, out: Path, lease: Lease | None = None) -> None:
     """--force: remove the previous search's state, trials and results (nothing else in `out`, and not the
     lease this driver holds)."""
     import pyarrow.fs as pafs
@@ -398,6 +398,7 @@ def clear(store: Storage, out: Path, lease: Lease) -> None:
             store.fs.delete_dir(info.path)
         else:
             store.fs.delete_file(info.path)
-    lease.forget(STATE)
+    if lease is not None:
+        lease.forget(STATE)
     for name in ("trials.csv", "trials.json", "best.arch", "best.pt", "settings.yaml", "pareto.csv"):
         (out / name).unlink(missing_ok=True)
