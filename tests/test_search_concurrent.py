@@ -117,3 +117,37 @@ def test_a_search_piped_to_a_file_prints_a_line_per_trial_event_while_it_runs(tm
     final = log.read_text()
     assert final.count(" completed: val_acc ") == 3 and "best: " in final
     assert not Path(tmp_path / "out" / "ray" / LEASE).exists()
+
+
+@pytest.mark.slow
+def test_a_resume_that_forces_the_lease_takes_the_search_over_and_the_old_driver_stops_without_clobbering(tmp_path):
+    (tmp_path / "space.arch").write_text(SPACE)
+    storage = tmp_path / "shared"
+    store = Storage(parse(str(storage)))
+    cmd, kw = search(str(tmp_path / "space.arch"), "--samples", "3", "--epochs", "3", "--max-concurrent", "1",
+                     "--out", str(tmp_path / "a"), "--storage", str(storage), "-q")
+    a = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+    try:
+        def one_done():
+            data = store.read_versioned("state.json")[0]
+            trials = ((jsonstate.loads(data).get("searcher") or {}).get("trials") or {}) if data else {}
+            return any(t["status"] == "completed" for t in trials.values())
+
+        wait_for(one_done, a, what="a finished trial")
+        old = json.loads(store.read_versioned(LEASE)[0])["owner"]
+        cmd, kw = search("--resume", "--force", "--out", str(tmp_path / "b"), "--storage", str(storage), "-q")
+        b = subprocess.run(cmd, capture_output=True, timeout=600, **kw)
+        _, a_err = a.communicate(timeout=300)
+    finally:
+        if a.poll() is None:
+            a.kill()
+    assert b.returncode == 0, b.stderr[-3000:]
+    assert f"took the search storage over from search {old}" in b.stderr
+    # a noticed at its next state write that b holds the storage, and stopped without writing it again
+    assert a.returncode == 2 and "another search took over the search storage" in a_err, a_err[-3000:]
+    assert "Traceback" not in a_err and not (tmp_path / "a" / "trials.json").exists()
+    state = jsonstate.loads(store.read_versioned("state.json")[0])
+    assert state["settings"]["out"] == str(tmp_path / "b")
+    trials = state["searcher"]["trials"]
+    assert len(trials) == 3 and all(t["status"] == "completed" and t["result"]["epoch"] == 3 for t in trials.values())
+    assert json.loads((tmp_path / "b" / "trials.json").read_text())[0]["status"] == "completed"

@@ -282,6 +282,8 @@ def run_search(settings: SearchSettings, *, resume: bool = False, force: bool = 
             store.check_reachable()
         lease = Lease(store, str(out))
         lease.acquire(force=force)
+        if lease.took_over:
+            log.warning("archdsl search: took the search storage over from %s", lease.took_over)
         return _run(settings, out, store, lease, resume, force, given or {}, trainable or train_trial, verbose,
                     live, lines)
     except BaseException:
