@@ -124,7 +124,7 @@ def test_a_resume_that_forces_the_lease_takes_the_search_over_and_the_old_driver
     (tmp_path / "space.arch").write_text(SPACE)
     storage = tmp_path / "shared"
     store = Storage(parse(str(storage)))
-    cmd, kw = search(str(tmp_path / "space.arch"), "--samples", "3", "--epochs", "3", "--max-concurrent", "1",
+    cmd, kw = search(str(tmp_path / "space.arch"), "--samples", "4", "--epochs", "12", "--max-concurrent", "1",
                      "--out", str(tmp_path / "a"), "--storage", str(storage), "-q")
     a = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
     try:
@@ -147,7 +147,8 @@ def test_a_resume_that_forces_the_lease_takes_the_search_over_and_the_old_driver
     assert a.returncode == 2 and "another search took over the search storage" in a_err, a_err[-3000:]
     assert "Traceback" not in a_err and not (tmp_path / "a" / "trials.json").exists()
     state = jsonstate.loads(store.read_versioned("state.json")[0])
-    assert state["settings"]["out"] == str(tmp_path / "b")
+    assert state["runs"] == 2  # written last by b's run (a's was run1)
     trials = state["searcher"]["trials"]
-    assert len(trials) == 3 and all(t["status"] == "completed" and t["result"]["epoch"] == 3 for t in trials.values())
-    assert json.loads((tmp_path / "b" / "trials.json").read_text())[0]["status"] == "completed"
+    assert len(trials) == 4 and all(t["status"] == "completed" and t["result"]["epoch"] == 12 for t in trials.values())
+    rows = json.loads((tmp_path / "b" / "trials.json").read_text())
+    assert sorted(r["trial_id"] for r in rows) == sorted(trials) and {r["status"] for r in rows} == {"completed"}
