@@ -15,6 +15,14 @@ from archdsl.dsl import build_graph, check, decisions, parse, resolve
 from archdsl.dsl.members import count_members
 
 SPACES = {
+    "short_circuit": """
+network n(k=1) {
+    input(3, 8, 8)
+    conv(choice c(4, 8, 12) if choice g(false, true) else 16, 1)
+    conv(4, 1, stride=2 if k > 5 and choice s(false, true) else 1)
+    if choice a(false, true) and choice b(false, true) { conv(choice w(2, 3), 1) }
+    else if choice a(false, true) { relu } else { sigmoid }
+}""",
     "option_hides": """
 network n {
     input(3, 16, 16)
@@ -74,6 +82,11 @@ def brute_force(text: str) -> int:
         member = resolve(module, {d.key: i for d, i in zip(ds, combo)})
         keys.add(graph_key(build_graph(member)))
     return len(keys)
+
+
+from test_options import SPACE as OPTIONS_SPACE  # noqa: E402  (an options list given a choice: st)
+
+SPACES["options_list_with_a_choice_argument"] = OPTIONS_SPACE
 
 
 @pytest.mark.parametrize("name", SPACES)

@@ -102,3 +102,16 @@ def test_zoph_le_counts_the_layers_n_leaves_out_as_nothing():
     assert full.exact and full.count == full.assignments  # N = 15: every decision is used
     two = count_members(module, {"N": 2})
     assert two.exact and two.count == (4 * 4 * 4) ** 2 * 2  # two layers' filters, one skip
+
+
+def test_zoph_le_joins_the_layers_no_later_layer_reads():
+    module = parse(ZOPH_LE.read_text())
+    # N = 3: layer 2 reads layer 1; layer 3 reads the image. Unread: layers 2 and 3 (36 + 48 filters).
+    member = resolve(module, {"s2_1": 1, "nf1": 0, "nf2": 1, "nf3": 2})
+    g = build_graph(member, arguments={"N": 3})
+    (final,) = [n for n, d in g.nodes(data=True) if d["op"] == "concat" and g.out_degree(n) and
+                g.nodes[next(iter(g.successors(n)))]["op"] == "avgpool"]
+    assert g.nodes[final]["info"].output_shape == (36 + 48, 32, 32)
+    every = resolve(module, {f"s{k}_{j}": 1 for k in range(2, 16) for j in range(1, k)})
+    g = build_graph(every, arguments={"N": 15})  # every layer reads all before it: only the last is unread
+    assert [d["info"].output_shape[0] for _, d in g.nodes(data=True) if d["op"] == "concat"][-1] == 24

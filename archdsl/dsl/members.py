@@ -173,7 +173,7 @@ class _Walk:
             cond = self.none.eval(item.cond, scope)
         except _Unknown:
             keys = self.use(item.cond, scope, guards)
-            guard = ("if", item.cond, scope, frozenset(keys))
+            guard = ("if", item.cond, scope, frozenset(keys))  # the decisions the condition may read
             self.seq(item.then, scope, guards + (guard + (True,),))
             if item.orelse is not None:
                 self.seq(item.orelse, scope, guards + (guard + (False,),))
@@ -240,10 +240,66 @@ class _Walk:
     # --- decisions an expression reads --------------------------------------------------------------
 
     def use(self, expr, scope: _Scope, guards: tuple) -> set[str]:
-        keys = self.deps(expr, scope)
-        for k in keys:
-            self.uses.append((k, guards))
+        """Note each decision `expr` reads, under `guards` and its own; the keys it may read."""
+        keys = set()
+        for k, own in self.live(expr, scope):
+            self.uses.append((k, guards + own))
+            keys |= {k} | {x for g in own for x in ({g[1]} if g[0] == "option" else g[3])}
         return keys
+
+    def live(self, e, s: _Scope, seen=None) -> list[tuple[str, tuple]]:
+        """The decisions evaluating `e` may read, each with the guards under which it is read: given the values
+        that are not choices, `N >= 5 and choice(..)` with N = 3 reads none; where a choice decides what else is
+        read (`choice a(..) or choice b(..)`, an `if`-expression on a choice), the rest is guarded by it."""
+        seen = set() if seen is None else seen
+        if isinstance(e, ast.BinOp) and e.op in ("and", "or"):
+            try:
+                left = self.none.eval(e.left, s)
+            except _Unknown:  # the right side is read when the left one does not decide
+                first = self.live(e.left, s, seen)
+                g = ("if", e.left, s, frozenset(k for k, _ in first), e.op == "and")
+                return first + [(k, (g,) + gs) for k, gs in self.live(e.right, s, seen)]
+            except (ArchError, TypeError, ValueError):
+                self.lost = True
+                return []
+            stops = left is False if e.op == "and" else left is True
+            return [] if stops else self.live(e.right, s, seen)
+        if isinstance(e, ast.IfExpr):
+            try:
+                cond = self.none.eval(e.cond, s)
+            except _Unknown:
+                first = self.live(e.cond, s, seen)
+                g = ("if", e.cond, s, frozenset(k for k, _ in first))
+                return (first + [(k, (g + (True,),) + gs) for k, gs in self.live(e.then, s, seen)]
+                        + [(k, (g + (False,),) + gs) for k, gs in self.live(e.orelse, s, seen)])
+            except (ArchError, TypeError, ValueError):
+                self.lost = True
+                return []
+            return self.live(e.then if cond is True else e.orelse, s, seen)
+        if isinstance(e, ast.Name):
+            entry = s.bindings.get(e.id)
+            if entry is None or entry[0] != "expr" or (s, e.id) in seen:
+                return []
+            return self.live(entry[1], entry[2], seen | {(s, e.id)})
+        if isinstance(e, ast.ValueChoice):
+            key = self.keys.get(id(e))
+            if key is None:
+                self.lost = True
+                return []
+            out = [(key, ())]
+            for i, o in enumerate(e.options):  # only the chosen option is read
+                out += [(k, (("option", key, i),) + gs) for k, gs in self.live(o, s, seen)]
+            return out
+        children = []
+        if isinstance(e, ast.BinOp):
+            children = [e.left, e.right]
+        elif isinstance(e, (ast.Neg, ast.Not)):
+            children = [e.operand]
+        elif isinstance(e, ast.TupleExpr):
+            children = list(e.items)
+        elif isinstance(e, ast.Func):
+            children = [a.value for a in e.args]
+        return [pair for c in children for pair in self.live(c, s, seen)]
 
     def deps(self, expr, scope: _Scope, strict: bool = True, seen=None):
         """The decisions `expr` may read, through the parameters it names (None: a choice the walk cannot name)."""
