@@ -90,3 +90,17 @@ def test_the_member_docs_fastpath_walks_through_gives_what_the_page_says():
     assert space._fast.answered == {"holes": 1, "calls": 0, "ordinary": 0}
     network = space._fast.holes.templates[("@network", "open")]
     assert len(network.program) == 25 and network.nodes == 326  # as the page counts them
+
+
+def test_members_an_open_item_cannot_take_are_answered_by_the_network_built_for_their_values():
+    """zoph_le: every layer reads earlier layers only if a choice says so (`@h1 if choice(...)`), which an
+    open item cannot express; the holes tier then builds the network for the member's values (no text)."""
+    import random
+    from pathlib import Path
+
+    space = Space.load(Path(__file__).resolve().parent.parent / "archs" / "spaces" / "zoph_le.arch")
+    rng = random.Random(7)
+    members = [tuple(rng.randrange(n) for n in space.sizes) for _ in range(8)]
+    for a in members:
+        assert fast(space, a) == truth(space, a), a
+    assert space._fast.answered == {"holes": 8, "calls": 0, "ordinary": 0}

@@ -80,7 +80,7 @@ def _run(t: Template, shape: dict, flat: list | None, a: dict, grown: list | Non
                 else:  # a hole: filled by its decision, or by its `if` condition
                     u = d["alts"][a.get(d["decision"], 0) if d["pick"] is None else d["pick"](a)]
                 if not isinstance(u, Template):
-                    raise Fallback(u.reason)
+                    raise (OpenItemFallback if op == VCALL else Fallback)(u.reason)
                 if op == VCALL and grown is not None:
                     grown[0] += u.nodes
                     grown[1] += u.steps
@@ -190,6 +190,10 @@ def _network_template(g, el: _Macro) -> Template:
     return t
 
 
+class OpenItemFallback(Fallback):
+    """An open item's template for the member's values cannot be built exactly (`holes.Poisoned`)."""
+
+
 class FastChecker:
     """Checks members of one space (an `ast.Module` with choices) in three tiers: the space's own
     templates with holes (`holes`), block calls of the resolved member (`memo`), the ordinary check.
@@ -243,14 +247,21 @@ class FastChecker:
         t = memo.templates.get(("@network", "open"))
         if t is None:  # once: the network with its choice(...) values left open serves every member
             t = memo.templates[("@network", "open")] = self._network(net, memo, leave_open, open=True)
+        if not isinstance(t, Poisoned):
+            try:
+                return self._totals(t, assignment, key)
+            except OpenItemFallback:
+                pass  # an open item this member's values cannot fill: the network built for them may answer
+            except Resolve as e:
+                raise Fallback("an open choice's value was needed") from e
+        # a value a layer reads directly, or an open item poisoned for these values: one template per slice
+        cache_key = ("@network", memo.slice_of(net.name))
+        t = memo.templates.get(cache_key)
+        if t is None:
+            t = memo.templates[cache_key] = self._network(net, memo, memo.chooser(assignment))
+        if isinstance(t, Poisoned):
+            raise Fallback(t.reason)
         try:
-            if isinstance(t, Poisoned):  # a value a layer reads directly: one template per value slice
-                cache_key = ("@network", memo.slice_of(net.name))
-                t = memo.templates.get(cache_key)
-                if t is None:
-                    t = memo.templates[cache_key] = self._network(net, memo, memo.chooser(assignment))
-                if isinstance(t, Poisoned):
-                    raise Fallback(t.reason)
             return self._totals(t, assignment, key)
         except Resolve as e:
             raise Fallback("an open choice's value was needed") from e
