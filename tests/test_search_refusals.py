@@ -85,3 +85,12 @@ def test_archdsl_search_is_a_function_even_once_its_modules_are_imported_and_nam
     with pytest.raises(ValueError, match="samples: expected"):
         archdsl.search(SPACE, samples=0, out=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_strategy_option_of_the_wrong_type_is_one_line_naming_what_it_expects(tmp_path, capsys):
+    (tmp_path / "space.arch").write_text(SPACE)
+    (tmp_path / "s.yaml").write_text(f"space: {tmp_path / 'space.arch'}\nstrategy: evolution\n"
+                                     f"strategy_options: {{population: many}}\n")
+    assert main(["search", "--config", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "out"), "-q"]) == 2
+    assert "population of the evolution strategy: expected an integer, got 'many'" in one_line(capsys)
+    assert not (tmp_path / "out").exists()

@@ -47,6 +47,9 @@ class ClusterError(ArchFileError):
     """Ray cannot be reached, or the cluster cannot run this search as asked (refused before launch)."""
 
 
+OPTION_TYPES = {"int": (int, "an integer"), "float": ((int, float), "a number"), "str": (str, "text")}
+
+
 def make_strategy(name: str, sizes, seed: int | None, options: dict | None = None):
     import inspect
 
@@ -55,11 +58,17 @@ def make_strategy(name: str, sizes, seed: int | None, options: dict | None = Non
 
     if name not in STRATEGIES:
         raise ValueError(f"unknown strategy {name!r}; expected one of: {', '.join(sorted(STRATEGIES))}")
-    known = [p for p in inspect.signature(STRATEGIES[name]).parameters if p not in ("sizes", "seed", "options")]
-    for key in options or {}:
-        if key not in known:
+    params = {k: p for k, p in inspect.signature(STRATEGIES[name]).parameters.items()
+              if k not in ("sizes", "seed", "options")}
+    for key, value in (options or {}).items():
+        if key not in params:
             raise UsageError(f"strategy-options: the {name} strategy has no option {key!r}; "
-                             f"its options: {', '.join(known) or 'none'}")
+                             f"its options: {', '.join(params) or 'none'}")
+        hint = str(params[key].annotation)  # "int", "float | None", ... (annotations are text here)
+        want = OPTION_TYPES.get(hint.replace(" | None", ""))
+        if want and not (isinstance(value, want[0]) and not isinstance(value, bool)) \
+                and not (value is None and hint.endswith("| None")):
+            raise UsageError(f"strategy-options: {key} of the {name} strategy: expected {want[1]}, got {value!r}")
     try:
         return STRATEGIES[name](sizes, seed=seed, **(options or {}))
     except (TypeError, ValueError) as e:  # a wrong type or value of an option
