@@ -62,31 +62,44 @@ def test_train_resume_continues_from_the_last_epoch(tiny, tmp_path, capsys):
     assert epochs == [1, 2, 3]
 
 
-def test_train_fits_input_shape_and_classes_to_the_dataset(tmp_path, capsys):
+def test_train_refuses_data_other_than_declared_and_names_the_flags_that_fit_it(tmp_path, capsys):
     arch = tmp_path / "big.arch"
     arch.write_text("network big(classes=1000) { input(3, 32, 32) conv(4, 3, padding=1) relu avgpool flatten"
                     " linear(classes) }")
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "d.npz", x=rng.integers(0, 256, (20, 5, 5), dtype=np.uint8), y=np.arange(20) % 4)
-    assert main(["train", str(arch), "--data", f"npz:{tmp_path / 'd.npz'}", "--epochs", "1",
-                 "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    data = ["--data", f"npz:{tmp_path / 'd.npz'}"]
+    argv = ["train", str(arch), *data, "--epochs", "1", "--out", str(tmp_path / "run"), "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "declared for input 3x32x32 with output 1000" in err
+    assert err.endswith("pass --input 1x5x5 --arg classes=4 to train that network on it"), err
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+    flags = ["--input", "1x5x5", "--arg", "classes=4"]
+    assert main([*argv, *flags]) == 0
     assert "input 1x5x5, 4 classes" in capsys.readouterr().err
     state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
     assert state["model"]["linear1.weight"].shape == (4, 4)
+    # the weights go with the same flags through eval and export
+    assert main(["eval", str(arch), *data, *flags, "--weights", str(tmp_path / "run")]) == 0
+    assert main(["export", str(arch), *flags, "--weights", str(tmp_path / "run"), "--format", "torchscript",
+                 "-o", str(tmp_path / "m.ts")]) == 0
 
 
-def test_a_file_of_two_networks_fits_classes_of_the_one_it_trains(tmp_path, capsys):
-    # without --network the last network is the one checked and trained: its `classes` is set to the data's
+def test_a_file_of_two_networks_is_checked_against_the_data_as_the_one_it_trains(tmp_path, capsys):
+    # without --network the last network is the one checked and trained
     arch = tmp_path / "two.arch"
-    arch.write_text("network a(classes=1000) { input(3, 32, 32) flatten linear(classes) }\n"
+    arch.write_text("network a(classes=1000) { input(1, 5, 5) flatten linear(classes) }\n"
                     "network b(classes=1000) { input(3, 32, 32) conv(4, 3, padding=1) relu avgpool flatten"
                     " linear(classes) }\n")
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "d.npz", x=rng.integers(0, 256, (20, 5, 5), dtype=np.uint8), y=np.arange(20) % 4)
-    for extra in ([], ["--network", "a"]):
+    for extra, fix in (([], "pass --input 1x5x5 --arg classes=4"), (["--network", "a"], "pass --arg classes=4")):
         out = tmp_path / ("run" + "".join(extra))
-        assert main(["train", str(arch), "--data", f"npz:{tmp_path / 'd.npz'}", "--epochs", "1",
-                     "--out", str(out), "--no-progress", *extra]) == 0, capsys.readouterr().err
+        argv = ["train", str(arch), "--data", f"npz:{tmp_path / 'd.npz'}", "--epochs", "1", "--out", str(out),
+                "--no-progress", *extra]
+        assert main(argv) == 2 and fix in capsys.readouterr().err
+        assert main([*argv, *fix.split()[1:]]) == 0, capsys.readouterr().err
         state = torch.load(out / "checkpoint.pt", weights_only=True)
         assert state["model"]["linear1.weight"].shape == ((4, 4) if not extra else (4, 25))
 
@@ -94,9 +107,10 @@ def test_a_file_of_two_networks_fits_classes_of_the_one_it_trains(tmp_path, caps
 def test_network_without_classes_parameter_that_does_not_fit_is_a_clear_error(tmp_path, capsys):
     arch = tmp_path / "fixed.arch"
     arch.write_text("network fixed { input(1, 8, 8) flatten linear(7) }")
-    assert main(["train", str(arch), "--epochs", "1", "--out", str(tmp_path / "r")]) == 1
+    assert main(["train", str(arch), "--epochs", "1", "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
-    assert "outputs 7 but the dataset has 10 classes" in err and "Traceback" not in err
+    assert "with output 7, but digits is 1x8x8 with 10 classes" in err and "linear(classes)" in err
+    assert "Traceback" not in err
 
 
 def test_missing_dataset_path_exits_1_without_traceback(tiny, tmp_path):

@@ -55,6 +55,23 @@ def test_a_space_with_no_member_within_budget_fails_before_ray_starts(tmp_path, 
     assert not (tmp_path / "o" / "ray").exists()
 
 
+@pytest.mark.parametrize("text, message", [
+    (SPACE.replace("input(1, 8, 8)", "input(3, 32, 32)").replace("classes=10", "classes=100"),
+     "network 'tiny' is declared for input 3x32x32 with output 100, but digits is 1x8x8 with 10 classes; write "
+     "input(1, 8, 8) and classes=10 into the file (a search trains the space as written)"),
+    (SPACE.replace("classes=10", "classes=100"), "write classes=10 into the file"),
+    ("network plain { input(1, 8, 8) conv(4, 3) flatten linear(10) }\n",
+     "has no choice, so there is nothing to search; train it with `archdsl train"),
+])
+def test_a_space_that_does_not_fit_the_data_or_has_no_decision_is_refused_before_ray_starts(
+        tmp_path, capsys, text, message):
+    (tmp_path / "space.arch").write_text(text)
+    code = main(["search", str(tmp_path / "space.arch"), "--data", "digits", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and message in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize("args", [[], ["x.arch", "--strategy", "grid"], ["x.arch", "--samples", "0"]])
 def test_usage_errors_exit_2(args, tmp_path):
     with pytest.raises(SystemExit) as e:

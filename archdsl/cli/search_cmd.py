@@ -87,6 +87,27 @@ def _saved_one_shot(settings) -> bool:
     return store.exists(STATE)
 
 
+def _fits(settings, one_shot: bool) -> None:
+    """Before anything starts: a space with decisions (unless one-shot, which says so itself), whose members
+    are declared for the data's input and classes (a search trains the space as written)."""
+    from pathlib import Path
+
+    from ..dsl import ArchError, decisions, load
+    from ..runtime.adapt import graph_for_data
+    from ..runtime.datasets import load_dataset
+    from ..values import UsageError
+
+    module = load(Path(settings.space))
+    if not one_shot and not decisions(module):
+        raise UsageError(f"{settings.space} has no choice, so there is nothing to search; train it with "
+                         f"`archdsl train {settings.space} --data {settings.data}`")
+    data = load_dataset(settings.data)
+    try:
+        graph_for_data(module, tuple(data.input_shape), data.num_classes, data=settings.data, in_file=True)
+    except ArchError:  # the first member does not check: the search's own sampling reports on the space
+        pass
+
+
 def run(args) -> int:
     import ray.tune  # noqa: F401  (missing: the CLI names `pip install 'archdsl[search]'`)
 
@@ -94,6 +115,7 @@ def run(args) -> int:
     from ..search.outdir import OutExistsError, OutInUseError
     from ..search.results import render_leaderboard
     from ..search.runner import ResumeConflictError, run_search
+    from ..values import UsageError
 
     file_settings = read_yaml(args.config) if args.config else {}
     try:
@@ -111,6 +133,8 @@ def run(args) -> int:
     terminal = sys.stdout.isatty()
     try:
         one_shot = settings.one_shot or (args.resume and _saved_one_shot(settings))
+        if not args.resume:
+            _fits(settings, one_shot)
         if one_shot:
             from ..oneshot.run import run_oneshot
 
@@ -122,6 +146,9 @@ def run(args) -> int:
                                  lines=None if args.quiet or terminal else args.progress_every)
     except (OutInUseError, OutExistsError, ResumeConflictError) as e:
         print(f"archdsl search: error: {e.message}", file=sys.stderr)
+        return 2
+    except UsageError as e:
+        print(f"archdsl search: error: {e}", file=sys.stderr)
         return 2
     if outcome.error:
         print(f"archdsl search: {outcome.error}; the trials so far are written, --resume continues the rest",

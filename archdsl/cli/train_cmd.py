@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from .. import values as v
-from . import value_arg
+from . import shape_arg, value_arg
 
 DATA_HELP = "digits | cifar10:DIR | mnist:DIR | folder:DIR | npz:FILE (default digits)"
 
@@ -64,8 +64,10 @@ def _data_args(p) -> None:
                    help="which examples are held out (default 0; independent of --seed, so `eval` sees the "
                         "same validation split as `train`)")
     p.add_argument("--image-size", type=v.image_size, metavar="N", help="folder: resize images to NxN")
+    p.add_argument("--input", type=shape_arg, metavar="CxHxW",
+                   help="the network's input shape, when it is declared for another than the data's")
     p.add_argument("--arg", type=value_arg, action="append", default=[], metavar="NAME=VALUE",
-                   help="set a network parameter (repeatable); `classes` follows the dataset by default")
+                   help="set a network parameter (repeatable), e.g. classes=10 for data with 10 classes")
     p.add_argument("--network", metavar="NAME", help="which network of FILE (when it defines several)")
     p.add_argument("--device", type=v.device, default="auto", metavar="auto|cpu|cuda")
     p.add_argument("--threads", type=v.threads, metavar="N",
@@ -85,7 +87,7 @@ def prepare(args, seed: int = 0):
         torch.set_num_threads(args.threads)
     data = load_dataset(args.data, val_fraction=args.val_fraction, seed=args.split_seed, image_size=args.image_size)
     g = graph_for_data(Path(args.file), data.input_shape, data.num_classes, arguments=dict(args.arg),
-                       network=args.network)
+                       network=args.network, input=args.input, data=args.data)
     torch.manual_seed(seed)
     model = archdsl.compile(g, device=args.device, channels_last=getattr(args, "channels_last", False))
     return data, model

@@ -1,7 +1,10 @@
-"""Fit an .arch network to a dataset: the dataset's input shape and class count, before compiling.
+"""An .arch network against a dataset: what trains is what the file (with its flags) declares, or nothing.
 
-A file written for (3, 224, 224) and 1000 classes trains on digits when its layers allow (1, 8, 8): the
-dataset's shape is passed as the input, and its class count as the network's `classes` parameter.
+A network is never adapted to the data behind the user's back: when the dataset's input shape or class count
+differs from the declared input and output, `graph_for_data` refuses at once (exit 2), naming the exact
+`--input CxHxW --arg classes=N` that make the network fit — so the weights, the checkpoint, every figure
+reported and every file written describe the network that trained. A search trains its space as written, so
+there the message names the `input(...)` and `classes` to write into the file.
 """
 
 from __future__ import annotations
@@ -9,29 +12,48 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from .datasets import DataError
+from ..values import UsageError
+
+
+class DataMismatchError(UsageError):
+    """The network is declared for another input shape or class count than the dataset has."""
 
 
 def graph_for_data(source: str | Path, input_shape: tuple[int, ...], num_classes: int, *,
-                   arguments: Mapping | None = None, network: str | None = None):
-    """The annotated graph of `source` with the dataset's input shape and, if the network has a `classes`
-    parameter not set in `arguments`, the dataset's class count. Raises `DataError` when the output
-    still does not have `num_classes` features (and an ArchError when the layers cannot take the input)."""
+                   arguments: Mapping | None = None, network: str | None = None, input: tuple[int, ...] | None = None,
+                   data: str = "the dataset", in_file: bool = False):
+    """The annotated graph of `source` as declared (with `input` and `arguments` when given). Raises
+    `DataMismatchError` when it does not take `input_shape` or does not output `num_classes` features;
+    `in_file=True` words the fix as an edit of the file (a search space) instead of flags."""
     from ..dsl.api import build_graph, load
-    from ..dsl.elaborate import pick_network
 
     module = load(source)
-    net = pick_network(module, network)  # the one the check builds: without `network`, the file's last
     args = dict(arguments or {})
-    if "classes" in {p.name for p in net.params}:
-        args.setdefault("classes", num_classes)
-    g = build_graph(module, input=tuple(input_shape), arguments=args, network=network)
+    g = build_graph(module, input=input, arguments=args, network=network)
+    declared = tuple(g.nodes[g.graph["input"]]["info"].output_shape)
     out = tuple(g.graph["output_shape"])
-    if out != (num_classes,):
-        raise DataError(f"network '{g.graph['name']}' outputs {_fmt(out)} but the dataset has {num_classes} classes;"
-                        f" end the network with linear(classes) and declare a `classes` parameter, or pass"
-                        f" --arg NAME={num_classes} for the parameter that sets its output size")
-    return g
+    if declared == tuple(input_shape) and out == (num_classes,):
+        return g
+    nets = module.networks()
+    net = next((n for n in nets if n.name == g.graph["name"]), None)
+    has_classes = net is not None and "classes" in {p.name for p in net.params}
+    name = g.graph["name"]
+    told = f"network '{name}' is declared for input {_fmt(declared)} with output {_fmt(out)}, but {data} is " \
+           f"{_fmt(input_shape)} with {num_classes} classes"
+    if out != (num_classes,) and not has_classes:
+        fix_out = f"end the network with linear(classes) and declare a `classes` parameter (or pass --arg NAME=" \
+                  f"{num_classes} for the parameter that sets its output size)"
+    else:
+        fix_out = ""
+    if in_file:
+        edits = ([f"input({', '.join(map(str, input_shape))})"] if declared != tuple(input_shape) else []) + \
+                ([f"classes={num_classes}"] if out != (num_classes,) and has_classes else [])
+        fix = f"write {' and '.join(edits)} into the file (a search trains the space as written)" if edits else ""
+    else:
+        flags = ([f"--input {_fmt(input_shape)}"] if declared != tuple(input_shape) else []) + \
+                ([f"--arg classes={num_classes}"] if out != (num_classes,) and has_classes else [])
+        fix = f"pass {' '.join(flags)} to train that network on it" if flags else ""
+    raise DataMismatchError(f"{told}; " + "; ".join(f for f in (fix, fix_out) if f))
 
 
 def _fmt(shape) -> str:

@@ -145,8 +145,9 @@ def _train(config: dict, reported: list[int]) -> None:
     if device != "cuda":
         settings["channels_last"] = False  # AMP and channels_last pay off on CUDA only
     data = _dataset(settings.get("data", "digits"))
-    # The dataset decides the input shape and the class count, as `archdsl train` does.
-    graph = graph_for_data(config["arch"], tuple(data.input_shape), data.num_classes)
+    # The member as written must fit the data (checked before the search starts): what trains is what is reported.
+    graph = graph_for_data(config["arch"], tuple(data.input_shape), data.num_classes, in_file=True,
+                           data=settings.get("data", "digits"))
     cfg = train_config(settings)
     # Initial weights from the trial's seed, not from whatever a reused worker's RNG holds: a trial gives
     # the same result whichever process runs it and whatever ran there before.
