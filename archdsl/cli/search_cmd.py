@@ -89,7 +89,8 @@ def _saved_one_shot(settings) -> bool:
 
 def _fits(settings, one_shot: bool) -> None:
     """Before anything starts: a space with decisions (unless one-shot, which says so itself), whose members
-    are declared for the data's input and classes (a search trains the space as written)."""
+    are declared for the data's input and classes (a search trains the space as written), and whose first
+    member training can change."""
     from pathlib import Path
 
     from ..dsl import ArchError, decisions, load
@@ -103,9 +104,15 @@ def _fits(settings, one_shot: bool) -> None:
                          f"`archdsl train {settings.space} --data {settings.data}`")
     data = load_dataset(settings.data)
     try:
-        graph_for_data(module, tuple(data.input_shape), data.num_classes, data=settings.data, in_file=True)
+        g = graph_for_data(module, tuple(data.input_shape), data.num_classes, data=settings.data, in_file=True)
     except ArchError:  # the first member does not check: the search's own sampling reports on the space
-        pass
+        return
+    if g.graph["params"] < 10**7:  # a network training cannot change, refused before any trial (one line)
+        import archdsl
+
+        from ..runtime.train import check_trainable
+
+        check_trainable(archdsl.compile(g), data.train[0][0])
 
 
 def run(args) -> int:

@@ -65,10 +65,10 @@ def reference(g, model, x: torch.Tensor, flops: dict | None = None) -> dict:
     return env
 
 
-def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
+def _close(a: torch.Tensor, b: torch.Tensor, tol: float = 1e-5) -> bool:
     a, b = a.detach(), b.detach()
     scale = max(1.0, float(b.abs().max())) if b.numel() else 1.0
-    return a.shape == b.shape and torch.allclose(a, b, rtol=1e-4, atol=1e-5 * scale, equal_nan=True)
+    return a.shape == b.shape and torch.allclose(a, b, rtol=10 * tol, atol=tol * scale, equal_nan=True)
 
 
 def _seeded(seed: int, fn, *args):
@@ -136,7 +136,8 @@ def _folding(model, x) -> list[str]:
             got = archdsl.fold_bn(model)(x.clone())
         except Exception as e:  # noqa: BLE001 - any failure of fold_bn is a finding
             return [f"fold_bn raised {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"]
-    if not _close(got, want) and not (math.isnan(float(want.sum())) and math.isnan(float(got.sum()))):
+    # Folding reassociates float sums (about 1e-7 relative), which a later normalisation can magnify.
+    if not _close(got, want, tol=1e-4) and not (math.isnan(float(want.sum())) and math.isnan(float(got.sum()))):
         return [f"fold_bn changed the eval output (max |diff| {(got - want).abs().max().item():.3g})"]
     return []
 
