@@ -2,7 +2,9 @@
 strategies continued exactly, --out locked and never silently replaced, --resume refusing other settings."""
 
 import json
+import os
 import pickle
+import socket
 
 import pytest
 
@@ -100,6 +102,7 @@ def test_an_out_in_use_by_a_running_search_is_refused_in_one_line(tmp_path, caps
         held.close()
     err = capsys.readouterr().err
     assert code == 2 and "is in use by a running search" in err and len(err.strip().splitlines()) == 1
+    assert f"(pid {os.getpid()} on {socket.gethostname()})" in err  # the holder, named
 
 
 def test_resume_with_other_settings_refuses_and_names_them(tmp_path, capsys):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from pathlib import Path
 
 from ..dsl.errors import ArchFileError
@@ -21,7 +22,8 @@ class OutExistsError(ArchFileError):
 
 def lock(out: Path):
     """Hold an exclusive lock on `out` for as long as the returned file stays open (released on exit or
-    kill by the OS, so a crashed search never leaves a stale lock)."""
+    kill by the OS, so a crashed search never leaves a stale lock: no heartbeat needed, unlike the storage's
+    lease). The file names the holder (pid and host) for the refusal message."""
     import fcntl
 
     if out.exists() and not out.is_dir():
@@ -38,7 +40,7 @@ def lock(out: Path):
                             f"--out") from None
     f.seek(0)
     f.truncate()
-    f.write(f"pid {os.getpid()}\n")
+    f.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
     f.flush()
     return f
 
