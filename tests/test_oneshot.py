@@ -287,3 +287,16 @@ def test_a_killed_one_shot_search_resumes_from_its_last_supernet_checkpoint(tmp_
     assert rows[0]["resumed_from"] >= 1 and rows[0]["epoch"] == rows[0]["resumed_from"] + 1
     assert rows[-1]["epoch"] == 5  # 4 supernet epochs, then the search
     assert (out / "trials.csv").is_file() and (out / "best.pt").is_file()
+
+
+def test_one_shot_never_trains_or_scores_a_member_over_the_budget(tmp_path):
+    from archdsl.oneshot.trial import build
+
+    settings = _config(tmp_path, "spos", max_params=30_000)["settings"]
+    _, space, trainer, algo = build(settings, (SPACES / "digits_cnn.arch").read_text(), settings["space"], "cpu")
+    drawn = [algo.uniform.random_assignment() for _ in range(20)]
+    assert all(trainer.net.graph(a).graph["params"] <= 30_000 for a in drawn)
+    scored = algo.search(10)
+    assert scored and all(trainer.net.graph(a).graph["params"] <= 30_000 for a in scored)
+    big = (2, 1, 0, 2, 2, 2, 0)  # stem 64, width 128, depth 3: far over
+    assert trainer.net.graph(big).graph["params"] > 30_000 and not trainer.net.valid(big)

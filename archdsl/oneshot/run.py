@@ -110,6 +110,7 @@ def _preflight(settings: SearchSettings, space_text: str) -> None:
     space = Space.load(parse_arch(space_text, settings.space))
     data = _dataset(settings.data)
     net = Supernet(space, tuple(data.input_shape), data.num_classes)
+    net.max_params, net.max_macs = settings.max_params, settings.max_macs
     if settings.one_shot == "darts":
         from .darts import refuse_unrelaxable
 
@@ -120,6 +121,7 @@ def _preflight(settings: SearchSettings, space_text: str) -> None:
         if net.valid(a):
             return
     net.graph(a)  # raises the last member's error: the space's members do not fit the dataset
+    raise ArchFileError(f"no member of {settings.space} within --max-params/--max-macs among 200 drawn")
 
 
 def _fit(settings: SearchSettings, state: dict, store: Storage, verbose: int) -> None:

@@ -65,6 +65,8 @@ class Supernet(nn.Module):
         self._new: list[nn.Parameter] = []
         self.active: tuple[int, ...] | None = None
         self.channels_last = False  # new 4-d tensors stored NHWC (set by a CUDA trainer)
+        self.max_params: int | None = None  # members over these budgets count as invalid (--max-params/--max-macs)
+        self.max_macs: int | None = None
 
     # -- members -------------------------------------------------------------------------------------
 
@@ -106,11 +108,13 @@ class Supernet(nn.Module):
         return graph_for_data(module, self.input_shape, self.classes)
 
     def valid(self, member) -> bool:
+        """A member that checks for the dataset and fits the budgets."""
         try:
-            self.graph(member)
+            g = self.graph(member)
         except ArchError:
             return False
-        return True
+        return (self.max_params is None or g.graph["params"] <= self.max_params) and \
+            (self.max_macs is None or g.graph["macs"] <= self.max_macs)
 
     def member(self, member) -> nn.Module:
         """The member's module, its parameters and buffers the supernet's own tensors."""

@@ -33,6 +33,7 @@ def build(settings: dict, space_text: str, space_file: str, device: str):
     seed = int(settings.get("seed") or 0)
     torch.manual_seed(seed)
     net = Supernet(space, tuple(data.input_shape), data.num_classes, device=device)
+    net.max_params, net.max_macs = settings.get("max_params"), settings.get("max_macs")
     cfg = SupernetConfig(epochs=int(settings["supernet_epochs"]), seed=seed,
                          **{k: settings[k] for k in ("batch_size", "lr") if settings.get(k)})
     trainer = Trainer(net, data, cfg, amp=bool(settings.get("amp", True)),
