@@ -368,7 +368,7 @@ class _Walk:
     def _group(self, uses: list, guard_keys) -> tuple[int, bool]:
         keys = {k for k, _ in uses}
         guarding = sorted({k for _, gs in uses for g in gs for k in guard_keys(g)})
-        if not guarding:
+        if not guarding or keys <= {k for k, gs in uses if not gs}:  # every decision is also used unguarded
             return math.prod(self.size[k] for k in keys), True
         combos = math.prod(self.size[k] for k in guarding)
         if combos > ENUMERATION_LIMIT:
