@@ -20,16 +20,26 @@ C = 8
 BRANCHES = {"bn": "bn", "one": f"conv({C}, 1) bn", "dense": f"conv({C}, 3, padding=1) bn"}
 
 
+class TracedBatchNorm(nn.BatchNorm2d):
+    """A batchnorm torch.fx traces into (as timm's BatchNormAct2d): F.batch_norm reading its four tensors."""
+
+    def forward(self, x):
+        return nn.functional.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0,
+                                        self.eps)
+
+
 class Block(nn.Module):
     """A RepVGG block whose branches are registered and added in `order`; `timm`: the first two are summed, go
-    through a (no-op in eval) dropout, then the third is added in place, as timm's RepVggBlock does."""
+    through a (no-op in eval) dropout, then the third is added in place, and each batchnorm is traced into, as
+    timm's RepVggBlock does."""
 
     def __init__(self, order, timm: bool):
         super().__init__()
         self.order, self.timm = order, timm
+        norm = TracedBatchNorm if timm else nn.BatchNorm2d
         for name in order:
             conv = {"bn": [], "one": [nn.Conv2d(C, C, 1, bias=False)], "dense": [nn.Conv2d(C, C, 3, padding=1, bias=False)]}
-            setattr(self, name, nn.Sequential(*conv[name], nn.BatchNorm2d(C)))
+            setattr(self, name, nn.Sequential(*conv[name], norm(C)))
         self.drop = nn.Dropout(0.1)
 
     def forward(self, x):

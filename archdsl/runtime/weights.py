@@ -101,7 +101,8 @@ class _Flow:
         for arg in node.all_input_nodes:
             if arg.op == "get_attr" and arg.target in self.state:
                 owner = arg.target.rpartition(".")[0]
-                units.append((owner, _own(self.modules[owner], owner, self.state)))
+                if all(owner != o for o, _ in units):  # F.batch_norm(x, mean, var, weight, bias): one layer, once
+                    units.append((owner, _own(self.modules[owner], owner, self.state)))
         return units
 
     def inputs(self, node) -> list:
