@@ -86,3 +86,13 @@ def test_spatial_slice_says_when_nothing_is_left():
         check("network n { input(2, 4, 8) spatial_slice((5, 0)) }")
     with pytest.raises(ArchArgumentError, match="'start' of spatial_slice must be a whole number"):
         check("network n { input(2, 4, 8) spatial_slice(0.5) }")
+
+
+def test_torchscript_of_resize_to_and_spatial_slice_follows_the_input_size():
+    text = 'network n { input(3, 32, 40) s = conv(8, 3, stride=2, padding=1); @s conv(4, 1) spatial_slice(1) resize_to(@in, mode="bilinear") }'
+    model = archdsl.compile(text).eval()
+    scripted = torch.jit.script(model)
+    for hw in ((32, 40), (47, 29)):
+        x = torch.randn(1, 3, *hw)
+        with torch.no_grad():
+            assert torch.equal(scripted(x), model(x)) and scripted(x).shape == (1, 4, *hw)
