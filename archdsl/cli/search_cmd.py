@@ -83,8 +83,11 @@ def _saved_one_shot(settings) -> bool:
     from ..oneshot.run import STATE
     from ..search.storage import Storage, parse
 
-    store = Storage(parse(settings.storage or str(Path(settings.out) / "ray"), settings.storage_endpoint))
-    return store.exists(STATE)
+    try:
+        store = Storage(parse(settings.storage or str(Path(settings.out) / "ray"), settings.storage_endpoint))
+        return store.exists(STATE)
+    except Exception:  # noqa: BLE001 - an unreachable store: the multi-trial resume reports it in one line
+        return False
 
 
 def _fits(settings, one_shot: bool) -> None:
