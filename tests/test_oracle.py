@@ -78,4 +78,6 @@ ORACLE_REPRODUCERS = sorted((ROOT / "tests" / "regressions").glob("oracle-*.arch
 
 @pytest.mark.parametrize("path", ORACLE_REPRODUCERS, ids=[p.name for p in ORACLE_REPRODUCERS])
 def test_every_oracle_reproducer_runs_as_checked(path, one_thread):
-    assert differences(path.read_text()) == []
+    text = path.read_text()
+    seed = int(text.split("\n", 1)[0].removeprefix("# oracle seed ")) if text.startswith("# oracle seed ") else 0
+    assert differences(text, seed=seed) == []

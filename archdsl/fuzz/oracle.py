@@ -144,7 +144,8 @@ def _folding(model, x) -> list[str]:
 
 def run(inputs: int, seconds: float | None, seed: int, out, quiet: bool = False) -> dict:
     """`python -m archdsl.fuzz --oracle`: generated programs through `differences` until `inputs` or `seconds`;
-    each failing program is written to `out` as oracle-<digest>.arch (replayed by tests/test_oracle.py)."""
+    each failing program is written to `out` as oracle-<digest>.arch, headed by the seed that showed it
+    (`# oracle seed N`; tests/test_oracle.py replays it with that seed)."""
     import hashlib
     import random
     import sys
@@ -169,7 +170,7 @@ def run(inputs: int, seconds: float | None, seed: int, out, quiet: bool = False)
                 kinds.update(f.split(":")[0] if ":" in f else f for f in found)
                 out.mkdir(parents=True, exist_ok=True)
                 path = out / f"oracle-{hashlib.sha1(text.encode()).hexdigest()[:10]}.arch"
-                path.write_text(text)
+                path.write_text(f"# oracle seed {done}\n{text}")  # the replay uses the same random draws
                 written.append(str(path))
                 print(f"[{done}] {found[0][:160]}\n    -> {path}", file=sys.stderr, flush=True)
             if not quiet and done % 1000 == 0:
