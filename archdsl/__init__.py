@@ -17,7 +17,7 @@ _LAZY = {
 
 
 def __getattr__(name: str):
-    if name == "search":  # the package, callable: archdsl.search(space, data=..., samples=...)
+    if name == "search":  # the package, callable: archdsl.search(space, data=..., samples=...) (archdsl/api.py)
         import importlib
 
         return importlib.import_module("archdsl.search")

@@ -22,6 +22,7 @@ FLOORS = [
     ("archdsl", "archdsl.viz", "archdsl.runtime", "archdsl.highlight"),
     ("archdsl.search", "archdsl.lsp", "archdsl.notebook"),
     ("archdsl.report", "archdsl.oneshot"),
+    ("archdsl.api",),  # archdsl.search(...): multi-trial or one-shot, as the command runs it
     ("archdsl.cli",),
     ("archdsl.fuzz", "archdsl.__main__", "bench"),
 ]

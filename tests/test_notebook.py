@@ -99,7 +99,8 @@ def test_the_example_notebook_runs_from_a_block_to_a_search_report():
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
-    assert sum('<table class="archdsl">' in h for h in html) == 3  # check, summary, space
+    assert sum('<table class="archdsl">' in h for h in html) == 4  # check, summary, space, the best member
+    assert any('<table class="archdsl-trials">' in h for h in html)  # archdsl.search's result
     assert any('<table id="leaderboard">' in h for h in html)  # the search's run
     if shutil.which("dot"):
         assert any("image/svg+xml" in o.get("data", {}) for o in outputs)
@@ -110,14 +111,17 @@ def test_the_example_notebook_runs_from_a_block_to_a_search_report():
     assert "best:" in text and "report.html" in text
 
 
-def test_the_example_notebook_is_stored_executed_and_searches_through_the_public_api():
+def test_the_example_notebook_is_stored_executed_and_searches_through_archdsl_search():
     import json
 
-    nb = json.loads((ROOT / "docs" / "example.ipynb").read_text())
+    nb = json.loads((ROOT / "docs" / "example.ipynb").read_text(encoding="utf-8"))
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    assert all(c["execution_count"] and c["outputs"] for c in code)  # a reader sees every result without Ray
-    assert not [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
+    counts = [c["execution_count"] for c in code]
+    assert counts == list(range(1, len(code) + 1)) and all(c["outputs"] for c in code)  # run top to bottom
+    outputs = [o for c in code for o in c["outputs"]]
+    assert not [o for o in outputs if o["output_type"] == "error"]
     source = "".join("".join(c["source"]) for c in code)
     assert "archdsl.search(space" in source and "archdsl.search." not in source  # no internal modules
-    shown = "".join("".join(o.get("data", {}).get("text/html", "")) for c in code for o in c["outputs"])
-    assert "SearchResult(" in shown and "completed" in shown  # the search's result table, as run
+    shown = json.dumps(outputs)
+    assert "SearchResult(run: 3 trials, 3 completed" in shown and '<table class=\\"archdsl-trials\\">' in shown
+    assert "/tmp/" not in shown and "/work/" not in shown and "/home/" not in shown  # no machine's paths

@@ -80,7 +80,7 @@ def test_archdsl_search_is_a_function_even_once_its_modules_are_imported_and_nam
     import archdsl
     import archdsl.search.runner  # noqa: F401  (binds the name archdsl.search to the package)
 
-    with pytest.raises(ValueError, match="unknown setting 'sampels'"):
+    with pytest.raises(TypeError, match="unknown setting 'sampels'"):
         archdsl.search(SPACE, sampels=3, out=tmp_path / "out")
     with pytest.raises(ValueError, match="samples: expected"):
         archdsl.search(SPACE, samples=0, out=tmp_path / "out")

@@ -75,65 +75,20 @@ OPTIONS = ("space", "strategy", "samples", "data", "epochs", "batch_size", "lr",
            "supernet_epochs", "retrain")
 
 
-
-def _saved_one_shot(settings) -> bool:
-    """Whether the search to resume in --storage / --out is a one-shot search."""
-    from pathlib import Path
-
-    from ..oneshot.run import STATE
-    from ..search.storage import Storage, parse
-
-    try:
-        store = Storage(parse(settings.storage or str(Path(settings.out) / "ray"), settings.storage_endpoint))
-        return store.exists(STATE)
-    except Exception:  # noqa: BLE001 - an unreachable store: the multi-trial resume reports it in one line
-        return False
-
-
-def _fits(settings, one_shot: bool) -> None:
-    """Before anything starts: a space with decisions (unless one-shot, which says so itself), whose members
-    are declared for the data's input and classes (a search trains the space as written), and whose first
-    member training can change."""
-    from pathlib import Path
-
-    from ..dsl import ArchError, decisions, load
-    from ..runtime.adapt import graph_for_data
-    from ..runtime.datasets import load_dataset
-    from ..values import UsageError
-
-    module = load(Path(settings.space))
-    if not one_shot and not decisions(module):
-        raise UsageError(f"{settings.space} has no choice, so there is nothing to search; train it with "
-                         f"`archdsl train {settings.space} --data {settings.data}`")
-    data = load_dataset(settings.data)
-    try:
-        g = graph_for_data(module, tuple(data.input_shape), data.num_classes, data=settings.data, in_file=True)
-    except ArchError:  # the first member does not check: the search's own sampling reports on the space
-        return
-    if g.graph["params"] < 10**7:  # a network training cannot change, refused before any trial (one line)
-        import archdsl
-
-        from ..runtime.train import check_trainable
-
-        check_trainable(archdsl.compile(g), data.train[0][0])
-
-
 def run(args) -> int:
     import ray.tune  # noqa: F401  (missing: the CLI names `pip install 'archdsl[search]'`)
 
-    from ..search.config import merge, read_yaml
+    from ..api import run as run_settings
+    from ..api import settings as effective
+    from ..search.config import read_yaml
     from ..search.outdir import OutExistsError, OutInUseError
     from ..search.results import render_leaderboard
-    from ..search.runner import ResumeConflictError, run_search
+    from ..search.runner import ResumeConflictError
     from ..values import UsageError
 
     file_settings = read_yaml(args.config) if args.config else {}
     try:
-        given = {k: getattr(args, k) for k in OPTIONS}
-        explicit = {**file_settings, **{k: v for k, v in given.items() if v is not None}}
-        if args.resume:  # the search saved in --storage / --out is resumed with its own settings
-            given["space"] = given["space"] or file_settings.get("space") or "(saved)"
-        settings = merge(file_settings, given, "command line")
+        settings, explicit = effective(file_settings, {k: getattr(args, k) for k in OPTIONS}, resume=args.resume)
     except ValueError as e:
         print(f"archdsl search: error: {e}", file=sys.stderr)
         return 2
@@ -142,24 +97,16 @@ def run(args) -> int:
         return 2
     terminal = sys.stdout.isatty()
     try:
-        one_shot = settings.one_shot or (args.resume and _saved_one_shot(settings))
-        if not args.resume:
-            _fits(settings, one_shot)
-        if one_shot:
-            from ..oneshot.run import run_oneshot
-
-            outcome = run_oneshot(settings, resume=args.resume, force=args.force, given=explicit,
-                                  verbose=args.verbose)
-        else:
-            outcome = run_search(settings, resume=args.resume, force=args.force, given=explicit,
-                                 verbose=args.verbose + (0 if args.quiet else 1), live=not args.quiet and terminal,
-                                 lines=None if args.quiet or terminal else args.progress_every)
+        outcome = run_settings(settings, resume=args.resume, force=args.force, given=explicit,
+                               verbose=args.verbose, live=not args.quiet and terminal,
+                               lines=None if args.quiet or terminal else args.progress_every)
     except (OutInUseError, OutExistsError, ResumeConflictError) as e:
         print(f"archdsl search: error: {e.message}", file=sys.stderr)
         return 2
     except UsageError as e:
         print(f"archdsl search: error: {e}", file=sys.stderr)
         return 2
+    one_shot = outcome.one_shot
     if outcome.error:
         print(f"archdsl search: {outcome.error}; the trials so far are written, --resume continues the rest",
               file=sys.stderr)
