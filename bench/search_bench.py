@@ -98,7 +98,7 @@ def overhead(samples: int, epochs: int) -> None:
     import archdsl
     from archdsl.search.config import SearchSettings
     from archdsl.search.runner import run_search
-    from archdsl.search.trainable import _dataset, train_config
+    from archdsl.search.trainable import cached_dataset, train_config
 
     torch.set_num_threads(1)
     events: dict[str, dict] = {}
@@ -132,7 +132,7 @@ def overhead(samples: int, epochs: int) -> None:
     from archdsl.runtime.train import fit
 
     trials = sorted(events.values(), key=lambda e: e["start"])
-    data = _dataset("digits")
+    data = cached_dataset("digits")
     fit(archdsl.compile(trials[0]["arch"]), data, train_config({**s.train_settings(), "epochs": 1}))  # warm-up
     for e in trials:  # the same members, trained in this (already warm) process
         t = time.perf_counter()

@@ -12,7 +12,7 @@ from archdsl.cli import main
 from archdsl.search import jsonstate
 from archdsl.search.config import SearchSettings
 from archdsl.search.outdir import OutInUseError, lock
-from archdsl.search.runner import STATE, _space_key, make_searcher
+from archdsl.search.runner import STATE, make_searcher, space_digest
 from archdsl.search.space import Space
 from archdsl.search.storage import Storage, atomic_write, parse
 
@@ -78,7 +78,7 @@ def finished_search(tmp_path, samples=2):
         cfg = searcher.suggest(f"t{i}")
         searcher.on_trial_complete(f"t{i}", {"val_acc": 0.5 + i / 10, "epoch": 3})
         assert cfg["trial"] == f"t{i}"
-    state = {"format": 1, "settings": s.to_dict(), "space_text": SPACE, "space_key": _space_key(SPACE),
+    state = {"format": 1, "settings": s.to_dict(), "space_text": SPACE, "space_key": space_digest(SPACE),
              "runs": 1, "searcher": searcher.get_state()}
     atomic_write(out / "ray" / STATE, jsonstate.dumps(state).encode())
     return out

@@ -3,7 +3,9 @@
 The supernet's training and the search over its members run as one Ray Tune trial (`trial.py`) with the
 search's `--cpus-per-trial/--gpus-per-trial`, its checkpoints in the search storage (`--storage`, default
 `OUT/ray`). `oneshot.json` there holds the settings, the space's text and the trial directories of every
-run, so `--resume` continues a killed search from its last supernet checkpoint. The driver then writes
+run, so `--resume` continues a killed search from its last supernet checkpoint. The driver holds the storage's
+lease as a multi-trial search does (`search.lease.holding`), writes `oneshot.json` only through it, and stops
+its trial at the next epoch once another search took the storage over. It then writes
 what a multi-trial search writes: `trials.csv`/`trials.json` (every scored member with its one-shot
 accuracy, params and MACs), `settings.yaml`, `best.arch`, and `best.pt` — the chosen member retrained from
 scratch by the ordinary training loop for `--retrain` epochs (default: the search's `--epochs`), or with
@@ -19,10 +21,11 @@ from pathlib import Path
 
 from ..dsl.errors import ArchFileError
 from ..search.config import SearchSettings, write_yaml
-from ..search.outdir import OutExistsError, lock, previous_results
+from ..search.lease import Lease, holding
+from ..search.outdir import OutExistsError, previous_results
 from ..search.results import TrialRecord, leaderboard, write_best, write_tables
-from ..search.runner import ResumeConflictError, SearchOutcome, clear, init_ray, resumed_settings
-from ..search.storage import Storage, atomic_write, atomic_write_text, parse
+from ..search.runner import ResumeConflictError, SearchOutcome, clear, init_ray, resumed_settings, space_digest
+from ..search.storage import Storage, atomic_write, atomic_write_text
 
 STATE = "oneshot.json"
 TRIAL = "supernet"
@@ -35,16 +38,17 @@ def run_oneshot(settings: SearchSettings, *, resume: bool = False, force: bool =
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_RESULT_BUFFER_LENGTH", "1")
+    if verbose < 2:  # a failed trial is reported in one line (its reason), as a multi-trial search reports it
+        import logging
+
+        logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
     out = Path(settings.out).resolve()
-    held = lock(out)
-    try:
-        return _run(settings, out, resume, force, dict(given or {}), verbose)
-    finally:
-        held.close()
+    with holding(out, settings.storage or str(out / "ray"), settings.storage_endpoint, force) as (store, lease):
+        return _run(settings, out, store, lease, resume, force, dict(given or {}), verbose)
 
 
-def _read_state(store: Storage) -> dict | None:
-    data = store.read_bytes(STATE)
+def _read_state(store: Storage, lease: Lease) -> dict | None:
+    data = lease.read(STATE)
     if data is None:
         return None
     try:
@@ -53,9 +57,10 @@ def _read_state(store: Storage) -> dict | None:
         raise ArchFileError(f"the one-shot search state {store.path(STATE)} is unreadable: {e}") from None
 
 
-def _run(settings: SearchSettings, out: Path, resume: bool, force: bool, given: dict, verbose: int) -> SearchOutcome:
-    store = Storage(parse(settings.storage or str(out / "ray"), settings.storage_endpoint))
-    state = _read_state(store)
+def _run(settings: SearchSettings, out: Path, store: Storage, lease: Lease, resume: bool, force: bool, given: dict,
+         verbose: int) -> SearchOutcome:
+    state = _read_state(store, lease)
+    replace_old = False
     if resume:
         if state is None:
             raise ArchFileError(f"there is no one-shot search to resume in {store.spec.uri} (no {STATE} there)")
@@ -72,21 +77,29 @@ def _run(settings: SearchSettings, out: Path, resume: bool, force: bool, given: 
             if not force:
                 raise OutExistsError(f"{out} already holds a search; pass --resume to continue it or --force "
                                      f"to replace it")
-            clear(store, out)
+            replace_old = True
         if "strategy" not in given:
             settings.strategy = "evolution"
         if "samples" not in given:
             settings.samples = DEFAULT_SAMPLES
-        from ..search.runner import _space_key
-
         text = Path(settings.space).read_text(encoding="utf-8")
-        state = {"format": 1, "settings": settings.to_dict(), "space_text": text, "space_key": _space_key(text),
+        state = {"format": 1, "settings": settings.to_dict(), "space_text": text, "space_key": space_digest(text),
                  "attempts": []}
-    _preflight(settings, state["space_text"])
+    _preflight(settings, state["space_text"])  # the last refusal: from here on, --out and the storage are written
+    if replace_old:
+        clear(store, out, lease)
+        lease.forget(STATE)
     state["attempts"].append(f"run{len(state['attempts']) + 1}/trial_{TRIAL}")
-    store.write_bytes(STATE, json.dumps(state, indent=1).encode("utf-8"))
+    lease.write(STATE, json.dumps(state, indent=1).encode("utf-8"))  # LeaseLostError once taken over
     write_yaml(settings, out / "settings.yaml")
-    _fit(settings, state, store, verbose)
+    try:
+        _fit(settings, state, store, lease, verbose)
+    except Exception:
+        if lease.lost:  # the search that took over may have cleared this one's trial under it
+            raise lease.lost_error() from None
+        raise
+    if lease.lost:  # taken over while the supernet trained: its trial was stopped, nothing more is written
+        raise lease.lost_error()
     final = _final_state(store, state["attempts"])
     rs = _records(settings, state["space_text"], final)
     write_tables(rs, out)
@@ -104,11 +117,11 @@ def _preflight(settings: SearchSettings, space_text: str) -> None:
 
     from ..dsl.parser import parse as parse_arch
     from ..search.space import Space
-    from ..search.trainable import _dataset
+    from ..search.trainable import cached_dataset
     from .supernet import Supernet
 
     space = Space.load(parse_arch(space_text, settings.space))
-    data = _dataset(settings.data)
+    data = cached_dataset(settings.data)
     net = Supernet(space, tuple(data.input_shape), data.num_classes)
     net.max_params, net.max_macs = settings.max_params, settings.max_macs
     if settings.one_shot == "darts":
@@ -124,7 +137,7 @@ def _preflight(settings: SearchSettings, space_text: str) -> None:
     raise ArchFileError(f"no member of {settings.space} within --max-params/--max-macs among 200 drawn")
 
 
-def _fit(settings: SearchSettings, state: dict, store: Storage, verbose: int) -> None:
+def _fit(settings: SearchSettings, state: dict, store: Storage, lease: Lease, verbose: int) -> None:
     import ray
     from ray import tune
 
@@ -143,6 +156,7 @@ def _fit(settings: SearchSettings, state: dict, store: Storage, verbose: int) ->
                          "storage": asdict(store.spec), "resume_from": state["attempts"][:-1]},
             tune_config=tune.TuneConfig(num_samples=1, trial_dirname_creator=lambda t: trial),
             run_config=tune.RunConfig(name=run, **where, verbose=1 if verbose > 1 else 0,
+                                      stop=StopWhenLost(lease),
                                       failure_config=tune.FailureConfig(max_failures=0),
                                       checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
         )
@@ -155,6 +169,20 @@ def _fit(settings: SearchSettings, state: dict, store: Storage, verbose: int) ->
     finally:
         if started:
             ray.shutdown()
+
+
+class StopWhenLost:
+    """Tune's stop condition: once another search took the storage over, the trial stops at its next epoch.
+    Tune pickles it into its experiment (never read back here): that copy has no lease and never stops."""
+
+    def __init__(self, lease: Lease | None):
+        self.lease = lease
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        return self.lease is not None and self.lease.lost
+
+    def __getstate__(self) -> dict:
+        return {"lease": None}
 
 
 def _final_state(store: Storage, attempts: list[str]) -> dict:
@@ -176,10 +204,10 @@ def _final_state(store: Storage, attempts: list[str]) -> dict:
 def _records(settings: SearchSettings, space_text: str, final: dict) -> list[TrialRecord]:
     from ..dsl.parser import parse as parse_arch
     from ..search.space import Space
-    from ..search.trainable import _dataset
+    from ..search.trainable import cached_dataset
     from .supernet import Supernet
 
-    data = _dataset(settings.data)
+    data = cached_dataset(settings.data)
     space = Space.load(parse_arch(space_text, settings.space))
     net = Supernet(space, tuple(data.input_shape), data.num_classes)
     rs = []
@@ -199,9 +227,9 @@ def _retrain(settings: SearchSettings, space_text: str, best: TrialRecord, final
     import archdsl
 
     from ..runtime.adapt import graph_for_data
-    from ..search.trainable import _dataset, train_config
+    from ..search.trainable import cached_dataset, train_config
 
-    data = _dataset(settings.data)
+    data = cached_dataset(settings.data)
     epochs = settings.epochs if settings.retrain is None else settings.retrain
     g = graph_for_data(best.arch, tuple(data.input_shape), data.num_classes)
     if epochs == 0:

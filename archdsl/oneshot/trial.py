@@ -24,11 +24,11 @@ def build(settings: dict, space_text: str, space_file: str, device: str):
 
     from ..dsl.parser import parse as parse_arch
     from ..search.space import Space
-    from ..search.trainable import _dataset
+    from ..search.trainable import cached_dataset
     from .supernet import Supernet
     from .train import SupernetConfig, Trainer
 
-    data = _dataset(settings.get("data") or "digits")
+    data = cached_dataset(settings.get("data") or "digits")
     space = Space.load(parse_arch(space_text, space_file))
     seed = int(settings.get("seed") or 0)
     torch.manual_seed(seed)

@@ -15,17 +15,21 @@ of the search that took over.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import threading
 import time
 import uuid
+from contextlib import contextmanager
+from pathlib import Path
 
-from .outdir import OutInUseError
-from .storage import Storage, WriteConflict
+from .outdir import Footprint, OutInUseError, lock
+from .storage import Storage, WriteConflict, parse
 
 LEASE = "lease.json"
 TIMEOUT_S = 60.0
+log = logging.getLogger(__name__)
 
 
 class LeaseHeldError(OutInUseError):
@@ -181,6 +185,36 @@ class Lease:
         who = describe(_parse(data)) if data else "no search holds it now"
         return LeaseLostError(f"another search took over the search storage {self.store.spec.uri} ({who}); "
                               f"this search stops without writing its state again")
+
+
+@contextmanager
+def holding(out: Path, storage: str, endpoint: str | None = None, force: bool = False):
+    """Yield `(store, lease)`: `out` locked and the search storage's lease held for the body, for every kind of
+    search (multi-trial and one-shot). A refusal before the body's first write through the lease leaves `out`
+    and the storage as they were; `force` takes the lease from a holder that seems alive."""
+    before = Footprint(out)
+    held = lock(out)
+    lease = None
+    try:
+        store = Storage(parse(storage, endpoint))
+        before.storage(store)
+        if not store.local:
+            store.check_reachable()
+        lease = Lease(store, str(out))
+        lease.acquire(force=force)
+        if lease.took_over:
+            log.warning("archdsl search: took the search storage over from %s", lease.took_over)
+        yield store, lease
+    except BaseException:
+        if lease is None or not lease.wrote:
+            if lease is not None:
+                lease.release()
+            before.restore()  # refused before anything was written: `out` and the storage as they were
+        raise
+    finally:
+        if lease is not None:
+            lease.release()
+        held.close()
 
 
 def _parse(data: bytes) -> dict:

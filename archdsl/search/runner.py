@@ -22,15 +22,14 @@ from ..dsl.errors import ArchFileError
 from ..dsl.parser import parse as parse_arch
 from . import jsonstate
 from .config import RESUMABLE, SearchSettings, resume_conflicts, write_yaml
-from .lease import LEASE, Lease, LeaseLostError
-from .outdir import Footprint, OutExistsError, lock, previous_results
+from .lease import LEASE, Lease, LeaseLostError, holding
+from .outdir import OutExistsError, previous_results
 from .results import TrialRecord, reason_of, records, write_best, write_tables
 from .searcher import ArchSearcher
 from .space import Space
-from .storage import CAS_LOCK, Storage, parse
+from .storage import CAS_LOCK, Storage
 
 STATE = "state.json"
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -235,7 +234,8 @@ def read_state(store: Storage, lease: Lease | None = None) -> dict | None:
     return state
 
 
-def _space_key(text: str) -> str:
+def space_digest(text: str) -> str:
+    """A short digest of a space's text: the saved state keeps it so a resume can tell a changed space."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -245,7 +245,7 @@ def resumed_settings(state: dict, given: dict, out: Path) -> SearchSettings:
     conflicts = resume_conflicts(saved, given)
     space = given.get("space")
     if space and space != "(saved)" and Path(space).is_file():
-        if _space_key(Path(space).read_text(encoding="utf-8")) != state["space_key"]:
+        if space_digest(Path(space).read_text(encoding="utf-8")) != state["space_key"]:
             conflicts.insert(0, f"space ({space} differs from the space the search was started with)")
     if conflicts:
         raise ResumeConflictError("--resume continues the saved search with its own settings; these differ: "
@@ -281,29 +281,9 @@ def run_search(settings: SearchSettings, *, resume: bool = False, force: bool = 
     from .trainable import train_trial
 
     out = Path(settings.out).resolve()
-    before = Footprint(out)
-    held = lock(out)
-    store = lease = None
-    try:
-        store = Storage(parse(settings.storage or str(out / "ray"), settings.storage_endpoint))
-        before.storage(store)
-        if not store.local:
-            store.check_reachable()
-        lease = Lease(store, str(out))
-        lease.acquire(force=force)
-        if lease.took_over:
-            log.warning("archdsl search: took the search storage over from %s", lease.took_over)
+    with holding(out, settings.storage or str(out / "ray"), settings.storage_endpoint, force) as (store, lease):
         return _run(settings, out, store, lease, resume, force, given or {}, trainable or train_trial, verbose,
                     live, lines)
-    except BaseException:
-        if lease is not None and not lease.wrote:
-            lease.release()
-            before.restore()  # refused before anything was written: --out and the storage as they were
-        raise
-    finally:
-        if lease is not None:
-            lease.release()
-        held.close()
 
 
 def _run(settings, out, store, lease, resume, force, given, trainable, verbose, live, lines) -> SearchOutcome:
@@ -322,7 +302,7 @@ def _run(settings, out, store, lease, resume, force, given, trainable, verbose, 
             replace_old = True
         space_text = Path(settings.space).read_text(encoding="utf-8")
         state = {"format": 1, "settings": settings.to_dict(), "space_text": space_text,
-                 "space_key": _space_key(space_text), "runs": 0, "searcher": None}
+                 "space_key": space_digest(space_text), "runs": 0, "searcher": None}
     space = Space.load(parse_arch(space_text, settings.space) if resume else Path(settings.space))
     if not resume:
         preflight(settings, space)

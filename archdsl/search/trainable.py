@@ -32,8 +32,8 @@ WEIGHTS = CHECKPOINT  # the best trial's checkpoint holds its weights under "mod
 
 
 @functools.lru_cache(maxsize=4)
-def _dataset(name: str):
-    # One load per worker process: reused actors and many trials share it.
+def cached_dataset(name: str):
+    """The dataset `name` (as `--data` names it), loaded once per process: reused actors and trials share it."""
     from ..runtime.datasets import load_dataset
 
     return load_dataset(name)
@@ -144,7 +144,7 @@ def _train(config: dict, reported: list[int]) -> None:
     settings["device"] = device
     if device != "cuda":
         settings["channels_last"] = False  # AMP and channels_last pay off on CUDA only
-    data = _dataset(settings.get("data", "digits"))
+    data = cached_dataset(settings.get("data", "digits"))
     # The member as written must fit the data (checked before the search starts): what trains is what is reported.
     graph = graph_for_data(config["arch"], tuple(data.input_shape), data.num_classes, in_file=True,
                            data=settings.get("data", "digits"))
