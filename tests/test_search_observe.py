@@ -40,9 +40,10 @@ def run_dir(tmp_path_factory) -> Path:
 def test_tensorboard_reads_every_trials_per_epoch_metrics(run_dir):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    trials = [d for t in load_run(run_dir).trials for d in t.dirs]  # each trial's Tune directory
-    assert len(trials) == 3 and all(Path(d).parent.parent == run_dir / "ray" for d in trials)
-    for d in map(Path, trials):
+    # each trial's Tune directory, named relative to the search's storage (OUT/ray by default)
+    trials = [run_dir / "ray" / a for t in load_run(run_dir).trials for a in t.record.attempts]
+    assert len(trials) == 3 and all(d.is_dir() for d in trials)
+    for d in trials:
         assert list(d.glob("events.out.tfevents.*")), f"no event file in {d}"
         events = EventAccumulator(str(d))
         events.Reload()
