@@ -224,8 +224,7 @@ def _retrain(settings: SearchSettings, space_text: str, best: TrialRecord, final
     """best.pt: the best member trained from scratch by the ordinary loop, or (retrain 0) inherited."""
     import torch
 
-    import archdsl
-
+    from ..dsl.compiler import compile as compile_graph
     from ..runtime.adapt import graph_for_data
     from ..search.trainable import cached_dataset, train_config
 
@@ -240,7 +239,7 @@ def _retrain(settings: SearchSettings, space_text: str, best: TrialRecord, final
         torch.set_num_threads(max(1, int(train.pop("threads", 1))))
         cfg = train_config(train)
         torch.manual_seed(cfg.seed)
-        model = archdsl.compile(g)
+        model = compile_graph(g)
         result = _fit_model(model, data, cfg)
         state = model.state_dict()
         summary = {"retrain_epochs": epochs, "val_acc": float(result["val_acc"]), "one_shot_val_acc": best.val_acc}

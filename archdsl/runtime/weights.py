@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import operator
 
-from archdsl.dsl.errors import ArchError
+from ..dsl.errors import ArchError
 
 
 class WeightMismatchError(ArchError):

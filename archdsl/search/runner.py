@@ -156,9 +156,8 @@ def init_ray(address: str | None, verbose: int) -> bool:
     try:
         if address:
             # Ship this package to the cluster's workers, which may not have archdsl installed.
-            import archdsl
-
-            ray.init(address=address, runtime_env={"py_modules": [os.path.dirname(archdsl.__file__)]}, **quiet)
+            package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # archdsl/, above search/
+            ray.init(address=address, runtime_env={"py_modules": [package]}, **quiet)
         else:
             # "local": a new Ray of our own, even when another one runs on this machine
             ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False, **quiet)

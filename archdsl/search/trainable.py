@@ -130,8 +130,7 @@ def _train(config: dict, reported: list[int]) -> None:
     import torch
     from ray import tune
 
-    import archdsl
-
+    from ..dsl.compiler import compile as compile_graph
     from ..runtime.adapt import graph_for_data
     from ..runtime.train import fit
 
@@ -152,7 +151,7 @@ def _train(config: dict, reported: list[int]) -> None:
     # Initial weights from the trial's seed, not from whatever a reused worker's RNG holds: a trial gives
     # the same result whichever process runs it and whatever ran there before.
     torch.manual_seed(cfg.seed)
-    model = archdsl.compile(graph, device=device)
+    model = compile_graph(graph, device=device)
     node_id = ray.get_runtime_context().get_node_id()  # which machine trained it, for reports
     extra = {}
     if measure_latency:  # `--objective latency:...`: batch 1 on this trial's device, before training
