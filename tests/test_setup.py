@@ -20,7 +20,10 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make
 
 def planned(*args: str, cwd: Path = ROOT) -> list[str]:
     """The commands `make -n` would run."""
-    r = subprocess.run(["make", "-n", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+    # a make of our own: under `make test` the outer make's MAKEFLAGS/MAKELEVEL would add "Entering directory" lines
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")}
+    r = subprocess.run(["make", "--no-print-directory", "-n", *args], cwd=cwd, capture_output=True, text=True,
+                       timeout=60, env=env)
     assert r.returncode == 0, r.stderr
     return r.stdout.splitlines()
 
