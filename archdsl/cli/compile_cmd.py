@@ -44,15 +44,19 @@ def run_export(args) -> int:
     import archdsl
 
     from ..dsl.api import build_graph
-    from ..runtime.checkpoint import load_weights
+    from ..runtime.checkpoint import load, load_weights
     from ..runtime.export import export
+    from .train_cmd import use_trained_flags
 
     if Path(args.output).exists() and not args.force:
         raise UsageError(f"{args.output} exists; pass --force to replace it (or choose another -o)")
+    state = load(args.weights, trust=args.trust_checkpoint) if args.weights else None
+    if state is not None:
+        use_trained_flags(args, state, args.weights)
     g = build_graph(Path(args.file), input=args.input, arguments=dict(args.arg), network=args.network)
     model = archdsl.compile(g)
     if args.weights:
-        load_weights(model, args.weights, trust=args.trust_checkpoint)
+        load_weights(model, args.weights, state=state)
     model.eval()
     if args.fold_bn:
         model = archdsl.fold_bn(model)

@@ -114,10 +114,11 @@ def run_train(args) -> int:
               f"val_loss {m['val_loss']:.4f}  val_acc {m['val_acc']:.4f}  {m['time']:.1f}s", file=sys.stderr)
 
     text = Path(args.file).read_text()
+    flags = {"input": list(model.archdsl["input_shape"]), "arguments": dict(args.arg), "network": model.archdsl["name"]}
     if args.force:
         (out / CHECKPOINT).unlink(missing_ok=True)  # the old run is gone even if this one stops early
     result = fit(model, data, cfg, out_dir=out, resume=args.resume, on_epoch=report, arch=text,
-                 trust_checkpoint=args.trust_checkpoint)
+                 trust_checkpoint=args.trust_checkpoint, flags=flags)
     if args.json:
         print(json.dumps(result))
     else:
@@ -142,15 +143,50 @@ def _check_run_dir(out: Path, args) -> None:
     if args.resume and not has_checkpoint:
         print(f"note: no checkpoint in {out}; starting from scratch", file=sys.stderr)
     if args.resume and has_checkpoint:  # an unsafe or damaged file is refused before any work starts
-        load(out / CHECKPOINT, trust=args.trust_checkpoint)
+        use_trained_flags(args, load(out / CHECKPOINT, trust=args.trust_checkpoint), out / CHECKPOINT)
+
+
+def use_trained_flags(args, state, path) -> None:
+    """Fill `args.input`, `args.arg` and `args.network` from the flags the checkpoint was trained with, so
+    the network that loads the weights is the one that trained; a flag given that disagrees is a UsageError
+    naming both values. A checkpoint without flags leaves `args` as given."""
+    from ..runtime.checkpoint import trained_flags
+    from ..values import UsageError
+
+    stored = trained_flags(state, path)
+    if stored is None:
+        return
+
+    def refuse(trained: str, asked: str) -> None:
+        raise UsageError(f"{path} was trained {trained}, this run asks for {asked} (leave the flag out to use "
+                         f"the checkpoint's, or train again)")
+
+    shape = "x".join(map(str, stored["input"]))
+    if args.input is not None and tuple(args.input) != stored["input"]:
+        refuse(f"with --input {shape}", f"--input {'x'.join(map(str, args.input))}")
+    if args.network is not None and args.network != stored["network"]:
+        refuse(f"with --network {stored['network']}", f"--network {args.network}")
+    trained = stored["arguments"]
+    for name, value in dict(args.arg).items():
+        if name not in trained:
+            refuse(f"without --arg {name} (the file's default)", f"--arg {name}={_shown(value)}")
+        if type(value) is not type(trained[name]) or value != trained[name]:
+            refuse(f"with --arg {name}={_shown(trained[name])}", f"--arg {name}={_shown(value)}")
+    args.input, args.network, args.arg = stored["input"], stored["network"], list(trained.items())
+
+
+def _shown(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def run_eval(args) -> int:
-    from ..runtime.checkpoint import load_weights
+    from ..runtime.checkpoint import load, load_weights
     from ..runtime.train import TrainConfig, evaluate
 
+    state = load(args.weights, trust=args.trust_checkpoint)
+    use_trained_flags(args, state, args.weights)
     data, model = prepare(args)
-    load_weights(model, args.weights, trust=args.trust_checkpoint)
+    load_weights(model, args.weights, state=state)
     cfg = TrainConfig(batch_size=args.batch_size, device=args.device, progress=False)
     result = evaluate(model, data.val if args.split == "val" else data.train, cfg)
     if args.json:

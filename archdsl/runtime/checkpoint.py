@@ -1,7 +1,8 @@
 """Checkpoints: everything `fit` needs to continue exactly where it stopped, in a file that cannot run code.
 
 A checkpoint is a dict: `model`, `optimizer`, `scheduler`, `scaler` state dicts, the finished `epoch`,
-the RNG states (torch CPU, CUDA, numpy, python), the `.arch` text, the training config and its metrics.
+the RNG states (torch CPU, CUDA, numpy, python), the `.arch` text, the network flags it was compiled with
+(`flags`: input shape, `--arg` values, network name; see `trained_flags`), the training config and its metrics.
 It holds only tensors, plain containers, numbers and strings, so `torch.load(weights_only=True)` reads it
 and a crafted file is refused instead of executed. `format` marks it and `sha256` is a digest of every
 value in it (see `digest`), so a file with flipped bytes is refused rather than loaded. A file without that
@@ -236,6 +237,24 @@ def _one_line(e: Exception) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+def trained_flags(state, path: str | Path) -> dict | None:
+    """The network flags a `train` checkpoint was compiled with: {"input": (C, H, W), "arguments": {name:
+    value}, "network": name}, or None for a file without them (an older checkpoint, search's best.pt, a bare
+    state dict). They are covered by the digest like every other value; a malformed entry is a CheckpointError."""
+    flags = state.get("flags") if isinstance(state, dict) else None
+    if flags is None:
+        return None
+    shape, arguments, network = (flags.get(k) if isinstance(flags, dict) else None
+                                 for k in ("input", "arguments", "network"))
+    if not (isinstance(shape, list) and shape and all(type(d) is int and d > 0 for d in shape)
+            and isinstance(arguments, dict) and all(isinstance(k, str) for k in arguments)
+            and all(isinstance(v, (bool, int, float, str)) for v in arguments.values())
+            and isinstance(network, str)):
+        raise CheckpointError(f"{path} is damaged: its network flags are not an input shape, a table of "
+                              f"arguments and a network name")
+    return {"input": tuple(shape), "arguments": dict(arguments), "network": network}
+
+
 def weights_file(weights: dict) -> bytes:
     """A state dict as a file `load_weights` accepts: the weights under `model`, marked and digested."""
     import io
@@ -248,11 +267,11 @@ def weights_file(weights: dict) -> bytes:
     return buf.getvalue()
 
 
-def load_weights(model, path: str | Path, trust: bool = False) -> dict:
+def load_weights(model, path: str | Path, trust: bool = False, state: dict | None = None) -> dict:
     """Load a checkpoint's weights into `model`; returns the loaded dict. Every tensor must have the
     network's name, shape and dtype (the first that does not is named); a file without a digest, or a bare
-    state dict, needs `trust=True`."""
-    state = load(path, trust=trust)
+    state dict, needs `trust=True`. `state`: what `load(path)` already returned (read once, not twice)."""
+    state = load(path, trust=trust) if state is None else state
     weights = state.get("model", state) if isinstance(state, dict) else None
     if not isinstance(weights, dict):
         raise CheckpointError(f"{path} holds no model weights")

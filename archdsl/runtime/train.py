@@ -87,11 +87,12 @@ class TrainConfig:
 
 def fit(model, data, cfg: TrainConfig, out_dir: str | Path | None = None, resume: bool = False,
         on_epoch: Callable[[int, dict], None] | None = None, arch: str | None = None,
-        trust_checkpoint: bool = False) -> dict:
+        trust_checkpoint: bool = False, flags: dict | None = None) -> dict:
     """Train `model` on `data.train`, validating on `data.val` after each epoch.
 
     Returns the last epoch's metrics: `val_acc`, `val_loss`, `train_loss`, `train_acc`, `lr`, `epochs`.
-    Raises `DivergedError` on a NaN/inf loss. `arch` (the .arch text) is stored in checkpoints.
+    Raises `DivergedError` on a NaN/inf loss. `arch` (the .arch text) and `flags` (the network flags it was
+    compiled with, see `checkpoint.trained_flags`) are stored in checkpoints.
     `trust_checkpoint` lets `resume` read a checkpoint that needs full unpickling (see `checkpoint.load`).
     """
     import torch
@@ -141,7 +142,7 @@ def fit(model, data, cfg: TrainConfig, out_dir: str | Path | None = None, resume
         if out_dir is not None:
             checkpoint.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                              "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-                             "epoch": epoch, "rng": checkpoint.rng_state(), "arch": arch,
+                             "epoch": epoch, "rng": checkpoint.rng_state(), "arch": arch, "flags": flags,
                              "config": dataclasses.asdict(cfg), "metrics": result}, out_dir)
             checkpoint.append_metrics(out_dir, result)
         if on_epoch is not None:
