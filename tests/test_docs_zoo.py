@@ -19,6 +19,7 @@ ARCHS = Path(__file__).resolve().parent.parent / "archs"
 DOCS_ZOO = {
     "resnet34": ("resnet34", 21_797_672),
     "vgg11_bn": ("vgg11_bn", 132_868_840),
+    "regnet_x_400mf": ("regnet_x_400mf", 5_495_976),
 }
 
 

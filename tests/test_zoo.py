@@ -45,6 +45,7 @@ ZOO = {
     "shufflenet_v2_x1_0": (2_278_604, 144_907_992),
     "resnet34": (21_797_672, 3_663_761_408),
     "vgg11_bn": (132_868_840, 7_609_090_048),
+    "regnet_x_400mf": (5_495_976, 413_812_608),
 }
 
 # file -> (torchvision constructor, its keyword arguments, input side)
@@ -69,13 +70,14 @@ TORCHVISION = {
     "shufflenet_v2_x1_0": ("shufflenet_v2_x1_0", {}, 224),
     "resnet34": ("resnet34", {}, 224),
     "vgg11_bn": ("vgg11_bn", {}, 224),
+    "regnet_x_400mf": ("regnet_x_400mf", {}, 224),
 }
 
 # Files whose torchvision model registers its tensors in another order than the layers apply them are compared
 # as multisets: RegNet registers (and computes) the shortcut projection before the body, ConvNeXt a block's
 # layer scale before its layers. transfer_weights follows the dataflow, so it does not mind.
-PARAMS_UNORDERED = {"regnet_y_400mf", "convnext_tiny"}
-LAYERS_UNORDERED = {"regnet_y_400mf"}
+PARAMS_UNORDERED = {"regnet_y_400mf", "regnet_x_400mf", "convnext_tiny"}
+LAYERS_UNORDERED = {"regnet_y_400mf", "regnet_x_400mf"}
 
 WEIGHTED = ("conv", "batchnorm", "linear")
 
@@ -219,7 +221,7 @@ def test_a_sibling_is_a_few_changed_numbers(name, arguments, ctor):
 # The second edition's files reproduce torchvision's outputs at their full size (at 64x64 in test_weights.py).
 FULL_SIZE_OUTPUTS = [
     "squeezenet1_1", "mnasnet1_0", "efficientnet_b0", "mobilenet_v3_large", "mobilenet_v3_small",
-    "regnet_y_400mf", "convnext_tiny", "shufflenet_v2_x1_0",
+    "regnet_y_400mf", "convnext_tiny", "shufflenet_v2_x1_0", "regnet_x_400mf",
 ]
 
 
@@ -302,7 +304,7 @@ def test_digits_cnn_maps_8x8_digits_to_10_classes():
 # --- canonical text -----------------------------------------------------------------------------
 
 ALL_FILES = sorted(ARCHS.glob("*.arch")) + sorted((ARCHS / "examples").glob("*.arch")) + sorted(
-    (ARCHS / "segmentation").glob("*.arch"))
+    (ARCHS / "segmentation").glob("*.arch")) + sorted((ARCHS / "timm").glob("*.arch"))
 
 
 @pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.relative_to(ARCHS).as_posix())
