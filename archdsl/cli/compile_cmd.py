@@ -19,6 +19,9 @@ def register(sub) -> None:
     _net_args(p)
     p.add_argument("--batch", type=v.int_range(1, 65536), default=1, metavar="N", help="batch size of the example input")
     p.add_argument("--fold-bn", action="store_true", help="fold BatchNorm into the preceding conv first")
+    p.add_argument("--dynamic-size", action="store_true",
+                   help="a dynamic input height and width (a network that takes any size: U-Net, resize_to(@in)); "
+                        "the file is run at another size check accepts before it is written")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
     p.add_argument("--trust-checkpoint", action="store_true",
                    help="also read a checkpoint that needs full unpickling (an older archdsl's); it may run code")
@@ -58,12 +61,41 @@ def run_export(args) -> int:
     if args.weights:
         load_weights(model, args.weights, state=state)
     model.eval()
+    shape = (args.batch, *g.nodes[g.graph["input"]]["info"].output_shape)
+    probe = _probe(args, g, model) if args.dynamic_size else None
     if args.fold_bn:
         model = archdsl.fold_bn(model)
-    shape = (args.batch, *g.nodes[g.graph["input"]]["info"].output_shape)
-    path = export(model, torch.zeros(shape), args.output, args.format)
-    print(f"wrote {path} ({args.format}, input {'x'.join(map(str, shape))})")
+    path = export(model, torch.zeros(shape), args.output, args.format, dynamic_size=args.dynamic_size, probe=probe)
+    size = " with a dynamic height and width" if args.dynamic_size else ""
+    print(f"wrote {path} ({args.format}, input {'x'.join(map(str, shape))}{size})")
     return 0
+
+
+def _probe(args, g, model):
+    """An input at another size check accepts and what the network checked at that size gives it, with the
+    weights of `model`: what the exported file must reproduce."""
+    import torch
+
+    import archdsl
+
+    from ..runtime.checkpoint import first_mismatch
+    from ..runtime.export import other_size
+
+    at = other_size(Path(args.file), g.nodes[g.graph["input"]]["info"].output_shape, arguments=dict(args.arg),
+                    network=args.network)
+    reference = archdsl.compile(at)
+    mismatch = first_mismatch(reference.state_dict(), model.state_dict())
+    if mismatch:
+        size = "x".join(map(str, at.nodes[at.graph["input"]]["info"].output_shape))
+        raise UsageError(f"--dynamic-size: its weights depend on the input size (the weights at {size}: {mismatch})")
+    reference.load_state_dict(model.state_dict())
+    reference.eval()
+    if args.fold_bn:
+        reference = archdsl.fold_bn(reference)
+    shape = (2, *at.nodes[at.graph["input"]]["info"].output_shape)
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        return x, reference(x)
 
 
 def run_summary(args) -> int:
