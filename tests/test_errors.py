@@ -96,7 +96,7 @@ def test_a_closer_with_nothing_to_close(tmp_path, text, line, column, closer):
 
 def test_square_brackets_get_a_hint(tmp_path):
     err = fail(tmp_path, net("conv(16, [1, 7])"))
-    assert_located(err, ArchSyntaxError, 3, 14, "unexpected character '['; pairs are written in parentheses", "[")
+    assert_located(err, ArchSyntaxError, 3, 14, "unexpected '['; pairs are written in parentheses", "[")
 
 
 def test_assignment_without_semicolon_gets_a_hint(tmp_path):

@@ -1,6 +1,7 @@
 """Optional entries of a merge over named tensors: `concat(@a, @b if COND)` merges @b only where COND (an
 expression, or a choice) is true; with every entry off the merge passes its sequence input on; mismatched sizes
-are refused with the way out. archs/spaces/zoph_le.arch is Zoph & Le's space written with them."""
+are refused with the way out. tests/data/zoph_le_unrolled.arch is Zoph & Le's space written with them alone
+(archs/spaces/zoph_le.arch is now written with indexed names: tests/test_zoph_le.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from archdsl.dsl import ArchArgumentError, ArchShapeError, build_graph, check, decisions, parse, print_module, resolve
 from archdsl.dsl.members import count_members
 
-ZOPH_LE = Path(__file__).resolve().parent.parent / "archs" / "spaces" / "zoph_le.arch"
+ZOPH_LE = Path(__file__).resolve().parent / "data" / "zoph_le_unrolled.arch"
 NET = """network n(k=2) {{
     input(3, 8, 8)
     _a = conv(4, 1);

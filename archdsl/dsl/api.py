@@ -65,8 +65,9 @@ class CheckResult:
         if m is None or (m.exact and m.count == self.space_size):
             return head + f"{self.space_size:,} architectures"
         if not m.exact:
-            return head + (f"at most {m.count:,} architectures (an upper bound: where a decision sits under a "
-                           "condition the count could not follow, it counts all its options)")
+            return head + (f"at most {m.count:,} architectures (an upper bound: " + (m.why or (
+                "where a decision sits under a condition the count could not follow, it counts all its options"))
+                + ")")
         return head + (f"{m.count:,} distinct architectures ({self.space_size:,} assignments: a decision that a "
                        "false condition or an unchosen option hides does not multiply the count)")
 
@@ -222,7 +223,7 @@ def check(
 
 def _check(source, input, arguments, network) -> CheckResult:
     module = load(source)
-    ds = tuple(decisions(module))
+    ds = tuple(decisions(module, sequence_arguments(module, network, arguments), network))
     try:
         g = build_graph(module, input=input, arguments=arguments, network=network, assignment={} if ds else None)
     except ArchError as e:

@@ -88,9 +88,22 @@ class ValueChoice:
     label: str | None
     options: tuple[Expr, ...]
     span: Span | None = _span()
+    index: tuple[Expr, ...] = ()  # `choice fh[i](1, 3)`: one decision per value of the index (`fh[0]`, `fh[1]`)
 
 
-Expr = Union[Number, String, Name, TupleExpr, BinOp, Neg, Not, IfExpr, Func, ValueChoice]
+@dataclass(frozen=True)
+class Generator:
+    """`x for j in range(n) if c`, the one argument of `any(...)` / `all(...)`: `elt` for each `var` in `iter`
+    where `cond` holds."""
+
+    elt: Expr
+    var: str
+    iter: Expr
+    cond: Expr | None = None
+    span: Span | None = _span()
+
+
+Expr = Union[Number, String, Name, TupleExpr, BinOp, Neg, Not, IfExpr, Func, ValueChoice, Generator]
 
 
 # --- sequences and items -----------------------------------------------------------------------
@@ -101,6 +114,19 @@ class Ref:
     """`@name`: continue from a named tensor (`@in` is the input of the enclosing body)."""
 
     name: str
+    span: Span | None = _span()
+    index: tuple[Expr, ...] = ()  # `@h[j]`: the tensor named h[j]
+
+
+@dataclass(frozen=True)
+class MergeFor:
+    """`@h[j] for j in range(i) if c`, an entry of `concat(...)` / `add(...)` / `mul(...)` that stands for
+    one entry per value of `var` in `iter` where `cond` holds."""
+
+    ref: Ref
+    var: str
+    iter: Expr
+    cond: Expr | None = None
     span: Span | None = _span()
 
 
@@ -165,7 +191,7 @@ class MergeRefs:
     """`concat(@a, @b)` / `add(@a, @b)`: merge named tensors; `@b if COND` is merged only where COND is true."""
 
     kind: str
-    refs: tuple[Ref, ...]
+    refs: tuple[Ref | MergeFor, ...]
     span: Span | None = _span()
     conds: tuple[Expr | None, ...] = ()  # one per ref (None: always), or () when no entry has a condition
 
@@ -212,6 +238,7 @@ class Assign:
     name: str
     body: Seq
     span: Span | None = _span()
+    index: tuple[Expr, ...] = ()  # `h[i] = ...;`: the name h[i], one per value of the index
 
 
 Item = Union[Call, Repeat, Residual, Merge, MergeRefs, Group, SeqChoice, OptionsChoice, If, Assign, Ref]

@@ -5,6 +5,11 @@ A decision is one `choice(...)`, `choice { ... }` or `choice NAME OPTIONS(args)`
 `choice1`, `choice2`, ... in source order. A decision inside a block is shared by every call of that block.
 `choice op1 darts_ops(C)` is `choice op1 { ... }` with the alternatives of `options darts_ops(...)`, its
 parameters replaced by the argument expressions.
+
+An indexed choice `choice fh[i](1, 3, 5)` is one decision per value of its index (`fh[0]`, `fh[1]`, ...):
+which values exist depends on the network's parameters, so its decisions are found by elaborating the space's
+first member (`_discover`), and a member resolves it to a plain expression of the index
+(`7 if i in (0, 3) else 1`), so a member's text still has no choice.
 """
 
 from __future__ import annotations
@@ -135,6 +140,7 @@ def _substitute(node, env: Mapping[str, ast.Expr]):
 
 
 def choice_keys(choices: list) -> list[str]:
+    """Each choice's decision key in source order; an indexed choice's is its label (its keys are `label[...]`)."""
     keys, auto = [], 0
     for c in choices:
         if c.label is None:
@@ -145,13 +151,27 @@ def choice_keys(choices: list) -> list[str]:
     return keys
 
 
-def decisions(module: ast.Module) -> list[Decision]:
-    """The module's decisions in source order (tied names once)."""
+def is_indexed(c) -> bool:
+    return isinstance(c, ast.ValueChoice) and bool(c.index)
+
+
+def decisions(module: ast.Module, arguments: Mapping | None = None, network: str | None = None) -> list[Decision]:
+    """The module's decisions in source order (tied names once). Indexed choices give one decision per index
+    value the network reaches with `arguments` (its parameters' defaults where not given)."""
     from .printer import print_expr, print_seq_inline
 
     nodes = choice_nodes(module)
+    reached = _discover(module, nodes, arguments, network) if any(is_indexed(c) for c in nodes) else {}
     out: dict[str, Decision] = {}
     for key, c in zip(choice_keys(nodes), nodes):
+        if is_indexed(c):
+            opts = tuple(print_expr(o) for o in c.options)
+            for k in reached.get(id(c), ()):
+                if k in out:
+                    _tie(out, k, len(opts), "value", c)
+                else:
+                    out[k] = Decision(k, len(opts), "value", (c.span,), opts)
+            continue
         if isinstance(c, ast.ValueChoice):
             kind, opts = "value", tuple(print_expr(o) for o in c.options)
         else:
@@ -160,17 +180,109 @@ def decisions(module: ast.Module) -> list[Decision]:
                 (print_seq_inline(a) or f"alternative {i + 1}") if a.items else "(nothing)"  # None: too complex for one line
                 for i, a in enumerate(alternatives))
         if key in out:
-            prev = out[key]
-            if prev.size != len(opts) or prev.kind != kind:
-                raise ArchArgumentError(
-                    f"the choice '{key}' ties places that must have the same number and kind of options: "
-                    f"{prev.size} {prev.kind} options before, {len(opts)} {kind} options here",
-                    c.span,
-                )
-            out[key] = dataclasses.replace(prev, spans=prev.spans + (c.span,))
+            _tie(out, key, len(opts), kind, c)
         else:
             out[key] = Decision(key, len(opts), kind, (c.span,), opts)
     return list(out.values())
+
+
+def _tie(out: dict, key: str, size: int, kind: str, c) -> None:
+    prev = out[key]
+    if prev.size != size or prev.kind != kind:
+        raise ArchArgumentError(
+            f"the choice '{key}' ties places that must have the same number and kind of options: "
+            f"{prev.size} {prev.kind} options before, {size} {kind} options here",
+            c.span,
+        )
+    if c.span not in prev.spans:
+        out[key] = dataclasses.replace(prev, spans=prev.spans + (c.span,))
+
+
+_DISCOVERED: dict = {}  # (id(module), network, arguments) -> (module, result): a search asks many times
+
+
+def _discover(module: ast.Module, nodes: list, arguments, network) -> dict[int, list[str]]:
+    """id of each indexed choice -> the keys (`fh[0]`, ...) it reaches in the space's first member, in order."""
+    _refuse_bad_indices(nodes)
+    try:
+        cache_key = (id(module), network, tuple(sorted((arguments or {}).items())))
+        hash(cache_key)
+    except TypeError:
+        cache_key = None
+    hit = _DISCOVERED.get(cache_key) if cache_key is not None else None
+    if hit is not None and hit[0] is module:
+        return hit[1]
+    from .elaborate import Elaborator, pick_network
+
+    class _FirstMember(Elaborator):  # only the decisions met matter: no checks of the finished graph
+        def refuse_unused(self, output):
+            pass
+
+        def resolve_conv_bias(self):
+            pass
+
+    found: dict[int, list[str]] = {}
+
+    def choose(c, key=None) -> int:
+        if key is not None and key not in found.setdefault(id(c), []):
+            found[id(c)].append(key)
+        return 0
+
+    plain = resolver(module, keep_indexed=True)({})
+    _FirstMember(plain, (1, 8, 8), choose).run(pick_network(plain, network), dict(arguments or {}))
+    if cache_key is not None:
+        if len(_DISCOVERED) > 16:
+            _DISCOVERED.clear()
+        _DISCOVERED[cache_key] = (module, found)
+    return found
+
+
+def _refuse_bad_indices(nodes: list) -> None:
+    """An index known without a decision; one label written with one number of indices everywhere."""
+    arity: dict[str, tuple[int, object]] = {}
+    for c in nodes:
+        label = getattr(c, "label", None)
+        n = len(c.index) if isinstance(c, ast.ValueChoice) else 0
+        if label is None:
+            continue
+        if label in arity and arity[label][0] != n:
+            first = arity[label][1]
+            where = f" (line {first.line})" if first is not None else ""
+            raise ArchArgumentError(f"the decision '{label}' is written with {n} ind{'ices' if n != 1 else 'ex'} "
+                                    f"here and {arity[label][0]} before{where}; write it the same way everywhere",
+                                    c.span)
+        arity.setdefault(label, (n, c.span))
+        if n:
+            inner: list = []
+            walk_choices(c.index, inner.append)
+            if inner:
+                raise ArchArgumentError(f"the index of the decision '{label}' must be known without making a "
+                                        "decision (parameters, repeat indices and 'for' variables): it cannot hold "
+                                        "a choice", inner[0].span)
+
+
+def _table(c: ast.ValueChoice, assignment: Mapping[str, int], rebuild) -> ast.Expr:
+    """An indexed choice resolved: its assigned options as a plain expression of its index,
+    `7 if i in (0, 3) else 3 if i == 2 else 1` (option 0 where nothing else is assigned)."""
+    prefix = c.label + "["
+    groups: dict[int, list[tuple]] = {}
+    for k, v in assignment.items():
+        if v and k.startswith(prefix) and k.endswith("]"):
+            groups.setdefault(v, []).append(tuple(int(x) for x in k[len(prefix):-1].split(",")))
+    out = rebuild(c.options[0])
+    flag = [o.id if isinstance(o, ast.Name) else None for o in c.options] == ["false", "true"]
+    for v in sorted(groups, reverse=True):
+        values = [_literal(idx, c.span) for idx in sorted(groups[v])]
+        left = c.index[0] if len(c.index) == 1 else ast.TupleExpr(c.index, c.span)
+        cond = (ast.BinOp("==", left, values[0], c.span) if len(values) == 1 else
+                ast.BinOp("in", left, ast.TupleExpr(tuple(values), c.span), c.span))
+        out = cond if flag else ast.IfExpr(rebuild(c.options[v]), cond, out, c.span)  # (false, true): the test
+    return out
+
+
+def _literal(idx: tuple, span) -> ast.Expr:
+    nums = [ast.Number(v, span) if v >= 0 else ast.Neg(ast.Number(-v, span), span) for v in idx]
+    return nums[0] if len(nums) == 1 else ast.TupleExpr(tuple(nums), span)
 
 
 def space_size(ds: list[Decision]) -> int:
@@ -183,12 +295,17 @@ def resolve(module: ast.Module, assignment: Mapping[str, int] | None = None) -> 
     return resolver(module)(assignment)
 
 
-def resolver(module: ast.Module) -> Callable[[Mapping[str, int] | None], ast.Module]:
+def resolver(module: ast.Module, keep_indexed: bool = False) -> Callable[[Mapping[str, int] | None], ast.Module]:
     """`resolve` for many assignments of one module (a search): the module is walked once, and each
-    call rebuilds only the nodes on the way to a choice."""
+    call rebuilds only the nodes on the way to a choice. `keep_indexed`: indexed choices are left as they are."""
     nodes = choice_nodes(module)
     keys = {id(c): k for k, c in zip(choice_keys(nodes), nodes)}
-    sizes = {d.key: d.size for d in decisions(module)}
+    known: dict = {}
+
+    def sizes() -> dict[str, int]:  # only an assignment to check needs them (indexed ones elaborate to find)
+        if not known:
+            known.update({d.key: d.size for d in decisions(module)})
+        return known
     expanded = {id(c): expand(module, c) for c in nodes if isinstance(c, ast.OptionsChoice)}
 
     def alternatives(c) -> tuple[ast.Seq, ...]:
@@ -215,11 +332,13 @@ def resolver(module: ast.Module) -> Callable[[Mapping[str, int] | None], ast.Mod
     def apply(assignment: Mapping[str, int] | None = None, at=None):
         """The module resolved by `assignment` (or, with `at`, that node of the module resolved)."""
         assignment = dict(assignment or {})
+        if assignment:
+            size = sizes()
         for k, v in assignment.items():
-            if k not in sizes:
-                raise ArchArgumentError(f"the space has no decision '{k}'; it has: {', '.join(sizes) or 'none'}")
-            if not (isinstance(v, int) and 0 <= v < sizes[k]):
-                raise ArchArgumentError(f"decision '{k}' takes an option index 0..{sizes[k] - 1}, got {v!r}")
+            if k not in size:
+                raise ArchArgumentError(f"the space has no decision '{k}'; it has: {', '.join(size) or 'none'}")
+            if not (isinstance(v, int) and 0 <= v < size[k]):
+                raise ArchArgumentError(f"decision '{k}' takes an option index 0..{size[k] - 1}, got {v!r}")
 
         def pick(c) -> int:
             return assignment.get(keys[id(c)], 0)
@@ -227,6 +346,8 @@ def resolver(module: ast.Module) -> Callable[[Mapping[str, int] | None], ast.Mod
         def rebuild(node):
             if id(node) not in live:
                 return node
+            if is_indexed(node):
+                return node if keep_indexed else _table(node, assignment, rebuild)
             if isinstance(node, ast.ValueChoice):
                 return rebuild(node.options[pick(node)])
             if isinstance(node, ast.Seq):
@@ -259,7 +380,13 @@ def chosen_options(module: ast.Module, assignment: Mapping[str, int]) -> dict[st
     nodes = choice_nodes(module)
     apply = resolver(module)
     out: dict[str, str] = {}
+    indexed = [d.key for d in decisions(module) if "[" in d.key] if any(is_indexed(c) for c in nodes) else []
     for key, c in zip(choice_keys(nodes), nodes):
+        if is_indexed(c):
+            for k in indexed:
+                if k not in out and k.startswith(key + "["):
+                    out[k] = print_expr(apply(assignment, at=c.options[assignment.get(k, 0)]))
+            continue
         if key in out:
             continue
         i = assignment.get(key, 0)

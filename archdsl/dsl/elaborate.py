@@ -20,7 +20,7 @@ from . import args as argbind
 from . import ast
 from .budget import refuse_oversized
 from .errors import ArchArgumentError, ArchError, ArchNameError, ArchResourceError, Frame, did_you_mean
-from .expr import Chooser, Sequence, Value, describe, evaluate
+from .expr import Chooser, Sequence, Value, describe, evaluate, index_key, index_values, iterate, reset_work
 from .limits import MAX_CALL_DEPTH, MAX_NODES, MAX_STEPS
 from .ops import CONSTANTS, MERGE_OPS, OPS, SETTINGS, layer_names, lookup
 from .ops.registry import BadArguments
@@ -80,6 +80,13 @@ def assigns(item) -> bool:
     if isinstance(item, ast.Group):
         return any(assigns(i) for i in inner.items)
     return False
+
+
+def _indices(keys: list[str]) -> str:
+    """`h[0]`..`h[4]` or the names themselves (a few): which copies of an indexed name exist."""
+    if len(keys) > 4:
+        return f"{keys[0]} .. {keys[-1]} ({len(keys)} names)"
+    return ", ".join(keys)
 
 
 def _call_key(name: str, values: dict, tensors: dict) -> tuple | None:
@@ -159,6 +166,7 @@ class Elaborator:
         self.callables = frozenset(layer_names()) | frozenset(self.blocks)  # bare names that can be sequences
         self.steps = 0  # items expanded: bounds the work that builds no layer (see limits.MAX_STEPS)
         self.identity_calls: set[tuple] = set()  # (block, arguments) calls that built nothing and returned their input
+        reset_work()  # generators and merge comprehensions count against MAX_STEPS per elaboration
 
     # --- entry -----------------------------------------------------------------------------------
 
@@ -261,22 +269,28 @@ class Elaborator:
         if isinstance(item, ast.Merge):
             return self._merge(item, x, scope, body)
         if isinstance(item, ast.MergeRefs):
-            refs = [r for r, c in zip(item.refs, item.conds) if self._switched_on(c, body)] if item.conds else item.refs
-            if not refs:  # every entry switched off: the merge passes its sequence input on
+            entries = self._entries(item, body)
+            if not entries:  # every entry switched off: the merge passes its sequence input on
                 return x
-            sources = [self._ref(r, body) for r in refs]
+            sources = [self._ref(r, b) for r, b in entries]
             return self._merge_node(item.kind, {}, scope.name(item.kind), item.span, sources, scope,
-                                    [f"@{r.name}" for r in refs])
+                                    ["@" + self._tensor_name(r, b) for r, b in entries])
         if isinstance(item, ast.Ref):
             return self._ref(item, body)
         if isinstance(item, ast.Assign):
-            if item.name in body.tensors:
-                prev = body.where.get(item.name)
+            name = self._tensor_name(item, body)
+            plain = name.split("[")[0]
+            mixed = [k for k in body.tensors if k.split("[")[0] == plain and ("[" in k) != bool(item.index)]
+            if mixed:
+                raise ArchNameError(f"'{plain}' is used both as a plain name and as an indexed one ('{mixed[0]}' "
+                                    f"and '{name}'); give them different names", item.span, self.trace)
+            if name in body.tensors:
+                prev = body.where.get(name)
                 at = f" (at line {prev.line})" if prev is not None else " (the body's input)"
-                raise ArchNameError(f"the name '{item.name}' is already defined{at}", item.span, self.trace)
+                raise ArchNameError(f"the name '{name}' is already defined{at}", item.span, self.trace)
             out = self.seq(item.body, x, scope, body)
-            body.tensors[item.name], body.where[item.name] = out, item.span
-            self.named.setdefault(out, (item.name, item.span, self.trace))
+            body.tensors[name], body.where[name] = out, item.span
+            self.named.setdefault(out, (name, item.span, self.trace))
             return out
         if isinstance(item, ast.If):
             cond = evaluate(item.cond, body.values, self.trace, self.choose)
@@ -299,7 +313,34 @@ class Elaborator:
                                     "(compare it: i > 1, or choose it: choice(false, true))", cond.span, self.trace)
         return v
 
+    def _tensor_name(self, node, body: Body) -> str:
+        """The name `h` or `h[2]` of an assignment or a reference (its index evaluated)."""
+        if not node.index:
+            return node.name
+        return index_key(node.name, index_values(node.index, body.values, self.trace, f"'{node.name}'", self.choose))
+
+    def _entries(self, item: ast.MergeRefs, body: Body) -> list[tuple[ast.Ref, Body]]:
+        """The references a merge reads, each with the body its index is evaluated in: entries switched off
+        left out, a comprehension `@h[j] for j in range(i) if c` unrolled."""
+        conds = item.conds or (None,) * len(item.refs)
+        out = []
+        for r, c in zip(item.refs, conds):
+            if isinstance(r, ast.MergeFor):
+                it = evaluate(r.iter, body.values, self.trace, self.choose)
+                for v in iterate(it, r.iter, self.trace):
+                    self.steps += 1
+                    values = dict(body.values)
+                    values[r.var] = v
+                    inner = Body(values, body.tensors, body.where, body.read)
+                    if self._switched_on(r.cond, inner):
+                        out.append((r.ref, inner))
+            elif self._switched_on(c, body):
+                out.append((r, body))
+        return out
+
     def _ref(self, ref: ast.Ref, body: Body) -> str:
+        if ref.index:
+            return self._indexed_ref(ref, body)
         body.read.add(ref.name)
         if ref.name not in body.tensors:
             raise ArchNameError(
@@ -309,6 +350,17 @@ class Elaborator:
                 self.trace,
             )
         return body.tensors[ref.name]
+
+    def _indexed_ref(self, ref: ast.Ref, body: Body) -> str:
+        name = self._tensor_name(ref, body)
+        body.read.add(ref.name)
+        if name not in body.tensors:
+            have = [k for k in body.tensors if k.split("[")[0] == ref.name]
+            known = (f"; {ref.name} is defined for {_indices(have)} so far" if have else
+                     f"; no '{ref.name}[...] = ...;' comes before it" + did_you_mean(ref.name, body.tensors))
+            raise ArchNameError(f"undefined tensor '@{name}'{known} (a name must be assigned before it is used)",
+                                ref.span, self.trace)
+        return body.tensors[name]
 
     def _repeat(self, item: ast.Repeat, x: str, scope: Scope, body: Body) -> str:
         n = evaluate(item.count, body.values, self.trace, self.choose)

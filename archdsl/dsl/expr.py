@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -21,7 +22,7 @@ class Sequence:
     env: Mapping = field(default_factory=dict, compare=False)
 
 
-Value = int | float | str | bool | tuple | Sequence
+Value = int | float | str | bool | tuple | range | Sequence
 
 # Decides a `choice(...)` met while evaluating (the search's fast path evaluates a space, not a member):
 # the option's index, None where it is not decided (an error), or it raises `Resolve` (`leave_open`).
@@ -49,6 +50,52 @@ def leave_open(choice: ast.ValueChoice) -> int:
 
 # Arithmetic results beyond this are refused: no layer size needs it and it keeps bombs cheap.
 MAX_MAGNITUDE = 10**15
+
+# Iterations of generators and merge comprehensions in one elaboration (`Elaborator` resets it): bounded like
+# the elaborator's steps, so `any(x > 0 for x in range(10**9))` or nested ones are refused, not run.
+_work = [0]
+
+
+def reset_work() -> None:
+    _work[0] = 0
+
+
+def iterate(it: Value, node, trace=()):
+    """The values `for v in IT` runs over (a tuple or a `range`), each counted against `MAX_STEPS`."""
+    from .limits import MAX_STEPS
+
+    if not isinstance(it, (tuple, range)):
+        raise ArchArgumentError(f"'for' runs over a range(...) or a tuple, got {describe(it)}", node.span, trace)
+    if len(it) > MAX_STEPS or _work[0] + len(it) > MAX_STEPS:
+        raise ArchResourceError(f"this runs over {len(it):,} values; archdsl evaluates at most {MAX_STEPS:,} "
+                                "in one network", node.span, trace)
+    _work[0] += len(it)
+    return it
+
+
+def index_key(label: str, values: tuple) -> str:
+    """The display name of one copy of an indexed name: `fh[0]`, `skip[3,1]` (decisions and tensors alike)."""
+    return f"{label}[{','.join(str(v) for v in values)}]"
+
+
+def index_values(index: tuple, env, trace, what: str, choose=None) -> tuple:
+    """The values of an index `[i, j]`: whole numbers, known without making a decision."""
+    out = []
+    for e in index:
+        v = evaluate(e, env, trace, choose if choose is not None else _no_decision)
+        if isinstance(v, bool) or not isinstance(v, int):
+            if isinstance(v, float) and v.is_integer():
+                v = int(v)
+            else:
+                raise ArchArgumentError(f"the index of {what} must be a whole number, got {describe(v)}",
+                                        e.span, trace)
+        out.append(v)
+    return tuple(out)
+
+
+def _no_decision(c: ast.ValueChoice, key=None):
+    raise ArchArgumentError("an index must be known without making a decision (parameters, repeat indices and "
+                            "'for' variables): it cannot hold a choice", c.span)
 
 
 def evaluate(expr: ast.Expr, env: Mapping[str, Value], trace=(), choose: Chooser | None = None) -> Value:
@@ -82,6 +129,18 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value], trace=(), choose: Chooser
             if a == (expr.op == "or"):
                 return a
             return _bool(evaluate(expr.right, env, trace, choose), expr.right, expr.op, trace)
+        if expr.op in ("in", "not in"):
+            a = evaluate(expr.left, env, trace, choose)
+            table = _literal_set(expr.right)
+            if table is not None and not _has_bool(a):  # a resolved indexed choice's table: read once
+                return (a in table) == (expr.op == "in")
+            b = evaluate(expr.right, env, trace, choose)
+            if not isinstance(b, (tuple, range)):
+                raise ArchArgumentError(f"'{expr.op}' needs a tuple or a range(...) on its right, got {describe(b)}",
+                                        expr.right.span, trace)
+            found = any(type(a) is type(x) and a == x for x in b) if isinstance(b, tuple) else (
+                type(a) is int and a in b)
+            return found if expr.op == "in" else not found
         if expr.op in ("==", "!="):
             a, b = evaluate(expr.left, env, trace, choose), evaluate(expr.right, env, trace, choose)
             same = type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) else a == b
@@ -94,15 +153,89 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value], trace=(), choose: Chooser
     if isinstance(expr, ast.IfExpr):
         cond = _bool(evaluate(expr.cond, env, trace, choose), expr.cond, "if", trace)
         return evaluate(expr.then if cond else expr.orelse, env, trace, choose)
+    if isinstance(expr, ast.Func) and expr.name in ("any", "all", "range"):
+        return _builtin(expr, env, trace, choose)
+    if isinstance(expr, ast.Generator):
+        raise ArchArgumentError("a generator (x for v in ...) is the one argument of any(...) or all(...)",
+                                expr.span, trace)
     if isinstance(expr, ast.Func):
         args = [(a.name, evaluate(a.value, env, trace, choose), a.value.span or a.span) for a in expr.args]
         return _call(expr, args, trace)
+    if isinstance(expr, ast.ValueChoice) and expr.index:
+        key = index_key(expr.label, index_values(expr.index, env, trace, f"the decision '{expr.label}'"))
+        i = None if choose is None else choose(expr, key)
+        if i is not None:
+            return evaluate(expr.options[i], env, trace, choose)
+        raise ArchError(f"the decision {key} must be resolved before elaboration", expr.span, trace)
     if isinstance(expr, ast.ValueChoice):
         i = None if choose is None else choose(expr)
         if i is not None:
             return evaluate(expr.options[i], env, trace, choose)
         raise ArchError("a choice(...) must be resolved before elaboration", expr.span, trace)
     raise TypeError(f"not an expression: {expr!r}")
+
+
+_LITERALS: dict[int, tuple] = {}  # id of a tuple of number literals -> (the node, its values as a set)
+
+
+def _literal_set(e: ast.Expr) -> frozenset | None:
+    """The values of a tuple written only of whole numbers (and tuples of them), as a set; None otherwise."""
+    hit = _LITERALS.get(id(e))
+    if hit is not None and hit[0] is e:
+        return hit[1]
+    value = _literal(e) if isinstance(e, ast.TupleExpr) else None
+    found = frozenset(value) if isinstance(value, tuple) else None
+    if len(_LITERALS) > 4096:
+        _LITERALS.clear()
+    _LITERALS[id(e)] = (e, found)
+    return found
+
+
+def _literal(e: ast.Expr):
+    if isinstance(e, ast.Number) and isinstance(e.value, int):
+        return e.value
+    if isinstance(e, ast.Neg) and isinstance(e.operand, ast.Number) and isinstance(e.operand.value, int):
+        return -e.operand.value
+    if isinstance(e, ast.TupleExpr):
+        items = tuple(_literal(x) for x in e.items)
+        return None if any(x is None for x in items) else items
+    return None
+
+
+def _has_bool(v) -> bool:
+    return isinstance(v, bool) or (isinstance(v, tuple) and any(_has_bool(x) for x in v))
+
+
+def _builtin(expr: ast.Func, env, trace, choose) -> Value:
+    """`range(a, b)`, and `any(...)` / `all(...)` of a generator or a tuple (short-circuit, as Python)."""
+    if any(a.name is not None for a in expr.args):
+        raise ArchArgumentError(f"{expr.name}(...) takes no keyword arguments", expr.span, trace)
+    if expr.name == "range":
+        vals = [evaluate(a.value, env, trace, choose) for a in expr.args]
+        if not 1 <= len(vals) <= 3 or any(isinstance(v, bool) or not isinstance(v, int) for v in vals):
+            raise ArchArgumentError("range takes one to three whole numbers: range(stop), range(start, stop), "
+                                    "range(start, stop, step)", expr.span, trace)
+        if len(vals) == 3 and vals[2] == 0:
+            raise ArchArgumentError("range's step must not be zero", expr.span, trace)
+        return range(*vals)
+    if len(expr.args) != 1:
+        raise ArchArgumentError(f"{expr.name} takes one argument: {expr.name}(c for v in range(n)) or a tuple",
+                                expr.span, trace)
+    arg = expr.args[0].value
+    stop = expr.name == "any"  # any stops at the first true, all at the first false
+    if isinstance(arg, ast.Generator):
+        for v in iterate(evaluate(arg.iter, env, trace, choose), arg.iter, trace):
+            inner = ChainMap({arg.var: v}, env)  # lazy: a scope's other values stay unread
+            if arg.cond is not None and not _bool(evaluate(arg.cond, inner, trace, choose), arg.cond, "if", trace):
+                continue
+            if _bool(evaluate(arg.elt, inner, trace, choose), arg.elt, expr.name, trace) == stop:
+                return stop
+        return not stop
+    items = evaluate(arg, env, trace, choose)
+    for v in iterate(items, arg, trace):
+        if _bool(v, arg, expr.name, trace) == stop:
+            return stop
+    return not stop
 
 
 def _bool(v: Value, expr: ast.Expr, what: str, trace) -> bool:
@@ -150,7 +283,7 @@ def _call(expr: ast.Func, args: list[tuple[str | None, object, object]], trace=(
         close = did_you_mean(expr.name, list(FUNCTIONS))
         raise ArchNameError(
             f"unknown function '{expr.name}'" + (f" ({close[2:]})" if "did you mean" in close else "")
-            + f"; expressions can call {', '.join(FUNCTIONS)} (a layer is an item of a sequence, not a value)",
+            + f"; expressions can call {', '.join(FUNCTIONS)}, any, all, range (a layer is an item of a sequence, not a value)",
             expr.span, trace)
     names, required, fn = FUNCTIONS[expr.name]
     for _, v, span in args:
@@ -198,4 +331,6 @@ def describe(v: Value) -> str:
         return f'"{v}"'
     if isinstance(v, tuple):
         return "(" + ", ".join(describe(x) for x in v) + ")"
+    if isinstance(v, range):
+        return f"range({v.start}, {v.stop}" + (f", {v.step})" if v.step != 1 else ")")
     return repr(v)

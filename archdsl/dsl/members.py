@@ -14,12 +14,13 @@ too large to enumerate) it counts every option there, or every assignment, and s
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from . import ast
-from .choices import Decision, choice_keys, choice_nodes, decisions, expand
+from .choices import Decision, choice_keys, choice_nodes, decisions, expand, walk_choices
 from .errors import ArchError
 from .expr import evaluate
 
@@ -32,6 +33,7 @@ class MemberCount:
     count: int  # distinct members (an upper bound unless `exact`)
     exact: bool
     assignments: int  # the product of the decisions' sizes
+    why: str | None = None  # when not exact for a reason of its own, that reason (for the message)
 
 
 class _Unknown(Exception):  # noqa: N818 - a choice met where no decision is fixed
@@ -93,10 +95,14 @@ def count_members(module: ast.Module, arguments: Mapping | None = None, network:
     """The number of distinct members of the space `module` (see the module docstring)."""
     from .elaborate import pick_network
 
-    ds = decisions(module)
+    ds = decisions(module, arguments, network)
     total = math.prod(d.size for d in ds)
     if not ds:
         return MemberCount(1, True, 1)
+    if "[" in "".join(d.key for d in ds) or _generated(module):
+        # an indexed decision, or a choice read in a loop (`for ...`): copies this walk does not follow
+        return MemberCount(total, False, total, "the count does not follow indexed decisions or choices read "
+                           "in a 'for', so it counts every assignment")
     walk = _Walk(module, ds)
     try:
         net = pick_network(module, network)
@@ -105,6 +111,25 @@ def count_members(module: ast.Module, arguments: Mapping | None = None, network:
         return MemberCount(total, False, total)
     count, exact = walk.count()
     return MemberCount(min(count, total), exact and count <= total, total)
+
+
+def _generated(module: ast.Module) -> bool:
+    """Whether a choice sits in a generator or a merge comprehension (`for`)."""
+    found: list = []
+
+    def visit(node) -> None:
+        if isinstance(node, (ast.Generator, ast.MergeFor)):
+            walk_choices(node, found.append)
+        elif isinstance(node, tuple):
+            for x in node:
+                visit(x)
+        elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+            for f in dataclasses.fields(node):
+                if f.compare:
+                    visit(getattr(node, f.name))
+
+    visit(module.definitions)
+    return bool(found)
 
 
 class _Walk:
@@ -162,6 +187,9 @@ class _Walk:
         elif isinstance(item, ast.If):
             self.branch(item, scope, guards)
         elif isinstance(item, ast.MergeRefs):
+            if any(isinstance(r, ast.MergeFor) and self.deps(r.iter, scope, strict=False) != set()
+                   for r in item.refs):
+                self.lost = True  # a comprehension over a range that depends on a decision
             for c in item.conds:  # `@a if choice(false, true)`: the entry's switch is used here
                 if c is not None:
                     self.use(c, scope, guards)
@@ -334,6 +362,8 @@ class _Walk:
                 todo += [(x, s) for x in e.items]
             elif isinstance(e, ast.Func):
                 todo += [(a.value, s) for a in e.args]
+            elif isinstance(e, ast.Generator):
+                todo += [(x, s) for x in (e.elt, e.iter, e.cond) if x is not None]
         return out
 
     # --- counting -------------------------------------------------------------------------------------

@@ -150,6 +150,8 @@ def _expected(names) -> str:
     names = set(names)
     ops = {n for n in names
            if n in _OPERATORS or _describe(n) in ("'+'", "'-'", "'*'", "'/'", "'//'", "'%'", "'and'", "'or'", "'if'")}
+    if "IN" in names:  # after an operand: `in` and `not in` are operators (a `not` there starts `not in`)
+        ops |= {n for n in names if n in ("IN", "NOT")}
     items = sorted({_describe(n) for n in names - ops}, key=lambda d: (not d.startswith("'"), d))
     if len(ops) > 1:
         items.append("an operator")
@@ -170,7 +172,7 @@ def _syntax_error(e: UnexpectedInput, text: str, file: str) -> ArchSyntaxError:
         elif ch == ":":
             msg += "; keyword arguments use '=', as in stride=2"
         elif ch in "[]":
-            msg += "; pairs are written in parentheses, as in (1, 7)"
+            msg += "; pairs are written in parentheses, as in (1, 7) (brackets index a name: h[i] = ...; @h[j])"
         return ArchSyntaxError(msg, Span(line, col, line, col + 1, file, text))
     if isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END"):
         opener = _unclosed(text)
@@ -191,6 +193,9 @@ def _syntax_error(e: UnexpectedInput, text: str, file: str) -> ArchSyntaxError:
     span = Span(line, col, line, col + width, file, text)
     what = f"'{tok}'" if tok.type not in ("NAME", "NUMBER", "STRING") else f"{_describe(tok.type).removeprefix('a ')} '{tok}'"
     expected = _acceptable(e)
+    if tok.type in ("LSQB", "RSQB"):
+        return ArchSyntaxError(f"unexpected '{tok}'; pairs are written in parentheses, as in (1, 7) (brackets only "
+                               "index a name: h[i] = ...;, @h[j], choice fh[i](1, 3))", span)
     hint = _hint(tok, expected, text)
     return ArchSyntaxError(f"unexpected {what}; expected {_expected(expected)}{hint}", span)
 
@@ -348,6 +353,33 @@ class _ToAst(Transformer):
     def merge_entry(self, meta, ref, cond=None):
         return ref, cond
 
+    def merge_for(self, meta, ref, comp):
+        var, it, cond = comp
+        return ast.MergeFor(ref, var, it, cond, self._span(meta)), None
+
+    def comp_for(self, meta, var, it, cond):
+        return str(var), it, cond
+
+    def index(self, meta, *exprs):
+        return tuple(exprs)
+
+    def assign_indexed(self, meta, name, index, body):
+        return ast.Assign(str(name), body, self._tok_span(name), index)
+
+    def func_gen(self, meta, name, elt, comp):
+        var, it, cond = comp
+        gen = ast.Generator(elt, var, it, cond, self._span(meta))
+        return ast.Func(str(name), (ast.Arg(None, gen, gen.span),), self._tok_span(name))
+
+    def indexed_choice(self, meta, label, index, *options):
+        return ast.ValueChoice(str(label), tuple(options), self._span(meta), index)
+
+    def in_(self, meta, a, b):
+        return ast.BinOp("in", a, b, self._span(meta))
+
+    def not_in(self, meta, a, b):
+        return ast.BinOp("not in", a, b, self._span(meta))
+
     def group(self, meta, body):
         return ast.Group(body, self._span(meta))
 
@@ -357,8 +389,8 @@ class _ToAst(Transformer):
     def assign(self, meta, name, body):
         return ast.Assign(str(name), body, self._tok_span(name))
 
-    def ref(self, meta, name):
-        return ast.Ref(str(name), self._span(meta))
+    def ref(self, meta, name, index=None):
+        return ast.Ref(str(name), self._span(meta), index or ())
 
     @staticmethod
     def _arg(a) -> ast.Arg:

@@ -14,7 +14,7 @@ WIDTH = 100
 # Binding strength, loosest first; an operand looser than its place is bracketed.
 _IF, _OR, _AND, _NOT, _CMP, _SUM, _PRODUCT, _UNARY = range(1, 9)
 _PREC = {"or": _OR, "and": _AND, "+": _SUM, "-": _SUM, "*": _PRODUCT, "/": _PRODUCT, "//": _PRODUCT, "%": _PRODUCT}
-_PREC.update({op: _CMP for op in ("==", "!=", "<", "<=", ">", ">=")})
+_PREC.update({op: _CMP for op in ("==", "!=", "<", "<=", ">", ">=", "in", "not in")})
 _REPEAT = _UNARY  # a repeat count binds tighter than any operator: `* (n - 1)` keeps its brackets
 
 
@@ -44,11 +44,32 @@ def print_expr(e: ast.Expr, parent: int = 0, right: bool = False) -> str:
         s = f"{print_expr(e.then, _OR)} if {print_expr(e.cond, _OR)} else {print_expr(e.orelse, _IF)}"
         return _bracket(s, _IF, parent)
     if isinstance(e, ast.Func):
+        if len(e.args) == 1 and isinstance(e.args[0].value, ast.Generator):
+            return f"{e.name}({print_expr(e.args[0].value)})"
         return f"{e.name}({_args(e.args)})"
     if isinstance(e, ast.ValueChoice):
         label = f" {e.label}" if e.label else ""
-        return f"choice{label}(" + ", ".join(print_expr(x) for x in e.options) + ")"
+        return f"choice{label}{_index(e.index)}(" + ", ".join(print_expr(x) for x in e.options) + ")"
+    if isinstance(e, ast.Generator):
+        return print_expr(e.elt) + _comp(e.var, e.iter, e.cond)
     raise TypeError(f"not an expression: {e!r}")
+
+
+def _index(index) -> str:
+    """`[i, j]` of an indexed name, or nothing."""
+    return "[" + ", ".join(print_expr(x) for x in index) + "]" if index else ""
+
+
+def _comp(var: str, it, cond) -> str:
+    """` for j in range(n) if c` of a generator or a merge entry (the iterable and condition are or-tests)."""
+    return f" for {var} in {print_expr(it, _OR)}" + (f" if {print_expr(cond, _OR)}" if cond is not None else "")
+
+
+def print_ref(r) -> str:
+    """`@h`, `@h[j]`, or a merge entry `@h[j] for j in range(i) if c`."""
+    if isinstance(r, ast.MergeFor):
+        return print_ref(r.ref) + _comp(r.var, r.iter, r.cond)
+    return f"@{r.name}{_index(r.index)}"
 
 
 def _bracket(s: str, p: int, parent: int) -> str:
@@ -58,7 +79,7 @@ def _bracket(s: str, p: int, parent: int) -> str:
 def print_value(v) -> str:
     """An argument or default: an expression, a tensor `@name`, or a sequence `{ ... }`."""
     if isinstance(v, ast.Ref):
-        return f"@{v.name}"
+        return print_ref(v)
     if isinstance(v, ast.SeqValue):
         flat = print_seq_flat(v.body)
         return "{ " + flat + " }" if flat else "{}"
@@ -99,10 +120,10 @@ def _simple(item) -> str:
     if isinstance(item, ast.Call):
         return f"{item.name}({_args(item.args)})" if item.args else item.name
     if isinstance(item, ast.Ref):
-        return f"@{item.name}"
+        return print_ref(item)
     if isinstance(item, ast.MergeRefs):
         conds = item.conds or (None,) * len(item.refs)
-        return f"{item.kind}(" + ", ".join(f"@{r.name}" + ("" if c is None else f" if {print_expr(c, _OR)}")
+        return f"{item.kind}(" + ", ".join(print_ref(r) + ("" if c is None else f" if {print_expr(c, _OR)}")
                                            for r, c in zip(item.refs, conds)) + ")"
     if isinstance(item, ast.OptionsChoice):
         return f"choice {item.label} {item.options}" + (f"({_args(item.args)})" if item.args else "")
@@ -246,7 +267,7 @@ class _Printer:
             self.lines.append(pad + "}" + suffix)
         elif isinstance(item, ast.Assign):
             inline = print_seq_inline(item.body)
-            head = f"{item.name} ="
+            head = f"{item.name}{_index(item.index)} ="
             if inline is not None and len(pad) + len(head) + len(inline) + 2 < WIDTH:
                 self.lines.append(pad + (f"{head} {inline};" if inline else f"{head};") + suffix)
             else:
@@ -355,7 +376,8 @@ def _flat(item) -> str:
         return f"choice{label} {{ " + " | ".join(print_seq_flat(a) for a in item.alternatives) + " }"
     if isinstance(item, ast.Assign):
         flat = print_seq_flat(item.body)
-        return f"{item.name} = {flat};" if flat else f"{item.name} =;"
+        name = item.name + _index(item.index)
+        return f"{name} = {flat};" if flat else f"{name} =;"
     raise TypeError(f"not an item: {item!r}")
 
 

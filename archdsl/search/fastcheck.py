@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from ..dsl import ArchError, ast, elaborate, infer_shapes
 from ..dsl.api import no_gc
+from ..dsl.choices import choice_nodes, is_indexed, walk_choices
 from ..dsl.elaborate import pick_network
 from ..dsl.errors import ArchShapeError, Frame
 from ..dsl.expr import Resolve, leave_open
@@ -204,6 +205,13 @@ class FastChecker:
         self.holes = HoleMemo(space_module)
         self.memo = Memo(space_module)
         self.answered = {"holes": 0, "calls": 0, "ordinary": 0}
+        # An indexed choice (`choice fh[i](..)`) is many decisions at one place: the holes tier keys its templates
+        # by place, so it steps aside; the calls tier sees resolved members, but a block's cached calls are keyed
+        # by the decisions written in it, so it steps aside when a block holds one.
+        in_blocks: list = []
+        walk_choices(tuple(d for d in space_module.definitions if d.kind != "network"), in_blocks.append)
+        self.indexed = any(is_indexed(c) for c in choice_nodes(space_module))
+        self.indexed_in_blocks = any(is_indexed(c) for c in in_blocks)
 
     @functools.cached_property
     def _net(self) -> ast.Definition:
@@ -220,6 +228,8 @@ class FastChecker:
             self.memo.bound()
             self.holes.bound()
             try:
+                if self.indexed:
+                    raise Fallback("an indexed choice")
                 c = self._holes(assignment, key)
                 self.answered["holes"] += 1
                 return c
@@ -229,6 +239,8 @@ class FastChecker:
                 module = module()
             self.memo.assignment = assignment
             try:
+                if self.indexed_in_blocks:
+                    raise Fallback("an indexed choice in a block")
                 c = self._fast(module, key)
                 self.answered["calls"] += 1
                 return c
