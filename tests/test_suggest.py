@@ -37,7 +37,7 @@ def test_a_far_name_lists_the_family_it_looks_like(written, fam):
 
 
 def test_the_norm_family_is_listed_as_the_spec_says():
-    assert message("rmsnorm").endswith("norm layers are: batchnorm, layernorm, groupnorm, instancenorm, lrn")
+    assert message("rmsnorm").endswith("norm layers are: batchnorm, layernorm, groupnorm, instancenorm, lrn, grn")
 
 
 @pytest.mark.parametrize("written", ["in", "bm", "foo", "stem", "ln2"])
@@ -60,3 +60,25 @@ def test_a_merge_called_as_a_layer_says_how_merges_are_written():
     from archdsl.dsl.ops.suggest import unknown_layer
 
     assert "is a merge, written mul { branch" in unknown_layer("mul")
+
+
+@pytest.mark.parametrize("written, says", [
+    ("SEModule", "squeeze-and-excitation is mul { branch { } branch { avgpool conv(C / r, 1) relu"),
+    ("squeeze_excite", "squeeze-and-excitation is mul {"),
+    ("EcaModule", "ECA is mul { branch { } branch { avgpool channel_conv(k) sigmoid } }"),
+    ("cbam", "concat { branch { channel_max } branch { channel_mean } } conv(1, 7, padding=3) sigmoid"),
+    ("SelectiveKernel", "split_softmax(n)"), ("SplitAttn", "split_softmax(n)"),
+    ("conv1d", "a 1-D conv across the channels of each pixel (ECA) is channel_conv(k)"),
+    ("mean", "over channels, channel_mean"), ("amax", "over channels, channel_max"),
+    ("BatchNormAct2d", "conv(out, k) bn relu"), ("Focus", "pixel_unshuffle(2)"), ("GhostModule", "slice(0, out)"),
+    ("gap", "global average pooling is avgpool"), ("stack", "concat"),
+])
+def test_a_module_of_several_layers_says_how_to_write_it(written, says):
+    text = message(written)
+    assert "did you mean" not in text and says in text
+
+
+@pytest.mark.parametrize("written, meant", [("Conv2d", "conv"), ("space_to_depth", "pixel_unshuffle"),
+                                            ("rsoftmax", "split_softmax"), ("global_response_norm", "grn")])
+def test_module_hints_leave_close_names_and_synonyms_alone(written, meant):
+    assert message(written).endswith(f"; did you mean '{meant}'?")

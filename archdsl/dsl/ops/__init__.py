@@ -1,7 +1,7 @@
 """Every layer of the language, declared once: `registry.OPS`, filled by one module per op family.
 
 Each family module (`input.py`, `conv.py`, `pool.py`, `resize.py`, `dropout.py`, `norm.py`, `activation.py`,
-`shape.py`, `merge.py`) defines its layers with everything the project knows about them — parameters, shape rule,
+`shape.py`, `merge.py`, `attention.py`) defines its layers with everything the project knows about them — parameters, shape rule,
 parameter and MAC counts, PyTorch builder, weight init, graph label, docs text, an example. The tables below
 are derived from it.
 Torch-free: builders import torch inside themselves.
@@ -9,7 +9,7 @@ Torch-free: builders import torch inside themselves.
 
 from __future__ import annotations
 
-from . import activation, conv, dropout, input, merge, norm, pool, resize, shape  # noqa: F401  (each fills OPS)
+from . import activation, attention, conv, dropout, input, merge, norm, pool, resize, shape  # noqa: F401  (each fills OPS)
 from .registry import OPS, REQUIRED, Docs, Op, P, define
 
 ALIASES: dict[str, str] = {alias: op.name for op in OPS.values() for alias in op.aliases}

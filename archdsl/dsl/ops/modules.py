@@ -101,3 +101,51 @@ class ChannelShuffle(nn.Module):
 
     def extra_repr(self) -> str:
         return f"groups={self.groups}"
+
+
+class ChannelConv(nn.Module):
+    """ECA's 1-D convolution along the channels of each pixel: one odd kernel, zero-padded to keep C."""
+
+    def __init__(self, kernel: int, bias: bool):
+        super().__init__()
+        self.conv = nn.Conv1d(1, 1, kernel, padding=(kernel - 1) // 2, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        y = self.conv(x.permute(0, 2, 3, 1).reshape(n * h * w, 1, c))  # every pixel a sequence of C values
+        return y.reshape(n, h, w, c).permute(0, 3, 1, 2)
+
+
+class SplitSoftmax(nn.Module):
+    """Softmax across `splits` equal groups of channels (SKNet's, ResNeSt's attention over branches): viewed as
+    (N, splits, C / splits, ...), softmax over the splits."""
+
+    def __init__(self, splits: int):
+        super().__init__()
+        self.splits = splits
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        return torch.softmax(x.reshape(n, self.splits, -1), dim=1).reshape(x.shape)
+
+    def extra_repr(self) -> str:
+        return f"splits={self.splits}"
+
+
+class GlobalResponseNorm(nn.Module):
+    """ConvNeXt-V2's GRN on (N, C, H, W): x + weight * (x * n) + bias, n = each channel's spatial L2 norm over
+    the mean of the channels' norms (timm's GlobalResponseNorm; weight and bias of shape (C,), starting at 0)."""
+
+    def __init__(self, channels: int, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.zeros(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        g = x.norm(p=2, dim=(2, 3), keepdim=True)
+        n = g / (g.mean(dim=1, keepdim=True) + self.eps)
+        return x + torch.addcmul(self.bias.view(1, -1, 1, 1), self.weight.view(1, -1, 1, 1), x * n)
+
+    def extra_repr(self) -> str:
+        return f"{self.weight.shape[0]}, eps={self.eps}"

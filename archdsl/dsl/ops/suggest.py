@@ -25,6 +25,44 @@ _FAMILY_WORDS = {"norm": "norm", "pool": "pooling", "conv": "convolution", "drop
 _MERGE_SYNONYMS = {"cat": "concat", "concatenate": "concat", "sum": "add", "multiply": "mul"}
 _DEPTHWISE = {"depthwiseconv", "dwconv", "depthwise", "separableconv", "sepconv"}
 
+# Modules of PyTorch and timm that are a few archdsl layers, not one: what to write instead (docs/language.md,
+# "Attention modules" and "Matching a PyTorch model"). Keys are `_normal` names.
+_SE = "mul { branch { } branch { avgpool conv(C / r, 1) relu conv(C, 1) sigmoid } } (C: its channels)"
+_SK = ("a softmax across n paths is split_softmax(n) on the n x C attention channels: slice each path's share "
+       "and add the products (docs/language.md, Attention modules)")
+_MODULES = {
+    **dict.fromkeys(["se", "squeezeexcite", "squeezeexcitation", "semodule", "seblock", "selayer"],
+                    f"squeeze-and-excitation is {_SE}"),
+    **dict.fromkeys(["ese", "effectivese", "effectivesemodule"],
+                    "effective squeeze-excitation is mul { branch { } branch { avgpool conv(C, 1) hardsigmoid } }"),
+    **dict.fromkeys(["eca", "ecamodule", "ecalayer", "efficientchannelattention"],
+                    "ECA is mul { branch { } branch { avgpool channel_conv(k) sigmoid } } (k odd)"),
+    **dict.fromkeys(["cbam", "cbammodule", "spatialattention", "spatialgate", "channelpool"],
+                    "CBAM's spatial gate is g = concat { branch { channel_max } branch { channel_mean } } "
+                    "conv(1, 7, padding=3) sigmoid; then mul(@x, @g), after a channel gate like squeeze-and-excitation"),
+    **dict.fromkeys(["selectivekernel", "skconv", "sk", "splitattn", "splitattention", "selectivekernelattn"], _SK),
+    **dict.fromkeys(["conv1d"], "archdsl's convs are 2-D: conv(out, (1, k)) on an image; a 1-D conv across the "
+                                "channels of each pixel (ECA) is channel_conv(k)"),
+    **dict.fromkeys(["mean", "reducemean"], "a mean over height and width is avgpool (global) or "
+                                            "adaptive_avgpool(size); over channels, channel_mean"),
+    **dict.fromkeys(["max", "amax", "reducemax"], "a maximum over height and width is adaptive_maxpool (global) "
+                                                  "or maxpool(k); over channels, channel_max"),
+    **dict.fromkeys(["gap", "globalavgpool", "globalpool", "selectadaptivepool"],
+                    "global average pooling is avgpool (no kernel): C x H x W -> C x 1 x 1; then flatten"),
+    **dict.fromkeys(["stack"], "archdsl has no stacked dimension: join paths along channels with concat, or "
+                               "keep them as named tensors and merge with add / mul"),
+    **dict.fromkeys(["batchnormact", "bnact", "normact", "convnormact", "convbnact", "convbnrelu", "convbn"],
+                    "timm's norm-act and conv-norm-act modules are their layers in a row: conv(out, k) bn relu"),
+    **dict.fromkeys(["focus"],
+                    "pixel_unshuffle(2) is a space-to-depth; YOLOv5's Focus orders the channels otherwise "
+                    "(offset-major: x[::2, ::2], x[1::2, ::2], x[::2, 1::2], x[1::2, 1::2] concatenated): "
+                    "concat four spatial_slice-shifted stride-2 samples, or pixel_unshuffle(2) with the next "
+                    "conv's input channels permuted"),
+    **dict.fromkeys(["ghostmodule", "ghost"], "a ghost module is x1 = conv(ceil(out / 2), 1) bn relu; x2 = @x1 "
+                                              "conv(ceil(out / 2), 3, padding=1, groups=ceil(out / 2)) bn relu; "
+                                              "concat(@x1, @x2) slice(0, out) (archs/timm/ghostnet.arch)"),
+}
+
 
 def _normal(name: str) -> str:
     """`MaxPool2d`, `max_pool` and `maxpool` are the same name to a reader."""
@@ -68,6 +106,9 @@ def unknown_layer(name: str, blocks: Iterable[str] = ()) -> str:
     head = f"unknown layer or block '{name}'"
     if name in MERGE_OPS:
         return f"{head}; '{name}' is a merge, written {name} {{ branch {{ ... }} ... }} or {name}(@a, @b)"
+    module = _MODULES.get(name.lower().replace("_", "")) or _MODULES.get(_normal(name))  # conv1d is not conv2d
+    if module is not None:
+        return f"{head}; {module}"
     best = close_name(name, layer_names() + blocks)
     if best is not None:
         return f"{head}; did you mean '{best}'?"
