@@ -180,7 +180,7 @@ def test_a_killed_one_shot_search_continues_from_its_last_checkpoint_to_the_same
     resumed = run_search(config, again)
     assert seen == [2, 3]  # epoch 1 was not trained again
     assert resumed["members"] == full["members"]
-    assert len(full["members"]) >= 3 and all(0.0 <= acc <= 1.0 for _, acc in full["members"])
+    assert len(full["members"]) >= 3 and all(0.0 <= acc <= 1.0 for _, acc, *_ in full["members"])
 
 
 def _cli(*args: str, cwd: Path | None = None):

@@ -56,6 +56,10 @@ def register(sub) -> None:
     p.add_argument("--retrain", type=int, metavar="EPOCHS",
                    help="one-shot: train the chosen member from scratch for best.pt (default --epochs; 0: keep "
                         "its inherited weights)")
+    p.add_argument("--eval-actors", type=int, metavar="N",
+                   help="one-shot: score members in N processes at once, the supernet's trial and N-1 Ray actors "
+                        "with --cpus-per-trial/--gpus-per-trial each (default: as many as the cluster fits, "
+                        "at most one per 50 members; the scores are the same)")
     p.add_argument("--resume", action="store_true",
                    help="continue the search saved in --storage (or --out) with its saved settings")
     p.add_argument("--force", action="store_true",
@@ -72,7 +76,7 @@ def register(sub) -> None:
 OPTIONS = ("space", "strategy", "samples", "data", "epochs", "batch_size", "lr", "scheduler", "grace_period",
            "max_params", "max_macs", "max_concurrent", "max_failures", "cpus_per_trial", "gpus_per_trial", "amp",
            "channels_last", "address", "storage", "storage_endpoint", "out", "seed", "objective", "one_shot",
-           "supernet_epochs", "retrain")
+           "supernet_epochs", "retrain", "eval_actors")
 
 
 def run(args) -> int:

@@ -10,7 +10,11 @@ the controller samples, then takes `controller_steps` controller updates, each r
 member's accuracy on one validation batch. At the end the controller samples `samples` members; each is
 scored on the whole validation set and the best is kept.
 
-Both return the members they scored, `{assignment: one-shot accuracy}`, in the order they were scored.
+Both score members in batches through a `Scored` (`scoring.py`): in this process, or in parallel Ray actors
+(`actors.py`) with the same scores. SPOS's strategy proposes `BATCH` members (or one per worker, when there
+are more) before it is told their scores, so the members a search visits do not depend on how many workers
+score them. Both return the members they scored, `{assignment: one-shot accuracy}`, in the order they were
+scored (failed members are in the `Scored` only).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Callable
 from ..search.feasible import Feasibility
 from ..search.strategies import STRATEGIES
 from ..search.strategies.reinforce import Reinforce
+from .scoring import BATCH, LocalScorer, Scored
 from .train import Trainer
 
 
@@ -47,9 +52,9 @@ class Spos:
     def train_epoch(self) -> float:
         return self.trainer.train_epoch(self.uniform.random_assignment)
 
-    def search(self, samples: int, on_member=None) -> dict[tuple[int, ...], float]:
+    def search(self, samples: int, scored: Scored | None = None) -> dict[tuple[int, ...], float]:
         strategy = STRATEGIES[self.strategy_name](self.trainer.net.space.sizes, seed=self.seed, **self.options)
-        return spos_search(self.trainer, strategy, samples, on_member)
+        return spos_search(self.trainer, strategy, samples, scored)
 
     def state_dict(self) -> dict:
         return {"uniform": self.uniform.state_dict()}
@@ -58,22 +63,21 @@ class Spos:
         self.uniform.load_state_dict(state["uniform"])
 
 
-def spos_search(trainer: Trainer, strategy, samples: int, on_member=None) -> dict[tuple[int, ...], float]:
-    """`samples` asks of `strategy`, each member scored with inherited weights (repeats answered from the
-    first score)."""
-    scored: dict[tuple[int, ...], float] = {}
+def spos_search(trainer: Trainer, strategy, samples: int, scored: Scored | None = None) -> dict[tuple[int, ...], float]:
+    """`samples` asks of `strategy`, a batch at a time, each member scored with inherited weights (repeats
+    answered from the first score)."""
+    scored = scored if scored is not None else Scored(LocalScorer(trainer))
     strategy.oracle = oracle(trainer, trainer.cfg.seed)
-    for _ in range(samples):
-        a = strategy.ask()
-        if not trainer.net.valid(a):
-            strategy.tell(a, None)
-            continue
-        if a not in scored:
-            scored[a] = trainer.accuracy(a)
-            if on_member is not None:
-                on_member(a, scored[a])
-        strategy.tell(a, scored[a])
-    return scored
+    batch = max(BATCH, scored.scorer.workers)
+    left = samples
+    while left > 0:
+        asked = [strategy.ask() for _ in range(min(batch, left))]
+        left -= len(asked)
+        scored.score([a for a in asked if trainer.net.valid(a)])
+        for a in asked:
+            s = scored.results.get(a)
+            strategy.tell(a, None if s is None else s.acc)
+    return scored.accuracies()
 
 
 class Enas:
@@ -135,18 +139,14 @@ class Enas:
         self.train_controller()
         return loss
 
-    def search(self, samples: int, on_member=None) -> dict[tuple[int, ...], float]:
-        return self.derive(samples, on_member)
+    def search(self, samples: int, scored: Scored | None = None) -> dict[tuple[int, ...], float]:
+        return self.derive(samples, scored)
 
-    def derive(self, samples: int, on_member=None) -> dict[tuple[int, ...], float]:
-        scored: dict[tuple[int, ...], float] = {}
-        for _ in range(samples):
-            a = self.sample()
-            if a not in scored:
-                scored[a] = self.trainer.accuracy(a)
-                if on_member is not None:
-                    on_member(a, scored[a])
-        return scored
+    def derive(self, samples: int, scored: Scored | None = None) -> dict[tuple[int, ...], float]:
+        """`samples` members drawn from the controller (which scores do not steer), then scored."""
+        scored = scored if scored is not None else Scored(LocalScorer(self.trainer))
+        scored.score([self.sample() for _ in range(samples)])
+        return scored.accuracies()
 
     def state_dict(self) -> dict:
         return {"controller": self.controller.state_dict(), "rng": [list(x) if isinstance(x, tuple) else x

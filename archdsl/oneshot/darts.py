@@ -266,21 +266,22 @@ class Darts:
     def argmax(self) -> dict[str, int]:
         return {k: int(a.argmax()) for k, a in self.trainer.net.alphas.items()}
 
-    def search(self, samples: int, on_member=None) -> dict[tuple[int, ...], float]:
+    def search(self, samples: int, scored=None) -> dict[tuple[int, ...], float]:
         """The argmax structure with `samples` uniform draws of the value decisions, scored with inherited
         weights (only the argmax member when the space has no value decision)."""
+        from .scoring import LocalScorer, Scored
+
         space, net = self.trainer.net.space, self.trainer.net
+        scored = scored if scored is not None else Scored(LocalScorer(self.trainer))
         chosen = self.argmax()
-        scored: dict[tuple[int, ...], float] = {}
+        members: list[tuple[int, ...]] = []
         for _ in range(samples if self.values else 1):
             values = {d.key: self.rng.randrange(d.size) for d in self.values}
             a = tuple({**values, **chosen}.get(k, 0) for k in space.keys)
-            if a in scored or not net.valid(a):
-                continue
-            scored[a] = self.trainer.accuracy(a)
-            if on_member is not None:
-                on_member(a, scored[a])
-        return scored
+            if a not in members and net.valid(a):
+                members.append(a)
+        scored.score(members)
+        return scored.accuracies()
 
     def state_dict(self) -> dict:
         return {"alphas": {k: a.detach().cpu() for k, a in self.trainer.net.alphas.items()},

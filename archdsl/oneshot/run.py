@@ -24,7 +24,15 @@ from ..search.config import SearchSettings, write_yaml
 from ..search.lease import Lease, holding
 from ..search.outdir import OutExistsError, previous_results
 from ..search.results import TrialRecord, leaderboard, write_best, write_tables
-from ..search.runner import ResumeConflictError, SearchOutcome, clear, init_ray, resumed_settings, space_digest
+from ..search.runner import (
+    ClusterError,
+    ResumeConflictError,
+    SearchOutcome,
+    clear,
+    init_ray,
+    resumed_settings,
+    space_digest,
+)
 from ..search.storage import Storage, atomic_write, atomic_write_text
 
 STATE = "oneshot.json"
@@ -103,7 +111,7 @@ def _run(settings: SearchSettings, out: Path, store: Storage, lease: Lease, resu
     final = _final_state(store, state["attempts"])
     rs = _records(settings, state["space_text"], final)
     write_tables(rs, out)
-    best = rs[0] if rs else None
+    best = rs[0] if rs and rs[0].val_acc is not None else None
     weights = None
     if best is not None:
         write_best(best, out, settings.space)
@@ -146,13 +154,16 @@ def _fit(settings: SearchSettings, state: dict, store: Storage, lease: Lease, ve
     run, _, trial = state["attempts"][-1].partition("/")
     started = init_ray(settings.address, verbose)
     try:
-        trainable = tune.with_resources(oneshot_trial, {"cpu": settings.cpus_per_trial,
-                                                        "gpu": settings.gpus_per_trial})
+        workers = eval_actors(settings, ray.cluster_resources())
+        bundle = {"CPU": settings.cpus_per_trial, **({"GPU": settings.gpus_per_trial} if settings.gpus_per_trial
+                                                       else {})}
+        # one bundle per scoring worker: the trial's own (bundle 0), then its actors' (actors.py)
+        trainable = tune.with_resources(oneshot_trial, tune.PlacementGroupFactory([bundle] * workers))
         where = dict(storage_path=store.root) if store.local else \
             dict(storage_path=store.root, storage_filesystem=store.fs)
         tuner = tune.Tuner(
             trainable,
-            param_space={"settings": settings.to_dict(), "space_text": state["space_text"],
+            param_space={"settings": settings.to_dict(), "space_text": state["space_text"], "eval_actors": workers,
                          "storage": asdict(store.spec), "resume_from": state["attempts"][:-1]},
             tune_config=tune.TuneConfig(num_samples=1, trial_dirname_creator=lambda t: trial),
             run_config=tune.RunConfig(name=run, **where, verbose=1 if verbose > 1 else 0,
@@ -169,6 +180,27 @@ def _fit(settings: SearchSettings, state: dict, store: Storage, lease: Lease, ve
     finally:
         if started:
             ray.shutdown()
+
+
+MEMBERS_PER_ACTOR = 50  # members an actor should score to repay its start (a process, torch, the supernet)
+
+
+def eval_actors(settings: SearchSettings, cluster: dict) -> int:
+    """The processes that score members: `--eval-actors`, refused if the cluster cannot hold them, or as
+    many as it holds (`--cpus-per-trial/--gpus-per-trial` each), at most one per `MEMBERS_PER_ACTOR`."""
+    cpus, gpus = float(cluster.get("CPU", 0)), float(cluster.get("GPU", 0))
+    fit = int(cpus // settings.cpus_per_trial)
+    if settings.gpus_per_trial:
+        fit = min(fit, int(gpus // settings.gpus_per_trial))
+    if settings.eval_actors is None:
+        return max(1, min(fit, settings.samples // MEMBERS_PER_ACTOR))
+    if settings.eval_actors > max(fit, 1):
+        need = f"{settings.eval_actors * settings.cpus_per_trial:g} CPUs" + (
+            f" and {settings.eval_actors * settings.gpus_per_trial:g} GPUs" if settings.gpus_per_trial else "")
+        raise ClusterError(f"--eval-actors {settings.eval_actors} needs {need} at once (--cpus-per-trial/"
+                           f"--gpus-per-trial each), the Ray cluster has {cpus:g} CPUs and {gpus:g} GPUs; "
+                           f"lower --eval-actors")
+    return settings.eval_actors
 
 
 class StopWhenLost:
@@ -211,11 +243,16 @@ def _records(settings: SearchSettings, space_text: str, final: dict) -> list[Tri
     space = Space.load(parse_arch(space_text, settings.space))
     net = Supernet(space, tuple(data.input_shape), data.num_classes)
     rs = []
-    for i, (a, acc) in enumerate(final["members"], 1):
-        g = net.graph(tuple(a))
-        rs.append(TrialRecord(trial_id=f"m{i:04d}", status="completed", reason="", val_acc=float(acc),
-                              epochs=settings.supernet_epochs, params=int(g.graph["params"]),
-                              macs=int(g.graph["macs"]), choices=space.choices(tuple(a)), arch=space.text(tuple(a)),
+    for i, (a, acc, *more) in enumerate(final["members"], 1):
+        if more:  # params, MACs and a failure's reason, as the scoring worker found them
+            params, macs, reason = more
+        else:  # a checkpoint of an older search: accuracy only
+            g = net.graph(tuple(a))
+            params, macs, reason = g.graph["params"], g.graph["macs"], ""
+        rs.append(TrialRecord(trial_id=f"m{i:04d}", status="completed" if acc is not None else "failed",
+                              reason=reason, val_acc=None if acc is None else float(acc),
+                              epochs=settings.supernet_epochs, params=int(params), macs=int(macs),
+                              choices=space.choices(tuple(a)), arch=space.text(tuple(a)),
                               note="one-shot accuracy (inherited weights)"))
     return leaderboard(rs)
 
@@ -262,7 +299,7 @@ def _inherited(settings: SearchSettings, space_text: str, best: TrialRecord, fin
 
     _, space, trainer, _ = build(settings.to_dict(), space_text, settings.space, "cpu")
     trainer.load_state_dict(final["trainer"])
-    a = next(tuple(m) for m, acc in final["members"] if space.text(tuple(m)) == best.arch)
+    a = next(tuple(m[0]) for m in final["members"] if space.text(tuple(m[0])) == best.arch)
     trainer.net.recalibrate(a, trainer.calibration)
     return trainer.net.extract(a)
 

@@ -4,8 +4,10 @@ search over members with inherited weights.
 Each epoch reports `epoch` and `train_loss` with a checkpoint (`checkpoint.pt`: the supernet's tensors by
 key, the optimizer, the algorithm's state, the RNG). A trial relaunched after a kill (`resume_from`: the
 trial directories of earlier attempts) continues from the newest checkpoint that loads. The last
-checkpoint (epoch = supernet epochs + 1) holds `members`: every scored member and its one-shot accuracy,
-which the driver reads back from the search storage.
+checkpoint (epoch = supernet epochs + 1) holds `members`: every scored member as `[assignment, one-shot
+accuracy, params, MACs, reason]` (accuracy None and a reason for a member that failed), which the driver
+reads back from the search storage. The members are scored by the trial alone or with `eval_actors - 1` Ray
+actors beside it (`actors.py`): the same scores either way.
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ DONE = "members"
 
 def build(settings: dict, space_text: str, space_file: str, device: str):
     """The dataset, the supernet's trainer and the algorithm for `settings`."""
+    data, space, trainer = build_trainer(settings, space_text, space_file, device)
+    return data, space, trainer, algorithm(settings, trainer)
+
+
+def build_trainer(settings: dict, space_text: str, space_file: str, device: str):
+    """The dataset, the space and the supernet's trainer (as every scoring worker builds them)."""
     import torch
 
     from ..dsl.parser import parse as parse_arch
@@ -38,7 +46,35 @@ def build(settings: dict, space_text: str, space_file: str, device: str):
                          **{k: settings[k] for k in ("batch_size", "lr") if settings.get(k)})
     trainer = Trainer(net, data, cfg, amp=bool(settings.get("amp", True)),
                       channels_last=bool(settings.get("channels_last", True)))
-    return data, space, trainer, algorithm(settings, trainer)
+    return data, space, trainer
+
+
+def load_tensors(trainer, tensors: dict) -> None:
+    """Give `trainer`'s supernet the tensors of another (`{"weights": {key: tensor}, "stats": {...}}`), as its
+    own copies: scoring writes BatchNorm statistics into them."""
+    from torch import nn
+
+    net = trainer.net
+    for k, t in tensors["weights"].items():
+        net.weights[k] = nn.Parameter(t.to(trainer.device).clone(), requires_grad=False)
+    for k, t in tensors["stats"].items():
+        net.stats.register_buffer(k, t.to(trainer.device).clone())
+    net.take_new_parameters()
+    net.clear_cache()
+
+
+def scorer(config: dict, trainer):
+    """The trial's trainer alone (`eval_actors` 1), or it and `eval_actors - 1` Ray actors."""
+    from .scoring import LocalScorer
+
+    workers = int(config.get("eval_actors") or 1)
+    if workers <= 1:
+        return LocalScorer(trainer)
+    from .actors import ParallelScorer
+
+    settings = config["settings"]
+    return ParallelScorer(trainer, {"settings": settings, "space_text": config["space_text"]}, workers,
+                          float(settings.get("cpus_per_trial") or 1), float(settings.get("gpus_per_trial") or 0))
 
 
 def algorithm(settings: dict, trainer):
@@ -86,12 +122,21 @@ def run_search(config: dict, report) -> dict:
                      "rng": checkpoint.rng_state()}
             checkpoint.save(state, work)
             report({"epoch": epoch, "train_loss": loss, "resumed_from": resumed}, work)
-        members = algo.search(int(settings["samples"]))
-        state = {"epoch": epochs + 1, DONE: [[list(a), acc] for a, acc in members.items()],
+        from .scoring import Scored
+
+        scored = Scored(scorer(config, trainer))
+        try:
+            algo.search(int(settings["samples"]), scored)
+        finally:
+            scored.scorer.close()
+        state = {"epoch": epochs + 1, DONE: [s.as_list(a) for a, s in scored.results.items()],
                  "trainer": trainer.state_dict()}
         checkpoint.save(state, work)
-        best = max(members.values()) if members else 0.0
-        report({"epoch": epochs + 1, "val_acc": best, "members": len(members), "resumed_from": resumed}, work)
+        accs = scored.accuracies()
+        report({"epoch": epochs + 1, "val_acc": max(accs.values()) if accs else 0.0, "members": len(accs),
+                "failed": len(scored.results) - len(accs), "eval_workers": scored.scorer.workers,
+                "actor_restarts": getattr(scored.scorer, "restarts", 0),
+                "scored_by_actors": getattr(scored.scorer, "by_actors", 0), "resumed_from": resumed}, work)
     return state
 
 

@@ -50,6 +50,7 @@ class SearchSettings:
     one_shot: str | None = None  # spos | enas | darts: a weight-sharing search (archdsl/oneshot/)
     supernet_epochs: int = 30  # one-shot: epochs of supernet training
     retrain: int | None = None  # one-shot: epochs to retrain the chosen member (None: `epochs`; 0: none)
+    eval_actors: int | None = None  # one-shot: processes scoring members at once (None: as the cluster fits)
 
     def validate(self, source: str = "search settings") -> SearchSettings:
         """Every value checked by the shared rules (`archdsl/values.py`); a bad one is a one-line `UsageError`."""
@@ -108,6 +109,7 @@ def _rules() -> dict:
         "seed": v.optional(v.seed), "strategy_options": _mapping, "dedup": _boolean,
         "objective": v.optional(_objective), "one_shot": v.optional(v.choice(*ONE_SHOT)),
         "supernet_epochs": v.positive_int, "retrain": v.optional(v.int_range(0)),
+        "eval_actors": v.optional(v.positive_int),
     }
 
 
@@ -146,7 +148,7 @@ def merge(config: dict, overrides: dict, source: str = "search settings") -> Sea
 
 
 # A resumed search is the same search: only where it runs and where it keeps things may change.
-RESUMABLE = ("address", "out", "storage", "storage_endpoint", "max_concurrent", "max_failures")
+RESUMABLE = ("address", "out", "storage", "storage_endpoint", "max_concurrent", "max_failures", "eval_actors")
 
 
 def resume_conflicts(saved: SearchSettings, given: dict) -> list[str]:

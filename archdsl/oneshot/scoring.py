@@ -1,0 +1,102 @@
+"""Scoring members with inherited weights, one at a time or in batches, so that a member's score never
+depends on which process scored it or what was scored before it.
+
+A member's score is its validation accuracy after its BatchNorm statistics were recomputed
+(`Trainer.accuracy`), which resets every statistic it uses: earlier members leave no trace there. A member
+may also use tensors the supernet never trained (a place and shape no sampled path reached): those are
+initialised as the member's own compile initialises them, under a seed drawn from the member and the
+search's seed, and forgotten once it is scored. So the supernet holds exactly its trained tensors between
+members, and any worker holding the same tensors gives the same score (`actors.py` relies on it).
+
+`score_member` returns a `MemberScore`: accuracy, params and MACs, or the one-line reason it failed (an
+exception while scoring a member fails that member, not the search).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+BATCH = 8  # members a strategy proposes before it is told their scores (whatever scores them)
+
+
+@dataclass(frozen=True)
+class MemberScore:
+    acc: float | None  # None: the member failed
+    params: int = 0
+    macs: int = 0
+    reason: str = ""
+
+    def as_list(self, member) -> list:
+        """The member's entry in the search's final checkpoint."""
+        return [list(member), self.acc, self.params, self.macs, self.reason]
+
+
+def member_seed(member, seed: int) -> int:
+    digest = hashlib.sha256(f"{seed}:{','.join(map(str, member))}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+def score_member(trainer, member) -> MemberScore:
+    """`member`'s one-shot accuracy, params and MACs on `trainer`'s supernet, which is left as it was."""
+    import torch
+
+    from ..search.results import reason_of
+
+    net = trainer.net
+    a = tuple(int(i) for i in member)
+    weights, stats = set(net.weights.keys()), set(net.stats._buffers)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(member_seed(a, trainer.cfg.seed))
+            acc = float(trainer.accuracy(a))
+        g = net.graph(a)
+        return MemberScore(acc, int(g.graph["params"]), int(g.graph["macs"]))
+    except Exception as e:  # noqa: BLE001 - a member that cannot be scored is recorded with its reason
+        return MemberScore(None, reason=f"scoring failed: {reason_of(e)}")
+    finally:
+        new = [k for k in net.weights.keys() if k not in weights]
+        new_stats = [k for k in net.stats._buffers if k not in stats]
+        for k in new:
+            del net.weights[k]
+        for k in new_stats:
+            del net.stats._buffers[k]
+        net.take_new_parameters()
+        if new or new_stats:
+            net.clear_cache()  # the member's module was bound to the tensors just dropped
+
+
+class LocalScorer:
+    """Scores members one after another in this process."""
+
+    workers = 1
+
+    def __init__(self, trainer) -> None:
+        self.trainer = trainer
+
+    def score(self, members: list) -> list[MemberScore]:
+        return [score_member(self.trainer, a) for a in members]
+
+    def close(self) -> None:
+        pass
+
+
+class Scored:
+    """What a search scored, in order: `{member: MemberScore}`, with `accuracies()` for the strategies."""
+
+    def __init__(self, scorer, on_member=None) -> None:
+        self.scorer, self.on_member = scorer, on_member
+        self.results: dict[tuple[int, ...], MemberScore] = {}
+
+    def score(self, members) -> None:
+        """Score the members not scored yet (each once, in parallel when the scorer can)."""
+        new = list(dict.fromkeys(tuple(a) for a in members if tuple(a) not in self.results))
+        for i in range(0, len(new), max(BATCH, self.scorer.workers)):
+            chunk = new[i:i + max(BATCH, self.scorer.workers)]
+            for a, s in zip(chunk, self.scorer.score(chunk)):
+                self.results[a] = s
+                if self.on_member is not None:
+                    self.on_member(a, s)
+
+    def accuracies(self) -> dict[tuple[int, ...], float]:
+        return {a: s.acc for a, s in self.results.items() if s.acc is not None}
