@@ -104,8 +104,9 @@ def test_two_actors_score_as_sequential_scoring_does_even_when_one_is_killed(mon
     sequential = LocalScorer(trainer).score(members)
     ray.init(address="local", num_cpus=3, include_dashboard=False, log_to_driver=False)
     try:
-        scorer = actors.ParallelScorer(trainer, {"settings": settings, "space_text": SPACE.read_text()}, 3)
-        ray.get([p.actor.ready.remote() for p in scorer.places])  # both actors up: each takes a share
+        scorer = actors.ParallelScorer({"settings": settings, "space_text": SPACE.read_text()}, 3).start()
+        scorer.attach(trainer)
+        ray.get([p.ready for p in scorer.places])  # both actors up with the tensors: each takes a share
         first = scorer.score(members[:8])
         killed = []
         real = actors.score_member

@@ -30,22 +30,25 @@ ATTEMPTS = 2  # actor deaths a member may see before it is recorded as failed
 
 
 class ScoringActor:
-    """One scoring worker (made a Ray actor by `ParallelScorer`)."""
+    """One scoring worker (made a Ray actor by `ParallelScorer`): started with the search, before the supernet
+    has trained, so that its start (a process, torch, the dataset) overlaps the training."""
 
-    def __init__(self, config: dict, tensors: dict) -> None:
+    def __init__(self, config: dict) -> None:
         import torch
 
         from ..search.trainable import pick_device
-        from .trial import build_trainer, load_tensors
+        from .trial import build_trainer
 
         settings = config["settings"]
         torch.set_num_threads(max(1, int(settings.get("cpus_per_trial") or 1)))
         device, _ = pick_device({"device": "auto"})
         _, _, self.trainer = build_trainer(settings, config["space_text"], settings.get("space") or "<space>",
                                            device)
-        load_tensors(self.trainer, tensors)
 
-    def ready(self) -> bool:
+    def load(self, tensors: dict) -> bool:
+        from .trial import load_tensors
+
+        load_tensors(self.trainer, tensors)
         return True
 
     def score(self, member) -> MemberScore:
@@ -57,7 +60,7 @@ class _Place:
     index: int  # the placement group bundle (0 is the trial's)
     actor: object = None
     generation: int = 0
-    ready: object = None  # the `ready()` call's reference until it answered
+    ready: object = None  # the `load()` call's reference until it answered
     load: int = 0
     restarts: int = 0
     gone: bool = False
@@ -65,21 +68,36 @@ class _Place:
 
 
 class ParallelScorer:
-    """`score(members)`: the trial's trainer and `workers - 1` actors score `members`, results in order."""
+    """`start()` the actors, `attach(trainer)` once the supernet has trained, then `score(members)`: the
+    trainer and `workers - 1` actors score them, the results in order."""
 
-    def __init__(self, trainer, config: dict, workers: int, cpus: float = 1.0, gpus: float = 0.0) -> None:
-        import ray
-
-        self.trainer, self.config, self.workers = trainer, config, int(workers)
+    def __init__(self, config: dict, workers: int, cpus: float = 1.0, gpus: float = 0.0) -> None:
+        self.config, self.workers = config, int(workers)
         self.cpus, self.gpus = float(cpus), float(gpus)
-        net = trainer.net
-        self.tensors = ray.put({"weights": {k: p.detach().cpu() for k, p in net.weights.items()},
-                                "stats": {k: b.detach().cpu() for k, b in net.stats._buffers.items()}})
-        self.remote = ray.remote(ScoringActor)
+        self.trainer, self.tensors = None, None
         self.places = [_Place(i) for i in range(1, self.workers)]
         self.by_actors = 0  # members the actors scored (the rest the trial did)
+
+    def start(self) -> ParallelScorer:
+        import ray
+
+        self.remote = ray.remote(ScoringActor)
         for p in self.places:
             self._start(p)
+        return self
+
+    def attach(self, trainer) -> ParallelScorer:
+        """Score with `trainer`'s supernet: its tensors go into the object store once, every actor loads them."""
+        import ray
+
+        net = trainer.net
+        self.trainer = trainer
+        self.tensors = ray.put({"weights": {k: p.detach().cpu() for k, p in net.weights.items()},
+                                "stats": {k: b.detach().cpu() for k, b in net.stats._buffers.items()}})
+        for p in self.places:
+            if not p.gone:
+                p.ready = p.actor.load.remote(self.tensors)
+        return self
 
     # -- actors --------------------------------------------------------------------------------------
 
@@ -91,9 +109,10 @@ class ParallelScorer:
         strategy = PlacementGroupSchedulingStrategy(pg, placement_group_bundle_index=place.index) \
             if pg is not None and place.index < pg.bundle_count else "DEFAULT"
         place.actor = self.remote.options(num_cpus=self.cpus, num_gpus=self.gpus, max_restarts=0,
-                                          scheduling_strategy=strategy).remote(self.config, self.tensors)
+                                          scheduling_strategy=strategy).remote(self.config)
         place.generation += 1
-        place.ready, place.load = place.actor.ready.remote(), 0
+        place.load = 0
+        place.ready = place.actor.load.remote(self.tensors) if self.tensors is not None else None
 
     def _lost(self, place: _Place, generation: int, error) -> None:
         """The actor of `place` died (seen by one of its calls): start another, or give the place up."""
@@ -114,7 +133,7 @@ class ParallelScorer:
     def _check_ready(self) -> None:
         import ray
 
-        waiting = [p for p in self.places if p.ready is not None and not p.gone]
+        waiting = [p for p in self.places if p.ready is not None and not p.gone]  # loading the tensors
         if not waiting:
             return
         done, _ = ray.wait([p.ready for p in waiting], num_returns=len(waiting), timeout=0)
@@ -148,7 +167,7 @@ class ParallelScorer:
         while todo or inflight:
             self._check_ready()
             for p in self.places:
-                while not p.gone and p.ready is None and p.load < DEPTH and todo:
+                while not p.gone and p.ready is None and p.actor is not None and p.load < DEPTH and todo:
                     i = todo.popleft()
                     inflight[p.actor.score.remote(members[i])] = (p, p.generation, i)
                     p.load += 1

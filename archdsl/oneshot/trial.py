@@ -63,18 +63,18 @@ def load_tensors(trainer, tensors: dict) -> None:
     net.clear_cache()
 
 
-def scorer(config: dict, trainer):
-    """The trial's trainer alone (`eval_actors` 1), or it and `eval_actors - 1` Ray actors."""
-    from .scoring import LocalScorer
-
+def scorer(config: dict):
+    """None (`eval_actors` 1: the trial scores alone), or the `eval_actors - 1` Ray actors that score beside
+    it, started now so that their start overlaps the supernet's training."""
     workers = int(config.get("eval_actors") or 1)
     if workers <= 1:
-        return LocalScorer(trainer)
+        return None
     from .actors import ParallelScorer
 
     settings = config["settings"]
-    return ParallelScorer(trainer, {"settings": settings, "space_text": config["space_text"]}, workers,
-                          float(settings.get("cpus_per_trial") or 1), float(settings.get("gpus_per_trial") or 0))
+    return ParallelScorer({"settings": settings, "space_text": config["space_text"]}, workers,
+                          float(settings.get("cpus_per_trial") or 1),
+                          float(settings.get("gpus_per_trial") or 0)).start()
 
 
 def algorithm(settings: dict, trainer):
@@ -104,7 +104,6 @@ def run_search(config: dict, report) -> dict:
     torch.set_num_threads(max(1, int(settings.get("cpus_per_trial") or 1)))
     device, _ = pick_device({"device": "auto"})
     data, space, trainer, algo = build(settings, config["space_text"], settings.get("space") or "<space>", device)
-    epochs = trainer.cfg.epochs
     with tempfile.TemporaryDirectory() as work:
         resumed = latest_checkpoint(config.get("storage"), list(config.get("resume_from") or []), Path(work))
         state = None
@@ -116,27 +115,36 @@ def run_search(config: dict, report) -> dict:
             trainer.load_state_dict(state["trainer"])
             algo.load_state_dict(state["algorithm"])
             checkpoint.set_rng_state(state["rng"])
-        for epoch in range(trainer.epoch + 1, epochs + 1):
-            loss = algo.train_epoch()
-            state = {"trainer": trainer.state_dict(), "algorithm": algo.state_dict(), "epoch": epoch,
-                     "rng": checkpoint.rng_state()}
-            checkpoint.save(state, work)
-            report({"epoch": epoch, "train_loss": loss, "resumed_from": resumed}, work)
-        from .scoring import Scored
-
-        scored = Scored(scorer(config, trainer))
+        parallel = scorer(config)
         try:
-            algo.search(int(settings["samples"]), scored)
+            state = _train_and_search(settings, trainer, algo, parallel, state, work, report, resumed)
         finally:
-            scored.scorer.close()
-        state = {"epoch": epochs + 1, DONE: [s.as_list(a) for a, s in scored.results.items()],
-                 "trainer": trainer.state_dict()}
+            if parallel is not None:
+                parallel.close()
+    return state
+
+
+def _train_and_search(settings: dict, trainer, algo, parallel, state, work: str, report, resumed) -> dict:
+    """The supernet's remaining epochs, each checkpointed, then the search (scored by `parallel` or here)."""
+    from .scoring import LocalScorer, Scored
+
+    epochs = trainer.cfg.epochs
+    for epoch in range(trainer.epoch + 1, epochs + 1):
+        loss = algo.train_epoch()
+        state = {"trainer": trainer.state_dict(), "algorithm": algo.state_dict(), "epoch": epoch,
+                 "rng": checkpoint.rng_state()}
         checkpoint.save(state, work)
-        accs = scored.accuracies()
-        report({"epoch": epochs + 1, "val_acc": max(accs.values()) if accs else 0.0, "members": len(accs),
-                "failed": len(scored.results) - len(accs), "eval_workers": scored.scorer.workers,
-                "actor_restarts": getattr(scored.scorer, "restarts", 0),
-                "scored_by_actors": getattr(scored.scorer, "by_actors", 0), "resumed_from": resumed}, work)
+        report({"epoch": epoch, "train_loss": loss, "resumed_from": resumed}, work)
+    scored = Scored(LocalScorer(trainer) if parallel is None else parallel.attach(trainer))
+    algo.search(int(settings["samples"]), scored)
+    state = {"epoch": epochs + 1, DONE: [s.as_list(a) for a, s in scored.results.items()],
+             "trainer": trainer.state_dict()}
+    checkpoint.save(state, work)
+    accs = scored.accuracies()
+    report({"epoch": epochs + 1, "val_acc": max(accs.values()) if accs else 0.0, "members": len(accs),
+            "failed": len(scored.results) - len(accs), "eval_workers": scored.scorer.workers,
+            "actor_restarts": getattr(scored.scorer, "restarts", 0),
+            "scored_by_actors": getattr(scored.scorer, "by_actors", 0), "resumed_from": resumed}, work)
     return state
 
 
