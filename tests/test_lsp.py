@@ -219,7 +219,7 @@ async def test_a_search_space_shows_its_decisions_and_size(client: LanguageClien
     net_line = next(i for i, x in enumerate(lines) if x.startswith("network"))
     hints = await client.text_document_inlay_hint_async(types.InlayHintParams(
         _doc(uri), types.Range(types.Position(0, 0), types.Position(len(lines), 0))))
-    assert any(h.position.line == net_line and "decisions" in h.label and "members" in h.label for h in hints)
+    assert any(h.position.line == net_line and "decisions" in h.label and "architectures" in h.label for h in hints)
     net = await _hover(client, uri, net_line, 10)
     assert "search space" in net and "`width`" in net
     col = lines[net_line + 5].index("choice width")

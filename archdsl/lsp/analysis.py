@@ -52,7 +52,7 @@ class Analysis:
 
     @property
     def lines(self) -> list[str]:
-        return self.text.splitlines()
+        return self.text.split("\n")  # as the parser counts lines (splitlines would also split at \x0c, \u2028)
 
 
 def analyse(text: str, file: str = "<text>", cache: dict | None = None) -> Analysis:

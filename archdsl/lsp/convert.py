@@ -1,30 +1,65 @@
-"""archdsl spans (lines and columns from 1, end exclusive) <-> LSP ranges (from 0)."""
+"""archdsl spans (lines and columns from 1 counting characters, end exclusive) <-> LSP positions (from 0,
+columns in the client's code units: UTF-16 unless it negotiated UTF-8 or UTF-32 in `initialize`).
+
+A column is converted against the text it refers to: the analysed text for what the server sends (diagnostics,
+hints, ranges), the document's current text for the positions a client sends.
+"""
 
 from __future__ import annotations
 
 from lsprotocol import types
+from pygls.workspace.position_codec import PositionCodec
 
 from ..dsl import ArchError, Span
 from .analysis import Pos
 
-
-def to_range(span: Span) -> types.Range:
-    end_line, end_col = span.end_line, span.end_column
-    if (end_line, end_col) <= (span.line, span.column):  # a point: mark one character
-        end_line, end_col = span.line, span.column + 1
-    return types.Range(types.Position(span.line - 1, span.column - 1), types.Position(end_line - 1, end_col - 1))
+UTF16 = PositionCodec()
 
 
-def to_pos(p: types.Position) -> Pos:
-    return (p.line + 1, p.character + 1)
+class Columns:
+    """One text's lines (split at "\\n" only, as the parser counts them) and the client's unit counter."""
 
+    def __init__(self, text: str, codec: PositionCodec = UTF16):
+        self.lines = text.split("\n")
+        self.units = codec.client_num_units
 
-def diagnostic(e: ArchError, uri: str) -> types.Diagnostic:
-    span = e.span or Span(1, 1, 1, 1)
-    related = [
-        types.DiagnosticRelatedInformation(types.Location(uri, to_range(f.span)), f"in block '{f.block}' called here")
-        for f in reversed(e.trace) if f.span is not None
-    ]
-    severity = types.DiagnosticSeverity.Warning if e.level == "warning" else types.DiagnosticSeverity.Error
-    return types.Diagnostic(range=to_range(span), message=e.message, severity=severity,
-                            source="archdsl", code=e.kind, related_information=related or None)
+    def position(self, line: int, column: int) -> types.Position:
+        """A 0-based line and character column as an LSP position."""
+        text = self.lines[line] if 0 <= line < len(self.lines) else ""
+        if column <= 0 or text.isascii():
+            return types.Position(line, max(column, 0))
+        return types.Position(line, self.units(text[:column]) + max(0, column - len(text)))
+
+    def range(self, span: Span) -> types.Range:
+        end_line, end_col = span.end_line, span.end_column
+        if (end_line, end_col) <= (span.line, span.column):  # a point: mark one character
+            end_line, end_col = span.line, span.column + 1
+        return types.Range(self.position(span.line - 1, span.column - 1), self.position(end_line - 1, end_col - 1))
+
+    def character(self, line: int, units: int) -> int:
+        """A client's column (code units) on 0-based `line` as a character column; a column inside a character
+        (half a surrogate pair) is that character's."""
+        text = self.lines[line] if 0 <= line < len(self.lines) else ""
+        if units <= 0 or text.isascii():
+            return max(units, 0)
+        seen = 0
+        for i, ch in enumerate(text):
+            seen += self.units(ch)
+            if seen > units:
+                return i
+        return len(text) + units - seen
+
+    def pos(self, p: types.Position) -> Pos:
+        """An LSP position as archdsl's (line, column) from 1."""
+        return (p.line + 1, self.character(p.line, p.character) + 1)
+
+    def diagnostic(self, e: ArchError, uri: str) -> types.Diagnostic:
+        span = e.span or Span(1, 1, 1, 1)
+        related = [
+            types.DiagnosticRelatedInformation(types.Location(uri, self.range(f.span)),
+                                               f"in block '{f.block}' called here")
+            for f in reversed(e.trace) if f.span is not None
+        ]
+        severity = types.DiagnosticSeverity.Warning if e.level == "warning" else types.DiagnosticSeverity.Error
+        return types.Diagnostic(range=self.range(span), message=e.message, severity=severity,
+                                source="archdsl", code=e.kind, related_information=related or None)

@@ -23,7 +23,7 @@ from . import completion, shapes, symbols, tokens, transport
 from .analysis import Analysis, analyse, contains
 from .calls import open_call
 from .checks import Checks
-from .convert import diagnostic, to_pos, to_range
+from .convert import Columns
 from .fixes import suggestion
 
 _KINDS = {"layer": types.CompletionItemKind.Function, "block": types.CompletionItemKind.Class,
@@ -37,6 +37,14 @@ class ArchServer(LanguageServer):
         self.parsed: dict[str, Analysis] = {}  # the last analysis whose text parsed, per document
         self.checks = Checks(analyse, self._checked)
         self.caches: dict[str, dict] = {}  # per document, its parsed pieces (unchanged lines skip the parser)
+
+    def columns(self, text: str) -> Columns:
+        """Columns of `text` in the client's units (UTF-16, or what it negotiated in `initialize`)."""
+        return Columns(text, self.workspace.position_codec)
+
+    def position(self, uri: str, p: types.Position):
+        """A client's position in the open document as archdsl's (line, column) in characters."""
+        return self.columns(self.workspace.get_text_document(uri).source).pos(p)
 
     def is_open(self, uri: str) -> bool:
         """Only open documents are served: pygls would read any other URI from disk (/dev/zero, a FIFO)."""
@@ -55,9 +63,10 @@ class ArchServer(LanguageServer):
         self.analyses[job.uri] = a
         if a.module is not None:
             self.parsed[job.uri] = a
+        cols = self.columns(a.text)
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
-            uri=job.uri, version=job.version, diagnostics=[diagnostic(e, job.uri) for e in a.errors]
-            + [diagnostic(w, job.uri) for r in a.results for w in r.warnings]))  # drop_path outside a residual
+            uri=job.uri, version=job.version, diagnostics=[cols.diagnostic(e, job.uri) for e in a.errors]
+            + [cols.diagnostic(w, job.uri) for r in a.results for w in r.warnings]))  # drop_path outside a residual
 
     async def analysis(self, uri: str) -> Analysis | None:
         """The newest analysis of an open document (possibly of an older version while a check runs)."""
@@ -103,11 +112,17 @@ def did_close(ls: ArchServer, params: types.DidCloseTextDocumentParams) -> None:
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)
 async def hover(ls: ArchServer, params: types.HoverParams) -> types.Hover | None:
-    a = await ls.analysis(params.text_document.uri)
-    text = shapes.hover_markdown(a, to_pos(params.position)) if a is not None else None
+    uri = params.text_document.uri
+    a = await ls.analysis(uri)
+    if a is None:
+        return None
+    pos = ls.position(uri, params.position)
+    text = shapes.hover_markdown(a, pos)
     if text is None:
         return None
-    return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text))
+    span = shapes.hover_span(a, pos)
+    return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text),
+                       range=ls.columns(a.text).range(span) if span is not None else None)
 
 
 @server.feature(types.TEXT_DOCUMENT_INLAY_HINT)
@@ -116,26 +131,32 @@ async def inlay_hints(ls: ArchServer, params: types.InlayHintParams) -> list[typ
     if a is None:
         return []
     first, last = params.range.start.line + 1, params.range.end.line + 1
-    lines = a.lines
+    lines, cols = a.lines, ls.columns(a.text)
     hints = []
     for line, found in shapes.line_shapes(a).items():
         if first <= line <= last and line <= len(lines):
-            hints.append(types.InlayHint(position=types.Position(line - 1, _code_end(lines[line - 1])),
+            hints.append(types.InlayHint(position=cols.position(line - 1, _code_end(lines[line - 1])),
                                          label=shapes.hint_label(found), kind=types.InlayHintKind.Type,
                                          padding_left=True))
     for r in a.results:
         net = next((d for d in a.module.networks() if d.name == r.name), None)
         if r.decisions and net is not None and net.span and first <= net.span.line <= last:
             hints.append(types.InlayHint(
-                position=types.Position(net.span.line - 1, _code_end(lines[net.span.line - 1])),
-                label=f"space: {len(r.decisions)} decisions, {r.space_size:,} members", padding_left=True))
+                position=cols.position(net.span.line - 1, _code_end(lines[net.span.line - 1])),
+                label=f"space: {len(r.decisions)} decisions, {shapes.members(r)}", padding_left=True))
     return hints
 
 
 def _code_end(line: str) -> int:
-    """Where the code of a line ends: before a trailing comment and spaces."""
-    code = line.split("#", 1)[0] if '"' not in line else line
-    return len(code.rstrip())
+    """Where the code of a line ends: before a trailing comment (a `#` outside a string) and spaces."""
+    quoted = False
+    for i, ch in enumerate(line):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "#" and not quoted:
+            line = line[:i]
+            break
+    return len(line.rstrip())
 
 
 @server.feature(types.TEXT_DOCUMENT_DEFINITION)
@@ -143,8 +164,8 @@ async def definition(ls: ArchServer, params: types.DefinitionParams) -> types.Lo
     a = await ls.navigable(params.text_document.uri)
     if a is None:
         return None
-    span = symbols.definition(symbols.occurrences(a.module), to_pos(params.position))
-    return types.Location(params.text_document.uri, to_range(span)) if span else None
+    span = symbols.definition(symbols.occurrences(a.module), ls.position(params.text_document.uri, params.position))
+    return types.Location(params.text_document.uri, ls.columns(a.text).range(span)) if span else None
 
 
 @server.feature(types.TEXT_DOCUMENT_REFERENCES)
@@ -152,9 +173,11 @@ async def references(ls: ArchServer, params: types.ReferenceParams) -> list[type
     a = await ls.navigable(params.text_document.uri)
     if a is None:
         return []
-    spans = symbols.references(symbols.occurrences(a.module), to_pos(params.position),
+    uri = params.text_document.uri
+    spans = symbols.references(symbols.occurrences(a.module), ls.position(uri, params.position),
                                params.context.include_declaration)
-    return [types.Location(params.text_document.uri, to_range(s)) for s in spans]
+    cols = ls.columns(a.text)
+    return [types.Location(uri, cols.range(s)) for s in spans]
 
 
 @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[" ", "{"]))
@@ -193,9 +216,9 @@ async def prepare_rename(ls: ArchServer, params: types.PrepareRenameParams) -> t
     if a is None:
         return None
     occs = symbols.occurrences(a.module)
-    pos = to_pos(params.position)
+    pos = ls.position(params.text_document.uri, params.position)
     hit = next((o for o in occs if contains(o.span, pos)), None)
-    return to_range(hit.span) if hit else None
+    return ls.columns(a.text).range(hit.span) if hit else None
 
 
 @server.feature(types.TEXT_DOCUMENT_RENAME)
@@ -203,10 +226,12 @@ async def rename(ls: ArchServer, params: types.RenameParams) -> types.WorkspaceE
     a = await ls.navigable(params.text_document.uri)
     if a is None or not params.new_name.isidentifier():
         return None
-    spans = symbols.references(symbols.occurrences(a.module), to_pos(params.position), True)
+    spans = symbols.references(symbols.occurrences(a.module), ls.position(params.text_document.uri, params.position),
+                               True)
     if not spans:
         return None
-    edits = [types.TextEdit(range=to_range(s), new_text=params.new_name) for s in spans]
+    cols = ls.columns(a.text)
+    edits = [types.TextEdit(range=cols.range(s), new_text=params.new_name) for s in spans]
     return types.WorkspaceEdit(changes={params.text_document.uri: edits})
 
 
@@ -215,14 +240,15 @@ async def rename(ls: ArchServer, params: types.RenameParams) -> types.WorkspaceE
 def code_actions(ls: ArchServer, params: types.CodeActionParams) -> list[types.CodeAction]:
     if not ls.is_open(params.text_document.uri):
         return []
-    doc = ls.workspace.get_text_document(params.text_document.uri)
-    lines = doc.lines
+    cols = ls.columns(ls.workspace.get_text_document(params.text_document.uri).source)
+    lines = cols.lines
     out = []
     for d in params.context.diagnostics:
         r = d.range
         if r.start.line != r.end.line or r.start.line >= len(lines):
             continue
-        written = lines[r.start.line][r.start.character:r.end.character]
+        line = r.start.line
+        written = lines[line][cols.character(line, r.start.character):cols.character(line, r.end.character)]
         fix = suggestion(d.message, written)
         if fix is None:
             continue
@@ -238,6 +264,7 @@ async def outline(ls: ArchServer, params: types.DocumentSymbolParams) -> list[ty
     if a is None:
         return []
     defs = [d for d in a.module.definitions if d.span]
+    cols = ls.columns(a.text)
     out = []
     for i, d in enumerate(defs):
         last = defs[i + 1].span.line - 1 if i + 1 < len(defs) else len(a.lines)
@@ -245,7 +272,7 @@ async def outline(ls: ArchServer, params: types.DocumentSymbolParams) -> list[ty
         params_text = ", ".join(p.name for p in d.params)
         kind = types.SymbolKind.Class if d.kind == "network" else types.SymbolKind.Function
         out.append(types.DocumentSymbol(name=d.name, detail=f"{d.kind}({params_text})", kind=kind,
-                                        range=whole, selection_range=to_range(d.span)))
+                                        range=whole, selection_range=cols.range(d.span)))
     return out
 
 
@@ -274,7 +301,7 @@ async def semantic_tokens(ls: ArchServer, params: types.SemanticTokensParams) ->
     a = await ls.navigable(uri)
     text = ls.workspace.get_text_document(uri).source
     found = await asyncio.to_thread(tokens.tokens, text, a.module if a else None)  # a long file takes a while
-    return types.SemanticTokens(data=tokens.encode(found, text))
+    return types.SemanticTokens(data=tokens.encode(found, ls.columns(text)))
 
 
 class _Quiet(logging.Filter):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from ..dsl import CheckResult
+from ..dsl import CheckResult, Span
 from ..dsl.shape_infer import fmt
 from .analysis import Analysis, Instance, Pos, contains, instances_at, key
 from .signatures import signature
@@ -79,11 +79,20 @@ def network_card(r: CheckResult) -> str:
     lines = [f"**network {r.name}**", "",
              f"{fmt(r.input_shape)} → **{fmt(r.output_shape)}**  ",
              f"params {r.params:,} ({human(r.params)}) · MACs {r.macs:,} ({human(r.macs)}) · {len(r.layers)} layers"]
-    if r.decisions:
-        lines += ["", f"search space: **{len(r.decisions)} decisions, {r.space_size:,} members** "
-                      "(the figures above are its first member's)", ""]
+    if r.decisions:  # check's own sentence: distinct members, or an upper bound, with the assignments
+        lines += ["", f"search space: **{r.space_line()}** (the figures above are its first member's)", ""]
         lines += [f"- `{d.key}`: " + " | ".join(f"`{o}`" for o in d.options) for d in r.decisions]
     return "\n".join(lines)
+
+
+def members(r: CheckResult) -> str:
+    """A space's size as check counts it (dsl/members.py), short: for a hint or a line of a card."""
+    m = r.members
+    if m is None or (m.exact and m.count == r.space_size):
+        return f"{r.space_size:,} architectures"
+    if not m.exact:
+        return f"at most {m.count:,} architectures (an upper bound; {r.space_size:,} assignments)"
+    return f"{m.count:,} distinct architectures ({r.space_size:,} assignments)"
 
 
 def decision_card(a: Analysis, pos: Pos) -> str | None:
@@ -93,7 +102,7 @@ def decision_card(a: Analysis, pos: Pos) -> str | None:
                 opts = "\n".join(f"{i}. `{o}`" for i, o in enumerate(d.options))
                 where = f", written in {len(d.spans)} places (tied)" if len(d.spans) > 1 else ""
                 return (f"**decision `{d.key}`** ({d.kind}, {d.size} options{where})\n\n{opts}\n\n"
-                        f"space size {r.space_size:,}; shapes shown are for option 0")
+                        f"space: {members(r)}; shapes shown are for option 0")
     return None
 
 
@@ -133,6 +142,17 @@ def hover_markdown(a: Analysis, pos: Pos) -> str | None:
     if error is None:
         return card
     return error if card is None else f"{error}\n\n---\n\n{card}"
+
+
+def hover_span(a: Analysis, pos: Pos) -> Span | None:
+    """The written item a hover at `pos` describes (the client may highlight it): a layer, a block call or a
+    structure, else an error written there; None for a named tensor, a network or a decision."""
+    if tensor_card(a, pos) is not None:
+        return None
+    hit = instances_at(a, pos)
+    if hit is not None:
+        return hit[0]
+    return next((e.span for e in a.errors if e.span is not None and contains(e.span, pos)), None)
 
 
 def _card(a: Analysis, pos: Pos) -> str | None:

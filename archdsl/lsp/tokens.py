@@ -103,17 +103,14 @@ def _scopes(module: ast.Module | None) -> dict[int, set[str]]:
     return {d.span.line: {p.name for p in d.params} for d in module.definitions if d.span is not None}
 
 
-def encode(found: list[Token], text: str) -> list[int]:
-    """LSP's relative encoding (delta line, delta start, length, type, modifiers), columns in UTF-16 units."""
-    lines = text.split("\n")
+def encode(found: list[Token], columns) -> list[int]:
+    """LSP's relative encoding (delta line, delta start, length, type, modifiers), columns in the client's
+    units (`columns`: a `convert.Columns` of the text the tokens were found in)."""
     data: list[int] = []
     last_line = last_col = 0
     for t in found:
-        line = lines[t.line]
-        col, length = t.column, t.length
-        if not line.isascii():
-            col = len(line[: t.column].encode("utf-16-le")) // 2
-            length = len(line[t.column: t.column + t.length].encode("utf-16-le")) // 2
+        col = columns.position(t.line, t.column).character
+        length = columns.position(t.line, t.column + t.length).character - col
         delta = t.line - last_line
         data += [delta, col - (last_col if delta == 0 else 0), length, _T[t.type], t.modifiers]
         last_line, last_col = t.line, col
