@@ -162,6 +162,8 @@ def check(what: str, p: P, value: Value, span, trace=()) -> Value:
             return tuple(_whole(v, 0, where, span, trace, fail) for v in value)
         v = _whole(value, 0, where, span, trace, fail)
         return (v, v)
+    if k == "int":  # a whole number, negative counting from the end (a Python index)
+        return _index(value, where, span, trace, fail)
     if k == "index":  # a whole number or an (h, w) pair of them, negative counting from the end (Python's slices)
         if isinstance(value, tuple):
             if len(value) != 2:

@@ -20,6 +20,7 @@ REQUIRED = object()  # default marker: the argument must be given
 #   str   one of `choices`               tensor  a tensor, written @name (an extra input edge)
 #   cpair count or (h, w) pair of counts  pad4  count, (h, w) pair, or (left, right, top, bottom) counts
 #   index whole number or (h, w) pair of them, negative counting from the end (a Python slice's start or stop)
+#   int   whole number, negative counting from the end (one axis' start or stop)
 
 
 @dataclass(frozen=True)

@@ -33,26 +33,42 @@ define(Op("zero", (), "shape", "Outputs zeros of its input's shape (the 'none' e
           Docs("unchanged"), emit=_zero_emit, example="zero"))
 
 
-def _slice_shape(d, a, shapes):
+def _channel_range(d, a, shapes) -> tuple[int, int]:
+    """slice's start and stop as 0 <= start < stop <= C (Python's rules, but every index must be in range)."""
     (s,) = shapes
-    start, stop = a["start"], a["stop"]
+    n, start, stop = s[0], a["start"], a["stop"]
     what = "channels" if len(s) == 3 else "features"
-    if not start < stop <= s[0]:
-        raise error(d, f"slice({start}, {stop}) needs 0 <= start < stop <= {s[0]}, the input's {what} ({fmt(s)})")
-    return (stop - start, *s[1:]), 0, 0
+    written = f"slice({start}" + ("" if stop is None else f", {stop}") + ")"
+    if not -n <= start < n or (stop is not None and not -n <= stop <= n):
+        raise error(d, f"{written} indexes outside the input's {n} {what} ({fmt(s)}): start from {-n} to {n - 1}, "
+                       f"stop from {-n} to {n} (negative counts from the end)")
+    lo, hi = range(n)[start:stop].start, range(n)[start:stop].stop
+    if lo >= hi:
+        raise error(d, f"{written} keeps none of the input's {n} {what} ({fmt(s)}): the start must come before the stop")
+    return lo, hi
+
+
+def _slice_shape(d, a, shapes):
+    lo, hi = _channel_range(d, a, shapes)
+    return (hi - lo, *shapes[0][1:]), 0, 0
 
 
 def _slice_emit(graph, ins, a):
-    import torch
+    import operator
 
-    return graph.call_function(torch.narrow, (ins[0], 1, a["start"], a["stop"] - a["start"]))
+    return graph.call_function(operator.getitem, (ins[0], (slice(None), slice(a["start"], a["stop"]))))
+
+
+def _slice_label(a) -> str:
+    return f"slice {a['start']}:{'' if a['stop'] is None else a['stop']}"
 
 
 define(Op(
-    "slice", (P("start", "count"), P("stop", "size")), "shape",
-    "Channels start..stop-1 of an image (or features of a vector): ShuffleNetV2's channel split.",
-    _slice_shape, Docs("(stop - start, H, W), or (stop - start)"), emit=_slice_emit,
-    label=lambda a: f"slice {a['start']}:{a['stop']}", example="slice(1, 3)", synonyms=("split", "channel_split", "chunk"),
+    "slice", (P("start", "int"), P("stop", "int", None)), "shape",
+    "Channels start..stop-1 of an image (or features of a vector), negative from the end, no stop: to the end "
+    "(ShuffleNetV2's channel split).",
+    _slice_shape, Docs("(len(range(C)[start:stop]), H, W), or (len(range(F)[start:stop]))"), emit=_slice_emit,
+    label=_slice_label, example="slice(1, 3) slice(-1)", synonyms=("split", "channel_split", "chunk"),
     view=True,
 ))
 
