@@ -74,6 +74,24 @@ def test_a_merge_mixes_plain_entries_and_a_comprehension():
     assert [g.nodes[c]["info"].output_shape[0] for c in concats[:3]] == [3, 3 + 4, 3 + 8]
 
 
+def test_decisions_other_members_reach_are_found_too():
+    """Copies under an `if` a decision decides, in a choice's other alternative, past where `any` stops."""
+    text = """network n {
+    input(3, 8, 8)
+    { if choice on[i](false, true) { conv(choice w[i](4, 8), 3) } } * 2 as i
+    choice { relu | { conv(choice v[i](4, 8), 1) } * 2 as i }
+    if any(choice s[k](false, true) for k in range(2)) or choice t[0](false, true) { relu }
+}
+"""
+    keys = [d.key for d in decisions(parse(text))]
+    assert sorted(keys) == sorted(["on[0]", "w[0]", "on[1]", "w[1]", "choice1", "v[0]", "v[1]", "s[0]", "s[1]",
+                                   "t[0]"])
+    module = parse(text)
+    member = resolve(module, {"on[1]": 1, "w[1]": 1, "choice1": 1, "v[0]": 1})
+    g = build_graph(member)
+    assert [d["args"]["out"] for _, d in g.nodes(data=True) if d["op"] == "conv"] == [8, 8, 4]
+
+
 def test_indexed_decisions_are_one_per_index_and_tied_by_name():
     ds = decisions(parse(SPACE))
     assert [d.key for d in ds] == ["skip[1,0]", "skip[2,0]", "skip[2,1]", "nf[0]", "nf[1]", "nf[2]"]
@@ -102,9 +120,25 @@ def test_check_lists_indexed_decisions_and_an_honest_count():
     r = check(SPACE, arguments={"N": 4})
     assert [d.key for d in r.decisions][:2] == ["skip[1,0]", "skip[2,0]"]
     assert len(r.decisions) == 6 + 4
-    assert r.members.exact is False and r.members.count == 2**6 * 2**4
-    assert "at most 1,024 architectures (an upper bound: the count does not follow indexed" in r.space_line()
+    assert r.members.exact and r.members.count == 2**6 * 2**4  # every member reaches every decision
+    assert r.space_line() == "10 decisions, 1,024 architectures"
     assert count_members(parse(SPACE)).count == 2**3 * 2**3
+
+
+@pytest.mark.parametrize("body, distinct, assignments", [
+    # an indexed choice under an `if` on another: hidden where the `if` is false (3 members per copy, not 4)
+    ("{ if choice on[i](false, true) { conv(choice w[i](4, 8), 3) } } * 2 as i", 9, 16),
+    # a block that leaves its parameter unread: the decision changes nothing
+    ("{ quiet(choice w[i](4, 8)) } * 2 as i", 1, 4),
+    # any() stops early: skip[1] is read only where skip[0] is false
+    ("if any(choice s[k](false, true) for k in range(2)) { relu }", 3, 4),
+])
+def test_a_count_that_cannot_follow_indexed_decisions_says_it_is_an_upper_bound(body, distinct, assignments):
+    text = f"block quiet(w) {{\n    relu\n}}\n\nnetwork n {{\n    input(3, 8, 8)\n    {body}\n}}\n"
+    m = count_members(parse(text))
+    assert not m.exact and m.count == m.assignments == assignments  # every decision found, none hidden
+    assert m.count >= distinct
+    assert "upper bound: the count does not follow indexed decisions" in check(text).space_line()
 
 
 @pytest.mark.parametrize("body, cls, where, message", [

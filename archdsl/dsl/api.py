@@ -223,7 +223,8 @@ def check(
 
 def _check(source, input, arguments, network) -> CheckResult:
     module = load(source)
-    ds = tuple(decisions(module, sequence_arguments(module, network, arguments), network))
+    given = sequence_arguments(module, network, arguments)
+    ds = tuple(decisions(module, given, network))
     try:
         g = build_graph(module, input=input, arguments=arguments, network=network, assignment={} if ds else None)
     except ArchError as e:
@@ -249,5 +250,5 @@ def _check(source, input, arguments, network) -> CheckResult:
         layers=layers,
         decisions=ds,
         warnings=lint(g),
-        members=count_members(module, arguments, network) if ds else None,
+        members=count_members(module, given, network) if ds else None,
     )

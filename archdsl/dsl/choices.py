@@ -8,7 +8,7 @@ parameters replaced by the argument expressions.
 
 An indexed choice `choice fh[i](1, 3, 5)` is one decision per value of its index (`fh[0]`, `fh[1]`, ...):
 which values exist depends on the network's parameters, so its decisions are found by elaborating the space's
-first member (`_discover`), and a member resolves it to a plain expression of the index
+network's every branch (`discover.py`), and a member resolves it to a plain expression of the index
 (`7 if i in (0, 3) else 1`), so a member's text still has no choice.
 """
 
@@ -20,7 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from . import ast
-from .errors import ArchArgumentError, ArchNameError, Span, did_you_mean
+from .alternatives import expand as expand  # re-exported: the alternatives `choice D NAME(args)` stands for
+from .errors import ArchArgumentError, ArchNameError, Span
 
 CHOICES = (ast.ValueChoice, ast.SeqChoice, ast.OptionsChoice)
 
@@ -97,48 +98,6 @@ def _refuse_free_names(d: ast.Options) -> None:
                                 + "; an options list sees only its parameters: add it as one", n.span)
 
 
-def expand(module: ast.Module, c: ast.OptionsChoice) -> tuple[ast.Seq, ...]:
-    """The alternatives `choice D NAME(args)` stands for: those of `options NAME`, with its parameters replaced
-    by the argument expressions (or the defaults)."""
-    lists = module.options()
-    d = lists.get(c.options)
-    if d is None:
-        raise ArchNameError(f"no options list '{c.options}'" + did_you_mean(c.options, lists)
-                            + " (define it with 'options NAME(params) { a | b | ... }')", c.span)
-    names = [p.name for p in d.params]
-    given: dict[str, ast.Expr] = {}
-    for i, a in enumerate(c.args):
-        name = a.name if a.name is not None else (names[i] if i < len(names) else None)
-        if name is None or name not in names:
-            raise ArchArgumentError(f"options {d.name} takes ({', '.join(names)})"
-                                    + (f"; it has no parameter '{a.name}'" if a.name else ""), a.span or c.span)
-        if name in given:
-            raise ArchArgumentError(f"argument '{name}' of options {d.name} is given twice", a.span or c.span)
-        given[name] = a.value
-    env: dict[str, ast.Expr] = {}
-    for p in d.params:
-        if p.name in given:
-            env[p.name] = given[p.name]
-        elif p.default is not None:
-            env[p.name] = _substitute(p.default, env)
-        else:
-            raise ArchArgumentError(f"options {d.name} needs its '{p.name}' argument ({', '.join(names)})", c.span)
-    return tuple(_substitute(a, env) for a in d.alternatives)
-
-
-def _substitute(node, env: Mapping[str, ast.Expr]):
-    """`node` with every `Name` of `env` replaced by its expression."""
-    if isinstance(node, ast.Name):
-        return env.get(node.id, node)
-    if isinstance(node, tuple):
-        return tuple(_substitute(x, env) for x in node)
-    if dataclasses.is_dataclass(node) and not isinstance(node, type):
-        changes = {f.name: _substitute(getattr(node, f.name), env) for f in dataclasses.fields(node)
-                   if f.compare and f.init}
-        return dataclasses.replace(node, **changes)
-    return node
-
-
 def choice_keys(choices: list) -> list[str]:
     """Each choice's decision key in source order; an indexed choice's is its label (its keys are `label[...]`)."""
     keys, auto = [], 0
@@ -198,43 +157,12 @@ def _tie(out: dict, key: str, size: int, kind: str, c) -> None:
         out[key] = dataclasses.replace(prev, spans=prev.spans + (c.span,))
 
 
-_DISCOVERED: dict = {}  # (id(module), network, arguments) -> (module, result): a search asks many times
-
-
 def _discover(module: ast.Module, nodes: list, arguments, network) -> dict[int, list[str]]:
-    """id of each indexed choice -> the keys (`fh[0]`, ...) it reaches in the space's first member, in order."""
+    """id of each indexed choice -> the keys (`fh[0]`, ...) it reaches, in order (`discover.py`)."""
     _refuse_bad_indices(nodes)
-    try:
-        cache_key = (id(module), network, tuple(sorted((arguments or {}).items())))
-        hash(cache_key)
-    except TypeError:
-        cache_key = None
-    hit = _DISCOVERED.get(cache_key) if cache_key is not None else None
-    if hit is not None and hit[0] is module:
-        return hit[1]
-    from .elaborate import Elaborator, pick_network
+    from .discover import discover
 
-    class _FirstMember(Elaborator):  # only the decisions met matter: no checks of the finished graph
-        def refuse_unused(self, output):
-            pass
-
-        def resolve_conv_bias(self):
-            pass
-
-    found: dict[int, list[str]] = {}
-
-    def choose(c, key=None) -> int:
-        if key is not None and key not in found.setdefault(id(c), []):
-            found[id(c)].append(key)
-        return 0
-
-    plain = resolver(module, keep_indexed=True)({})
-    _FirstMember(plain, (1, 8, 8), choose).run(pick_network(plain, network), dict(arguments or {}))
-    if cache_key is not None:
-        if len(_DISCOVERED) > 16:
-            _DISCOVERED.clear()
-        _DISCOVERED[cache_key] = (module, found)
-    return found
+    return discover(module, arguments, network)
 
 
 def _refuse_bad_indices(nodes: list) -> None:
@@ -295,9 +223,9 @@ def resolve(module: ast.Module, assignment: Mapping[str, int] | None = None) -> 
     return resolver(module)(assignment)
 
 
-def resolver(module: ast.Module, keep_indexed: bool = False) -> Callable[[Mapping[str, int] | None], ast.Module]:
+def resolver(module: ast.Module) -> Callable[[Mapping[str, int] | None], ast.Module]:
     """`resolve` for many assignments of one module (a search): the module is walked once, and each
-    call rebuilds only the nodes on the way to a choice. `keep_indexed`: indexed choices are left as they are."""
+    call rebuilds only the nodes on the way to a choice."""
     nodes = choice_nodes(module)
     keys = {id(c): k for k, c in zip(choice_keys(nodes), nodes)}
     known: dict = {}
@@ -347,7 +275,7 @@ def resolver(module: ast.Module, keep_indexed: bool = False) -> Callable[[Mappin
             if id(node) not in live:
                 return node
             if is_indexed(node):
-                return node if keep_indexed else _table(node, assignment, rebuild)
+                return _table(node, assignment, rebuild)
             if isinstance(node, ast.ValueChoice):
                 return rebuild(node.options[pick(node)])
             if isinstance(node, ast.Seq):

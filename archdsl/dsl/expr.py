@@ -127,6 +127,7 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value], trace=(), choose: Chooser
         if expr.op in ("and", "or"):  # short-circuit, as Python: `n > 0 and 64 // n > 2`
             a = _bool(evaluate(expr.left, env, trace, choose), expr.left, expr.op, trace)
             if a == (expr.op == "or"):
+                _aside(choose, expr.right, env, trace)
                 return a
             return _bool(evaluate(expr.right, env, trace, choose), expr.right, expr.op, trace)
         if expr.op in ("in", "not in"):
@@ -152,6 +153,7 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value], trace=(), choose: Chooser
         return not _bool(evaluate(expr.operand, env, trace, choose), expr.operand, "not", trace)
     if isinstance(expr, ast.IfExpr):
         cond = _bool(evaluate(expr.cond, env, trace, choose), expr.cond, "if", trace)
+        _aside(choose, expr.orelse if cond else expr.then, env, trace)
         return evaluate(expr.then if cond else expr.orelse, env, trace, choose)
     if isinstance(expr, ast.Func) and expr.name in ("any", "all", "range"):
         return _builtin(expr, env, trace, choose)
@@ -165,11 +167,17 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value], trace=(), choose: Chooser
         key = index_key(expr.label, index_values(expr.index, env, trace, f"the decision '{expr.label}'"))
         i = None if choose is None else choose(expr, key)
         if i is not None:
+            for k, o in enumerate(expr.options):
+                if k != i:
+                    _aside(choose, o, env, trace)
             return evaluate(expr.options[i], env, trace, choose)
         raise ArchError(f"the decision {key} must be resolved before elaboration", expr.span, trace)
     if isinstance(expr, ast.ValueChoice):
         i = None if choose is None else choose(expr)
         if i is not None:
+            for k, o in enumerate(expr.options):
+                if k != i:
+                    _aside(choose, o, env, trace)
             return evaluate(expr.options[i], env, trace, choose)
         raise ArchError("a choice(...) must be resolved before elaboration", expr.span, trace)
     raise TypeError(f"not an expression: {expr!r}")
@@ -224,18 +232,36 @@ def _builtin(expr: ast.Func, env, trace, choose) -> Value:
     arg = expr.args[0].value
     stop = expr.name == "any"  # any stops at the first true, all at the first false
     if isinstance(arg, ast.Generator):
+        result = not stop
         for v in iterate(evaluate(arg.iter, env, trace, choose), arg.iter, trace):
             inner = ChainMap({arg.var: v}, env)  # lazy: a scope's other values stay unread
+            if result == stop:  # decided: the rest is walked only to find decisions (`_aside`)
+                _aside(choose, arg.cond, inner, trace)
+                _aside(choose, arg.elt, inner, trace)
+                continue
             if arg.cond is not None and not _bool(evaluate(arg.cond, inner, trace, choose), arg.cond, "if", trace):
+                _aside(choose, arg.elt, inner, trace)
                 continue
             if _bool(evaluate(arg.elt, inner, trace, choose), arg.elt, expr.name, trace) == stop:
-                return stop
-        return not stop
+                result = stop
+                if not getattr(choose, "explore", False):
+                    return stop
+        return result
     items = evaluate(arg, env, trace, choose)
     for v in iterate(items, arg, trace):
         if _bool(v, arg, expr.name, trace) == stop:
             return stop
     return not stop
+
+
+def _aside(choose, expr, env, trace) -> None:
+    """A side the evaluation skips, evaluated anyway when `choose` explores (`discover.py`: the decisions other
+    members reach there); its errors are those members' own."""
+    if expr is not None and getattr(choose, "explore", False):
+        try:
+            evaluate(expr, env, trace, choose)
+        except (ArchError, Resolve):
+            pass
 
 
 def _bool(v: Value, expr: ast.Expr, what: str, trace) -> bool:

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from . import ast
-from .choices import Decision, choice_keys, choice_nodes, decisions, expand, walk_choices
+from .choices import Decision, _discover, choice_keys, choice_nodes, decisions, expand, is_indexed, walk_choices
 from .errors import ArchError
 from .expr import evaluate
 
@@ -99,10 +99,18 @@ def count_members(module: ast.Module, arguments: Mapping | None = None, network:
     total = math.prod(d.size for d in ds)
     if not ds:
         return MemberCount(1, True, 1)
-    if "[" in "".join(d.key for d in ds) or _generated(module):
-        # an indexed decision, or a choice read in a loop (`for ...`): copies this walk does not follow
+    nodes = choice_nodes(module)
+    if any(is_indexed(c) for c in nodes):  # many decisions at one place: exact only where every member reaches all
+        from .elaborate import pick_network
+        from .reached import every_member_reaches
+
+        reached = _discover(module, nodes, arguments, network)
+        if all(is_indexed(c) for c in nodes) and every_member_reaches(
+                module, pick_network(module, network), reached, [d.key for d in ds]):
+            return MemberCount(total, True, total)
+    if any(is_indexed(c) for c in nodes) or _generated(module):
         return MemberCount(total, False, total, "the count does not follow indexed decisions or choices read "
-                           "in a 'for', so it counts every assignment")
+                           "in a 'for' where some member may not reach them, so it counts every assignment")
     walk = _Walk(module, ds)
     try:
         net = pick_network(module, network)

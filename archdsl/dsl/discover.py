@@ -1,0 +1,94 @@
+"""The decisions an indexed choice (`choice fh[i](1, 3)`) stands for: found by elaborating the space.
+
+Which index values exist depends on the parameters (`N` layers: `fh[0]` .. `fh[N-1]`), so they are found by one
+walk of the network, every choice taking its first option, that also walks the places other members reach: the
+other branch of an `if` a decision decides, the other alternatives of a `choice { ... }`, and (in expressions)
+the sides `and` / `or` / `a if c else b` / `any` / `all` skip and the other options of a choice, each in a copy
+of the scope with its errors ignored (a branch may be valid only in the members that take it). What stays
+unseen: copies of a repeat or a `for` beyond those of the first member's count or range, when a decision sets it.
+"""
+
+from __future__ import annotations
+
+from . import ast
+from .alternatives import expand
+from .elaborate import Body, Elaborator, pick_network
+from .errors import ArchError
+from .expr import Resolve, evaluate
+
+_DISCOVERED: dict = {}  # (id(module), network, arguments) -> (module, result): a search asks many times
+
+
+def discover(module: ast.Module, arguments=None, network: str | None = None) -> dict[int, list[str]]:
+    """id of each indexed choice -> the keys it reaches (`fh[0]`, `skip[3,1]`), in the order met."""
+    try:
+        cache_key = (id(module), network, tuple(sorted((arguments or {}).items())))
+        hash(cache_key)
+    except TypeError:
+        cache_key = None
+    hit = _DISCOVERED.get(cache_key) if cache_key is not None else None
+    if hit is not None and hit[0] is module:
+        return hit[1]
+    found: dict[int, list[str]] = {}
+
+    def choose(c, key=None) -> int:
+        if key is not None and key not in found.setdefault(id(c), []):
+            found[id(c)].append(key)
+        return 0
+
+    choose.explore = True  # expr.evaluate also walks the sides it would skip
+    _Explorer(module, (1, 8, 8), choose).run(pick_network(module, network), dict(arguments or {}))
+    if cache_key is not None:
+        if len(_DISCOVERED) > 16:
+            _DISCOVERED.clear()
+        _DISCOVERED[cache_key] = (module, found)
+    return found
+
+
+class _Explorer(Elaborator):
+    """The first member, with the branches other members take walked on the side."""
+
+    def refuse_unused(self, output):
+        pass  # only the decisions met matter: no checks of the finished graph
+
+    def resolve_conv_bias(self):
+        pass
+
+    def item(self, item, x: str, scope, body: Body) -> str:
+        if isinstance(item, (ast.SeqChoice, ast.OptionsChoice)):
+            self.steps += 1
+            alternatives = expand(self.module, item) if isinstance(item, ast.OptionsChoice) else item.alternatives
+            for alt in alternatives[1:]:
+                self._aside(alt, x, scope, body)
+            return self.seq(alternatives[0], x, scope, body)
+        if isinstance(item, ast.If) and self._decided(item.cond, body):
+            self.steps += 1
+            cond = evaluate(item.cond, body.values, self.trace, self.choose)
+            taken, other = (item.then, item.orelse) if cond is True else (item.orelse, item.then)
+            if other is not None:
+                self._aside(other, x, scope, body)
+            if cond not in (True, False):
+                return super().item(item, x, scope, body)  # its error, located
+            return self.seq(taken, x, scope, body) if taken is not None else x
+        return super().item(item, x, scope, body)
+
+    def _decided(self, cond, body: Body) -> bool:
+        met = []
+
+        def probe(c, key=None) -> int:
+            met.append(c)
+            return self.choose(c, key) if key is not None else 0
+
+        probe.explore = True
+        try:
+            evaluate(cond, body.values, self.trace, probe)
+        except (ArchError, Resolve):
+            pass
+        return bool(met)
+
+    def _aside(self, seq: ast.Seq, x: str, scope, body: Body) -> None:
+        copy = Body(dict(body.values), dict(body.tensors), dict(body.where), set(body.read))
+        try:
+            self.seq(seq, x, scope, copy)
+        except ArchError:
+            pass  # valid only in members that take it, or not at all: their own check says
