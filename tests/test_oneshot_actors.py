@@ -156,3 +156,49 @@ def test_a_one_shot_search_with_two_eval_actors_writes_the_trials_one_writes(tmp
     assert [(r["trial_id"], r["arch"], r["params"], r["macs"]) for r in rows[1]] == \
         [(r["trial_id"], r["arch"], r["params"], r["macs"]) for r in rows[2]]
     assert all(abs(float(a["val_acc"]) - float(b["val_acc"])) <= 1e-6 for a, b in zip(rows[1], rows[2]))
+
+
+@pytest.mark.slow
+def test_more_eval_actors_than_the_cluster_holds_is_refused_in_one_line_before_anything_is_written(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    r = subprocess.run([sys.executable, "-m", "archdsl", "search", str(SPACE), "--one-shot", "spos", "--eval-actors",
+                        str((os.cpu_count() or 1) + 1), "--out", str(out), "-q"], capture_output=True, text=True,
+                       env=env, timeout=600)
+    assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1 and "--eval-actors" in r.stderr
+    assert not (out / "ray" / "oneshot.json").exists() and not (out / "settings.yaml").exists()
+
+
+@pytest.mark.slow
+def test_a_killed_search_with_eval_actors_resumes_and_scores_as_an_unkilled_one(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    args = ["search", str(SPACE), "--one-shot", "spos", "--supernet-epochs", "3", "--samples", "16", "--retrain",
+            "0", "--batch-size", "256", "--eval-actors", "2", "-q"]
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "archdsl", *args, "--out", str(out)], env=env,
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    trial = out / "ray" / "run1" / "trial_supernet"
+    deadline = time.time() + 600
+    while not list(trial.glob("checkpoint_*")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert proc.poll() is None, "the search ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver, its Ray, the trial and the actors
+    proc.wait()
+    _cli("search", "--resume", "--out", str(out), "-q")
+    rows = [json.loads(x) for x in (out / "ray" / "run2" / "trial_supernet" / "result.json").read_text().splitlines()]
+    assert rows[0]["resumed_from"] >= 1 and rows[-1]["eval_workers"] == 2
+    whole = tmp_path / "whole"
+    _cli(*args, "--out", str(whole))
+    killed = list(csv.DictReader((out / "trials.csv").open()))
+    unkilled = list(csv.DictReader((whole / "trials.csv").open()))
+    assert [(r["arch"], r["val_acc"]) for r in killed] == [(r["arch"], r["val_acc"]) for r in unkilled]

@@ -93,7 +93,21 @@ def _run(settings: SearchSettings, out: Path, store: Storage, lease: Lease, resu
         text = Path(settings.space).read_text(encoding="utf-8")
         state = {"format": 1, "settings": settings.to_dict(), "space_text": text, "space_key": space_digest(text),
                  "attempts": []}
-    _preflight(settings, state["space_text"])  # the last refusal: from here on, --out and the storage are written
+    _preflight(settings, state["space_text"])
+    started = init_ray(settings.address, verbose)
+    try:
+        import ray
+
+        # the last refusal: from here on, --out and the storage are written
+        workers = eval_actors(settings, ray.cluster_resources())
+        return _search(settings, out, store, lease, state, replace_old, workers, started, verbose)
+    finally:
+        if started:
+            ray.shutdown()  # a no-op when the search already stopped it
+
+
+def _search(settings: SearchSettings, out: Path, store: Storage, lease: Lease, state: dict, replace_old: bool,
+            workers: int, started: bool, verbose: int) -> SearchOutcome:
     if replace_old:
         clear(store, out, lease)
         lease.forget(STATE)
@@ -101,11 +115,16 @@ def _run(settings: SearchSettings, out: Path, store: Storage, lease: Lease, resu
     lease.write(STATE, json.dumps(state, indent=1).encode("utf-8"))  # LeaseLostError once taken over
     write_yaml(settings, out / "settings.yaml")
     try:
-        _fit(settings, state, store, lease, verbose)
+        _fit(settings, state, store, lease, workers, verbose)
     except Exception:
         if lease.lost:  # the search that took over may have cleared this one's trial under it
             raise lease.lost_error() from None
         raise
+    finally:
+        if started:  # Ray's part is done: the retraining below runs in this process
+            import ray
+
+            ray.shutdown()
     if lease.lost:  # taken over while the supernet trained: its trial was stopped, nothing more is written
         raise lease.lost_error()
     final = _final_state(store, state["attempts"])
@@ -145,41 +164,34 @@ def _preflight(settings: SearchSettings, space_text: str) -> None:
     raise ArchFileError(f"no member of {settings.space} within --max-params/--max-macs among 200 drawn")
 
 
-def _fit(settings: SearchSettings, state: dict, store: Storage, lease: Lease, verbose: int) -> None:
-    import ray
+def _fit(settings: SearchSettings, state: dict, store: Storage, lease: Lease, workers: int, verbose: int) -> None:
     from ray import tune
 
     from .trial import oneshot_trial
 
     run, _, trial = state["attempts"][-1].partition("/")
-    started = init_ray(settings.address, verbose)
-    try:
-        workers = eval_actors(settings, ray.cluster_resources())
-        bundle = {"CPU": settings.cpus_per_trial, **({"GPU": settings.gpus_per_trial} if settings.gpus_per_trial
-                                                       else {})}
-        # one bundle per scoring worker: the trial's own (bundle 0), then its actors' (actors.py)
-        trainable = tune.with_resources(oneshot_trial, tune.PlacementGroupFactory([bundle] * workers))
-        where = dict(storage_path=store.root) if store.local else \
-            dict(storage_path=store.root, storage_filesystem=store.fs)
-        tuner = tune.Tuner(
-            trainable,
-            param_space={"settings": settings.to_dict(), "space_text": state["space_text"], "eval_actors": workers,
-                         "storage": asdict(store.spec), "resume_from": state["attempts"][:-1]},
-            tune_config=tune.TuneConfig(num_samples=1, trial_dirname_creator=lambda t: trial),
-            run_config=tune.RunConfig(name=run, **where, verbose=1 if verbose > 1 else 0,
-                                      stop=StopWhenLost(lease),
-                                      failure_config=tune.FailureConfig(max_failures=0),
-                                      checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
-        )
-        grid = tuner.fit()
-        for r in grid:
-            if r.error is not None:
-                from ..search.results import reason_of
+    bundle = {"CPU": settings.cpus_per_trial, **({"GPU": settings.gpus_per_trial} if settings.gpus_per_trial
+                                                   else {})}
+    # one bundle per scoring worker: the trial's own (bundle 0), then its actors' (actors.py)
+    trainable = tune.with_resources(oneshot_trial, tune.PlacementGroupFactory([bundle] * workers))
+    where = dict(storage_path=store.root) if store.local else \
+        dict(storage_path=store.root, storage_filesystem=store.fs)
+    tuner = tune.Tuner(
+        trainable,
+        param_space={"settings": settings.to_dict(), "space_text": state["space_text"], "eval_actors": workers,
+                     "storage": asdict(store.spec), "resume_from": state["attempts"][:-1]},
+        tune_config=tune.TuneConfig(num_samples=1, trial_dirname_creator=lambda t: trial),
+        run_config=tune.RunConfig(name=run, **where, verbose=1 if verbose > 1 else 0,
+                                  stop=StopWhenLost(lease),
+                                  failure_config=tune.FailureConfig(max_failures=0),
+                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
+    )
+    grid = tuner.fit()
+    for r in grid:
+        if r.error is not None:
+            from ..search.results import reason_of
 
-                raise ArchFileError(f"the one-shot search failed: {reason_of(r.error)}")
-    finally:
-        if started:
-            ray.shutdown()
+            raise ArchFileError(f"the one-shot search failed: {reason_of(r.error)}")
 
 
 MEMBERS_PER_ACTOR = 50  # members an actor should score to repay its start (a process, torch, the supernet)
