@@ -153,7 +153,21 @@ class NetGen:
             return f"if {cond} {{ {self.short(shape, tensors, 1)} }} else {{ {self.short(shape, tensors, 1)} }}", None
         if roll < 0.96 and self.calls:
             return self.r.choice(self.calls), None
+        if roll < 0.98:
+            return self.indexed(shape, tensors), None
         return self.choice(shape, tensors), None
+
+    def indexed(self, shape, tensors) -> str:
+        """Indexed names written in a repeat, read back by a merge comprehension (a condition, `any`, `in`)."""
+        r = self.r
+        self.names += 1
+        name, k = f"g{self.names}", r.randint(1, 3)
+        layer = self.short(shape, tensors, 1) or "relu"
+        cond = r.choice(["", " if j >= 0", f" if not any(m == j for m in range({k}, {k + 2}))",
+                         f" if j in range({k})", " if j != 1"])  # the last drops g[1]: check refuses it when k > 1
+        extra = r.choice(["", "@in, "]) if tensors else ""
+        return (f"{{ {name}[i] = {layer}; }} * {k} as i "
+                f"{r.choice(['add', 'concat', 'mul'])}({extra}@{name}[j] for j in range({k}){cond})")
 
     def choice(self, shape, tensors) -> str:
         if self.r.random() < 0.5:
