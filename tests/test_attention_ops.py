@@ -106,3 +106,22 @@ def test_attention_layers_refuse_what_does_not_fit(body, message):
     with pytest.raises(ArchError) as e:
         archdsl.check(f"network n {{ input(6, 4, 4) {body} }}")
     assert message in str(e.value)
+
+
+def test_transfer_weights_pairs_parameters_read_through_a_view_with_the_layer_that_reads_them():
+    """timm's GRN reads `self.weight.view(1, -1, 1, 1)`: those parameters belong to the layer that reads the view
+    with data, not to the first place the walk meets the view (which came before the stem)."""
+    timm_layers()
+    from timm.models.convnext import ConvNeXtBlock
+
+    torch.manual_seed(0)
+    ref = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), ConvNeXtBlock(8, conv_mlp=True, use_grn=True, ls_init_value=None))
+    with torch.no_grad():
+        ref[1].mlp.grn.weight.normal_()
+        ref[1].mlp.grn.bias.normal_()
+    ours = archdsl.compile("network n { input(3, 8, 8) conv(8, 3) residual { conv(8, 7, padding=3, groups=8) "
+                           'layernorm(over="channels", eps=1e-6) conv(32, 1) gelu grn conv(8, 1) } }')
+    assert archdsl.transfer_weights(ref.eval(), ours) == 12
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(ours(x), ref(x), atol=1e-5)

@@ -78,6 +78,7 @@ class _Flow:
         self.state = state
         self.graph = module.graph if isinstance(module, fx.GraphModule) else fx.symbolic_trace(module).graph
         self.modules = dict(module.named_modules())
+        self._params_memo: dict = {}
         self.digest: dict = {}
         for node in self.graph.nodes:  # fx keeps nodes in topological order
             key = [_flat_shape(t.shape) for _, unit in self.units_at(node) for _, t in unit]
@@ -93,20 +94,43 @@ class _Flow:
 
     def units_at(self, node) -> list[tuple[str, Tensors]]:
         """The layers this node applies, each (owner path, its tensors): a called module with everything under
-        it (torch.fx does not trace into torch.nn's own modules), or the owners of parameters it reads."""
+        it (torch.fx does not trace into torch.nn's own modules), or the owners of parameters it reads, directly
+        or through nodes computed from parameters alone (timm's GRN reads `self.weight.view(1, -1, 1, 1)`)."""
         units = []
         if node.op == "call_module":
             under = [(k, v) for k, v in self.state.items() if k.startswith(f"{node.target}.")]
             units += [(node.target, under)] if under else []
-        for arg in node.all_input_nodes:
-            if arg.op == "get_attr" and arg.target in self.state:
-                owner = arg.target.rpartition(".")[0]
-                if all(owner != o for o, _ in units):  # F.batch_norm(x, mean, var, weight, bias): one layer, once
-                    units.append((owner, _own(self.modules[owner], owner, self.state)))
+        if self._from_params(node):
+            return units  # its parameters belong to the layer that reads it with data
+        for target in self._params_read(node):
+            owner = target.rpartition(".")[0]
+            if all(owner != o for o, _ in units):  # F.batch_norm(x, mean, var, weight, bias): one layer, once
+                units.append((owner, _own(self.modules[owner], owner, self.state)))
         return units
 
+    def _from_params(self, node) -> bool:
+        """A parameter, or a value computed from parameters alone (a view or reshape of a weight)."""
+        if node not in self._params_memo:
+            if node.op == "get_attr":
+                self._params_memo[node] = node.target in self.state
+            else:
+                ins = node.all_input_nodes
+                self._params_memo[node] = (node.op in ("call_function", "call_method") and bool(ins)
+                                           and all(self._from_params(a) for a in ins))
+        return self._params_memo[node]
+
+    def _params_read(self, node) -> list[str]:
+        """The state names of the parameters `node` reads, through nodes computed from parameters alone."""
+        out: list[str] = []
+        for arg in node.all_input_nodes:
+            if arg.op == "get_attr" and arg.target in self.state:
+                out.append(arg.target)
+            elif self._from_params(arg):
+                out += self._params_read(arg)
+        return out
+
     def inputs(self, node) -> list:
-        return [a for a in node.all_input_nodes if not (a.op == "get_attr" and a.target in self.state)]
+        return [a for a in node.all_input_nodes if not self._from_params(a)]
 
     def operands(self, node) -> list:
         """The operands of a sum (or product) with nested sums flattened: `(a + b) + c`, `a + (b + c)` and
