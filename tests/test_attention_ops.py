@@ -125,3 +125,40 @@ def test_transfer_weights_pairs_parameters_read_through_a_view_with_the_layer_th
     x = torch.randn(2, 3, 8, 8)
     with torch.no_grad():
         assert torch.allclose(ours(x), ref(x), atol=1e-5)
+
+
+SK_BLOCK = """
+block selective_kernel(cin, out) {
+    p1 = slice(0, cin / 2) conv(out, 3, padding=1) bn relu;
+    p2 = @in slice(cin / 2) conv(out, 3, padding=2, dilation=2) bn relu;
+    a = add(@p1, @p2) avgpool conv(16, 1) bn relu conv(2 * out, 1, bias=false) split_softmax(2);
+    w1 = @a slice(0, out);
+    w2 = @a slice(out);
+    m1 = mul(@p1, @w1);
+    m2 = mul(@p2, @w2);
+    add(@m1, @m2)
+}
+network n { input(32, 8, 8) selective_kernel(32, 32) }
+"""
+
+
+def test_a_selective_kernel_equals_timms_paired_in_registration_order():
+    """timm stacks the paths and sums over the stack; the .arch file slices and adds: the dataflow differs, so
+    the refusal says that registration order fits, and by="registration" loads timm's selective kernel."""
+    timm_layers()
+    from bn_stats import randomise_batchnorms
+    from timm.layers import SelectiveKernel
+
+    from archdsl.runtime.weights import WeightMismatchError
+
+    torch.manual_seed(0)
+    ref = randomise_batchnorms(SelectiveKernel(32, 32, rd_channels=16, split_input=True))
+    ours = archdsl.compile(SK_BLOCK).eval()
+    with pytest.raises(WeightMismatchError, match='by="registration" pairs them so'):
+        archdsl.transfer_weights(ref, ours)
+    archdsl.transfer_weights(ref, ours, by="registration")
+    x = torch.randn(2, 32, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(ours(x), ref(x), atol=1e-5)
+    with pytest.raises(ValueError, match='by must be "dataflow" or "registration"'):
+        archdsl.transfer_weights(ref, ours, by="names")

@@ -249,7 +249,11 @@ def _units(module, state: dict, ties: str, which: str) -> tuple[list[Tensors], s
         return _registration_order(module, state), f" (could not trace it with torch.fx: {e}; matched in registration order)"
 
 
-def transfer_weights(src, dst, *, ties: str = "error") -> int:
+def _shapes_fit(a: list, b: list) -> bool:
+    return len(a) == len(b) and all(_same_layout(st.shape, dt.shape) for (_, st), (_, dt) in zip(a, b))
+
+
+def transfer_weights(src, dst, *, ties: str = "error", by: str = "dataflow") -> int:
     """Copy every parameter and buffer of `src` into `dst`, layer by layer along the dataflow; returns how many
     tensors were copied.
 
@@ -258,6 +262,11 @@ def transfer_weights(src, dst, *, ties: str = "error") -> int:
     `ties="error"` (the default) refuses them, naming them; `ties="order"` pairs them in the order each module
     computes them.
 
+    `by="registration"` pairs the tensors in the order each module registers them (`state_dict()` order)
+    instead: for two modules that compute the same function with differently built parts (timm's selective
+    kernel stacks its paths and sums over the stack, an .arch file slices and adds), when both register their
+    layers in the order they apply them.
+
     Raises `WeightMismatchError` naming the first pair that differs in shape, or the counts when one module
     has more tensors than the other; `dst` is left unchanged in that case.
     """
@@ -265,11 +274,24 @@ def transfer_weights(src, dst, *, ties: str = "error") -> int:
 
     if ties not in ("error", "order"):
         raise ValueError(f'ties must be "error" or "order", got {ties!r}')
-    src_units, src_note = _units(src, _state(src), ties, "source")
-    dst_units, dst_note = _units(dst, _state(dst), ties, "destination")
-    a = [t for unit in src_units for t in unit]
-    b = [t for unit in dst_units for t in unit]
-    note = (src_note and f"; source{src_note}") + (dst_note and f"; destination{dst_note}")
+    if by not in ("dataflow", "registration"):
+        raise ValueError(f'by must be "dataflow" or "registration", got {by!r}')
+    registered = [[t for unit in _registration_order(m, _state(m)) for t in unit] for m in (src, dst)]
+    if by == "registration":
+        (a, b), note = registered, ""
+    else:
+        hint = ('; in registration order every tensor\'s shape fits: by="registration" pairs them so, if both '
+                "modules register their layers in the order they apply them") if _shapes_fit(*registered) else ""
+        try:
+            src_units, src_note = _units(src, _state(src), ties, "source")
+            dst_units, dst_note = _units(dst, _state(dst), ties, "destination")
+        except WeightMismatchError as e:
+            raise WeightMismatchError(e.message + hint) from None
+        a = [t for unit in src_units for t in unit]
+        b = [t for unit in dst_units for t in unit]
+        note = (src_note and f"; source{src_note}") + (dst_note and f"; destination{dst_note}")
+        if not _shapes_fit(a, b):
+            note += hint
     for i, ((sn, st), (dn, dt)) in enumerate(zip(a, b)):
         if not _same_layout(st.shape, dt.shape):
             raise WeightMismatchError(
