@@ -24,10 +24,25 @@ TIMM_ZOO = {
     "mobilenet_v1": ("mobilenetv1_100", 4_231_976, 568_740_352, 224),
     "xception": ("legacy_xception", 22_855_952, 8_357_403_496, 299),
     "ghostnet": ("ghostnet_100", 5_182_508, 141_150_512, 224),
-    "res2net50_26w_4s": ("res2net50_26w_4s", 25_699_120, 4_255_166_464, 224),
+    "res2net50": ("res2net50_26w_4s", 25_699_120, 4_255_166_464, 224),
     "dpn68": ("dpn68", 12_611_602, 2_326_163_456, 224),
     "ese_vovnet19b_dw": ("ese_vovnet19b_dw", 6_543_080, 1_333_489_824, 224),
+    "skresnet18": ("skresnet18", 11_958_056, 1_814_337_536, 224),
+    "convnextv2_atto": ("convnextv2_atto", 3_708_400, 547_332_480, 224),
 }
+
+# timm stacks a selective kernel's paths and sums over the stack, the .arch file slices and adds: the same
+# function built differently, so its weights load in registration order.
+TRANSFER = {"skresnet18": {"by": "registration"}}
+
+# A sibling is the same file with a few changed numbers: (file, arguments, timm model, its parameters).
+SIBLINGS = [
+    ("res2net50", {"base": 48, "scale": 2}, "res2net50_48w_2s", 25_287_304),
+    ("res2net50", {"base": 14, "scale": 8}, "res2net50_14w_8s", 25_059_816),
+    ("res2net50", {"base": 26, "scale": 6}, "res2net50_26w_6s", 37_051_448),
+    ("convnextv2_atto", {"width": 48}, "convnextv2_femto", 5_233_240),
+    ("convnextv2_atto", {"width": 80, "d2": 2, "d3": 8}, "convnextv2_nano", 15_623_800),
+]
 
 
 def timm_model(name: str, meta: bool = False):
@@ -58,13 +73,19 @@ def test_params_equal_timm(name):
     assert sum(p.numel() for p in timm_model(ref, meta=True).parameters()) == params
 
 
+@pytest.mark.parametrize("name,arguments,ref,params", SIBLINGS, ids=[s[2] for s in SIBLINGS])
+def test_a_sibling_is_a_few_changed_numbers(name, arguments, ref, params):
+    assert archdsl.check(TIMM_ARCHS / f"{name}.arch", arguments=arguments).params == params
+    assert sum(p.numel() for p in timm_model(ref, meta=True).parameters()) == params
+
+
 def _same_outputs_and_macs(name: str, side: int) -> None:
     torch = pytest.importorskip("torch")
     from torch.utils.flop_counter import FlopCounterMode
 
     ref = randomise_batchnorms(timm_model(TIMM_ZOO[name][0]))
     ours = archdsl.compile(TIMM_ARCHS / f"{name}.arch").eval()
-    archdsl.transfer_weights(ref, ours)
+    archdsl.transfer_weights(ref, ours, **TRANSFER.get(name, {}))
     torch.manual_seed(0)
     x = torch.randn(2, 3, side, side)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
