@@ -9,7 +9,7 @@ from .dsl.ops import CONSTANTS, MERGE_OPS, SETTINGS, layer_names
 
 # The structure keywords, then the merges (from the op registry: `add`, `concat`, ...).
 KEYWORDS = ("network", "block", "options", "residual", "shortcut", "branch", "choice", "if", "else", "and", "or",
-            "not", "as") + tuple(sorted(MERGE_OPS))
+            "not", "as", "for") + tuple(sorted(MERGE_OPS))
 LAYERS = tuple(layer_names()) + ("input", "settings")
 
 
@@ -26,8 +26,9 @@ class ArchLexer(RegexLexer):
             (r"\s+", Whitespace),
             (r"#.*?$", Comment.Single),
             (r"(network|block)(\s+)([A-Za-z_]\w*)", bygroups(Keyword.Declaration, Whitespace, Name.Class)),
-            (r"(choice)(\s+)([A-Za-z_]\w*)(?=\s*[({])", bygroups(Keyword, Whitespace, Name.Label)),
+            (r"(choice)(\s+)([A-Za-z_]\w*)(?=\s*[({\[])", bygroups(Keyword, Whitespace, Name.Label)),
             (words(KEYWORDS, suffix=r"\b"), Keyword),
+            (r"\b(not\s+in|in)\b", Operator.Word),  # membership (`@in` is a reference, matched below)
             (r"@[A-Za-z_]\w*", Name.Variable),
             (r'"[^"\n]*"', String),
             (r"(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?", Number),
@@ -36,7 +37,7 @@ class ArchLexer(RegexLexer):
             (r"([A-Za-z_]\w*)(\s*)(=)(?!=)", bygroups(Name.Attribute, Text, Operator)),
             (r"[A-Za-z_]\w*", Name),
             (r"==|!=|<=|>=|//|[-+*/%=|<>]", Operator),
-            (r"[(){},;]", Punctuation),
+            (r"[(){},;\[\]]", Punctuation),
         ]
     }
 

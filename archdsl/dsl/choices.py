@@ -189,7 +189,7 @@ def _refuse_bad_indices(nodes: list) -> None:
                                         "a choice", inner[0].span)
 
 
-def _table(c: ast.ValueChoice, assignment: Mapping[str, int], rebuild) -> ast.Expr:
+def _table(c: ast.ValueChoice, assignment: Mapping[str, int], rebuild, literals: dict) -> ast.Expr:
     """An indexed choice resolved: its assigned options as a plain expression of its index,
     `7 if i in (0, 3) else 3 if i == 2 else 1` (option 0 where nothing else is assigned)."""
     prefix = c.label + "["
@@ -200,7 +200,12 @@ def _table(c: ast.ValueChoice, assignment: Mapping[str, int], rebuild) -> ast.Ex
     out = rebuild(c.options[0])
     flag = [o.id if isinstance(o, ast.Name) else None for o in c.options] == ["false", "true"]
     for v in sorted(groups, reverse=True):
-        values = [_literal(idx, c.span) for idx in sorted(groups[v])]
+        values = []
+        for idx in sorted(groups[v]):
+            lit = literals.get(idx)
+            if lit is None:
+                lit = literals[idx] = _literal(idx, c.span)
+            values.append(lit)
         left = c.index[0] if len(c.index) == 1 else ast.TupleExpr(c.index, c.span)
         cond = (ast.BinOp("==", left, values[0], c.span) if len(values) == 1 else
                 ast.BinOp("in", left, ast.TupleExpr(tuple(values), c.span), c.span))
@@ -229,6 +234,7 @@ def resolver(module: ast.Module) -> Callable[[Mapping[str, int] | None], ast.Mod
     nodes = choice_nodes(module)
     keys = {id(c): k for k, c in zip(choice_keys(nodes), nodes)}
     known: dict = {}
+    literals: dict[int, dict] = {}  # per indexed choice, its index literals: built once for every member
 
     def sizes() -> dict[str, int]:  # only an assignment to check needs them (indexed ones elaborate to find)
         if not known:
@@ -275,7 +281,7 @@ def resolver(module: ast.Module) -> Callable[[Mapping[str, int] | None], ast.Mod
             if id(node) not in live:
                 return node
             if is_indexed(node):
-                return _table(node, assignment, rebuild)
+                return _table(node, assignment, rebuild, literals.setdefault(id(node), {}))
             if isinstance(node, ast.ValueChoice):
                 return rebuild(node.options[pick(node)])
             if isinstance(node, ast.Seq):

@@ -133,7 +133,7 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value], trace=(), choose: Chooser
         if expr.op in ("in", "not in"):
             a = evaluate(expr.left, env, trace, choose)
             table = _literal_set(expr.right)
-            if table is not None and not _has_bool(a):  # a resolved indexed choice's table: read once
+            if table is not None and _whole(a):  # a resolved indexed choice's table: read once
                 return (a in table) == (expr.op == "in")
             b = evaluate(expr.right, env, trace, choose)
             if not isinstance(b, (tuple, range)):
@@ -210,8 +210,10 @@ def _literal(e: ast.Expr):
     return None
 
 
-def _has_bool(v) -> bool:
-    return isinstance(v, bool) or (isinstance(v, tuple) and any(_has_bool(x) for x in v))
+def _whole(v) -> bool:
+    """A whole number or a tuple of them (no bool, which a set would take for 0 or 1)."""
+    t = type(v)
+    return t is int or (t is tuple and all(type(x) is int or _whole(x) for x in v))
 
 
 def _builtin(expr: ast.Func, env, trace, choose) -> Value:

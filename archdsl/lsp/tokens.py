@@ -20,9 +20,9 @@ _T = {name: i for i, name in enumerate(TYPES)}
 DECLARATION, LIBRARY = 1, 2
 
 KEYWORDS = frozenset({"network", "block", "options", "residual", "shortcut", "branch", "choice", "concat", "add",
-                      "mul", "if", "else", "and", "or", "not", "as"})
+                      "mul", "if", "else", "and", "or", "not", "as", "for", "in"})
 _TOKEN = re.compile(r'(?P<comment>#[^\n]*)|(?P<string>"[^"\n]*")|(?P<number>(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?)'
-                    r'|(?P<ref>@[A-Za-z_]\w*)|(?P<name>[A-Za-z_]\w*)|(?P<bracket>[(){}])'
+                    r'|(?P<ref>@[A-Za-z_]\w*)|(?P<name>[A-Za-z_]\w*)|(?P<bracket>[(){}\[\]])'
                     r'|(?P<op>==|!=|<=|>=|//|[-+*/%<>=|;])')
 _DEFINES = {"network": "class", "block": "class", "options": "enum"}
 
