@@ -7,11 +7,17 @@ space, with their checked params and MACs."""
 from __future__ import annotations
 
 import json
+import os
 import random
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from archdsl.search import jsonstate
 from archdsl.search.config import SearchSettings, write_yaml
+from archdsl.search.lease import LEASE, _proc_start
 from archdsl.search.results import records, write_best, write_tables
 from archdsl.search.runner import STATE
 from archdsl.search.space import Space
@@ -21,9 +27,26 @@ ROOT = Path(__file__).resolve().parents[1]
 SPACE = ROOT / "archs" / "spaces" / "digits_cnn.arch"
 
 
+def ended_pid() -> int:
+    """The pid of a process of this host that has ended."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def driver_lease(out: Path, driver: str) -> dict:
+    """The lease a search's driver keeps in its storage: "live" (this process, a fresh heartbeat), "killed"
+    (its process has ended on this host), "silent" (another host, no heartbeat for ten minutes)."""
+    pid = {"live": os.getpid(), "killed": ended_pid(), "silent": 4242}[driver]
+    return {"owner": "d1e2a3d4", "host": "elsewhere" if driver == "silent" else socket.gethostname(), "pid": pid,
+            "pid_start": _proc_start(pid) if driver == "live" else "12345", "out": str(out), "timeout": 60.0,
+            "heartbeat": time.time() - (600 if driver == "silent" else 1)}
+
+
 def make_run_dir(out: Path, trials: int = 8, epochs: int = 3, finished: bool = True, seed: int = 0,
-                 failed: int = 0) -> Path:
-    """`failed` trials (the last ones) fail after their first epoch with a reason."""
+                 failed: int = 0, driver: str | None = "live") -> Path:
+    """`failed` trials (the last ones) fail after their first epoch with a reason. A search not `finished`
+    holds the storage's lease as a running search does (`driver`: see `driver_lease`; None: no lease)."""
     rng = random.Random(seed)
     space = Space.load(SPACE)
     out.mkdir(parents=True, exist_ok=True)
@@ -53,6 +76,8 @@ def make_run_dir(out: Path, trials: int = 8, epochs: int = 3, finished: bool = T
     state = {"format": 1, "settings": settings.to_dict(), "space_text": SPACE.read_text(), "space_key": "test",
              "runs": 1, "searcher": {"trials": log}}
     store.write_bytes(STATE, jsonstate.dumps(state).encode("utf-8"))
+    if not finished and driver is not None:
+        store.write_bytes(LEASE, json.dumps(driver_lease(out, driver)).encode("utf-8"))
     if finished:
         rs = records(log)
         write_tables(rs, out)

@@ -145,6 +145,24 @@ def test_links_out_of_the_run_are_not_followed(tmp_path):
     assert "0003abcd" not in page  # none of the other search's trials (it has 5, this one 2 in its settings)
 
 
+def test_hard_links_to_files_with_other_links_are_not_read(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("network SECRET_OUTSIDE { input(1, 2, 2) }\n")
+    outside = tmp_path / "other.json"
+    outside.write_text('{"epoch": 1, "val_acc": 0.123456789}\n')
+    run = make_run_dir(tmp_path / "run", trials=2)
+    (run / "best.arch").unlink()
+    os.link(secret, run / "best.arch")  # the same file as one outside the run directory
+    result = run / "ray" / "run1" / "trial_0000abcd" / "result.json"
+    result.unlink()
+    os.link(outside, result)
+    page = _report(run, tmp_path / "r.html")
+    assert "SECRET_OUTSIDE" not in page and "0.1234" not in page
+    assert "best.arch: a hard link" in page and "trial_0000abcd/result.json: a hard link" in page
+    os.unlink(secret)  # once it is the only name of its file, it is the run's own
+    assert "SECRET_OUTSIDE" in _report(run, tmp_path / "r.html")
+
+
 def test_a_storage_named_in_settings_is_read_only_when_given_on_the_command_line(tmp_path):
     other = make_run_dir(tmp_path / "other", trials=4, finished=False, seed=3)
     run = tmp_path / "run"

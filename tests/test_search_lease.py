@@ -104,6 +104,17 @@ def test_drivers_starting_at_the_same_moment_get_exactly_one_lease(store):
         won[0].release()
 
 
+@pytest.mark.parametrize("holder", [{"host": socket.gethostname(), "pid": 2**80, "heartbeat": "soon"},
+                                    {"host": socket.gethostname(), "pid": -1, "heartbeat": 0}, [1, 2]])
+def test_a_damaged_lease_is_taken_over_without_a_traceback(tmp_path, holder):
+    store = Storage(parse(str(tmp_path / "storage")))
+    store.write_bytes(LEASE, json.dumps(holder).encode())
+    lease = Lease(store, "/runs/b", timeout=1.0)
+    lease.acquire()
+    assert "unreadable" in lease.took_over or "heartbeat stopped" in lease.took_over, lease.took_over
+    lease.release()
+
+
 def test_a_holder_whose_heartbeat_stopped_is_taken_over_and_can_no_longer_write_the_state(store):
     a = Lease(store, "/runs/a", timeout=1.0)
     a.acquire()

@@ -64,13 +64,13 @@ def run(args) -> int:
             page, pngs = write_report(r, out, args.plots, refresh=args.watch)
         except OSError as e:
             raise ArchFileError(f"cannot write the report to {e.filename or out}: {e.strerror or e}") from None
-        state = "finished" if r.finished else "running"
+        state = "finished" if r.finished else f"stopped: {r.driver_gone}" if r.driver_gone else "running"
         plots = f"; plots: {pngs[0].parent}" if pngs else "; no plots yet"
         print(f"report: {page} ({len(r.trials)} trials, {state}){plots}", flush=True)
         for note in r.notes:
             if note not in said:  # each once, not at every --watch round
                 said.add(note)
                 print(f"report: note: {note}", flush=True)
-        if not args.watch or r.finished:
+        if not args.watch or r.finished or r.driver_gone:  # a dead driver's search changes only when resumed
             return 0
         time.sleep(args.watch)

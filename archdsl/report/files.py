@@ -3,7 +3,9 @@
 A run directory is input the report does not trust (it may be shared, copied from elsewhere or crafted). So
 no path component below the named directory may be a symbolic link (each is opened with O_NOFOLLOW, relative
 to its parent's descriptor, so a swap between check and open cannot redirect it), the file must be regular
-(a FIFO would block, a device would never end) and it is read up to its cap and refused beyond. Paths taken
+(a FIFO would block, a device would never end) and not a hard link to a file that has other names (one made
+inside the run directory to a file outside it would read as a regular file; a file's links cannot be told
+apart, so any second name refuses it), and it is read up to its cap and refused beyond. Paths taken
 from the run's own files (a trial's attempt directory) must stay below the root: no `..`, no absolute paths.
 """
 
@@ -18,7 +20,7 @@ from pathlib import Path
 MB = 1 << 20
 # Per file name: the most the report reads (a real search's files are far smaller).
 CAPS = {"settings.yaml": 1 * MB, "trials.json": 64 * MB, "state.json": 256 * MB, "result.json": 16 * MB,
-        "metrics.jsonl": 4 * MB, "best.arch": 4 * MB}
+        "metrics.jsonl": 4 * MB, "best.arch": 4 * MB, "lease.json": 1 * MB}
 DEFAULT_CAP = 4 * MB
 _PART = re.compile(r"[^/\x00]+")
 
@@ -98,8 +100,12 @@ class LocalTree:
         finally:
             os.close(dfd)
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
                 raise Refused(self.where(rel), "not a regular file (a FIFO, device or directory); not read")
+            if st.st_nlink > 1:
+                raise Refused(self.where(rel), f"a hard link (its file has {st.st_nlink} names, and another may be "
+                                               f"outside the directory the report was given); not read")
             chunks, size = [], 0
             while size <= cap:
                 chunk = os.read(fd, min(cap + 1 - size, MB))

@@ -81,10 +81,15 @@ def summary_html(run: Run) -> Html:
 
     done = sum(t.record.status == "completed" for t in run.trials)
     running = sum(t.record.status == "running" for t in run.trials)
-    state = "finished" if run.finished else "running (or stopped before writing its results)"
+    lost = sum(t.record.status == "lost" for t in run.trials)
+    if run.driver_gone:
+        state = h("stopped: {}; `archdsl search --resume` continues it", run.driver_gone)
+    else:
+        state = "finished" if run.finished else "running (or stopped before writing its results)"
+    counts = h("{} completed, {} running", done, running) + (h(", {} lost", lost) if lost else "")
     facts = [h("space <code>{}</code>", v("space")), h("strategy {}", v("strategy")), h("data {}", v("data")),
              h("{} epochs per trial", v("epochs")),
-             h("{} of {} trials ({} completed, {} running), {}", len(run.trials), v("samples"), done, running, state)]
+             h("{} of {} trials ({}), {}", len(run.trials), v("samples"), counts, state)]
     best = next((t for t in run.trials if t.record.val_acc is not None), None)
     if best:
         r = best.record

@@ -92,7 +92,8 @@ def write_report(run: Run, out: str | Path, plots_dir: str | Path | None = None,
     sections, pngs = _figures(run, plots)
     space = run.settings.get("space")
     name = Path(space).name if isinstance(space, str) and space else run.path.name
-    reload = h('<meta http-equiv="refresh" content="{}">', int(refresh)) if refresh and not run.finished else ""
+    live = not run.finished and not run.driver_gone  # nothing changes until someone resumes a search whose driver died
+    reload = h('<meta http-equiv="refresh" content="{}">', int(refresh)) if refresh and live else ""
     page = join([
         Html("<!DOCTYPE html>"), Html('<html lang="en"><head><meta charset="utf-8">'),
         h('<meta http-equiv="Content-Security-Policy" content="{}">', CSP), reload,

@@ -11,7 +11,8 @@ class Record:
     """One trial as the leaderboard shows it."""
 
     trial_id: str
-    status: str  # completed | stopped | failed | running | unfinished (the search ended before it did)
+    status: str  # completed | stopped | failed | running | unfinished (the search ended before it did) | lost
+    # (pending while its search's driver is gone: `reason` says why)
     reason: str = ""
     val_acc: float | None = None
     epochs: int | None = None
@@ -40,6 +41,7 @@ class Run:
     best_arch: str | None
     options: dict[str, tuple[str, ...]] = field(default_factory=dict)  # each decision's options, from the space
     notes: list[str] = field(default_factory=list)  # what could not be read, for the page
+    driver_gone: str = ""  # why the driver of a search with pending trials is gone ('' while it runs)
 
     @property
     def decision_names(self) -> list[str]:

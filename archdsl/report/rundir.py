@@ -2,7 +2,9 @@
 finished) and `best.arch` in `--out`, and the search storage (default `OUT/ray`) with `state.json` (the
 searcher's trial log, rewritten after every suggestion and every finished trial) and Tune's trial directories
 (`run1/trial_<id>/result.json`: one line per epoch; `checkpoint_<n>/metrics.jsonl`: the trial's whole history
-up to that checkpoint, earlier attempts included). A running search is read from its state.
+up to that checkpoint, earlier attempts included). A running search is read from its state; its trials are
+"running" while its driver holds the storage's lease (`lease.json`), judged as `search.lease` judges a
+takeover, and "lost" (with the reason) when the driver is gone.
 
 Everything is read through `files` (regular files inside the directory given, size caps) and checked by
 `values`: a malformed file or field becomes a note and "—", never an exception. A storage elsewhere
@@ -17,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from ..dsl.errors import ArchFileError
+from ..search import lease
 from .files import LocalTree, Refused, StoreTree, parts
 from .html import ShownRun
 from .run import Record, Run, Trial
@@ -212,6 +215,29 @@ def _options(state: dict, notes: Notes, where: str) -> dict[str, tuple[str, ...]
         return {}
 
 
+def _driver_gone(store, notes: Notes) -> str:
+    """Why the search's driver is gone ('' while it holds the storage's lease, or when that cannot be read)."""
+    try:
+        data = store.read(lease.LEASE)
+    except Refused as e:
+        notes.add(e.where, e.why, "refused")
+        return ""
+    if data is None:  # a driver holds its lease until it ends (released on the way out)
+        return "its driver is gone (no search holds its storage: it ended before these trials did)"
+    try:
+        holder = json.loads(data)
+    except (ValueError, RecursionError):
+        holder = None
+    if not isinstance(holder, dict):
+        return f"its driver is gone (its lease {store.where(lease.LEASE)} is unreadable: no live driver wrote it)"
+    kinds = {"owner": str, "host": str, "pid": int, "pid_start": str, "out": str, "heartbeat": float,
+             "timeout": float}
+    clean = {k: (float(v) if t is float else v[:MAX_TEXT] if t is str else v) for k, t in kinds.items()
+             if isinstance(v := holder.get(k), (int, float) if t is float else t) and not isinstance(v, bool)}
+    why = lease.stale(clean)
+    return f"its driver is gone ({lease.describe(clean)}: {why})" if why else ""
+
+
 def _timing(t: Trial) -> None:
     stamped = [row for row in t.epochs if row.get("timestamp") is not None]
     if stamped:
@@ -256,8 +282,12 @@ def load_run(path: str | Path, storage: str | None = None, storage_endpoint: str
         recs = [_record(str(tid), e, where, notes) for tid, e in log.items()]
     else:
         recs = [_row_record(i, row, tree.where("trials.json"), notes) for i, row in enumerate(table or [], 1)]
+    recs = list(filter(None, recs))
+    gone = _driver_gone(store, notes) if log and any(r.status == "running" for r in recs) else ""
     trials = []
-    for rec in filter(None, recs):
+    for rec in recs:
+        if gone and rec.status == "running":
+            rec.status, rec.reason = "lost", f"{gone}; `archdsl search --resume` continues it from its last checkpoint"
         t = Trial(rec, _epochs(store, rec, notes))
         if rec.epochs is None and t.epochs and rec.status == "running":
             rec.epochs = t.epochs[-1]["epoch"]
@@ -267,4 +297,4 @@ def load_run(path: str | Path, storage: str | None = None, storage_endpoint: str
     finished = table is not None and not any(t.record.status == "running" for t in trials)
     best = _read(tree, "best.arch", notes)
     return ShownRun(run, settings, trials, finished, best.decode("utf-8", errors="replace") if best else None,
-               _options(state, notes, where), notes.all())
+                    _options(state, notes, where), notes.all(), driver_gone=gone)

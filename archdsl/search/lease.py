@@ -58,9 +58,10 @@ def _proc_start(pid: int) -> str | None:
 
 def _alive_here(holder: dict) -> bool | None:
     """Whether the holder's process runs, when it ran on this host (None: another host, cannot tell)."""
-    if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
+    pid = holder.get("pid")
+    # a pid outside Linux's range (a damaged or crafted lease) would make os.kill raise, or signal a group
+    if holder.get("host") != socket.gethostname() or type(pid) is not int or not 0 < pid < 1 << 22:
         return None
-    pid = holder["pid"]
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -72,9 +73,13 @@ def _alive_here(holder: dict) -> bool | None:
 
 
 def describe(holder: dict, now: float | None = None) -> str:
-    age = (now or time.time()) - float(holder.get("heartbeat") or 0)
+    try:
+        age = (now or time.time()) - float(holder.get("heartbeat") or 0)
+    except (TypeError, ValueError):  # an unreadable lease: `stale` says so
+        age = float("nan")
     return (f"search {holder.get('owner', '?')}, pid {holder.get('pid', '?')} on {holder.get('host', '?')}, "
-            f"writing {holder.get('out', '?')}, last heartbeat {max(0, age):.0f} s ago")
+            f"writing {holder.get('out', '?')}, last heartbeat "
+            f"{f'{max(0, age):.0f} s ago' if age == age else 'unreadable'}")
 
 
 def stale(holder: dict, now: float | None = None) -> str:
