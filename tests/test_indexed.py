@@ -152,12 +152,19 @@ def test_a_count_that_cannot_follow_indexed_decisions_says_it_is_an_upper_bound(
     ("if any(j > 0 for j in range(1000000000)) { relu }", ArchResourceError, (3, 27), "this runs over"),
     ("conv(choice k[choice(1, 2)](1, 3), 3)", ArchArgumentError, (3, 19), "must be known without making a decision"),
     ("conv(choice k[0](1, 3), 3) conv(choice k(1, 3), 3)", ArchArgumentError, (3, 37), "written with 0 indices here"),
+    ("{ conv(choice w[i](4, 8), 3) } * choice d(1, 2) as i", ArchArgumentError, (3, 38),
+     "the decision 'w' is indexed by 'i', whose values a decision sets here"),
+    ("h = relu; concat(@h for j in range(choice(1, 2)) if choice s[j](false, true))", ArchArgumentError, (3, 34),
+     "the decision 's' is indexed by 'j', whose values a decision sets here"),
+    ("pick(choice(0, 1))", ArchArgumentError, (3, 10), "'k' indexes a decision in block pick, so it must be known"),
     ("if 1 in 2 { relu }", ArchArgumentError, (3, 13), "'in' needs a tuple or a range(...) on its right, got 2"),
     ("conv(any(j for j in range(2)), 3)", ArchArgumentError, (3, 14), "'any' needs true or false"),
     ("conv(range(2), 3)", ArchArgumentError, (3, 10), "must be a whole number, got range(0, 2)"),
 ])
 def test_mistakes_are_located(body, cls, where, message):
     text = f"network n {{\n    input(3, 8, 8)\n    {body}\n}}\n"
+    if "pick(" in body:
+        text += "block pick(k) {\n    conv(choice w[k](4, 8), 3)\n}\n"
     start = time.perf_counter()
     with pytest.raises(cls) as e:
         check(text)

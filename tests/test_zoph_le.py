@@ -97,3 +97,15 @@ def test_sampled_members_check_as_their_text_and_compile(n):
         with torch.no_grad():
             assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
     assert space._fast.answered["holes"] == 0  # indexed choices: the holes tier steps aside
+
+
+def test_the_command_line_checks_any_n_and_names_the_decisions(capsys):
+    import json
+
+    from archdsl.cli import main
+
+    assert main(["check", "--json", "--arg", "N=20", str(PAGE)]) == 0
+    space = json.loads(capsys.readouterr().out)["space"]
+    names = [d["name"] for d in space["decisions"]]
+    assert len(names) == 3 * 20 + 20 * 19 // 2 and "skip[19,18]" in names and "nf[19]" in names
+    assert space["distinct_exact"] and space["distinct"] == space["size"] == 2 ** (20 * 19 // 2) * 64**20

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from . import ast
 from .alternatives import expand as expand  # re-exported: the alternatives `choice D NAME(args)` stands for
 from .errors import ArchArgumentError, ArchNameError, Span
-
-CHOICES = (ast.ValueChoice, ast.SeqChoice, ast.OptionsChoice)
+from .walk import CHOICES as CHOICES  # re-exported, as walk_choices
+from .walk import walk_choices as walk_choices
 
 
 @dataclass(frozen=True)
@@ -33,25 +33,6 @@ class Decision:
     kind: str  # "value" | "sequence"
     spans: tuple[Span | None, ...]
     options: tuple[str, ...]  # each option as canonical text, for listings and reports
-
-
-_CHILDREN: dict[type, tuple[str, ...]] = {}  # per AST class, the fields that hold its children
-
-
-def walk_choices(node, visit: Callable) -> None:
-    if isinstance(node, CHOICES):
-        visit(node)
-    if isinstance(node, tuple):
-        for x in node:
-            walk_choices(x, visit)
-        return
-    cls = type(node)
-    names = _CHILDREN.get(cls)
-    if names is None:
-        is_node = dataclasses.is_dataclass(node) and not isinstance(node, type)
-        names = _CHILDREN[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.compare) if is_node else ()
-    for name in names:
-        walk_choices(getattr(node, name), visit)
 
 
 def choice_nodes(module: ast.Module) -> list:

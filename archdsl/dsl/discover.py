@@ -5,16 +5,20 @@ walk of the network, every choice taking its first option, that also walks the p
 other branch of an `if` a decision decides, the other alternatives of a `choice { ... }`, and (in expressions)
 the sides `and` / `or` / `a if c else b` / `any` / `all` skip and the other options of a choice, each in a copy
 of the scope with its errors ignored (a branch may be valid only in the members that take it). What stays
-unseen: copies of a repeat or a `for` beyond those of the first member's count or range, when a decision sets it.
+unseen: copies of a repeat or a `for` beyond those of the first member's count or range, when a decision sets it
+(`refuse_decided_indices` refuses the cases written directly).
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from . import ast
 from .alternatives import expand
 from .elaborate import Body, Elaborator, pick_network
-from .errors import ArchError
+from .errors import ArchArgumentError, ArchError
 from .expr import Resolve, evaluate
+from .walk import walk_choices
 
 _DISCOVERED: dict = {}  # (id(module), network, arguments) -> (module, result): a search asks many times
 
@@ -29,6 +33,7 @@ def discover(module: ast.Module, arguments=None, network: str | None = None) -> 
     hit = _DISCOVERED.get(cache_key) if cache_key is not None else None
     if hit is not None and hit[0] is module:
         return hit[1]
+    refuse_decided_indices(module)
     found: dict[int, list[str]] = {}
 
     def choose(c, key=None) -> int:
@@ -92,3 +97,61 @@ class _Explorer(Elaborator):
             self.seq(seq, x, scope, copy)
         except ArchError:
             pass  # valid only in members that take it, or not at all: their own check says
+
+
+def refuse_decided_indices(module: ast.Module) -> None:
+    """An index known only once a decision is made, refused where it is written: a repeat or a `for` whose
+    count or range holds a choice, around an indexed choice whose index reads that repeat's index or that
+    variable; a block argument holding a choice, given to a parameter an indexed choice of the block indexes by.
+    (A value that reaches an index through more steps than these is not traced: then the copies beyond those
+    the walk meets take their first option, as the docs say.)"""
+    blocks = module.blocks()
+    by_param: dict[str, set[str]] = {}  # block -> parameters some indexed choice in it is indexed by
+    for name, b in blocks.items():
+        params = {p.name for p in b.params}
+        for c in _indexed_in(b.body):
+            by_param.setdefault(name, set()).update(ast.names_in(c.index) & params)
+
+    def visit(node) -> None:
+        if isinstance(node, ast.Repeat) and node.index and _choice_in(node.count):
+            _refuse_loop(node.index, node.body, node.count)
+        if isinstance(node, (ast.MergeFor, ast.Generator)) and _choice_in(node.iter):
+            _refuse_loop(node.var, node.cond if isinstance(node, ast.MergeFor) else (node.elt, node.cond), node.iter)
+        if isinstance(node, (ast.Call, ast.Func)) and node.name in by_param:
+            names = [p.name for p in blocks[node.name].params]
+            for i, a in enumerate(node.args):
+                param = a.name if a.name is not None else (names[i] if i < len(names) else None)
+                if param in by_param[node.name] and _choice_in(a.value):
+                    raise ArchArgumentError(
+                        f"'{param}' indexes a decision in block {node.name}, so it must be known without making a "
+                        "decision: give it a parameter, a repeat index or a 'for' variable, not a choice",
+                        a.value.span or a.span)
+        if isinstance(node, tuple):
+            for x in node:
+                visit(x)
+        elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+            for f in dataclasses.fields(node):
+                if f.compare:
+                    visit(getattr(node, f.name))
+
+    visit(module.definitions)
+
+
+def _refuse_loop(var: str, body, count) -> None:
+    for c in _indexed_in(body):
+        if var in ast.names_in(c.index):
+            raise ArchArgumentError(
+                f"the decision '{c.label}' is indexed by '{var}', whose values a decision sets here; an index must be "
+                "known without making a decision (write the count or range without a choice)", count.span)
+
+
+def _indexed_in(node) -> list:
+    found: list = []
+    walk_choices(node, found.append)
+    return [c for c in found if isinstance(c, ast.ValueChoice) and c.index]
+
+
+def _choice_in(node) -> bool:
+    found: list = []
+    walk_choices(node, found.append)
+    return bool(found)
