@@ -60,9 +60,9 @@ def _train_a_little(net: Supernet, members, shape, steps: int = 3) -> None:
             opt.step()
 
 
-def _exact(space: Space, n: int, seed: int = 0) -> None:
+def _exact(space: Space, n: int, seed: int = 0, sharing: str = "slice") -> None:
     torch.manual_seed(seed)
-    net = Supernet(space)
+    net = Supernet(space, sharing=sharing)
     members = _members(space, net, n, seed)
     assert members, "no valid member found"
     g0 = net.graph(members[0])
@@ -82,12 +82,14 @@ def _exact(space: Space, n: int, seed: int = 0) -> None:
         assert (ours - theirs).abs().max().item() <= 1e-5, a
 
 
-def test_members_of_a_small_space_run_as_their_standalone_compile():
-    _exact(Space.load(SMALL), 5)
+@pytest.mark.parametrize("sharing", ["slice", "shape"])
+def test_members_of_a_small_space_run_as_their_standalone_compile(sharing):
+    _exact(Space.load(SMALL), 5, sharing=sharing)
 
 
-def test_digits_members_run_as_their_standalone_compile():
-    _exact(Space.load(SPACES / "digits_cnn.arch"), 6)
+@pytest.mark.parametrize("sharing", ["slice", "shape"])
+def test_digits_members_run_as_their_standalone_compile(sharing):
+    _exact(Space.load(SPACES / "digits_cnn.arch"), 6, sharing=sharing)
 
 
 @pytest.mark.slow
@@ -102,7 +104,7 @@ def _params(net: Supernet, a) -> dict[str, torch.Tensor]:
 
 def test_weights_are_shared_by_place_and_shape():
     space = Space.load(SPACES / "digits_cnn.arch")
-    net = Supernet(space)
+    net = Supernet(space, sharing="shape")
     # stem, kernel, second, downsample, width, depth, dropout
     with_second, without = (0, 0, 0, 0, 1, 2, 0), (0, 0, 1, 0, 1, 2, 0)
     p, q = _params(net, with_second), _params(net, without)
@@ -120,6 +122,65 @@ def test_weights_are_shared_by_place_and_shape():
     # A shallower member uses the first copies of the deeper one's repeat.
     s = _params(net, (0, 0, 0, 0, 1, 0, 0))
     assert s["unit3.conv1.weight"] is p["unit3.conv1.weight"] and "unit4.conv1.weight" not in s
+
+
+def test_sliced_weights_give_narrower_members_the_first_channels_and_the_kernel_centre():
+    space = Space.load(SPACES / "digits_cnn.arch")
+    net = Supernet(space)  # sharing="slice", the default
+    narrow, wide = (0, 0, 1, 0, 0, 0, 0), (2, 1, 1, 0, 2, 0, 0)  # stem 16 kernel 3 width 32; stem 64 kernel 5 width 128
+    _train_a_little(net, [narrow], (1, 8, 8))  # the stem's tensor now holds trained values, 16x1x3x3
+    before = {k: v.detach().clone() for k, v in net.member(narrow).state_dict().items()}
+    w = dict(net.member(wide).named_parameters())  # grows the tensors: 64x1x5x5, ...
+    n = dict(net.member(narrow).named_parameters())
+    stem = w["unit1.conv1.weight"]
+    assert stem.shape == (64, 1, 5, 5) and n["unit1.conv1.weight"].shape == (16, 1, 3, 3)
+    # the narrow member is the wide one's first channels and kernel centre, the same storage ...
+    assert torch.equal(n["unit1.conv1.weight"], stem[:16, :, 1:4, 1:4])
+    assert n["unit1.conv1.weight"].untyped_storage().data_ptr() == stem.untyped_storage().data_ptr()
+    assert torch.equal(n["unit2.conv1.weight"], w["unit2.conv1.weight"][:32, :16])
+    assert torch.equal(n["linear1.weight"], w["linear1.weight"][:, :32])
+    # ... and growing kept what it had learnt (weights and BatchNorm statistics)
+    after = net.member(narrow).state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    # a step of the narrow member moves only its own region of the shared tensor
+    full = net.weights[next(k for k in net.weights if k.endswith("~weight~slice4"))]
+    outside = full.detach().clone()
+    net.member(narrow)(torch.randn(4, 1, 8, 8)).square().mean().backward()
+    assert full.grad is not None and full.grad[:16, :, 1:4, 1:4].abs().sum() > 0
+    mask = torch.ones_like(full, dtype=torch.bool)
+    mask[:16, :, 1:4, 1:4] = False
+    assert (full.grad[mask] == 0).all() and torch.equal(full.detach()[mask], outside[mask])
+
+
+def test_a_grown_weight_replaces_the_old_one_in_the_optimizer_with_its_momentum():
+    from torch.utils.data import TensorDataset
+
+    from archdsl.oneshot.train import SupernetConfig, Trainer
+    from archdsl.runtime.datasets import Dataset
+
+    gen = torch.Generator().manual_seed(0)
+    split = TensorDataset(torch.rand(64, 1, 8, 8, generator=gen), torch.randint(10, (64,), generator=gen))
+    data = Dataset("random", split, split, 10, (1, 8, 8))
+    space = Space.load(SPACES / "digits_cnn.arch")
+    net = Supernet(space, (1, 8, 8), 10)
+    trainer = Trainer(net, data, SupernetConfig(epochs=1, batch_size=32, calibration=1))
+    narrow, wide = (0, 0, 1, 0, 0, 0, 0), (2, 1, 1, 0, 2, 0, 0)
+    trainer.train_epoch(lambda: narrow)  # two steps: the narrow tensors have momentum
+    key = next(k for k in net.weights if k.endswith("~weight~slice4") and net.weights[k].shape[1] == 1)
+    old = net.weights[key]
+    momentum = trainer.optimizer.state[old]["momentum_buffer"].clone()
+    net.member(wide)
+    trainer._grow()
+    grown = net.weights[key]
+    assert grown is not old and grown.shape == (64, 1, 5, 5)
+    held = [p for group in trainer.optimizer.param_groups for p in group["params"]]
+    assert any(p is grown for p in held) and not any(p is old for p in held)
+    buf = trainer.optimizer.state[grown]["momentum_buffer"]
+    outside = torch.ones_like(buf, dtype=torch.bool)
+    outside[:16, :, 1:4, 1:4] = False
+    assert torch.equal(buf[:16, :, 1:4, 1:4], momentum) and (buf[outside] == 0).all()
+    trainer.train_epoch(lambda: wide)  # trains on: every parameter of the wide member is in the optimizer
+    assert trainer.evaluate(wide)[1] > 0
 
 
 def test_recalibration_recomputes_batchnorm_statistics_from_the_batches():

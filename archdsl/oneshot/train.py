@@ -60,6 +60,8 @@ class Trainer:
     # -- training ------------------------------------------------------------------------------------
 
     def _grow(self) -> None:
+        for old, grown, centre in self.net.take_grown_parameters():  # a sliced weight outgrew its tensor
+            self._swap(old, grown, centre)
         new = self.net.take_new_parameters()
         if not new:
             return
@@ -71,6 +73,21 @@ class Trainer:
         else:
             self.optimizer.add_param_group(group)
         self.groups.append([names[id(p)] for p in new])
+
+    def _swap(self, old: nn.Parameter, grown: nn.Parameter, centre: tuple[int, ...]) -> None:
+        """Put `grown` where the optimizer had `old`; its state (momentum) in the old tensor's region."""
+        from .supernet import region
+
+        for group in self.optimizer.param_groups if self.optimizer is not None else ():
+            group["params"] = [grown if p is old else p for p in group["params"]]
+        state = self.optimizer.state.pop(old, None) if self.optimizer is not None else None
+        if state:
+            for k, v in list(state.items()):
+                if torch.is_tensor(v) and v.shape == old.shape:
+                    padded = torch.zeros_like(grown)
+                    padded[region(old.shape, grown.shape, centre)] = v
+                    state[k] = padded
+            self.optimizer.state[grown] = state
 
     def lr(self) -> float:
         total = max(1, self.cfg.epochs * self.steps_per_epoch)
@@ -109,16 +126,23 @@ class Trainer:
 
     # -- scoring members -----------------------------------------------------------------------------
 
-    @torch.no_grad()
     def accuracy(self, member, batches: int | None = None) -> float:
         """Validation accuracy of `member` with inherited weights and recalibrated BatchNorm statistics
         (over the first `batches` validation batches, or all)."""
+        return self.evaluate(member, batches)[0]
+
+    @torch.no_grad()
+    def evaluate(self, member, batches: int | None = None) -> tuple[float, float]:
+        """Validation accuracy and mean cross-entropy of `member`, as `accuracy` scores it."""
         m = self.net.recalibrate(member, self.calibration)
         correct = total = 0
+        loss = 0.0
         for x, y in self.val[:batches]:
-            correct += (m(x).argmax(1) == y).sum().item()
+            out = m(x)
+            correct += (out.argmax(1) == y).sum().item()
+            loss += nn.functional.cross_entropy(out.float(), y, reduction="sum").item()
             total += len(y)
-        return correct / max(total, 1)
+        return correct / max(total, 1), loss / max(total, 1)
 
     # -- checkpoints ---------------------------------------------------------------------------------
 

@@ -40,7 +40,8 @@ def build_trainer(settings: dict, space_text: str, space_file: str, device: str)
     space = Space.load(parse_arch(space_text, space_file))
     seed = int(settings.get("seed") or 0)
     torch.manual_seed(seed)
-    net = Supernet(space, tuple(data.input_shape), data.num_classes, device=device)
+    net = Supernet(space, tuple(data.input_shape), data.num_classes, device=device,
+                   sharing=settings.get("sharing") or "slice")
     net.max_params, net.max_macs = settings.get("max_params"), settings.get("max_macs")
     cfg = SupernetConfig(epochs=int(settings["supernet_epochs"]), seed=seed,
                          **{k: settings[k] for k in ("batch_size", "lr") if settings.get(k)})
