@@ -361,3 +361,20 @@ def test_one_shot_never_trains_or_scores_a_member_over_the_budget(tmp_path):
     assert scored and all(trainer.net.graph(a).graph["params"] <= 30_000 for a in scored)
     big = (2, 1, 0, 2, 2, 2, 0)  # stem 64, width 128, depth 3: far over
     assert trainer.net.graph(big).graph["params"] > 30_000 and not trainer.net.valid(big)
+
+
+def test_scoring_a_member_that_grows_a_sliced_weight_leaves_the_trained_supernet_as_it_was():
+    from archdsl.oneshot.scoring import score_member
+    from archdsl.oneshot.trial import build_trainer
+
+    settings = {"data": "digits", "seed": 0, "supernet_epochs": 1, "one_shot": "spos", "batch_size": 256}
+    _, space, trainer = build_trainer(settings, (SPACES / "digits_cnn.arch").read_text(), "digits_cnn.arch", "cpu")
+    net = trainer.net
+    narrow, wide = (0, 0, 1, 0, 0, 0, 0), (2, 1, 1, 0, 2, 0, 0)
+    trainer.train_epoch(lambda: narrow)  # only the narrow member trained: 16 stem channels, 3x3 kernel
+    held = dict(net.weights.items())
+    alone = score_member(trainer, narrow).acc
+    assert score_member(trainer, wide).acc is not None  # grows the stem to 64x1x5x5 while it is scored
+    assert dict(net.weights.items()) == held and all(net.weights[k] is t for k, t in held.items())
+    assert not net.take_grown_parameters()
+    assert score_member(trainer, narrow).acc == alone

@@ -5,7 +5,7 @@ A member's score is its validation accuracy after its BatchNorm statistics were 
 (`Trainer.accuracy`), which resets every statistic it uses: earlier members leave no trace there. A member
 may also use tensors the supernet never trained (a place and shape no sampled path reached): those are
 initialised as the member's own compile initialises them, under a seed drawn from the member and the
-search's seed, and forgotten once it is scored. So the supernet holds exactly its trained tensors between
+search's seed, and forgotten once it is scored (so is a sliced tensor the member grew: `as_trained`). So the supernet holds exactly its trained tensors between
 members, and any worker holding the same tensors gives the same score (`actors.py` relies on it).
 
 `score_member` returns a `MemberScore`: accuracy, params and MACs, or the one-line reason it failed (an
@@ -15,6 +15,7 @@ exception while scoring a member fails that member, not the search).
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 BATCH = 8  # members a strategy proposes before it is told their scores (whatever scores them)
@@ -37,33 +38,54 @@ def member_seed(member, seed: int) -> int:
     return int.from_bytes(digest[:8], "little") >> 1
 
 
-def score_member(trainer, member) -> MemberScore:
-    """`member`'s one-shot accuracy, params and MACs on `trainer`'s supernet, which is left as it was."""
+@contextmanager
+def as_trained(trainer, member):
+    """Run `member` on `trainer`'s supernet, then leave the supernet as it was: the tensors the member
+    created (initialised under the member's own seed) are dropped, and a sliced tensor the member grew goes
+    back to the trained one."""
     import torch
 
+    net = trainer.net
+    weights, stats = dict(net.weights.items()), dict(net.stats._buffers)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(member_seed(tuple(int(i) for i in member), trainer.cfg.seed))
+            yield
+    finally:
+        changed = False
+        for k in list(net.weights.keys()):
+            if k not in weights:
+                del net.weights[k]
+                changed = True
+            elif net.weights[k] is not weights[k]:
+                net.weights[k] = weights[k]
+                changed = True
+        for k in list(net.stats._buffers):
+            if k not in stats:
+                del net.stats._buffers[k]
+                changed = True
+            elif net.stats._buffers[k] is not stats[k]:
+                net.stats._buffers[k] = stats[k]
+                changed = True
+        net.take_new_parameters()
+        net.take_grown_parameters()
+        if changed:
+            net.clear_cache()  # the member's module was bound to the tensors just dropped
+
+
+def score_member(trainer, member) -> MemberScore:
+    """`member`'s one-shot accuracy, params and MACs on `trainer`'s supernet, which is left as it was."""
     from ..search.results import reason_of
 
     net = trainer.net
     a = tuple(int(i) for i in member)
-    weights, stats = set(net.weights.keys()), set(net.stats._buffers)
     try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(member_seed(a, trainer.cfg.seed))
+        with as_trained(trainer, a):
             acc = float(trainer.accuracy(a))
         g = net.graph(a)
         return MemberScore(acc, int(g.graph["params"]), int(g.graph["macs"]))
     except Exception as e:  # noqa: BLE001 - a member that cannot be scored is recorded with its reason
         return MemberScore(None, reason=f"scoring failed: {reason_of(e)}")
-    finally:
-        new = [k for k in net.weights.keys() if k not in weights]
-        new_stats = [k for k in net.stats._buffers if k not in stats]
-        for k in new:
-            del net.weights[k]
-        for k in new_stats:
-            del net.stats._buffers[k]
-        net.take_new_parameters()
-        if new or new_stats:
-            net.clear_cache()  # the member's module was bound to the tensors just dropped
 
 
 class LocalScorer:
