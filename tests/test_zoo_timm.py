@@ -29,6 +29,7 @@ TIMM_ZOO = {
     "ese_vovnet19b_dw": ("ese_vovnet19b_dw", 6_543_080, 1_333_489_824, 224),
     "skresnet18": ("skresnet18", 11_958_056, 1_814_337_536, 224),
     "convnextv2_atto": ("convnextv2_atto", 3_708_400, 547_332_480, 224),
+    "ecaresnet50d": ("ecaresnet50d", 25_576_350, 4_328_912_640, 224),
 }
 
 # timm stacks a selective kernel's paths and sums over the stack, the .arch file slices and adds: the same

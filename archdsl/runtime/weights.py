@@ -25,6 +25,9 @@ class WeightMismatchError(ArchError):
 
 
 Tensors = list  # [(state_dict name, tensor)] of one layer
+_SIZE_ARITHMETIC = (operator.getitem, operator.add, operator.sub, operator.mul, operator.floordiv, operator.truediv,
+                    operator.mod, operator.neg)
+_SHAPE_ONLY = ("expand_as", "view_as", "reshape_as", "type_as")  # their second tensor gives a shape or dtype only
 
 
 def _state(module) -> dict:
@@ -79,6 +82,7 @@ class _Flow:
         self.graph = module.graph if isinstance(module, fx.GraphModule) else fx.symbolic_trace(module).graph
         self.modules = dict(module.named_modules())
         self._params_memo: dict = {}
+        self._size_memo: dict = {}
         self.digest: dict = {}
         for node in self.graph.nodes:  # fx keeps nodes in topological order
             key = [_flat_shape(t.shape) for _, unit in self.units_at(node) for _, t in unit]
@@ -119,6 +123,22 @@ class _Flow:
                                            and all(self._from_params(a) for a in ins))
         return self._params_memo[node]
 
+    def _is_size(self, node) -> bool:
+        """A size read from a tensor, or arithmetic on sizes: `x.shape`, `x.size(0)`, `x.shape[0] // 2`."""
+        if node not in self._size_memo:
+            import builtins
+
+            if node.op == "call_method":
+                self._size_memo[node] = node.target == "size"
+            elif node.op == "call_function" and node.target is builtins.getattr:
+                self._size_memo[node] = len(node.args) > 1 and node.args[1] == "shape"
+            elif node.op == "call_function" and node.target in _SIZE_ARITHMETIC:
+                ins = node.all_input_nodes
+                self._size_memo[node] = bool(ins) and all(self._is_size(a) for a in ins)
+            else:
+                self._size_memo[node] = False
+        return self._size_memo[node]
+
     def _params_read(self, node) -> list[str]:
         """The state names of the parameters `node` reads, through nodes computed from parameters alone."""
         out: list[str] = []
@@ -130,7 +150,13 @@ class _Flow:
         return out
 
     def inputs(self, node) -> list:
-        return [a for a in node.all_input_nodes if not self._from_params(a)]
+        """The data a node reads: not parameters, not sizes (`x.shape[0]`, `x.size(0)`), and not the tensor
+        `y.expand_as(x)` takes only its shape from (timm's ECA gates `x * y.view(x.shape[0], -1, 1, 1).expand_as(x)`,
+        which is `x * y`)."""
+        ins = [a for a in node.all_input_nodes if not self._from_params(a) and not self._is_size(a)]
+        if node.op == "call_method" and node.target in _SHAPE_ONLY and len(node.args) == 2 and node.args[1] is not node.args[0]:
+            ins = [a for a in ins if a is not node.args[1]]
+        return ins
 
     def operands(self, node) -> list:
         """The operands of a sum (or product) with nested sums flattened: `(a + b) + c`, `a + (b + c)` and
