@@ -30,11 +30,12 @@ TIMM_ZOO = {
     "skresnet18": ("skresnet18", 11_958_056, 1_814_337_536, 224),
     "convnextv2_atto": ("convnextv2_atto", 3_708_400, 547_332_480, 224),
     "ecaresnet50d": ("ecaresnet50d", 25_576_350, 4_328_912_640, 224),
+    "resnest50d": ("resnest50d", 27_483_240, 5_371_160_576, 224),
 }
 
-# timm stacks a selective kernel's paths and sums over the stack, the .arch file slices and adds: the same
-# function built differently, so its weights load in registration order.
-TRANSFER = {"skresnet18": {"by": "registration"}}
+# timm stacks a selective kernel's (and a split attention's) paths and sums over the stack, the .arch file
+# slices and adds: the same function built differently, so their weights load in registration order.
+TRANSFER = {"skresnet18": {"by": "registration"}, "resnest50d": {"by": "registration"}}
 
 # A sibling is the same file with a few changed numbers: (file, arguments, timm model, its parameters).
 SIBLINGS = [
