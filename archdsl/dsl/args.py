@@ -99,7 +99,9 @@ def value(what: str, p: P, value, env, span, trace=(), callables: Container[str]
     if isinstance(value, ast.Ref):
         raise ArchArgumentError(
             f"'{p.name}' of {what} takes a value, but @{value.name} is a tensor (tensors go to a block's "
-            "@parameters, or to a layer's tensor argument as in crop_to(@skip))", span, trace)
+            "@parameters, or to a layer's tensor argument as in crop_to(@skip)); a tensor's channels cannot be read "
+            "as a number: give them to the block as a parameter, as in block dw(C) { conv(C, 3, groups=C) }",
+            span, trace)
     if isinstance(value, ast.SeqValue):
         return ex.Sequence(value.body, dict(env))
     if p.kind == "any" and isinstance(value, ast.Name) and value.id not in env and value.id in callables:
