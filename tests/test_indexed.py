@@ -177,3 +177,22 @@ def test_mistakes_are_located(body, cls, where, message):
 def test_brackets_elsewhere_keep_their_hint():
     with pytest.raises(ArchSyntaxError, match="pairs are written in parentheses"):
         parse("network n { input(3) conv(16, [1, 7]) }")
+
+
+def test_the_fast_path_checks_every_member_as_its_text():
+    """Indexed and plain value choices: the search's fast path elaborates the space with the member's decisions
+    (no text); every member gives what checking its resolved text gives."""
+    import random
+
+    from archdsl.search.space import Space
+
+    text = SPACE.replace("conv(choice nf[i](4, 8), 3, padding=1)", "conv(choice nf[i](4, 8), choice k(1, 3), padding=same)")
+    space = Space.load(text)
+    assert space._fast.direct
+    rng = random.Random(3)
+    for _ in range(30):
+        a = tuple(rng.randrange(n) for n in space.sizes)
+        r = check(space.text(a))
+        c = space.fast_check(a)
+        assert (c.params, c.macs, c.output_shape) == (r.params, r.macs, r.output_shape), a
+    assert space._fast.answered == {"holes": 0, "calls": 30, "ordinary": 0}

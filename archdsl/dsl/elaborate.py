@@ -272,9 +272,8 @@ class Elaborator:
             entries = self._entries(item, body)
             if not entries:  # every entry switched off: the merge passes its sequence input on
                 return x
-            sources = [self._ref(r, b) for r, b in entries]
-            return self._merge_node(item.kind, {}, scope.name(item.kind), item.span, sources, scope,
-                                    ["@" + self._tensor_name(r, b) for r, b in entries])
+            return self._merge_node(item.kind, {}, scope.name(item.kind), item.span, [t for t, _ in entries], scope,
+                                    [label for _, label in entries])
         if isinstance(item, ast.Ref):
             return self._ref(item, body)
         if isinstance(item, ast.Assign):
@@ -319,24 +318,30 @@ class Elaborator:
             return node.name
         return index_key(node.name, index_values(node.index, body.values, self.trace, f"'{node.name}'", self.choose))
 
-    def _entries(self, item: ast.MergeRefs, body: Body) -> list[tuple[ast.Ref, Body]]:
-        """The references a merge reads, each with the body its index is evaluated in: entries switched off
-        left out, a comprehension `@h[j] for j in range(i) if c` unrolled."""
+    def _entries(self, item: ast.MergeRefs, body: Body) -> list[tuple[str, str]]:
+        """The tensors a merge reads and how each is written (`@h[2]`): entries switched off left out, a
+        comprehension `@h[j] for j in range(i) if c` unrolled."""
         conds = item.conds or (None,) * len(item.refs)
         out = []
         for r, c in zip(item.refs, conds):
             if isinstance(r, ast.MergeFor):
                 it = evaluate(r.iter, body.values, self.trace, self.choose)
+                inner = Body(dict(body.values), body.tensors, body.where, body.read)  # its `for` variable set below
                 for v in iterate(it, r.iter, self.trace):
                     self.steps += 1
-                    values = dict(body.values)
-                    values[r.var] = v
-                    inner = Body(values, body.tensors, body.where, body.read)
+                    inner.values[r.var] = v
                     if self._switched_on(r.cond, inner):
-                        out.append((r.ref, inner))
+                        out.append(self._labelled(r.ref, inner))
             elif self._switched_on(c, body):
-                out.append((r, body))
+                out.append(self._labelled(r, body))
         return out
+
+    def _labelled(self, ref: ast.Ref, body: Body) -> tuple[str, str]:
+        """The tensor `@h[j]` reads, and its name as written in messages."""
+        if not ref.index:
+            return self._ref(ref, body), "@" + ref.name
+        name = self._tensor_name(ref, body)
+        return self._indexed_ref(ref, body, name), "@" + name
 
     def _ref(self, ref: ast.Ref, body: Body) -> str:
         if ref.index:
@@ -351,8 +356,8 @@ class Elaborator:
             )
         return body.tensors[ref.name]
 
-    def _indexed_ref(self, ref: ast.Ref, body: Body) -> str:
-        name = self._tensor_name(ref, body)
+    def _indexed_ref(self, ref: ast.Ref, body: Body, name: str | None = None) -> str:
+        name = name or self._tensor_name(ref, body)
         body.read.add(ref.name)
         if name not in body.tensors:
             have = [k for k in body.tensors if k.split("[")[0] == ref.name]

@@ -82,6 +82,9 @@ def index_values(index: tuple, env, trace, what: str, choose=None) -> tuple:
     """The values of an index `[i, j]`: whole numbers, known without making a decision."""
     out = []
     for e in index:
+        if type(e) is ast.Name and type(env.get(e.id)) is int:  # the common `[i]`: a repeat index or a `for` variable
+            out.append(env[e.id])
+            continue
         v = evaluate(e, env, trace, choose if choose is not None else _no_decision)
         if isinstance(v, bool) or not isinstance(v, int):
             if isinstance(v, float) and v.is_integer():

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..dsl import ArchError, ast, elaborate, infer_shapes
 from ..dsl.api import no_gc
-from ..dsl.choices import choice_nodes, is_indexed, walk_choices
+from ..dsl.choices import choice_keys, choice_nodes, is_indexed, walk_choices
 from ..dsl.elaborate import pick_network
 from ..dsl.errors import ArchShapeError, Frame
 from ..dsl.expr import Resolve, leave_open
@@ -210,8 +210,13 @@ class FastChecker:
         # by the decisions written in it, so it steps aside when a block holds one.
         in_blocks: list = []
         walk_choices(tuple(d for d in space_module.definitions if d.kind != "network"), in_blocks.append)
-        self.indexed = any(is_indexed(c) for c in choice_nodes(space_module))
+        nodes = choice_nodes(space_module)
+        self.indexed = any(is_indexed(c) for c in nodes)
         self.indexed_in_blocks = any(is_indexed(c) for c in in_blocks)
+        # Only value choices, none indexed in a block: tier (2) elaborates the space itself, each choice decided
+        # while evaluating (an indexed one by its key), which is what its resolved text computes, without the text.
+        self.direct = self.indexed and not self.indexed_in_blocks and all(isinstance(c, ast.ValueChoice) for c in nodes)
+        self.value_key = {id(c): k for c, k in zip(nodes, choice_keys(nodes)) if not is_indexed(c)}
 
     @functools.cached_property
     def _net(self) -> ast.Definition:
@@ -235,19 +240,21 @@ class FastChecker:
                 return c
             except (Fallback, ArchError):
                 pass  # the next tier answers, with the ordinary paths and messages
-            if callable(module):
+            if callable(module) and not self.direct:
                 module = module()
             self.memo.assignment = assignment
             try:
                 if self.indexed_in_blocks:
                     raise Fallback("an indexed choice in a block")
-                c = self._fast(module, key)
+                c = self._fast(self.space, key, self._chooser(assignment)) if self.direct else self._fast(module, key)
                 self.answered["calls"] += 1
                 return c
             except (Fallback, ArchError) as e:
                 if isinstance(e, ArchShapeError) and getattr(e, "fast", False):
                     raise
             self.answered["ordinary"] += 1
+            if callable(module):
+                module = module()
             g = infer_shapes(elaborate(module))
             return Checked(g.graph["params"], g.graph["macs"], g.graph["output_shape"],
                            arch_key(g) if key else None)
@@ -291,8 +298,18 @@ class FastChecker:
             return Poisoned(str(e))
         return _network_template(g, el)
 
-    def _fast(self, module: ast.Module, key: bool) -> Checked:
-        el = _Macro(module, self.memo)
+    def _chooser(self, a: dict):
+        value_key = self.value_key
+
+        def choose(c, k=None) -> int | None:
+            if k is None:
+                k = value_key.get(id(c))
+            return None if k is None else a.get(k, 0)
+
+        return choose
+
+    def _fast(self, module: ast.Module, key: bool, choose=None) -> Checked:
+        el = _Macro(module, self.memo, choose=choose)
         g = el.run(pick_network(module, None), {})
         if el.real_nodes > NEAR_NODES or el.steps > NEAR_STEPS:
             raise Fallback("limits within reach")
