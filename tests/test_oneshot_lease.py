@@ -72,7 +72,9 @@ def test_a_second_search_on_the_storage_of_a_running_one_shot_search_is_refused(
     shared = tmp_path / "shared"
     store = Storage(parse(str(shared)))
     a_out = tmp_path / "a"
-    cmd, kw = search(str(space), "--one-shot", "spos", "--supernet-epochs", "60", "--samples", "4", "--retrain", "0",
+    # long enough to outlive three refused searches on a loaded machine (~20 s each; Ray now starts before the
+    # state is written, so the search trains from the moment this test sees its state)
+    cmd, kw = search(str(space), "--one-shot", "spos", "--supernet-epochs", "1000", "--samples", "4", "--retrain", "0",
                      "--batch-size", "256", "--storage", str(shared), "--out", str(a_out), "-q")
     a = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, **kw)
     try:
