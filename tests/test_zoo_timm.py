@@ -32,6 +32,7 @@ TIMM_ZOO = {
     "ecaresnet50d": ("ecaresnet50d", 25_576_350, 4_328_912_640, 224),
     "resnest50d": ("resnest50d", 27_483_240, 5_371_160_576, 224),
     "hrnet_w18_small": ("hrnet_w18_small", 13_187_464, 1_601_508_352, 224),
+    "dla34": ("dla34", 15_742_104, 3_060_043_776, 224),
 }
 
 # timm stacks a selective kernel's (and a split attention's) paths and sums over the stack, the .arch file
