@@ -82,6 +82,9 @@ def main() -> None:
             from archdsl.oneshot.actors import ParallelScorer
 
             if not ray.is_initialized():
+                # Ray lowers its workers' priority (niceness +15); in a search the trial is such a worker too,
+                # here the scoring process is not: the actors get this process's priority for a fair race
+                os.environ.setdefault("RAY_worker_niceness", "0")
                 ray.init(address="local", num_cpus=max(args.workers), include_dashboard=False, log_to_driver=False)
             t0 = time.perf_counter()
             scorer = ParallelScorer({"settings": settings, "space_text": SPACE.read_text()}, n).start()
