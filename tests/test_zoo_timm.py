@@ -46,6 +46,7 @@ SIBLINGS = [
     ("res2net50", {"base": 26, "scale": 6}, "res2net50_26w_6s", 37_051_448),
     ("convnextv2_atto", {"width": 48}, "convnextv2_femto", 5_233_240),
     ("convnextv2_atto", {"width": 80, "d2": 2, "d3": 8}, "convnextv2_nano", 15_623_800),
+    ("ghostnet", {"v2": True}, "ghostnetv2_100", 6_156_908),
 ]
 
 
@@ -83,12 +84,12 @@ def test_a_sibling_is_a_few_changed_numbers(name, arguments, ref, params):
     assert sum(p.numel() for p in timm_model(ref, meta=True).parameters()) == params
 
 
-def _same_outputs_and_macs(name: str, side: int) -> None:
+def _same_outputs_and_macs(name: str, side: int, ref_name: str | None = None, arguments: dict | None = None) -> None:
     torch = pytest.importorskip("torch")
     from torch.utils.flop_counter import FlopCounterMode
 
-    ref = randomise_batchnorms(timm_model(TIMM_ZOO[name][0]))
-    ours = archdsl.compile(TIMM_ARCHS / f"{name}.arch").eval()
+    ref = randomise_batchnorms(timm_model(ref_name or TIMM_ZOO[name][0]))
+    ours = archdsl.compile(TIMM_ARCHS / f"{name}.arch", arguments=arguments).eval()
     archdsl.transfer_weights(ref, ours, **TRANSFER.get(name, {}))
     torch.manual_seed(0)
     x = torch.randn(2, 3, side, side)
@@ -98,7 +99,8 @@ def _same_outputs_and_macs(name: str, side: int) -> None:
         a, b = ours(x), ref(x)
     assert a.shape == b.shape == (2, 1000)
     assert (a - b).abs().max().item() <= 1e-4 * max(1.0, b.abs().max().item())
-    assert 2 * archdsl.check(TIMM_ARCHS / f"{name}.arch", input=(3, side, side)).macs == counter.get_total_flops()
+    checked = archdsl.check(TIMM_ARCHS / f"{name}.arch", input=(3, side, side), arguments=arguments)
+    assert 2 * checked.macs == counter.get_total_flops()
 
 
 @pytest.mark.parametrize("name", list(TIMM_ZOO))
@@ -110,3 +112,9 @@ def test_outputs_and_macs_equal_timm_after_transfer(name):
 @pytest.mark.parametrize("name", list(TIMM_ZOO))
 def test_outputs_and_macs_equal_timm_at_full_size(name):
     _same_outputs_and_macs(name, TIMM_ZOO[name][3])
+
+
+def test_ghostnet_v2_is_ghostnet_with_v2_and_equals_timms():
+    """GhostNetV2's attention gate is computed at half size and resized back (resize_to): a sibling whose
+    outputs are compared too."""
+    _same_outputs_and_macs("ghostnet", 64, "ghostnetv2_100", {"v2": True})

@@ -156,6 +156,10 @@ class _Flow:
         ins = [a for a in node.all_input_nodes if not self._from_params(a) and not self._is_size(a)]
         if node.op == "call_method" and node.target in _SHAPE_ONLY and len(node.args) == 2 and node.args[1] is not node.args[0]:
             ins = [a for a in ins if a is not node.args[1]]
+        if node.op == "call_module":  # archdsl's resize_to(@ref) and crop_to(@ref) read only @ref's size
+            shape_only = getattr(self.modules.get(node.target), "shape_only_inputs", ())
+            refs = [a for i, a in enumerate(node.args) if i in shape_only and a is not node.args[0]]
+            ins = [a for a in ins if all(a is not r for r in refs)]
         return ins
 
     def operands(self, node) -> list:

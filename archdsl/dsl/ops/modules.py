@@ -69,12 +69,16 @@ class CenterCrop(nn.Module):
 class CropTo(nn.Module):
     """The centre of `x` at the height and width of `ref` (U-Net's cropped skip connections)."""
 
+    shape_only_inputs = (1,)  # `ref` gives a size, no data: transfer_weights does not follow it
+
     def forward(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
         return _centre(x, ref.shape[-2], ref.shape[-1])
 
 
 class ResizeTo(nn.Module):
     """`x` interpolated to the height and width of `ref`, read at run time (torchvision's segmentation heads)."""
+
+    shape_only_inputs = (1,)  # `ref` gives a size, no data: transfer_weights does not follow it
 
     def __init__(self, mode: str, align_corners: bool | None):
         super().__init__()
