@@ -196,3 +196,26 @@ def test_the_fast_path_checks_every_member_as_its_text():
         c = space.fast_check(a)
         assert (c.params, c.macs, c.output_shape) == (r.params, r.macs, r.output_shape), a
     assert space._fast.answered == {"holes": 0, "calls": 30, "ordinary": 0}
+
+
+def test_a_space_of_many_indexed_decisions_checks_in_linear_time_and_prints_its_size():
+    """15,000 copies, one decision each: 2**15000 members (4,516 digits, past what Python prints)."""
+    import json
+
+    text = "network n {\n    input(3, 4, 4)\n    { conv(choice w[i](1, 2), 1) } * 15000 as i\n}\n"
+    start = time.perf_counter()
+    r = check(text)
+    assert time.perf_counter() - start < 30
+    assert len(r.decisions) == 15000 and r.members.exact
+    assert r.space_line() == "15000 decisions, about 2.82e4515 architectures"
+    assert json.loads(json.dumps(r.to_dict()))["space"]["size"] == "about 2.82e4515"
+    small = check(SPACE).to_dict()["space"]
+    assert small["size"] == small["distinct"] == 2**6  # a number while it is one
+
+
+def test_a_long_chain_of_indexed_names_is_linear():
+    text = ("network n {\n    input(3, 4, 4)\n    { h[i] = relu; } * 20000 as i\n"
+            "    concat(@h[j] for j in range(20000) if j % 2 == 0 or j > 0)\n}\n")
+    start = time.perf_counter()
+    assert check(text).output_shape == (3 * 20000, 4, 4)
+    assert time.perf_counter() - start < 30

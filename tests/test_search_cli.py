@@ -102,6 +102,7 @@ SPACES = sorted((Path(__file__).resolve().parent.parent / "archs" / "spaces").gl
 def test_each_shipped_space_checks_reports_its_size_and_has_valid_members(path, capsys):
     import random
 
+    from archdsl.dsl.api import count_text
     from archdsl.search.searcher import ArchSearcher
     from archdsl.search.space import Space
 
@@ -111,13 +112,13 @@ def test_each_shipped_space_checks_reports_its_size_and_has_valid_members(path, 
     members = archdsl.check(path).members  # distinct members; a hidden decision does not multiply them
     assert members.count <= space.size
     if not members.exact:  # the count could not follow the space: it says so
-        assert f"search space: {len(space.decisions)} decisions, at most {members.count:,} architectures (an " \
+        assert f"search space: {len(space.decisions)} decisions, at most {count_text(members.count)} architectures (an " \
                "upper bound: " in out
     elif members.count == space.size:
-        assert f"search space: {len(space.decisions)} decisions, {space.size:,} architectures" in out
+        assert f"search space: {len(space.decisions)} decisions, {count_text(space.size)} architectures" in out
     else:
-        assert f"search space: {len(space.decisions)} decisions, {members.count:,} distinct architectures" in out
-        assert f"({space.size:,} assignments" in out
+        assert f"search space: {len(space.decisions)} decisions, {count_text(members.count)} distinct architectures" in out
+        assert f"({count_text(space.size)} assignments" in out
     assert space.size >= 500
     rng = random.Random(0)
     searcher = ArchSearcher(space, None)

@@ -70,7 +70,7 @@ def test_check_takes_any_n():
     assert len([x for x in r.layers if x.op == "conv"]) == 30
     # every member reaches every decision (no `if`, no hidden copy): the product is exact
     assert r.members.exact and r.members.count == 2 ** (30 * 29 // 2) * 64**30 == r.space_size
-    assert r.space_line() == f"{len(r.decisions)} decisions, {r.space_size:,} architectures"
+    assert r.space_line() == f"{len(r.decisions)} decisions, about 1.36e185 architectures"  # past 30 digits
 
 
 @pytest.mark.parametrize("n", [5, 20])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -63,12 +64,13 @@ class CheckResult:
         head = f"{n} decision{'s' * (n != 1)}, "
         m = self.members
         if m is None or (m.exact and m.count == self.space_size):
-            return head + f"{self.space_size:,} architectures"
+            return head + f"{count_text(self.space_size)} architectures"
         if not m.exact:
-            return head + (f"at most {m.count:,} architectures (an upper bound: " + (m.why or (
+            return head + (f"at most {count_text(m.count)} architectures (an upper bound: " + (m.why or (
                 "where a decision sits under a condition the count could not follow, it counts all its options"))
                 + ")")
-        return head + (f"{m.count:,} distinct architectures ({self.space_size:,} assignments: a decision that a "
+        return head + (f"{count_text(m.count)} distinct architectures ({count_text(self.space_size)} assignments: a "
+                       "decision that a "
                        "false condition or an unchosen option hides does not multiply the count)")
 
     def _repr_html_(self) -> str:  # Jupyter shows the per-layer table and totals
@@ -93,12 +95,29 @@ class CheckResult:
             out["warnings"] = [w.to_dict() for w in self.warnings]
         if self.decisions:
             out["space"] = {
-                "size": self.space_size,
-                "distinct": self.members.count if self.members else self.space_size,
+                "size": count_value(self.space_size),
+                "distinct": count_value(self.members.count if self.members else self.space_size),
                 "distinct_exact": self.members.exact if self.members else True,
                 "decisions": [{"name": d.key, "kind": d.kind, "options": list(d.options)} for d in self.decisions],
             }
         return out
+
+
+def count_text(n: int) -> str:
+    """A member count as text: `1,024`, or `about 3.98e6020` past 30 digits (Python refuses to print an int of
+    more than 4,300 digits, and nobody reads one of 30)."""
+    if n < 10**30:
+        return f"{n:,}"
+    e = int(math.log10(n))
+    m = 10 ** (math.log10(n) - e)
+    if m >= 9.995:
+        m, e = 1.0, e + 1
+    return f"about {m:.2f}e{e}"
+
+
+def count_value(n: int) -> int | str:
+    """A member count for JSON: the number, or past 4,000 digits its approximate text."""
+    return n if n < 10**4000 else count_text(n)
 
 
 @contextmanager

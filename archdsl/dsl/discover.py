@@ -34,15 +34,16 @@ def discover(module: ast.Module, arguments=None, network: str | None = None) -> 
     if hit is not None and hit[0] is module:
         return hit[1]
     refuse_decided_indices(module)
-    found: dict[int, list[str]] = {}
+    seen: dict[int, dict[str, None]] = {}  # per choice, its keys in order (a dict: membership in O(1))
 
     def choose(c, key=None) -> int:
-        if key is not None and key not in found.setdefault(id(c), []):
-            found[id(c)].append(key)
+        if key is not None:
+            seen.setdefault(id(c), {})[key] = None
         return 0
 
     choose.explore = True  # expr.evaluate also walks the sides it would skip
     _Explorer(module, (1, 8, 8), choose).run(pick_network(module, network), dict(arguments or {}))
+    found = {k: list(v) for k, v in seen.items()}
     if cache_key is not None:
         if len(_DISCOVERED) > 16:
             _DISCOVERED.clear()

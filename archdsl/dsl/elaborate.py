@@ -128,6 +128,7 @@ class Body:
     tensors: dict[str, str]
     where: dict[str, object]  # tensor name -> span of its definition
     read: set[str] = field(default_factory=set)  # tensor names some `@name` has read
+    bases: dict[str, str] = field(default_factory=dict)  # `h` -> the first name assigned of it (`h` or `h[0]`)
 
 
 class Elaborator:
@@ -278,10 +279,9 @@ class Elaborator:
             return self._ref(item, body)
         if isinstance(item, ast.Assign):
             name = self._tensor_name(item, body)
-            plain = name.split("[")[0]
-            mixed = [k for k in body.tensors if k.split("[")[0] == plain and ("[" in k) != bool(item.index)]
-            if mixed:
-                raise ArchNameError(f"'{plain}' is used both as a plain name and as an indexed one ('{mixed[0]}' "
+            first = body.bases.setdefault(item.name, name)
+            if ("[" in first) != bool(item.index):
+                raise ArchNameError(f"'{item.name}' is used both as a plain name and as an indexed one ('{first}' "
                                     f"and '{name}'); give them different names", item.span, self.trace)
             if name in body.tensors:
                 prev = body.where.get(name)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from ..dsl import CheckResult, Span
+from ..dsl.api import count_text
 from ..dsl.shape_infer import fmt
 from .analysis import Analysis, Instance, Pos, contains, instances_at, key
 from .signatures import signature
@@ -89,10 +90,10 @@ def members(r: CheckResult) -> str:
     """A space's size as check counts it (dsl/members.py), short: for a hint or a line of a card."""
     m = r.members
     if m is None or (m.exact and m.count == r.space_size):
-        return f"{r.space_size:,} architectures"
+        return f"{count_text(r.space_size)} architectures"
     if not m.exact:
-        return f"at most {m.count:,} architectures (an upper bound; {r.space_size:,} assignments)"
-    return f"{m.count:,} distinct architectures ({r.space_size:,} assignments)"
+        return f"at most {count_text(m.count)} architectures (an upper bound; {count_text(r.space_size)} assignments)"
+    return f"{count_text(m.count)} distinct architectures ({count_text(r.space_size)} assignments)"
 
 
 def decision_card(a: Analysis, pos: Pos) -> str | None:
