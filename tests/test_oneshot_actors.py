@@ -77,11 +77,11 @@ def test_eval_actors_default_fits_the_cluster_and_a_request_it_cannot_hold_is_re
     def s(**kw):
         return SearchSettings(space=str(SPACE), one_shot="spos", **kw).validate()
 
-    assert eval_actors(s(samples=200), {"CPU": 2.0}) == 2
-    assert eval_actors(s(samples=200), {"CPU": 16.0}) == 4  # at most one per 50 members
-    assert eval_actors(s(samples=20), {"CPU": 16.0}) == 1  # too few members to repay an actor's start
-    assert eval_actors(s(samples=200, cpus_per_trial=2), {"CPU": 3.0}) == 1
-    assert eval_actors(s(samples=400, gpus_per_trial=1), {"CPU": 16.0, "GPU": 2.0}) == 2
+    assert eval_actors(s(samples=2000), {"CPU": 2.0}) == 2
+    assert eval_actors(s(samples=2000), {"CPU": 16.0}) == 4  # at most one per 500 members
+    assert eval_actors(s(samples=200), {"CPU": 16.0}) == 1  # too few members to repay an actor's start
+    assert eval_actors(s(samples=2000, cpus_per_trial=2), {"CPU": 3.0}) == 1
+    assert eval_actors(s(samples=4000, gpus_per_trial=1), {"CPU": 16.0, "GPU": 2.0}) == 2
     assert eval_actors(s(eval_actors=2), {"CPU": 2.0}) == 2
     with pytest.raises(ClusterError) as e:
         eval_actors(s(eval_actors=3), {"CPU": 2.0})

@@ -59,7 +59,7 @@ def register(sub) -> None:
     p.add_argument("--eval-actors", type=int, metavar="N",
                    help="one-shot: score members in N processes at once, the supernet's trial and N-1 Ray actors "
                         "with --cpus-per-trial/--gpus-per-trial each (default: as many as the cluster fits, "
-                        "at most one per 50 members; the scores are the same)")
+                        "at most one per 500 members; the scores are the same)")
     p.add_argument("--resume", action="store_true",
                    help="continue the search saved in --storage (or --out) with its saved settings")
     p.add_argument("--force", action="store_true",

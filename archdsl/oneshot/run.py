@@ -194,7 +194,9 @@ def _fit(settings: SearchSettings, state: dict, store: Storage, lease: Lease, wo
             raise ArchFileError(f"the one-shot search failed: {reason_of(r.error)}")
 
 
-MEMBERS_PER_ACTOR = 50  # members an actor should score to repay its start (a process, torch, the supernet)
+# Members a process should score to repay its start (a process, torch, the dataset: 3-7 s here, the time of
+# 100-200 members, taken from the supernet's training when no core is idle; bench/oneshot_eval_bench.py)
+MEMBERS_PER_ACTOR = 500
 
 
 def eval_actors(settings: SearchSettings, cluster: dict) -> int:
