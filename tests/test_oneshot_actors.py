@@ -202,3 +202,30 @@ def test_a_killed_search_with_eval_actors_resumes_and_scores_as_an_unkilled_one(
     killed = list(csv.DictReader((out / "trials.csv").open()))
     unkilled = list(csv.DictReader((whole / "trials.csv").open()))
     assert [(r["arch"], r["val_acc"]) for r in killed] == [(r["arch"], r["val_acc"]) for r in unkilled]
+
+
+@pytest.mark.slow
+def test_eval_actors_run_on_the_cluster_given_by_address(tmp_path):
+    """Two nodes of one CPU each: the trial's placement group (two bundles of --cpus-per-trial) spans both, so
+    the actor scores on the other node."""
+    import os
+
+    cluster_utils = pytest.importorskip("ray.cluster_utils")
+    from archdsl.oneshot.run import run_oneshot
+    from archdsl.search.config import SearchSettings
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    cluster = cluster_utils.Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    try:
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        s = SearchSettings(space=str(SPACE), one_shot="spos", supernet_epochs=2, samples=40, retrain=0,
+                           batch_size=256, eval_actors=2, address=cluster.address, storage=str(tmp_path / "shared"),
+                           out=str(tmp_path / "out"), seed=0).validate()
+        outcome = run_oneshot(s, given={"samples": 40}, verbose=0)
+    finally:
+        cluster.shutdown()
+    rows = (tmp_path / "shared" / "run1" / "trial_supernet" / "result.json").read_text().splitlines()
+    last = json.loads(rows[-1])
+    assert last["eval_workers"] == 2 and last["scored_by_actors"] > 0 and last["failed"] == 0
+    assert outcome.best is not None and len(outcome.records) == last["members"]
