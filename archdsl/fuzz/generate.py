@@ -137,8 +137,24 @@ def _func(g: Gen, depth: int, names) -> str:
     return f"{name}(" + ", ".join(args) + ")"
 
 
+def _membership(g: Gen, depth: int, names) -> str:
+    return f"{g.expr(depth, names)} {g.pick(['in', 'not in'])} {g.pick(['(1, 2)', 'range(3)', '((0, 1), (1, 0))'])}"
+
+
+def _generator(g: Gen, depth: int, names) -> str:
+    cond = g.pick(["", " if j != 1", f" if {g.expr(depth, [*names, 'j'])}"])
+    return f"{g.pick(['any', 'all'])}({g.expr(depth, [*names, 'j'])} for j in range({g.expr(depth, names)}){cond})"
+
+
+def _indexed_choice(g: Gen, depth: int, names) -> str:
+    index = ", ".join(g.pick([*names, "0", "1"]) for _ in range(g.r.randint(1, 2)))
+    return f"choice {g.pick(['w', 'fh', 'skip'])}[{index}](" + ", ".join(
+        g.expr(depth, names) for _ in range(g.r.randint(1, 3))) + ")"
+
+
 EXPR_WEIGHTS: list[tuple[int, Callable]] = [(4, _binop), (1, _paren), (1, _neg), (2, _tuple), (1, _value_choice),
-                                            (1, _compare), (1, _logic), (1, _if_expr), (2, _func)]
+                                            (1, _compare), (1, _logic), (1, _if_expr), (2, _func), (1, _membership),
+                                            (1, _generator), (1, _indexed_choice)]
 EXPRS = [f for _, f in EXPR_WEIGHTS]
 
 
@@ -201,6 +217,15 @@ def _merge_refs(g: Gen, depth: int, names) -> str:
             + ", ".join("@" + g.pick(refs) + g.pick(switch) for _ in range(g.r.randint(1, 3))) + ")")
 
 
+def _indexed(g: Gen, depth: int, names) -> str:
+    """`{ h[i] = ...; } * n as i` then a merge comprehension reading the copies back."""
+    n = g.pick(["1", "2", "3", "n"])
+    cond = g.pick(["", " if j > 0", " if choice skip[j](false, true)", " if j in (0, 2)"])
+    body = g.seq(depth, [*names, "i"], g.r.randint(0, 2))
+    return (f"{{ h[i] = {body}; }} * {n} as i "
+            f"{g.pick(['concat', 'add', 'mul'])}({g.pick(['', '@in, '])}@h[j] for j in range({n}){cond})")
+
+
 def _group(g: Gen, depth: int, names) -> str:
     return "{ " + g.seq(depth, names) + " }"
 
@@ -227,7 +252,7 @@ def _comment(g: Gen, depth: int, names) -> str:
 
 ITEM_WEIGHTS: list[tuple[int, Callable]] = [
     (10, _call), (3, _repeat), (2, _residual), (2, _merge), (1, _merge_refs), (2, _group), (1, _seq_choice),
-    (2, _assign), (1, _ref), (2, _comment), (2, _if_item), (1, _options_choice), (2, _seq_arg_call),
+    (2, _assign), (1, _ref), (2, _comment), (2, _if_item), (1, _options_choice), (2, _seq_arg_call), (1, _indexed),
 ]
 ITEMS = [f for _, f in ITEM_WEIGHTS]
 
