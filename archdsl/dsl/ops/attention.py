@@ -31,6 +31,7 @@ define(Op(
     "channel_max", (), "pool", "The maximum over channels at each pixel (CBAM's spatial attention input).",
     _over_channels_shape, Docs("(1, H, W)"), emit=_reduce_emit("amax"), example="channel_max",
     synonyms=("max_channels", "reduce_max", "amax"),
+    keeps_output=True,  # amax's backward compares the input with its output: an in-place op after it must copy
 ))
 
 
