@@ -86,7 +86,7 @@ def standalone(space, data, a, epochs: int, seed: int) -> tuple[float, float]:
 
 def one_shot(kind: str, args, data, members) -> dict:
     """A whole one-shot search (supernet, search, retrain) timed, and its supernet's scores of `members`."""
-    from archdsl.oneshot.trial import build
+    from archdsl.oneshot.building import build
 
     settings = {"data": "digits", "seed": args.seed, "supernet_epochs": args.supernet_epochs, "samples": args.samples,
                 "one_shot": kind, "strategy": "evolution", "strategy_options": {}, "space": str(SPACE),

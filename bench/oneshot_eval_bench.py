@@ -33,8 +33,8 @@ SPACE = ROOT / "archs" / "spaces" / "digits_cnn.arch"
 def main() -> None:
     import torch
 
+    from archdsl.oneshot.building import build, build_trainer, load_tensors
     from archdsl.oneshot.scoring import LocalScorer
-    from archdsl.oneshot.trial import build, build_trainer, load_tensors
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--members", type=int, default=200)

@@ -351,7 +351,7 @@ def test_a_killed_one_shot_search_resumes_from_its_last_supernet_checkpoint(tmp_
 
 
 def test_one_shot_never_trains_or_scores_a_member_over_the_budget(tmp_path):
-    from archdsl.oneshot.trial import build
+    from archdsl.oneshot.building import build
 
     settings = _config(tmp_path, "spos", max_params=30_000)["settings"]
     _, space, trainer, algo = build(settings, (SPACES / "digits_cnn.arch").read_text(), settings["space"], "cpu")
@@ -364,8 +364,8 @@ def test_one_shot_never_trains_or_scores_a_member_over_the_budget(tmp_path):
 
 
 def test_scoring_a_member_that_grows_a_sliced_weight_leaves_the_trained_supernet_as_it_was():
+    from archdsl.oneshot.building import build_trainer
     from archdsl.oneshot.scoring import score_member
-    from archdsl.oneshot.trial import build_trainer
 
     settings = {"data": "digits", "seed": 0, "supernet_epochs": 1, "one_shot": "spos", "batch_size": 256}
     _, space, trainer = build_trainer(settings, (SPACES / "digits_cnn.arch").read_text(), "digits_cnn.arch", "cpu")

@@ -23,7 +23,7 @@ def _settings(**extra) -> dict:
 
 
 def _trainer(settings: dict):
-    from archdsl.oneshot.trial import build_trainer
+    from archdsl.oneshot.building import build_trainer
 
     torch.set_num_threads(1)
     return build_trainer(settings, SPACE.read_text(), str(SPACE), "cpu")
@@ -143,7 +143,9 @@ def _cli(*args: str) -> None:
 
 @pytest.mark.slow
 def test_a_one_shot_search_with_two_eval_actors_writes_the_trials_one_writes(tmp_path):
-    args = ["search", str(SPACE), "--one-shot", "spos", "--supernet-epochs", "1", "--samples", "24", "--retrain",
+    # Enough training and members that the actor, started with the trial, is ready before the trial alone has
+    # scored them all, even on a loaded machine.
+    args = ["search", str(SPACE), "--one-shot", "spos", "--supernet-epochs", "3", "--samples", "120", "--retrain",
             "0", "--batch-size", "256", "-q"]
     rows = {}
     for n in (1, 2):

@@ -1,7 +1,7 @@
 """Scoring members in parallel: the supernet's own trial and `workers - 1` Ray actors beside it.
 
 The trained supernet's tensors go into Ray's object store once (`ray.put`); each actor builds the same
-supernet, dataset batches and calibration batches as the trial (`trial.build_trainer`), loads those tensors
+supernet, dataset batches and calibration batches as the trial (`building.build_trainer`), loads those tensors
 into its own copy and scores the members it is sent (`scoring.score_member`: BatchNorm recalibrated on its
 copy, accuracy, params, MACs). The trial scores members itself while the actors work, so `--eval-actors 2`
 costs one CPU set more than the trial, not two. Every worker holds the same tensors and scores a member the
@@ -37,7 +37,7 @@ class ScoringActor:
         import torch
 
         from ..search.trainable import pick_device
-        from .trial import build_trainer
+        from .building import build_trainer
 
         settings = config["settings"]
         torch.set_num_threads(max(1, int(settings.get("cpus_per_trial") or 1)))
@@ -46,7 +46,7 @@ class ScoringActor:
                                            device)
 
     def load(self, tensors: dict) -> bool:
-        from .trial import load_tensors
+        from .building import load_tensors
 
         load_tensors(self.trainer, tensors)
         return True

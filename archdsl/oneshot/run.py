@@ -309,7 +309,7 @@ def _fit_model(model, data, cfg) -> dict:
 
 def _inherited(settings: SearchSettings, space_text: str, best: TrialRecord, final: dict, data) -> dict:
     """The best member's inherited weights with recalibrated BatchNorm statistics."""
-    from .trial import build
+    from .building import build
 
     _, space, trainer, _ = build(settings.to_dict(), space_text, settings.space, "cpu")
     trainer.load_state_dict(final["trainer"])
