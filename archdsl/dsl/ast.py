@@ -5,7 +5,8 @@ Spans are excluded from equality, so `parse(print(tree)) == tree` compares meani
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Union
 
 from .errors import Span
@@ -323,3 +324,19 @@ def _collect(node, acc: set) -> None:
         for f in node.__dataclass_fields__:
             if f != "span":
                 _collect(getattr(node, f), acc)
+
+
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}  # per node class, the fields that hold its children
+
+
+def children(node) -> Iterator:
+    """What sits directly under `node`: a tuple's items, a node's fields that count in its meaning (not its
+    span); nothing under anything else. Every walk of a tree steps down through this."""
+    if isinstance(node, tuple):
+        return iter(node)
+    cls = type(node)
+    names = _CHILD_FIELDS.get(cls)
+    if names is None:
+        names = tuple(f.name for f in fields(cls) if f.compare) if is_dataclass(cls) else ()
+        _CHILD_FIELDS[cls] = names
+    return (getattr(node, n) for n in names)

@@ -62,13 +62,9 @@ def _refuse_free_names(d: ast.Options) -> None:
     def visit(node) -> None:
         if isinstance(node, ast.Name):
             names.append(node)
-        elif isinstance(node, tuple):
-            for x in node:
-                visit(x)
-        elif dataclasses.is_dataclass(node) and not isinstance(node, type):
-            for f in dataclasses.fields(node):
-                if f.compare:
-                    visit(getattr(node, f.name))
+        else:
+            for child in ast.children(node):
+                visit(child)
 
     visit((d.alternatives, tuple(p.default for p in d.params)))
     params = [p.name for p in d.params]

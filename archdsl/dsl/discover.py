@@ -11,8 +11,6 @@ unseen: copies of a repeat or a `for` beyond those of the first member's count o
 
 from __future__ import annotations
 
-import dataclasses
-
 from . import ast
 from .alternatives import expand
 from .elaborate import Body, Elaborator, pick_network
@@ -127,13 +125,8 @@ def refuse_decided_indices(module: ast.Module) -> None:
                         f"'{param}' indexes a decision in block {node.name}, so it must be known without making a "
                         "decision: give it a parameter, a repeat index or a 'for' variable, not a choice",
                         a.value.span or a.span)
-        if isinstance(node, tuple):
-            for x in node:
-                visit(x)
-        elif dataclasses.is_dataclass(node) and not isinstance(node, type):
-            for f in dataclasses.fields(node):
-                if f.compare:
-                    visit(getattr(node, f.name))
+        for child in ast.children(node):
+            visit(child)
 
     visit(module.definitions)
 

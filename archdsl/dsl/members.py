@@ -14,7 +14,6 @@ too large to enumerate) it counts every option there, or every assignment, and s
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -128,13 +127,9 @@ def _generated(module: ast.Module) -> bool:
     def visit(node) -> None:
         if isinstance(node, (ast.Generator, ast.MergeFor)):
             walk_choices(node, found.append)
-        elif isinstance(node, tuple):
-            for x in node:
-                visit(x)
-        elif dataclasses.is_dataclass(node) and not isinstance(node, type):
-            for f in dataclasses.fields(node):
-                if f.compare:
-                    visit(getattr(node, f.name))
+        else:
+            for child in ast.children(node):
+                visit(child)
 
     visit(module.definitions)
     return bool(found)

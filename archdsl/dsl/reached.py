@@ -15,8 +15,6 @@ parameter (in a layer's arguments, outside such places), since a parameter the b
 
 from __future__ import annotations
 
-import dataclasses
-
 from . import ast
 from .choices import CHOICES, walk_choices
 
@@ -139,13 +137,9 @@ def _reassigned(block: ast.Definition) -> set[str]:
             out.add(node.index)
         if isinstance(node, (ast.MergeFor, ast.Generator)):
             out.add(node.var)
-        if isinstance(node, tuple):
-            for x in node:
-                visit(x)
-        elif dataclasses.is_dataclass(node) and not isinstance(node, type) and not isinstance(node, CHOICES):
-            for f in dataclasses.fields(node):
-                if f.compare:
-                    visit(getattr(node, f.name))
+        if not isinstance(node, CHOICES):
+            for child in ast.children(node):
+                visit(child)
 
     visit(block.body)
     return out

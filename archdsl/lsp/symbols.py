@@ -24,21 +24,12 @@ class Occurrence:
     is_definition: bool
 
 
-def _children(node) -> Iterator:
-    if isinstance(node, tuple):
-        yield from node
-    elif dataclasses.is_dataclass(node) and not isinstance(node, type):
-        for f in dataclasses.fields(node):
-            if f.compare:
-                yield getattr(node, f.name)
-
-
 def _walk(node) -> Iterator:
     stack = [node]
     while stack:
         n = stack.pop()
         yield n
-        stack.extend(reversed(list(_children(n))))
+        stack.extend(reversed(list(ast.children(n))))
 
 
 def _name_span(span: Span, skip: int, length: int) -> Span:
