@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archdsl.dsl import check
-from archdsl.dsl.elaborate import numbered
+from archdsl.dsl.scope import numbered
 
 # Names built to collide under plain concatenation: digits and underscores at the end, prefixes of each other.
 NAME = st.from_regex(r"b[0-9_]{0,3}", fullmatch=True)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from . import ast
 from .alternatives import expand
-from .elaborate import Body, Elaborator, pick_network
+from .elaborate import Elaborator
 from .errors import ArchArgumentError, ArchError
 from .expr import Resolve, evaluate
+from .scope import Body, pick_network
 from .walk import walk_choices
 
 _DISCOVERED: dict = {}  # (id(module), network, arguments) -> (module, result): a search asks many times

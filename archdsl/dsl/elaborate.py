@@ -12,7 +12,7 @@ Graph attributes: `name`, `input`, `output`, `settings`, `file`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import networkx as nx
 
@@ -20,12 +20,14 @@ from . import args as argbind
 from . import ast
 from .budget import refuse_oversized
 from .errors import ArchArgumentError, ArchError, ArchNameError, ArchResourceError, Frame, did_you_mean
-from .expr import Chooser, Sequence, Value, describe, evaluate, index_key, index_values, iterate, reset_work
+from .expr import Chooser, Sequence, Value, describe, evaluate, reset_work
 from .limits import MAX_CALL_DEPTH, MAX_NODES, MAX_STEPS
 from .ops import CONSTANTS, MERGE_OPS, OPS, SETTINGS, layer_names, lookup
 from .ops.registry import BadArguments
 from .ops.suggest import unknown_layer
 from .rules import conv_bias, unused_layers
+from .scope import Body, Scope, assigns, pick_network
+from .tensors import NamedTensors
 
 MAX_DEPTH = MAX_CALL_DEPTH
 
@@ -48,47 +50,6 @@ def elaborate(
     return Elaborator(module, input_shape, choose).run(pick_network(module, network), dict(arguments or {}))
 
 
-def pick_network(module: ast.Module, name: str | None) -> ast.Definition:
-    nets = module.networks()
-    seen: dict[str, ast.Definition] = {}
-    for d in module.definitions:
-        if d.name in seen:
-            first = seen[d.name].span
-            raise ArchNameError(
-                f"'{d.name}' is defined twice (first at line {first.line})" if first else f"'{d.name}' is defined twice",
-                d.span,
-            )
-        seen[d.name] = d
-    if name is not None:
-        for n in nets:
-            if n.name == name:
-                return n
-        raise ArchNameError(f"no network '{name}' in {module.file}" + did_you_mean(name, [n.name for n in nets]))
-    if not nets:
-        span = module.definitions[0].span if module.definitions else None
-        raise ArchNameError("the file defines no network; expected 'network NAME { input(...) ... }'", span)
-    return nets[-1]
-
-
-def assigns(item) -> bool:
-    """Whether `item` names a tensor in the body it is written in (a second copy of it would be refused)."""
-    if isinstance(item, ast.Assign):
-        return True
-    inner = getattr(item, "body", None)
-    if isinstance(item, ast.Repeat):
-        return assigns(inner)
-    if isinstance(item, ast.Group):
-        return any(assigns(i) for i in inner.items)
-    return False
-
-
-def _indices(keys: list[str]) -> str:
-    """`h[0]`..`h[4]` or the names themselves (a few): which copies of an indexed name exist."""
-    if len(keys) > 4:
-        return f"{keys[0]} .. {keys[-1]} ({len(keys)} names)"
-    return ", ".join(keys)
-
-
 def _call_key(name: str, values: dict, tensors: dict) -> tuple | None:
     key = (name, tuple(values.items()), tuple(tensors.items()))
     try:
@@ -98,40 +59,7 @@ def _call_key(name: str, values: dict, tensors: dict) -> tuple | None:
     return key
 
 
-def numbered(base: str, k: int) -> str:
-    """`conv` + 3 -> `conv3`; a name that ends in a digit or `_` gets a `_` first (`b1` + 1 -> `b1_1`,
-    `x_` + 2 -> `x__2`), so no two (name, number) pairs give one path: `b` * 11 is `b11`, `b1` once is `b1_1`."""
-    return f"{base}_{k}" if base[-1].isdigit() or base[-1] == "_" else f"{base}{k}"
-
-
-@dataclass
-class Scope:
-    """Names nodes within one body: each op or block numbered in order (`conv1`, `conv2`)."""
-
-    prefix: str
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def name(self, base: str) -> str:
-        k = self.counts.get(base, 0) + 1
-        self.counts[base] = k
-        return f"{self.prefix}{numbered(base, k)}"
-
-    def child(self, base: str) -> Scope:
-        return Scope(self.name(base) + ".")
-
-
-@dataclass
-class Body:
-    """What one network or block body sees: its parameter values and its named tensors."""
-
-    values: dict[str, Value]
-    tensors: dict[str, str]
-    where: dict[str, object]  # tensor name -> span of its definition
-    read: set[str] = field(default_factory=set)  # tensor names some `@name` has read
-    bases: dict[str, str] = field(default_factory=dict)  # `h` -> the first name assigned of it (`h` or `h[0]`)
-
-
-class Elaborator:
+class Elaborator(NamedTensors):
     """One walk over a network's syntax tree that builds its graph. Subclasses (the search's fast path,
     `archdsl.search.memo`/`holes`) change what is built by overriding these hooks, as `ShapeProp` subclasses
     torch.fx's `Interpreter`; everything else is the walk's own (private):
@@ -278,19 +206,7 @@ class Elaborator:
         if isinstance(item, ast.Ref):
             return self._ref(item, body)
         if isinstance(item, ast.Assign):
-            name = self._tensor_name(item, body)
-            first = body.bases.setdefault(item.name, name)
-            if ("[" in first) != bool(item.index):
-                raise ArchNameError(f"'{item.name}' is used both as a plain name and as an indexed one ('{first}' "
-                                    f"and '{name}'); give them different names", item.span, self.trace)
-            if name in body.tensors:
-                prev = body.where.get(name)
-                at = f" (at line {prev.line})" if prev is not None else " (the body's input)"
-                raise ArchNameError(f"the name '{name}' is already defined{at}", item.span, self.trace)
-            out = self.seq(item.body, x, scope, body)
-            body.tensors[name], body.where[name] = out, item.span
-            self.named.setdefault(out, (name, item.span, self.trace))
-            return out
+            return self._assign(item, x, scope, body)
         if isinstance(item, ast.If):
             cond = evaluate(item.cond, body.values, self.trace, self.choose)
             if not isinstance(cond, bool):
@@ -301,71 +217,6 @@ class Elaborator:
         if isinstance(item, (ast.SeqChoice, ast.OptionsChoice)):
             raise ArchError("a choice { ... } must be resolved before elaboration", item.span, self.trace)
         raise TypeError(f"not an item: {item!r}")
-
-    def _switched_on(self, cond, body: Body) -> bool:
-        """An entry `@a if COND` of a merge: COND must be true or false."""
-        if cond is None:
-            return True
-        v = evaluate(cond, body.values, self.trace, self.choose)
-        if not isinstance(v, bool):
-            raise ArchArgumentError(f"the condition of a merge entry must be true or false, got {describe(v)} "
-                                    "(compare it: i > 1, or choose it: choice(false, true))", cond.span, self.trace)
-        return v
-
-    def _tensor_name(self, node, body: Body) -> str:
-        """The name `h` or `h[2]` of an assignment or a reference (its index evaluated)."""
-        if not node.index:
-            return node.name
-        return index_key(node.name, index_values(node.index, body.values, self.trace, f"'{node.name}'", self.choose))
-
-    def _entries(self, item: ast.MergeRefs, body: Body) -> list[tuple[str, str]]:
-        """The tensors a merge reads and how each is written (`@h[2]`): entries switched off left out, a
-        comprehension `@h[j] for j in range(i) if c` unrolled."""
-        conds = item.conds or (None,) * len(item.refs)
-        out = []
-        for r, c in zip(item.refs, conds):
-            if isinstance(r, ast.MergeFor):
-                it = evaluate(r.iter, body.values, self.trace, self.choose)
-                inner = Body(dict(body.values), body.tensors, body.where, body.read)  # its `for` variable set below
-                for v in iterate(it, r.iter, self.trace):
-                    self.steps += 1
-                    inner.values[r.var] = v
-                    if self._switched_on(r.cond, inner):
-                        out.append(self._labelled(r.ref, inner))
-            elif self._switched_on(c, body):
-                out.append(self._labelled(r, body))
-        return out
-
-    def _labelled(self, ref: ast.Ref, body: Body) -> tuple[str, str]:
-        """The tensor `@h[j]` reads, and its name as written in messages."""
-        if not ref.index:
-            return self._ref(ref, body), "@" + ref.name
-        name = self._tensor_name(ref, body)
-        return self._indexed_ref(ref, body, name), "@" + name
-
-    def _ref(self, ref: ast.Ref, body: Body) -> str:
-        if ref.index:
-            return self._indexed_ref(ref, body)
-        body.read.add(ref.name)
-        if ref.name not in body.tensors:
-            raise ArchNameError(
-                f"undefined tensor '@{ref.name}'" + did_you_mean(ref.name, body.tensors)
-                + " (a name must be assigned, 'name = ... ;', before it is used)",
-                ref.span,
-                self.trace,
-            )
-        return body.tensors[ref.name]
-
-    def _indexed_ref(self, ref: ast.Ref, body: Body, name: str | None = None) -> str:
-        name = name or self._tensor_name(ref, body)
-        body.read.add(ref.name)
-        if name not in body.tensors:
-            have = [k for k in body.tensors if k.split("[")[0] == ref.name]
-            known = (f"; {ref.name} is defined for {_indices(have)} so far" if have else
-                     f"; no '{ref.name}[...] = ...;' comes before it" + did_you_mean(ref.name, body.tensors))
-            raise ArchNameError(f"undefined tensor '@{name}'{known} (a name must be assigned before it is used)",
-                                ref.span, self.trace)
-        return body.tensors[name]
 
     def _repeat(self, item: ast.Repeat, x: str, scope: Scope, body: Body) -> str:
         n = evaluate(item.count, body.values, self.trace, self.choose)

@@ -92,7 +92,7 @@ class _Ctx:
 
 def count_members(module: ast.Module, arguments: Mapping | None = None, network: str | None = None) -> MemberCount:
     """The number of distinct members of the space `module` (see the module docstring)."""
-    from .elaborate import pick_network
+    from .scope import pick_network
 
     ds = decisions(module, arguments, network)
     total = math.prod(d.size for d in ds)
@@ -100,8 +100,8 @@ def count_members(module: ast.Module, arguments: Mapping | None = None, network:
         return MemberCount(1, True, 1)
     nodes = choice_nodes(module)
     if any(is_indexed(c) for c in nodes):  # many decisions at one place: exact only where every member reaches all
-        from .elaborate import pick_network
         from .reached import every_member_reaches
+        from .scope import pick_network
 
         reached = _discover(module, nodes, arguments, network)
         if all(is_indexed(c) for c in nodes) and every_member_reaches(

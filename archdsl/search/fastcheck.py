@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from ..dsl import ArchError, ast, elaborate, infer_shapes
 from ..dsl.api import no_gc
 from ..dsl.choices import choice_keys, choice_nodes, is_indexed, walk_choices
-from ..dsl.elaborate import pick_network
 from ..dsl.errors import ArchShapeError, Frame
 from ..dsl.expr import Resolve, leave_open
 from ..dsl.rules import needs_projection, projection
+from ..dsl.scope import pick_network
 from ..dsl.shape_infer import infer_layer
 from .dedup import arch_key, flat_key, label_rest
 from .holes import HoleMemo, Poisoned, _Holes

@@ -18,10 +18,10 @@ from dataclasses import replace
 
 from ..dsl import ast
 from ..dsl.choices import CHOICES, choice_keys, choice_nodes, expand, walk_choices
-from ..dsl.elaborate import Body, Scope, assigns
 from ..dsl.errors import ArchError
 from ..dsl.expr import Open, Resolve, Sequence, evaluate
 from ..dsl.limits import MAX_CALL_DEPTH
+from ..dsl.scope import Body, Scope, assigns
 from .memo import HOLE, VCALL, Fallback, Memo, Template, _Macro, decision_slices, freeze
 
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from ..dsl import ast
 from ..dsl.choices import choice_keys, choice_nodes, walk_choices
-from ..dsl.elaborate import Body, Elaborator, Scope
+from ..dsl.elaborate import Elaborator
 from ..dsl.expr import Sequence
 from ..dsl.limits import MAX_CALL_DEPTH, MAX_NODES, MAX_STEPS
 from ..dsl.rules import conv_bias, unused_layers
+from ..dsl.scope import Body, Scope
 
 MACRO = "@call"  # the op of a macro node (no layer has this name)
 HOLE = "@choice"  # the op of a hole node: a `choice { ... }` (or an `if` on a choice) filled per member
