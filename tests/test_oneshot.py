@@ -93,9 +93,10 @@ def test_digits_members_run_as_their_standalone_compile(sharing):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("sharing", ["slice", "shape"])
 @pytest.mark.parametrize("name", sorted(p.name for p in SPACES.glob("*.arch")))
-def test_members_of_every_shipped_space_run_as_their_standalone_compile(name):
-    _exact(Space.load(SPACES / name), 3)
+def test_members_of_every_shipped_space_run_as_their_standalone_compile(name, sharing):
+    _exact(Space.load(SPACES / name), 3, sharing=sharing)
 
 
 def _params(net: Supernet, a) -> dict[str, torch.Tensor]:
@@ -104,7 +105,7 @@ def _params(net: Supernet, a) -> dict[str, torch.Tensor]:
 
 def test_weights_are_shared_by_place_and_shape():
     space = Space.load(SPACES / "digits_cnn.arch")
-    net = Supernet(space, sharing="shape")
+    net = Supernet(space)  # sharing="shape", the default
     # stem, kernel, second, downsample, width, depth, dropout
     with_second, without = (0, 0, 0, 0, 1, 2, 0), (0, 0, 1, 0, 1, 2, 0)
     p, q = _params(net, with_second), _params(net, without)
@@ -126,7 +127,7 @@ def test_weights_are_shared_by_place_and_shape():
 
 def test_sliced_weights_give_narrower_members_the_first_channels_and_the_kernel_centre():
     space = Space.load(SPACES / "digits_cnn.arch")
-    net = Supernet(space)  # sharing="slice", the default
+    net = Supernet(space, sharing="slice")
     narrow, wide = (0, 0, 1, 0, 0, 0, 0), (2, 1, 1, 0, 2, 0, 0)  # stem 16 kernel 3 width 32; stem 64 kernel 5 width 128
     _train_a_little(net, [narrow], (1, 8, 8))  # the stem's tensor now holds trained values, 16x1x3x3
     before = {k: v.detach().clone() for k, v in net.member(narrow).state_dict().items()}
@@ -162,7 +163,7 @@ def test_a_grown_weight_replaces_the_old_one_in_the_optimizer_with_its_momentum(
     split = TensorDataset(torch.rand(64, 1, 8, 8, generator=gen), torch.randint(10, (64,), generator=gen))
     data = Dataset("random", split, split, 10, (1, 8, 8))
     space = Space.load(SPACES / "digits_cnn.arch")
-    net = Supernet(space, (1, 8, 8), 10)
+    net = Supernet(space, (1, 8, 8), 10, sharing="slice")
     trainer = Trainer(net, data, SupernetConfig(epochs=1, batch_size=32, calibration=1))
     narrow, wide = (0, 0, 1, 0, 0, 0, 0), (2, 1, 1, 0, 2, 0, 0)
     trainer.train_epoch(lambda: narrow)  # two steps: the narrow tensors have momentum
@@ -367,7 +368,8 @@ def test_scoring_a_member_that_grows_a_sliced_weight_leaves_the_trained_supernet
     from archdsl.oneshot.building import build_trainer
     from archdsl.oneshot.scoring import score_member
 
-    settings = {"data": "digits", "seed": 0, "supernet_epochs": 1, "one_shot": "spos", "batch_size": 256}
+    settings = {"data": "digits", "seed": 0, "supernet_epochs": 1, "one_shot": "spos", "batch_size": 256,
+                "sharing": "slice"}
     _, space, trainer = build_trainer(settings, (SPACES / "digits_cnn.arch").read_text(), "digits_cnn.arch", "cpu")
     net = trainer.net
     narrow, wide = (0, 0, 1, 0, 0, 0, 0), (2, 1, 1, 0, 2, 0, 0)

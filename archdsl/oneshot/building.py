@@ -26,7 +26,7 @@ def build_trainer(settings: dict, space_text: str, space_file: str, device: str)
     seed = int(settings.get("seed") or 0)
     torch.manual_seed(seed)
     net = Supernet(space, tuple(data.input_shape), data.num_classes, device=device,
-                   sharing=settings.get("sharing") or "slice")
+                   sharing=settings.get("sharing") or "shape")
     net.max_params, net.max_macs = settings.get("max_params"), settings.get("max_macs")
     cfg = SupernetConfig(epochs=int(settings["supernet_epochs"]), seed=seed,
                          **{k: settings[k] for k in ("batch_size", "lr") if settings.get(k)})

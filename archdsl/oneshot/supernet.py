@@ -8,15 +8,17 @@ options are different text), and a chosen depth shares the first blocks (the k-t
 place in every member). A value choice that changes a tensor's size (a width, a kernel size) follows the
 sharing rule, `sharing=`:
 
-- `"slice"` (the default, Once-for-All style, Cai et al. 2020): one largest tensor per place and name; a
+- `"slice"` (Once-for-All style, Cai et al. 2020): one largest tensor per place and name; a
   member uses its first channels (rows, inputs, features) and, for a convolution's kernel, its centre (a 3x3
   kernel is the middle of a 5x5). Every member that has the layer trains the same tensor, a narrow member
   its first channels. BatchNorm's weights and statistics are sliced alike; other buffers go by shape.
-- `"shape"`: one tensor per place, name and shape: one weight per value (a conv after a chosen width has one
-  weight per (in, out) pair), each trained only by the members that have that shape.
+- `"shape"` (the default): one tensor per place, name and shape: one weight per value (a conv after a chosen
+  width has one weight per (in, out) pair), each trained only by the members that have that shape.
 
-A value that changes no shape (a stride, a dropout rate) shares the tensor under either rule. Ranking members
-on digits, slicing did better (`bench/oneshot_bench.py`; docs/tutorial.md, "one-shot search").
+A value that changes no shape (a stride, a dropout rate) shares the tensor under either rule. The default is
+the one that ranked members better on digits (`bench/oneshot_bench.py --sharing slice|shape`, several supernet
+seeds; docs/tutorial.md, "one-shot search"): slicing couples a narrow member's weights to the first channels of
+every wider one, and no rule of the two ranked clearly better than the other within the seed's noise.
 
 Given a member, `member(a)` is that member's own compiled module (the same code `archdsl.compile` builds)
 whose parameters and BatchNorm buffers *are* the supernet's tensors, or views of their slices: it runs exactly
@@ -84,7 +86,7 @@ def region(shape, big, centre=()) -> tuple[slice, ...]:
 
 class Supernet(nn.Module):
     def __init__(self, space: Space, input_shape: Sequence[int] | None = None, classes: int | None = None,
-                 device: str | torch.device = "cpu", cache: int = 1024, sharing: str = "slice") -> None:
+                 device: str | torch.device = "cpu", cache: int = 1024, sharing: str = "shape") -> None:
         super().__init__()
         if sharing not in SHARING:
             raise ValueError(f"sharing must be one of {', '.join(SHARING)}, got {sharing!r}")
