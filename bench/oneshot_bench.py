@@ -1,13 +1,16 @@
 """One-shot search against multi-trial search on digits (archs/spaces/digits_cnn.arch), on this machine.
 
-    python bench/oneshot_bench.py [--members 30] [--epochs 10] [--seeds 8] [--supernet-epochs 30] [--out FILE.json]
+    python bench/oneshot_bench.py [--members 30] [--epochs 10] [--seeds 8] [--supernet-epochs 30]
+        [--supernet-seeds 3] [--sharing shape|slice] [--out FILE.json]
 
 1. `--members` random valid members trained from scratch for `--epochs` each (the multi-trial search's
    default training), once per seed of `--seeds`. The first seed's runs are a 30-sample random multi-trial
    search: its best and its wall time, counted trial by trial (sequential, one thread each).
 2. SPOS and ENAS one-shot searches (supernet training, then the search over members with inherited weights,
    then the chosen member retrained from scratch for `--epochs`): wall time, the retrained accuracy.
-3. Kendall tau (tau-b) between each supernet's ranking of the members of 1 and the reference ranking.
+3. Kendall tau (tau-b) between each supernet's ranking of the members of 1 and the reference ranking: for
+   the search's own supernet and for `--supernet-seeds` - 1 more trained alike under other seeds (one
+   supernet's tau moves by +-0.1 with its seed on 30 members), and their mean.
 4. The multi-trial time to reach the retrained one-shot best: the wall time of the trials of 1 up to the
    first one at least as accurate (none: the whole search did not reach it).
 
@@ -24,7 +27,7 @@ reproducible measure of the same fit (its own ceiling printed beside it); the is
 
 Everything runs in this process without Ray (Ray's start, ~10-20 s, adds to both kinds of search alike).
 `--reuse FILE` takes the members and the stand-alone results of an earlier `--out` (the seeds it lacks are
-trained). `--sharing shape` measures the supernet's other sharing rule.
+trained). `--sharing slice` measures the supernet's other sharing rule (Once-for-All slices).
 """
 
 from __future__ import annotations
@@ -84,6 +87,31 @@ def standalone(space, data, a, epochs: int, seed: int) -> tuple[float, float]:
     return float(r["val_acc"]), float(r["val_loss"])
 
 
+def scores_of(trainer, members) -> list[tuple[float, float]]:
+    """One-shot accuracy and loss of each member, each scored as the search scores it (the supernet left as
+    it was after each)."""
+    from archdsl.oneshot.scoring import as_trained
+
+    out = []
+    for a in members:
+        with as_trained(trainer, a):
+            out.append(trainer.evaluate(a))
+    return out
+
+
+def supernet_only(kind: str, args, seed: int, members) -> list[tuple[float, float]]:
+    """Another supernet, trained alike under `seed`: its scores of `members` (no search, no retraining)."""
+    from archdsl.oneshot.trial import build
+
+    settings = {"data": "digits", "seed": seed, "supernet_epochs": args.supernet_epochs, "samples": args.samples,
+                "one_shot": kind, "strategy": "evolution", "strategy_options": {}, "space": str(SPACE),
+                "sharing": args.sharing}
+    _, _, trainer, algo = build(settings, SPACE.read_text(), str(SPACE), "cpu")
+    for _ in range(args.supernet_epochs):
+        algo.train_epoch()
+    return scores_of(trainer, members)
+
+
 def one_shot(kind: str, args, data, members) -> dict:
     """A whole one-shot search (supernet, search, retrain) timed, and its supernet's scores of `members`."""
     from archdsl.oneshot.building import build
@@ -101,7 +129,7 @@ def one_shot(kind: str, args, data, members) -> dict:
     best = max(scored, key=lambda a: scored[a])
     retrained, _ = standalone(space, data, best, args.epochs, args.seed)
     total = time.perf_counter() - t0
-    scores = [trainer.evaluate(a) for a in members]
+    scores = scores_of(trainer, members)
     return {"algorithm": kind, "wall_s": total, "supernet_s": t_train, "search_s": t_search,
             "retrain_s": total - t_train - t_search, "members_scored": len(scored), "best": list(best),
             "best_one_shot_acc": scored[best], "best_retrained_acc": retrained,
@@ -121,8 +149,10 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=8, help="stand-alone trainings per member for the reference (>= 2)")
     p.add_argument("--supernet-epochs", type=int, default=30)
     p.add_argument("--samples", type=int, default=200)
-    p.add_argument("--sharing", choices=("slice", "shape"), default="slice", help="the supernet's value-choice rule")
+    p.add_argument("--sharing", choices=("slice", "shape"), default="shape", help="the supernet's value-choice rule")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--supernet-seeds", type=int, default=3,
+                   help="supernets trained per algorithm for the tau columns (the search's own, then seed+1, ...)")
     p.add_argument("--out", type=Path)
     p.add_argument("--only", choices=("spos", "enas", "none"), help="one algorithm only (none: part 1 alone)")
     p.add_argument("--reuse", type=Path, metavar="JSON",
@@ -150,6 +180,8 @@ def main() -> None:
     for kind in ("spos", "enas") if args.only is None else () if args.only == "none" else (args.only,):
         r = one_shot(kind, args, data, members)
         result[kind] = r
+        r["other_supernets"] = [supernet_only(kind, args, args.seed + i, members)
+                                for i in range(1, args.supernet_seeds)]
         print(f"{kind}: {r['wall_s']:.0f} s (supernet {r['supernet_s']:.0f}, search {r['search_s']:.0f} over "
               f"{r['members_scored']} members, retrain {r['retrain_s']:.0f}); one-shot best "
               f"{r['best_one_shot_acc']:.4f}, retrained {r['best_retrained_acc']:.4f}", flush=True)
@@ -201,10 +233,20 @@ def main() -> None:
         shot_acc, shot_loss = r["one_shot_of_members"], r["one_shot_loss_of_members"]
         r["kendall_tau"] = kendall_tau(ranks(shot_acc, shot_loss), by_accuracy(every))
         r["kendall_tau_loss"] = kendall_tau([-x for x in shot_loss], by_loss(every))
+        per_seed = [(r["kendall_tau"], r["kendall_tau_loss"])] + [
+            (kendall_tau(ranks([x[0] for x in sc], [x[1] for x in sc]), by_accuracy(every)),
+             kendall_tau([-x[1] for x in sc], by_loss(every))) for sc in r["other_supernets"]]
+        r["kendall_tau_by_supernet_seed"] = [t for t, _ in per_seed]
+        r["kendall_tau_loss_by_supernet_seed"] = [t for _, t in per_seed]
         reach = next((t for t, acc in zip(times, accs) if acc >= r["best_retrained_acc"]), None)
         r["multi_trial_s_to_reach"] = reach
-        print(f"{kind}: Kendall tau {r['kendall_tau']:.3f} by accuracy (ceiling {ceilings['accuracy']:.3f}), "
-              f"{r['kendall_tau_loss']:.3f} by loss (ceiling {ceilings['loss']:.3f}) over {len(members)} members; "
+        seeds_acc = " ".join(f"{t:.3f}" for t in r["kendall_tau_by_supernet_seed"])
+        seeds_loss = " ".join(f"{t:.3f}" for t in r["kendall_tau_loss_by_supernet_seed"])
+        print(f"{kind}: Kendall tau over {len(members)} members, supernet seeds {args.seed}..: by accuracy "
+              f"{seeds_acc} (mean {sum(r['kendall_tau_by_supernet_seed']) / len(per_seed):.3f}, ceiling "
+              f"{ceilings['accuracy']:.3f}); by loss {seeds_loss} (mean "
+              f"{sum(r['kendall_tau_loss_by_supernet_seed']) / len(per_seed):.3f}, ceiling {ceilings['loss']:.3f})")
+        print(f"{kind}: "
               f"retrained best {r['best_retrained_acc']:.4f} vs multi-trial best {best:.4f} "
               f"({100 * (r['best_retrained_acc'] - best):+.2f} points); multi-trial reached it after "
               + (f"{reach:.0f} s" if reach is not None else "never (within its samples)")

@@ -32,10 +32,10 @@ def test_ranks_order_by_accuracy_then_lower_loss_and_share_exact_ties():
 def test_a_small_run_prints_tau_against_the_reference_and_its_ceiling(tmp_path):
     out = tmp_path / "r.json"
     p = subprocess.run([sys.executable, str(ROOT / "bench" / "oneshot_bench.py"), "--members", "4", "--epochs", "1",
-                        "--seeds", "2", "--supernet-epochs", "1", "--samples", "3", "--only", "spos",
+                        "--seeds", "2", "--supernet-epochs", "1", "--supernet-seeds", "2", "--samples", "3", "--only", "spos",
                         "--out", str(out)], capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert p.returncode == 0, p.stderr[-2000:]
     assert "ceiling tau" in p.stdout and "spos: Kendall tau" in p.stdout
     r = json.loads(out.read_text())
     assert len(r["multi_trial"]["acc_by_seed"]) == 2 and len(r["spos"]["one_shot_of_members"]) == 4
-    assert -1.0 <= r["spos"]["kendall_tau"] <= 1.0
+    assert -1.0 <= r["spos"]["kendall_tau"] <= 1.0 and len(r["spos"]["kendall_tau_by_supernet_seed"]) == 2
