@@ -101,7 +101,7 @@ def scores_of(trainer, members) -> list[tuple[float, float]]:
 
 def supernet_only(kind: str, args, seed: int, members) -> list[tuple[float, float]]:
     """Another supernet, trained alike under `seed`: its scores of `members` (no search, no retraining)."""
-    from archdsl.oneshot.trial import build
+    from archdsl.oneshot.building import build
 
     settings = {"data": "digits", "seed": seed, "supernet_epochs": args.supernet_epochs, "samples": args.samples,
                 "one_shot": kind, "strategy": "evolution", "strategy_options": {}, "space": str(SPACE),
