@@ -68,14 +68,17 @@ def _fits(s: SearchSettings, one_shot: bool, module: ast.Module | None = None) -
     from .dsl import ArchError, decisions, load
     from .runtime.adapt import graph_for_data
     from .runtime.datasets import load_dataset
+    from .search.bind import bind
     from .values import UsageError
 
     if module is None:
         module = load(Path(s.space))
+    module = bind(module, s.args)  # `--arg N=20`: the space searched is the network at those values
     if not one_shot and not decisions(module):
         name = s.space if Path(s.space).is_file() else "the space"  # text not written: no file to name
+        bound = "".join(f" --arg {k}={v}" for k, v in s.args.items())
         raise UsageError(f"{name} has no choice, so there is nothing to search; train it with "
-                         f"`archdsl train {s.space if name == s.space else 'NET.arch'} --data {s.data}`")
+                         f"`archdsl train {s.space if name == s.space else 'NET.arch'} --data {s.data}{bound}`")
     data = load_dataset(s.data)
     try:
         g = graph_for_data(module, tuple(data.input_shape), data.num_classes, data=s.data, in_file=True)
@@ -122,7 +125,8 @@ def search(space: str | Path | ast.Module | None = None, *, data: str | None = N
     `space`: a `Path` to an .arch file, .arch text as a `str` (kept as OUT/space.arch), or a parsed module.
     `data`: a dataset as on the command line (`digits`, `cifar10:DIR`, ...); `out`: the results directory
     (default `search_out`, as the command's); `config`: a YAML settings file, as `--config`. Any other setting
-    of `archdsl search` by its name: `max_params=`, `objective="macs:20M"`, `scheduler="asha"`,
+    of `archdsl search` by its name: `args={"N": 20}` (the network's parameters, bound before sampling, as
+    `--arg N=20`), `max_params=`, `objective="macs:20M"`, `scheduler="asha"`,
     `one_shot="spos"`, `address="auto"`, `storage="s3://..."`, ... Not given: the file's value or the default.
     `resume=True` continues the search in `out` (or `storage=`) with its saved settings; `force=True` replaces
     one. `progress=True` shows the command's live table of trials. A bad setting raises `ValueError`, a bad

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 
+from . import flag_error, value_arg
+
 SCHEDULERS = ("fifo", "asha")
 
 
@@ -19,6 +21,9 @@ def register(sub) -> None:
                                    "train the valid ones as Ray Tune trials and keep the best as best.arch + best.pt.")
     p.add_argument("space", nargs="?", metavar="SPACE.arch", help="the search space (or `space:` in --config)")
     p.add_argument("--config", metavar="YAML", help="settings from a YAML file; flags override them")
+    p.add_argument("--arg", type=value_arg, action="append", default=[], metavar="NAME=VALUE",
+                   help="set a network parameter before sampling, e.g. --arg N=20: every member is the network "
+                        "at that value (repeatable)")
     p.add_argument("--strategy", choices=NAMES, help="default: random")
     p.add_argument("--samples", type=int, metavar="N", help="trials to train (default 10)")
     p.add_argument("--data", metavar="NAME", help="dataset (default digits)")
@@ -84,6 +89,7 @@ def run(args) -> int:
 
     from ..api import run as run_settings
     from ..api import settings as effective
+    from ..dsl import ArchError
     from ..search.config import read_yaml
     from ..search.outdir import OutExistsError, OutInUseError
     from ..search.results import render_leaderboard
@@ -92,7 +98,8 @@ def run(args) -> int:
 
     file_settings = read_yaml(args.config) if args.config else {}
     try:
-        settings, explicit = effective(file_settings, {k: getattr(args, k) for k in OPTIONS}, resume=args.resume)
+        given = {**{k: getattr(args, k) for k in OPTIONS}, "args": dict(args.arg) or None}
+        settings, explicit = effective(file_settings, given, resume=args.resume)
     except ValueError as e:
         print(f"archdsl search: error: {e}", file=sys.stderr)
         return 2
@@ -109,6 +116,12 @@ def run(args) -> int:
         return 2
     except UsageError as e:
         print(f"archdsl search: error: {e}", file=sys.stderr)
+        return 2
+    except ArchError as e:
+        usage = flag_error(e, args)  # `--arg M=3`: check's message, as a usage error
+        if usage is None:
+            raise
+        print(f"archdsl search: error: {usage}", file=sys.stderr)
         return 2
     one_shot = outcome.one_shot
     if outcome.error:

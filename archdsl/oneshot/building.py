@@ -22,7 +22,7 @@ def build_trainer(settings: dict, space_text: str, space_file: str, device: str)
     from .train import SupernetConfig, Trainer
 
     data = cached_dataset(settings.get("data") or "digits")
-    space = Space.load(parse_arch(space_text, space_file))
+    space = Space.load(parse_arch(space_text, space_file), settings.get("args"))
     seed = int(settings.get("seed") or 0)
     torch.manual_seed(seed)
     net = Supernet(space, tuple(data.input_shape), data.num_classes, device=device,

@@ -133,7 +133,7 @@ def _search(settings: SearchSettings, out: Path, store: Storage, lease: Lease, s
     best = rs[0] if rs and rs[0].val_acc is not None else None
     weights = None
     if best is not None:
-        write_best(best, out, settings.space)
+        write_best(best, out, settings.space, args=settings.args)
         weights = _retrain(settings, state["space_text"], best, final, out)
     return SearchOutcome(rs, best, out, {}, weights)
 
@@ -147,7 +147,7 @@ def _preflight(settings: SearchSettings, space_text: str) -> None:
     from ..search.trainable import cached_dataset
     from .supernet import Supernet
 
-    space = Space.load(parse_arch(space_text, settings.space))
+    space = Space.load(parse_arch(space_text, settings.space), settings.args)
     data = cached_dataset(settings.data)
     net = Supernet(space, tuple(data.input_shape), data.num_classes)
     net.max_params, net.max_macs = settings.max_params, settings.max_macs
@@ -254,7 +254,7 @@ def _records(settings: SearchSettings, space_text: str, final: dict) -> list[Tri
     from .supernet import Supernet
 
     data = cached_dataset(settings.data)
-    space = Space.load(parse_arch(space_text, settings.space))
+    space = Space.load(parse_arch(space_text, settings.space), settings.args)
     net = Supernet(space, tuple(data.input_shape), data.num_classes)
     rs = []
     for i, (a, acc, *more) in enumerate(final["members"], 1):

@@ -51,6 +51,7 @@ class SearchSettings:
     supernet_epochs: int = 30  # one-shot: epochs of supernet training
     retrain: int | None = None  # one-shot: epochs to retrain the chosen member (None: `epochs`; 0: none)
     eval_actors: int | None = None  # one-shot: processes scoring members at once (None: as the cluster fits)
+    args: dict = field(default_factory=dict)  # the network's parameters bound before sampling (`--arg N=20`)
 
     def validate(self, source: str = "search settings") -> SearchSettings:
         """Every value checked by the shared rules (`archdsl/values.py`); a bad one is a one-line `UsageError`."""
@@ -87,6 +88,20 @@ def _mapping(value):
     return value
 
 
+def _arguments(value):
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise Invalid(f"expected a mapping of network parameters to values, such as {{N: 20}}, got {value!r}")
+    for k, x in value.items():
+        if not isinstance(x, (bool, int, float, str)):
+            raise Invalid(f"{k}: expected a number, true/false or text, got {x!r}")
+    return dict(value)
+
+
+def args_text(args: dict) -> str:
+    """`{"N": 20}` as given on the command line: `N=20`."""
+    return " ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in args.items()) or "none"
+
+
 def _objective(value):
     from .objective import Objective
 
@@ -109,7 +124,7 @@ def _rules() -> dict:
         "seed": v.optional(v.seed), "strategy_options": _mapping, "dedup": _boolean,
         "objective": v.optional(_objective), "one_shot": v.optional(v.choice(*ONE_SHOT)),
         "supernet_epochs": v.positive_int, "retrain": v.optional(v.int_range(0)),
-        "eval_actors": v.optional(v.positive_int),
+        "eval_actors": v.optional(v.positive_int), "args": _arguments,
     }
 
 
@@ -157,7 +172,9 @@ def resume_conflicts(saved: SearchSettings, given: dict) -> list[str]:
     for k, value in given.items():
         if value is None or k in RESUMABLE or k == "space":
             continue
-        if getattr(saved, k) != value:
+        if k == "args" and saved.args != value:
+            out.append(f"arg (saved {args_text(saved.args)}, given {args_text(value)})")
+        elif k != "args" and getattr(saved, k) != value:
             out.append(f"{k.replace('_', '-')} (saved {getattr(saved, k)!r}, given {value!r})")
     return out
 

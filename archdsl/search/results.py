@@ -110,11 +110,14 @@ def write_tables(rs: list[TrialRecord], out: Path) -> None:
     atomic_write_text(out / "trials.csv", buf.getvalue())
 
 
-def write_best(best: TrialRecord, out: Path, space_file: str, store: Storage | None = None) -> Path | None:
+def write_best(best: TrialRecord, out: Path, space_file: str, store: Storage | None = None,
+               args: dict | None = None) -> Path | None:
     """`best.arch` (standalone text with a header saying where it came from) and `best.pt` (its weights,
-    read back from the search storage: the trial may have run on another node)."""
+    read back from the search storage: the trial may have run on another node). `args`: the parameters the
+    search bound (`--arg N=20`), already the defaults of best.arch's network header."""
+    bound = "".join(f" --arg {k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in (args or {}).items())
     header = [
-        f"# The best member of the search space {space_file}: trial {best.trial_id},",
+        f"# The best member of the search space {space_file}{bound}: trial {best.trial_id},",
         f"# validation accuracy {best.val_acc:.4f} after {best.epochs} epochs, {best.params:,} params, "
         f"{best.macs:,} MACs.",
         "# Choices: " + ", ".join(f"{k}={v}" for k, v in best.choices.items()),

@@ -302,7 +302,7 @@ def _run(settings, out, store, lease, resume, force, given, trainable, verbose, 
         space_text = Path(settings.space).read_text(encoding="utf-8")
         state = {"format": 1, "settings": settings.to_dict(), "space_text": space_text,
                  "space_key": space_digest(space_text), "runs": 0, "searcher": None}
-    space = Space.load(parse_arch(space_text, settings.space) if resume else Path(settings.space))
+    space = Space.load(parse_arch(space_text, settings.space) if resume else Path(settings.space), settings.args)
     if not resume:
         preflight(settings, space)
 
@@ -346,7 +346,7 @@ def _run(settings, out, store, lease, resume, force, given, trainable, verbose, 
         column = "latency_ms" if objective.cost == "latency" else objective.cost
         write_pareto_csv([asdict(r) for r in rs if r.val_acc is not None], column, out / "pareto.csv")
     best = next((r for r in rs if r.val_acc is not None and r.checkpoint), None)
-    weights = write_best(best, out, settings.space, store) if best is not None else None
+    weights = write_best(best, out, settings.space, store, settings.args) if best is not None else None
     return SearchOutcome(rs, best, out, dict(searcher.rejected), weights, error)
 
 

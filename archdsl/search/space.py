@@ -7,7 +7,7 @@ is plain .arch (no choices left) that checks, compiles and trains like a hand-wr
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +15,7 @@ import networkx as nx
 
 from ..dsl import ArchError, CheckResult, Decision, ast, check, decisions, elaborate, infer_shapes, load, print_module
 from ..dsl.choices import chosen_options, resolver
+from .bind import bind
 from .fastcheck import Checked, FastChecker
 
 
@@ -24,8 +25,10 @@ class Space:
     decisions: tuple[Decision, ...]
 
     @classmethod
-    def load(cls, source: str | Path | ast.Module) -> Space:
-        module = load(source)
+    def load(cls, source: str | Path | ast.Module, args: Mapping | None = None) -> Space:
+        """The space in `source`, its network's parameters in `args` (`{"N": 20}`, `archdsl search --arg`) bound
+        first: its decisions and members are the network's at those values."""
+        module = bind(load(source), args)
         return cls(module, tuple(decisions(module)))
 
     @property
