@@ -14,6 +14,17 @@ class LayerNorm2d(nn.LayerNorm):
         return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
+class GroupNorm(nn.GroupNorm):
+    """torch's GroupNorm, handed a contiguous input on the CPU: there torch's backward of a non-contiguous
+    (channels_last) input that needs no gradient of its own — the image itself, or a tensor a layer cut from the
+    graph — crashes the process (torch 2.13 CPU). The copy costs one pass over the input, on the CPU only."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type == "cpu" and not x.is_contiguous():
+            x = x.contiguous()
+        return super().forward(x)
+
+
 class LayerScale(nn.Module):
     """A learned per-channel scale γ, shape (C, 1, 1) on images or (F,) on vectors (torchvision's layer_scale)."""
 

@@ -86,9 +86,9 @@ def _groupnorm_shape(d, a, shapes):
 
 
 def _groupnorm_build(a, shapes, _):
-    from torch import nn
+    from .modules import GroupNorm
 
-    return nn.GroupNorm(a["groups"], shapes[0][0], a["eps"], a["affine"])
+    return GroupNorm(a["groups"], shapes[0][0], a["eps"], a["affine"])
 
 
 define(Op(
