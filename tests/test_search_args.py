@@ -73,6 +73,10 @@ def test_resume_writes_the_bound_member_and_refuses_another_arg(tmp_path, capsys
     member = check(parse(best))  # best.arch needs no flag: it is the member at N=3
     assert not member.decisions and member.params == max(rows, key=lambda r: r["val_acc"])["params"]
     assert read_yaml(out / "settings.yaml")["args"] == {"N": 3}
+    from archdsl.report.html import summary_html
+    from archdsl.report.rundir import load_run
+
+    assert "zoph_le.arch --arg N=3</code>" in summary_html(load_run(out))  # the report names the space searched
 
 
 @pytest.mark.parametrize("arg, message", [

@@ -87,7 +87,8 @@ def summary_html(run: Run) -> Html:
     else:
         state = "finished" if run.finished else "running (or stopped before writing its results)"
     counts = h("{} completed, {} running", done, running) + (h(", {} lost", lost) if lost else "")
-    facts = [h("space <code>{}</code>", v("space")), h("strategy {}", v("strategy")), h("data {}", v("data")),
+    space = f"{v('space')} {s['args']}" if s.get("args") else v("space")
+    facts = [h("space <code>{}</code>", space), h("strategy {}", v("strategy")), h("data {}", v("data")),
              h("{} epochs per trial", v("epochs")),
              h("{} of {} trials ({}), {}", len(run.trials), v("samples"), counts, state)]
     best = next((t for t in run.trials if t.record.val_acc is not None), None)

@@ -75,6 +75,9 @@ def _scalars(data, where: str, notes: Notes) -> dict:
     for k, v in data.items():
         if isinstance(k, str) and (v is None or isinstance(v, (str, int, float, bool))):
             out[k] = v[:MAX_TEXT] if isinstance(v, str) else v
+        elif k == "args" and isinstance(v, dict):  # `--arg N=20`: the space searched, shown as given
+            out[k] = " ".join(f"--arg {a}={b}" for a, b in v.items()
+                              if isinstance(b, (str, int, float, bool)))[:MAX_TEXT]
     return out
 
 
