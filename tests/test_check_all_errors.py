@@ -88,6 +88,22 @@ network n {
     assert [(e.kind, e.span.line) for e in found.errors] == [("syntax", 3), ("name", 6)], [e.message for e in found.errors]
 
 
+def test_a_tensor_read_only_by_a_merge_that_failed_is_not_reported_unused():
+    text = """\
+network n {
+    input(3, 16, 16)
+    a = conv(8, 3, padding=1);
+    b = @in conv(8, 3, stride=2, padding=1);
+    h[0] = @in conv(8, 1);
+    concat(@a, @b, @h[0])
+    avgpool flatten linear(10)
+}
+"""
+    found = diagnose(text, "n.arch")
+    # the concat's sizes disagree; '@a', '@b' and '@h[0]' are read by it, so none of them is "never used"
+    assert [(e.kind, e.span.line) for e in found.errors] == [("shape", 6)], [e.message for e in found.errors]
+
+
 def test_errors_are_capped():
     body = "\n".join(f"    cnv{i}(8, 3)" for i in range(MAX_ERRORS + 5))
     found = diagnose(f"network n {{\n    input(3, 8, 8)\n{body}\n}}\n", "many.arch")

@@ -5,7 +5,7 @@ fault (the innermost layer, block call or structure written where the error poin
 layer and the network is checked again, until it checks or nothing more can be replaced. An error that only
 follows from an earlier one is not reported: a shape error at a layer that reads from a replaced item, a name
 that was written only in a statement dropped for its syntax error, and shape errors in a network whose own
-statements or whose blocks' statements were dropped.
+statements or whose blocks' statements were dropped, and a tensor "never used" because only a replaced item read it.
 
 The last graph built keeps the shapes of everything that does not depend on an error (`NetworkCheck.hidden`
 names the layers that do), which the editor shows while the file has errors.
@@ -30,7 +30,8 @@ from .pieces import MAX_ERRORS, Parsed, parse_pieces
 from .shape_infer import infer_shapes
 
 RECOVERED = "<replaced after an error>"  # the file of the spans of the identity layers put in place of errors
-_QUOTED = re.compile(r"'@?(\w+)'")
+_QUOTED = re.compile(r"'@?(\w+)(?:\[[^']*\])?'")
+_UNUSED = "is never used"  # the unused-tensor error's words (elaborate.refuse_unused)
 
 
 @dataclass
@@ -106,13 +107,14 @@ def _touches_damage(module: ast.Module, net: ast.Definition | None, parsed: Pars
 def _check_network(module, name, input, arguments, limit, dropped_words, damaged) -> NetworkCheck:
     nc = NetworkCheck(name or "")
     m, tried = module, set()
+    replaced: set[str] = set()  # every name the items replaced so far mention
     while True:
         try:
             r = check(m, network=name, input=input, arguments=arguments or None)
         except ArchError as e:
             if e.span is not None and e.span.file == RECOVERED:
                 return nc  # an error of the stand-in itself: stop here
-            if not _follows(e, m, name, input, arguments, dropped_words, damaged, tried):
+            if not _follows(e, m, name, input, arguments, dropped_words, damaged, tried, replaced):
                 nc.errors.append(e)
             item = _item_at(m, e.span)
             key = (e.span.line, e.span.column) if e.span else None
@@ -124,6 +126,7 @@ def _check_network(module, name, input, arguments, limit, dropped_words, damaged
                     nc.hidden |= {e.node} | nx.descendants(nc.graph, e.node)
                 return nc
             tried.add(key)
+            replaced |= ast.names_in(item)
             m = _replace(m, item, ast.Call("identity", (), _stand_in(item)))
             continue
         nc.graph = r.graph
@@ -134,10 +137,13 @@ def _check_network(module, name, input, arguments, limit, dropped_words, damaged
         return nc
 
 
-def _follows(e, m, name, input, arguments, dropped_words, damaged, tried) -> bool:
+def _follows(e, m, name, input, arguments, dropped_words, damaged, tried, replaced=frozenset()) -> bool:
     """Whether `e` only follows from an earlier error (see the module's docstring)."""
     if isinstance(e, ArchNameError):
-        return any(w in dropped_words for w in _QUOTED.findall(e.message)[:1])
+        first = _QUOTED.findall(e.message)[:1]
+        if tried and _UNUSED in e.message and any(w in replaced for w in first):
+            return True  # read only by an item replaced after its own error
+        return any(w in dropped_words for w in first)
     if isinstance(e, ArchShapeError):
         if damaged:
             return True
