@@ -1,7 +1,7 @@
 """One-shot search against multi-trial search on digits (archs/spaces/digits_cnn.arch), on this machine.
 
     python bench/oneshot_bench.py [--members 30] [--epochs 10] [--seeds 8] [--supernet-epochs 30]
-        [--supernet-seeds 3] [--sharing shape|slice] [--out FILE.json]
+        [--supernet-seeds 3] [--sharing shape|slice] [--val-fraction 0.2] [--out FILE.json]
 
 1. `--members` random valid members trained from scratch for `--epochs` each (the multi-trial search's
    default training), once per seed of `--seeds`. The first seed's runs are a 30-sample random multi-trial
@@ -24,6 +24,13 @@ somewhat more reproducible than that), and one seed's ranking against another's.
 way: one-shot accuracy (inherited weights, BatchNorm recalibrated, the whole validation split), ties broken
 by one-shot validation loss. A second column ranks both sides by validation loss alone, the finer and more
 reproducible measure of the same fit (its own ceiling printed beside it); the issue's target is the first.
+
+`--val-fraction F` holds out F of digits' 1,797 images for validation, the same split (split seed 0) for the
+stand-alone trainings and for the supernets (their training, BatchNorm recalibration and scoring), so both
+sides learn from the same images and are judged on the same ones. The default stays 0.2, the split `archdsl
+train` and `archdsl search` use, so that the bench measures the data a search sees; a larger F (0.6: 719
+training images, 1,078 validation ones) spreads the members' accuracies and makes each a finer measure, a test
+of whether the ranking's gap is the reference's noise or the supernet's.
 
 Everything runs in this process without Ray (Ray's start, ~10-20 s, adds to both kinds of search alike).
 `--reuse FILE` takes the members and the stand-alone results of an earlier `--out` (the seeds it lacks are
@@ -103,9 +110,9 @@ def supernet_only(kind: str, args, seed: int, members) -> list[tuple[float, floa
     """Another supernet, trained alike under `seed`: its scores of `members` (no search, no retraining)."""
     from archdsl.oneshot.building import build
 
-    settings = {"data": "digits", "seed": seed, "supernet_epochs": args.supernet_epochs, "samples": args.samples,
-                "one_shot": kind, "strategy": "evolution", "strategy_options": {}, "space": str(SPACE),
-                "sharing": args.sharing}
+    settings = {"data": "digits", "val_fraction": args.val_fraction, "seed": seed,
+                "supernet_epochs": args.supernet_epochs, "samples": args.samples, "one_shot": kind,
+                "strategy": "evolution", "strategy_options": {}, "space": str(SPACE), "sharing": args.sharing}
     _, _, trainer, algo = build(settings, SPACE.read_text(), str(SPACE), "cpu")
     for _ in range(args.supernet_epochs):
         algo.train_epoch()
@@ -116,9 +123,9 @@ def one_shot(kind: str, args, data, members) -> dict:
     """A whole one-shot search (supernet, search, retrain) timed, and its supernet's scores of `members`."""
     from archdsl.oneshot.building import build
 
-    settings = {"data": "digits", "seed": args.seed, "supernet_epochs": args.supernet_epochs, "samples": args.samples,
-                "one_shot": kind, "strategy": "evolution", "strategy_options": {}, "space": str(SPACE),
-                "sharing": args.sharing}
+    settings = {"data": "digits", "val_fraction": args.val_fraction, "seed": args.seed,
+                "supernet_epochs": args.supernet_epochs, "samples": args.samples, "one_shot": kind,
+                "strategy": "evolution", "strategy_options": {}, "space": str(SPACE), "sharing": args.sharing}
     t0 = time.perf_counter()
     _, space, trainer, algo = build(settings, SPACE.read_text(), str(SPACE), "cpu")
     for _ in range(args.supernet_epochs):
@@ -153,6 +160,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--supernet-seeds", type=int, default=3,
                    help="supernets trained per algorithm for the tau columns (the search's own, then seed+1, ...)")
+    p.add_argument("--val-fraction", type=float, default=0.2, metavar="F",
+                   help="share of digits held out for validation, for both sides (default 0.2, as train/search)")
     p.add_argument("--out", type=Path)
     p.add_argument("--only", choices=("spos", "enas", "none"), help="one algorithm only (none: part 1 alone)")
     p.add_argument("--reuse", type=Path, metavar="JSON",
@@ -160,15 +169,22 @@ def main() -> None:
     args = p.parse_args()
     if args.seeds < 2:
         p.error("--seeds must be at least 2 (the reference's ceiling compares seeds)")
+    if not 0.0 < args.val_fraction < 1.0:
+        p.error(f"--val-fraction must be between 0 and 1, got {args.val_fraction}")
     torch.set_num_threads(1)
-    data = load_dataset("digits")
+    data = load_dataset("digits", val_fraction=args.val_fraction)
     space = Space.load(SPACE)
     check = Supernet(space, tuple(data.input_shape), data.num_classes)
     rng = random.Random(args.seed)
     members: list[tuple[int, ...]] = []
     earlier = None
     if args.reuse:
-        earlier = json.loads(args.reuse.read_text())["multi_trial"]
+        run = json.loads(args.reuse.read_text())
+        theirs = run.get("settings", {}).get("val_fraction", 0.2)  # runs before the option held out 0.2
+        if theirs != args.val_fraction:
+            p.error(f"--reuse {args.reuse}: its stand-alone results hold out {theirs} for validation, "
+                    f"not --val-fraction {args.val_fraction}")
+        earlier = run["multi_trial"]
         members = [tuple(a) for a in earlier["members"]][:args.members]
     while len(members) < args.members:
         a = tuple(rng.randrange(n) for n in space.sizes)

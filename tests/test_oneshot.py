@@ -380,3 +380,27 @@ def test_scoring_a_member_that_grows_a_sliced_weight_leaves_the_trained_supernet
     assert dict(net.weights.items()) == held and all(net.weights[k] is t for k, t in held.items())
     assert not net.take_grown_parameters()
     assert score_member(trainer, narrow).acc == alone
+
+
+def test_a_val_fraction_setting_gives_the_supernet_the_split_a_stand_alone_training_gets():
+    import math
+
+    from archdsl.oneshot.building import build_trainer
+    from archdsl.runtime.datasets import load_dataset
+
+    settings = {"data": "digits", "seed": 0, "supernet_epochs": 1, "one_shot": "spos", "batch_size": 256}
+    text = (SPACES / "digits_cnn.arch").read_text()
+    default = build_trainer(settings, text, "digits_cnn.arch", "cpu")[2]
+    data, _, trainer = build_trainer({**settings, "val_fraction": 0.6}, text, "digits_cnn.arch", "cpu")
+    assert sum(len(y) for _, y in default.val) == 359  # digits' default: 20% of 1,797 held out
+    assert (len(data.train), len(data.val)) == (719, 1078)
+    alone = load_dataset("digits", val_fraction=0.6)  # what `archdsl train --val-fraction 0.6` trains on
+    assert torch.equal(data.val.tensors[0], alone.val.tensors[0]) and torch.equal(data.train.tensors[1],
+                                                                                  alone.train.tensors[1])
+    # it trains on the 719 images and scores on the 1,078
+    member = (0, 0, 1, 0, 0, 0, 0)
+    trainer.train_epoch(lambda: member)
+    assert trainer.steps_per_epoch == math.ceil(719 / 256) and trainer.step == trainer.steps_per_epoch
+    assert sum(len(y) for _, y in trainer.val) == 1078
+    acc, _ = trainer.evaluate(member)
+    assert round(acc * 1078) == pytest.approx(acc * 1078, abs=1e-6)  # a count of the 1,078 images

@@ -21,7 +21,7 @@ def build_trainer(settings: dict, space_text: str, space_file: str, device: str)
     from .supernet import Supernet
     from .train import SupernetConfig, Trainer
 
-    data = cached_dataset(settings.get("data") or "digits")
+    data = cached_dataset(settings.get("data") or "digits", settings.get("val_fraction"))
     space = Space.load(parse_arch(space_text, space_file), settings.get("args"))
     seed = int(settings.get("seed") or 0)
     torch.manual_seed(seed)

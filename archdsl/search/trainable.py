@@ -32,11 +32,13 @@ WEIGHTS = CHECKPOINT  # the best trial's checkpoint holds its weights under "mod
 
 
 @functools.lru_cache(maxsize=4)
-def cached_dataset(name: str):
-    """The dataset `name` (as `--data` names it), loaded once per process: reused actors and trials share it."""
+def cached_dataset(name: str, val_fraction: float | None = None):
+    """The dataset `name` (as `--data` names it), loaded once per process: reused actors and trials share it.
+    `val_fraction` (None: the loader's default, 0.2) is the share held out for validation where the data has
+    no split of its own."""
     from ..runtime.datasets import load_dataset
 
-    return load_dataset(name)
+    return load_dataset(name) if val_fraction is None else load_dataset(name, val_fraction=float(val_fraction))
 
 
 def train_config(settings: dict):
