@@ -100,7 +100,7 @@ def test_every_family_has_a_graph_colour_and_synonyms_are_not_layer_names():
 
 
 def test_every_merge_is_known_wherever_merges_are_listed():
-    from archdsl.dsl.parser import _READABLE
+    from archdsl.dsl.syntax_errors import _READABLE
     from archdsl.lsp.completion import KEYWORDS as COMPLETIONS
     from archdsl.viz.scopes import is_block
 
