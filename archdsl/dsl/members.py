@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from . import ast
 from .choices import Decision, _discover, choice_keys, choice_nodes, decisions, expand, is_indexed, walk_choices
 from .errors import ArchError
-from .expr import evaluate
+from .member_values import Bindings, Ctx, Unknown
 
 ENUMERATION_LIMIT = 100_000  # assignments of one group's guarding decisions tried before giving an upper bound
 _MAX_DEPTH = 64  # block calls followed
@@ -33,61 +33,6 @@ class MemberCount:
     exact: bool
     assignments: int  # the product of the decisions' sizes
     why: str | None = None  # when not exact for a reason of its own, that reason (for the message)
-
-
-class _Unknown(Exception):  # noqa: N818 - a choice met where no decision is fixed
-    pass
-
-
-class _Scope:
-    """Names visible in one body: name -> ("expr", expr, scope) | ("value", v) | ("seq", SeqValue, scope) | ("tensor",)."""
-
-    def __init__(self, bindings: dict):
-        self.bindings = bindings
-
-
-class _View(Mapping):
-    """A scope's values under one assignment, evaluated on first read."""
-
-    def __init__(self, scope: _Scope, ctx: _Ctx):
-        self.scope, self.ctx = scope, ctx
-
-    def __getitem__(self, name):
-        return self.ctx.value(self.scope, name)
-
-    def __iter__(self):
-        return iter(self.scope.bindings)
-
-    def __len__(self):
-        return len(self.scope.bindings)
-
-    def __contains__(self, name):
-        return name in self.scope.bindings
-
-
-class _Ctx:
-    def __init__(self, keys: dict[int, str], assignment: Mapping[str, int] | None):
-        self.keys, self.assignment, self.memo = keys, assignment, {}
-
-    def choose(self, c: ast.ValueChoice) -> int:
-        key = self.keys.get(id(c))
-        if self.assignment is None or key not in self.assignment:
-            raise _Unknown(key)
-        return self.assignment[key]
-
-    def value(self, scope: _Scope, name: str):
-        entry = scope.bindings[name]
-        if entry[0] == "value":
-            return entry[1]
-        if entry[0] != "expr":
-            return entry  # a sequence or a tensor: no number (a condition on it fails, as in check)
-        k = (scope, name)
-        if k not in self.memo:
-            self.memo[k] = evaluate(entry[1], _View(entry[2], self), (), self.choose)
-        return self.memo[k]
-
-    def eval(self, expr, scope: _Scope):
-        return evaluate(expr, _View(scope, self), (), self.choose)
 
 
 def count_members(module: ast.Module, arguments: Mapping | None = None, network: str | None = None) -> MemberCount:
@@ -114,7 +59,7 @@ def count_members(module: ast.Module, arguments: Mapping | None = None, network:
     try:
         net = pick_network(module, network)
         walk.network(net, dict(arguments or {}))
-    except (ArchError, _Unknown, RecursionError, TypeError, ValueError, KeyError):
+    except (ArchError, Unknown, RecursionError, TypeError, ValueError, KeyError):
         return MemberCount(total, False, total)
     count, exact = walk.count()
     return MemberCount(min(count, total), exact and count <= total, total)
@@ -144,13 +89,13 @@ class _Walk:
         self.blocks = {d.name: d for d in module.definitions if d.kind == "block"}
         self.uses: list[tuple[str, tuple]] = []  # (decision, guards) for every use
         self.lost = False  # a use the walk could not follow: then only the product is a safe upper bound
-        self.none = _Ctx(self.keys, None)
+        self.none = Ctx(self.keys, None)
         self.depth = 0
 
     # --- the walk ---------------------------------------------------------------------------------
 
     def network(self, net: ast.Definition, arguments: dict) -> None:
-        scope = _Scope({})
+        scope = Bindings({})
         for p in net.params:
             if p.name in arguments:
                 scope.bindings[p.name] = ("value", arguments[p.name])
@@ -160,11 +105,11 @@ class _Walk:
                 scope.bindings[p.name] = ("expr", p.default, scope)
         self.seq(net.body, scope, ())
 
-    def seq(self, seq: ast.Seq, scope: _Scope, guards: tuple) -> None:
+    def seq(self, seq: ast.Seq, scope: Bindings, guards: tuple) -> None:
         for item in seq.items:
             self.item(item, scope, guards)
 
-    def item(self, item, scope: _Scope, guards: tuple) -> None:
+    def item(self, item, scope: Bindings, guards: tuple) -> None:
         if isinstance(item, ast.Call):
             self.call(item, scope, guards)
         elif isinstance(item, ast.Residual):
@@ -199,10 +144,10 @@ class _Walk:
         elif not isinstance(item, ast.Ref):
             self.lost = True
 
-    def branch(self, item: ast.If, scope: _Scope, guards: tuple) -> None:
+    def branch(self, item: ast.If, scope: Bindings, guards: tuple) -> None:
         try:
             cond = self.none.eval(item.cond, scope)
-        except _Unknown:
+        except Unknown:
             keys = self.use(item.cond, scope, guards)
             guard = ("if", item.cond, scope, frozenset(keys))  # the decisions the condition may read
             self.seq(item.then, scope, guards + (guard + (True,),))
@@ -213,10 +158,10 @@ class _Walk:
         if chosen is not None:
             self.seq(chosen, scope, guards)
 
-    def repeat(self, item: ast.Repeat, scope: _Scope, guards: tuple) -> None:
+    def repeat(self, item: ast.Repeat, scope: Bindings, guards: tuple) -> None:
         try:
             n = self.none.eval(item.count, scope)
-        except _Unknown:  # a count that is a choice: its body is reached when the count is at least 1
+        except Unknown:  # a count that is a choice: its body is reached when the count is at least 1
             keys = self.use(item.count, scope, guards)
             guards = guards + (("if", ast.BinOp(">=", item.count, ast.Number(1)), scope, frozenset(keys), True),)
             n = 1
@@ -226,11 +171,11 @@ class _Walk:
         if not isinstance(n, int) or n > 32:
             self.lost, n = True, 1
         for i in range(n):  # each copy sees its own index (an `if i == 0` takes other branches)
-            inner = _Scope(dict(scope.bindings))
+            inner = Bindings(dict(scope.bindings))
             inner.bindings[item.index] = ("value", i)
             self.seq(ast.Seq((item.body,)), inner, guards)
 
-    def call(self, call: ast.Call, scope: _Scope, guards: tuple) -> None:
+    def call(self, call: ast.Call, scope: Bindings, guards: tuple) -> None:
         entry = scope.bindings.get(call.name)
         if entry is not None and entry[0] == "seq":  # a sequence parameter spliced here
             self.seq(entry[1].body, entry[2], guards)
@@ -250,7 +195,7 @@ class _Walk:
         self.depth += 1
         if self.depth > _MAX_DEPTH:
             raise RecursionError
-        inner = _Scope({})
+        inner = Bindings({})
         names = [p.name for p in block.params]
         given = {}
         for i, a in enumerate(call.args):
@@ -270,7 +215,7 @@ class _Walk:
 
     # --- decisions an expression reads --------------------------------------------------------------
 
-    def use(self, expr, scope: _Scope, guards: tuple) -> set[str]:
+    def use(self, expr, scope: Bindings, guards: tuple) -> set[str]:
         """Note each decision `expr` reads, under `guards` and its own; the keys it may read."""
         keys = set()
         for k, own in self.live(expr, scope):
@@ -278,7 +223,7 @@ class _Walk:
             keys |= {k} | {x for g in own for x in ({g[1]} if g[0] == "option" else g[3])}
         return keys
 
-    def live(self, e, s: _Scope, seen=None) -> list[tuple[str, tuple]]:
+    def live(self, e, s: Bindings, seen=None) -> list[tuple[str, tuple]]:
         """The decisions evaluating `e` may read, each with the guards under which it is read: given the values
         that are not choices, `N >= 5 and choice(..)` with N = 3 reads none; where a choice decides what else is
         read (`choice a(..) or choice b(..)`, an `if`-expression on a choice), the rest is guarded by it."""
@@ -286,7 +231,7 @@ class _Walk:
         if isinstance(e, ast.BinOp) and e.op in ("and", "or"):
             try:
                 left = self.none.eval(e.left, s)
-            except _Unknown:  # the right side is read when the left one does not decide
+            except Unknown:  # the right side is read when the left one does not decide
                 first = self.live(e.left, s, seen)
                 g = ("if", e.left, s, frozenset(k for k, _ in first), e.op == "and")
                 return first + [(k, (g,) + gs) for k, gs in self.live(e.right, s, seen)]
@@ -298,7 +243,7 @@ class _Walk:
         if isinstance(e, ast.IfExpr):
             try:
                 cond = self.none.eval(e.cond, s)
-            except _Unknown:
+            except Unknown:
                 first = self.live(e.cond, s, seen)
                 g = ("if", e.cond, s, frozenset(k for k, _ in first))
                 return (first + [(k, (g + (True,),) + gs) for k, gs in self.live(e.then, s, seen)]
@@ -332,7 +277,7 @@ class _Walk:
             children = [a.value for a in e.args]
         return [pair for c in children for pair in self.live(c, s, seen)]
 
-    def deps(self, expr, scope: _Scope, strict: bool = True, seen=None):
+    def deps(self, expr, scope: Bindings, strict: bool = True, seen=None):
         """The decisions `expr` may read, through the parameters it names (None: a choice the walk cannot name)."""
         seen = set() if seen is None else seen
         out: set[str] = set()
@@ -413,7 +358,7 @@ class _Walk:
             a, rest = {}, flat
             for k in guarding:
                 rest, a[k] = divmod(rest, self.size[k])
-            ctx = _Ctx(self.keys, a)
+            ctx = Ctx(self.keys, a)
             reached = set()
             for key, guards in uses:
                 if key not in reached:
@@ -425,7 +370,7 @@ class _Walk:
             seen[sig] = math.prod(self.size[k] for k in free if k in reached)
         return sum(seen.values()), exact
 
-    def _holds(self, guards: tuple, a: dict, ctx: _Ctx) -> tuple[bool, bool]:
+    def _holds(self, guards: tuple, a: dict, ctx: Ctx) -> tuple[bool, bool]:
         for g in guards:
             if g[0] == "option":
                 if a[g[1]] != g[2]:
@@ -435,6 +380,6 @@ class _Walk:
             try:
                 if (ctx.eval(cond, scope) is True) != truth:
                     return False, True
-            except (ArchError, _Unknown, TypeError, ValueError):
+            except (ArchError, Unknown, TypeError, ValueError):
                 return True, False  # count it: an upper bound
         return True, True
