@@ -25,6 +25,8 @@ def register(sub) -> None:
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
     p.add_argument("--trust-checkpoint", action="store_true",
                    help="also read a checkpoint that needs full unpickling (an older archdsl's); it may run code")
+    p.add_argument("--allow-edited", action="store_true",
+                   help="load the weights even where FILE differs from the network they were trained as")
     p.set_defaults(run=run_export)
 
     s = sub.add_parser("summary", help="check's per-layer table plus the compiled PyTorch module's figures")
@@ -49,13 +51,14 @@ def run_export(args) -> int:
     from ..dsl.api import build_graph
     from ..runtime.checkpoint import load, load_weights
     from ..runtime.export import export
-    from .train_cmd import use_trained_flags
+    from .train_cmd import refuse_edited, use_trained_flags
 
     if Path(args.output).exists() and not args.force:
         raise UsageError(f"{args.output} exists; pass --force to replace it (or choose another -o)")
     state = load(args.weights, trust=args.trust_checkpoint) if args.weights else None
     if state is not None:
         use_trained_flags(args, state, args.weights)
+        refuse_edited(args, state, args.weights)
     g = build_graph(Path(args.file), input=args.input, arguments=dict(args.arg), network=args.network)
     model = archdsl.compile(g)
     if args.weights:

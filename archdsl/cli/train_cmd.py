@@ -36,6 +36,7 @@ def register(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--force", action="store_true", help="start over in an OUT that holds an earlier run's checkpoint")
     _trust_arg(p)
+    _edited_arg(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the final metrics as JSON")
     p.set_defaults(run=run_train)
@@ -48,6 +49,7 @@ def register(sub) -> None:
     e.add_argument("--batch-size", type=v.positive_int, default=256, metavar="N")
     e.add_argument("--json", action="store_true")
     _trust_arg(e)
+    _edited_arg(e)
     e.set_defaults(run=run_eval)
 
 
@@ -143,7 +145,9 @@ def _check_run_dir(out: Path, args) -> None:
     if args.resume and not has_checkpoint:
         print(f"note: no checkpoint in {out}; starting from scratch", file=sys.stderr)
     if args.resume and has_checkpoint:  # an unsafe or damaged file is refused before any work starts
-        use_trained_flags(args, load(out / CHECKPOINT, trust=args.trust_checkpoint), out / CHECKPOINT)
+        state = load(out / CHECKPOINT, trust=args.trust_checkpoint)
+        use_trained_flags(args, state, out / CHECKPOINT)
+        refuse_edited(args, state, out / CHECKPOINT)
 
 
 def use_trained_flags(args, state, path) -> None:
@@ -175,6 +179,34 @@ def use_trained_flags(args, state, path) -> None:
     args.input, args.network, args.arg = stored["input"], stored["network"], list(trained.items())
 
 
+def refuse_edited(args, state, path) -> None:
+    """Refuse FILE where it is not the network the checkpoint's weights were trained as (its stored text built
+    with the same flags), unless --allow-edited: shapes alone cannot tell relu from gelu."""
+    from ..dsl.api import build_graph
+    from ..dsl.compare import first_difference
+    from ..dsl.errors import ArchError
+    from ..values import UsageError
+
+    text = state.get("arch") if isinstance(state, dict) else None
+    if not isinstance(text, str) or getattr(args, "allow_edited", False):
+        return
+    flags = {"input": args.input, "arguments": dict(args.arg), "network": args.network}
+    try:
+        trained = build_graph(text, **flags)
+    except ArchError:
+        return  # the stored text does not build with these flags: nothing to compare against
+    given = build_graph(Path(args.file), **flags)
+    where = first_difference(trained, given)
+    if where is not None:
+        raise UsageError(f"{args.file} is not the network {path} was trained as: {where} (pass --allow-edited to "
+                         f"load the weights anyway)")
+
+
+def _edited_arg(p) -> None:
+    p.add_argument("--allow-edited", action="store_true",
+                   help="load the weights even where FILE differs from the network they were trained as")
+
+
 def _shown(value) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
@@ -185,6 +217,7 @@ def run_eval(args) -> int:
 
     state = load(args.weights, trust=args.trust_checkpoint)
     use_trained_flags(args, state, args.weights)
+    refuse_edited(args, state, args.weights)
     data, model = prepare(args)
     load_weights(model, args.weights, state=state)
     cfg = TrainConfig(batch_size=args.batch_size, device=args.device, progress=False)
