@@ -42,13 +42,22 @@ def assert_located(err: ArchError, cls: type, line: int, column: int, message: s
     assert first.startswith(f"{err.file}:{line}:{column}: error: "), first
     assert err.file.endswith("net.arch")
     source_line = err.span.source.splitlines()[line - 1]
-    assert rest[0] == "    " + source_line.expandtabs(1)
-    caret = rest[1]
+    shown, caret = rest[0], rest[1]
+    assert "\t" not in shown and shown.replace(" ", "") == source_line.replace("\t", "").replace(" ", "")
     assert caret.strip() and set(caret.strip()) == {"^"}
-    assert caret.index("^") == 4 + column - 1
     if culprit is not None:
-        assert source_line[column - 1 : column - 1 + caret.count("^")] == culprit
+        assert_under_caret(shown, caret, culprit)
     assert "Traceback" not in text
+
+
+def assert_under_caret(shown: str, caret: str, culprit: str):
+    """In a terminal (wcwidth measures its cells) the carets sit exactly under `culprit` in the shown line."""
+    wcwidth = pytest.importorskip("wcwidth")
+    start = caret.index("^")
+    k = next((k for k in range(len(shown) + 1) if wcwidth.wcswidth(shown[:k]) == start), None)
+    assert k is not None, f"the caret starts inside a character:\n{shown}\n{caret}"
+    assert shown[k:].startswith(culprit), f"\n{shown}\n{caret}"
+    assert caret.count("^") == wcwidth.wcswidth(culprit), f"\n{shown}\n{caret}"
 
 
 NET = "network n {{\n    input(3, 32, 32)\n    {body}\n}}\n"
@@ -402,3 +411,22 @@ def test_same_padding_on_a_pool_is_refused(tmp_path):
 def test_tabs_and_crlf_keep_the_caret_under_the_culprit(tmp_path):
     err = fail(tmp_path, "network n {\r\n\tinput(3, 32, 32)\r\n\tcnv(16, 3)\r\n}\r\n")
     assert_located(err, ArchNameError, 3, 2, "unknown layer or block 'cnv'", "cnv")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '\tconv(16, 3) mark("日本😀") cnv(4, 3)',  # wide characters (East Asian width W, F) take two cells
+        'conv(16, 3)\tmark("\t日本") cnv(4, 3)',  # a tab after text and after a wide character
+        'conv(16, 3) mark("é\u0301") cnv(4, 3)',  # a combining mark takes none
+    ],
+)
+def test_the_caret_counts_terminal_cells_and_the_column_characters(tmp_path, line):
+    from archdsl.dsl.diagnose import diagnose
+
+    last = diagnose("network n {\n    input(3, 32, 32)\n" + line + "\n}\n", "net.arch").errors[-1]
+    assert last.message.startswith("unknown layer or block 'cnv'"), last.message
+    assert (last.span.line, last.span.column) == (3, line.index("cnv") + 1)  # characters, as documented
+    shown, caret = last.format().splitlines()[1:3]
+    assert "\t" not in shown
+    assert_under_caret(shown, caret, "cnv")

@@ -10,6 +10,7 @@ Every error carries a `Span` (file, line, column) and renders as::
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from dataclasses import dataclass, field
 
 
@@ -83,10 +84,35 @@ def _excerpt(s: Span) -> list[str]:
     lines = s.source.split("\n")  # as the parser counts lines (splitlines also splits at U+2028, FF)
     if not 1 <= s.line <= len(lines):
         return []
-    text = lines[s.line - 1].expandtabs(1)
-    width = (s.end_column - s.column) if s.end_line == s.line and s.end_column > s.column else 1
-    width = max(1, min(width, len(text) - s.column + 1))
-    return ["    " + text, "    " + " " * (s.column - 1) + "^" * width]
+    text, cells = _display(lines[s.line - 1])
+    start = min(s.column - 1, len(cells) - 1)
+    end = s.end_column - 1 if s.end_line == s.line and s.end_column > s.column else start + 1
+    end = min(end, len(cells) - 1)
+    # Columns count characters; the caret counts terminal cells, so that a tab or a wide character before or
+    # under the culprit moves it as it moves the text above it.
+    width = max(1, cells[end] - cells[start])
+    return ["    " + text, "    " + " " * cells[start] + "^" * width]
+
+
+TAB = 4  # tab stops in the excerpt, every 4 cells: a tab is expanded alike in the line and under it
+
+
+def _display(line: str) -> tuple[str, list[int]]:
+    """`line` with its tabs expanded, and for each character index (and the end) the terminal cell it starts at:
+    a wide character (CJK, emoji: East Asian width W or F) takes two cells, a combining mark none."""
+    out: list[str] = []
+    cells = [0]
+    for ch in line:
+        at = cells[-1]
+        if ch == "\t":
+            out.append(" " * (TAB - at % TAB))
+            at += TAB - at % TAB
+        else:
+            out.append(ch)
+            if not unicodedata.combining(ch):
+                at += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+        cells.append(at)
+    return "".join(out), cells
 
 
 class ArchSyntaxError(ArchError):
