@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import sys
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.io_ import StdoutWriter
@@ -47,8 +48,9 @@ class ArchServer(LanguageServer):
         return self.columns(self.workspace.get_text_document(uri).source).pos(p)
 
     def is_open(self, uri: str) -> bool:
-        """Only open documents are served: pygls would read any other URI from disk (/dev/zero, a FIFO)."""
-        return uri in self.workspace.text_documents
+        """Only open documents are served: pygls would read any other URI from disk (/dev/zero, a FIFO). pygls
+        keeps them under the URI percent-decoded (a space, `c%3A` on Windows), so it is looked up that way."""
+        return unquote(uri) in self.workspace.text_documents
 
     def schedule(self, uri: str) -> None:
         if not self.is_open(uri):
