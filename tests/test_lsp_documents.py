@@ -43,3 +43,64 @@ def test_a_percent_encoded_uri_is_checked_and_served(server: RawServer, folder: 
                                              "contentChanges": [{"text": TEXT}]})
     assert _diagnostics(server, uri, 2) == []
     assert "16x6x6" in _hover(server, uri, 2, 5)
+
+
+def _edit(s: RawServer, uri: str, version: int, start: tuple[int, int], end: tuple[int, int], text: str) -> None:
+    s.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [{
+        "range": {"start": {"line": start[0], "character": start[1]},
+                  "end": {"line": end[0], "character": end[1]}}, "text": text}]})
+
+
+@pytest.mark.parametrize("separator", ["\x0c", "\u2028", "\x85", "\x1e"])
+def test_an_edit_after_a_character_python_ends_lines_at_lands_where_the_client_made_it(server, separator):
+    uri = "file:///tmp/separator.arch"
+    text = TEXT.replace("input(3, 8, 8)", f"input(3, 8, 8)  # a{separator}b")
+    server.open(uri, text)
+    assert _diagnostics(server, uri) == []
+    at = text.split("\n")[2].index("16")
+    _edit(server, uri, 2, (2, at), (2, at + 2), "32")  # conv(16, 3) -> conv(32, 3) on the client's line 2
+    assert _diagnostics(server, uri, 2) == []
+    assert "32x6x6" in _hover(server, uri, 2, 5)
+
+
+def test_an_edit_past_the_end_of_the_last_line_appends_and_a_reversed_range_is_read_forwards(server):
+    uri = "file:///tmp/ends.arch"
+    server.open(uri, TEXT.rstrip("}\n"))  # the last line `    conv(16, 3) relu`, no newline, no `}`
+    _diagnostics(server, uri)
+    _edit(server, uri, 2, (2, 999), (2, 999), "\n}\n")  # past the end of the last line: at its end
+    assert _diagnostics(server, uri, 2) == []
+    _edit(server, uri, 3, (2, 15), (2, 4), "conv(8, 3)")  # `conv(16, 3)` from its end back to its start
+    assert _diagnostics(server, uri, 3) == []
+    assert "8x6x6" in _hover(server, uri, 2, 5)
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def test_a_file_with_cr_line_ends_is_placed_on_the_clients_lines(server):
+    """LSP counts a lone CR as a line end, as the parser does; columns after non-ASCII text on such a line and the
+    inlay hints (none were given) follow the parser's lines."""
+    uri = "file:///tmp/cr.arch"
+    text = 'block act(kind="é😀") { relu }\rnetwork n {\r    input(3, 8, 8)\r    act(kind="😀") cnv(4, 3)\r}\r'
+    server.open(uri, text)
+    (d,) = _diagnostics(server, uri)
+    line = text.split("\r")[3]
+    assert d["range"]["start"] == {"line": 3, "character": _units(line[:line.index("cnv")])}
+    server.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2},
+                                             "contentChanges": [{"text": text.replace("cnv", "conv")}]})
+    assert _diagnostics(server, uri, 2) == []
+    hints = server.response(server.request("textDocument/inlayHint", {"textDocument": {"uri": uri}, "range": {
+        "start": {"line": 0, "character": 0}, "end": {"line": 5, "character": 0}}}))["result"]
+    assert {h["position"]["line"] for h in hints} >= {2, 3}, hints
+
+
+def test_a_byte_order_mark_counts_in_the_first_lines_columns(server):
+    uri = "file:///tmp/bom.arch"
+    text = "\ufeffnetwork n { input(3, 8, 8) cnv(4, 3) }\n"
+    server.open(uri, text)
+    (d,) = _diagnostics(server, uri)
+    assert d["range"]["start"] == {"line": 0, "character": text.index("cnv")}
+    reply = server.response(server.request("textDocument/codeAction", {
+        "textDocument": {"uri": uri}, "range": d["range"], "context": {"diagnostics": [d]}}))
+    assert [a["title"] for a in reply["result"]] == ["Change 'cnv' to 'conv'"]

@@ -13,6 +13,7 @@ import networkx as nx
 from ..dsl import ArchError, CheckResult, Span, ast
 from ..dsl.diagnose import diagnose
 from ..dsl.shape_infer import layer_order
+from ..dsl.source import lines, normalise
 
 Pos = tuple[int, int]  # (line, column), both from 1 as in `Span`
 
@@ -52,7 +53,13 @@ class Analysis:
 
     @property
     def lines(self) -> list[str]:
-        return self.text.split("\n")  # as the parser counts lines (splitlines would also split at \x0c, \u2028)
+        return parser_lines(self.text)
+
+
+def parser_lines(text: str) -> list[str]:
+    """Lines as the parser counts them (after CR LF and CR became LF and a leading BOM went: the lines an LSP
+    client counts too) and not as str.splitlines does (which also splits at \\x0c, \\u2028, ...)."""
+    return lines(normalise(text))
 
 
 def analyse(text: str, file: str = "<text>", cache: dict | None = None) -> Analysis:

@@ -11,24 +11,29 @@ from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec
 
 from ..dsl import ArchError, Span
-from .analysis import Pos
+from ..dsl.source import BOM
+from .analysis import Pos, parser_lines
 
 UTF16 = PositionCodec()
 
 
 class Columns:
-    """One text's lines (split at "\\n" only, as the parser counts them) and the client's unit counter."""
+    """One text's lines as the parser counts them (the lines an LSP client counts: ended by LF, CR LF or CR) and
+    the client's unit counter. The parser drops a leading BOM, the client counts it: columns of the first line
+    are moved by its width."""
 
     def __init__(self, text: str, codec: PositionCodec = UTF16):
-        self.lines = text.split("\n")
+        self.lines = parser_lines(text)
         self.units = codec.client_num_units
+        self.bom = self.units(BOM) if text.startswith(BOM) else 0
 
     def position(self, line: int, column: int) -> types.Position:
-        """A 0-based line and character column as an LSP position."""
+        """A 0-based line and character column (the parser's) as an LSP position."""
         text = self.lines[line] if 0 <= line < len(self.lines) else ""
+        shift = self.bom if line == 0 else 0
         if column <= 0 or text.isascii():
-            return types.Position(line, max(column, 0))
-        return types.Position(line, self.units(text[:column]) + max(0, column - len(text)))
+            return types.Position(line, max(column, 0) + shift)
+        return types.Position(line, self.units(text[:column]) + max(0, column - len(text)) + shift)
 
     def range(self, span: Span) -> types.Range:
         end_line, end_col = span.end_line, span.end_column
@@ -40,6 +45,8 @@ class Columns:
         """A client's column (code units) on 0-based `line` as a character column; a column inside a character
         (half a surrogate pair) is that character's."""
         text = self.lines[line] if 0 <= line < len(self.lines) else ""
+        if line == 0:
+            units -= self.bom
         if units <= 0 or text.isascii():
             return max(units, 0)
         seen = 0

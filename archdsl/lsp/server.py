@@ -25,6 +25,7 @@ from .analysis import Analysis, analyse, contains
 from .calls import open_call
 from .checks import Checks
 from .convert import Columns
+from .documents import LspWorkspace
 from .fixes import suggestion
 
 _KINDS = {"layer": types.CompletionItemKind.Function, "block": types.CompletionItemKind.Class,
@@ -90,6 +91,11 @@ class ArchServer(LanguageServer):
 
 
 server = ArchServer()
+
+
+@server.feature(types.INITIALIZE)
+def initialize(ls: ArchServer, params: types.InitializeParams) -> None:
+    ls.workspace.__class__ = LspWorkspace  # pygls made it just now, empty; its documents count lines as LSP does
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
@@ -289,8 +295,7 @@ async def formatting(ls: ArchServer, params: types.DocumentFormattingParams) -> 
     canonical = await asyncio.to_thread(print_module, a.module)  # a long file takes a while
     if canonical == doc.source:
         return []
-    lines = doc.source.splitlines()
-    end = types.Position(len(lines), 0)
+    end = types.Position(len(doc.lines), 0)
     return [types.TextEdit(range=types.Range(types.Position(0, 0), end), new_text=canonical)]
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ..dsl import ast
 from ..dsl.functions import FUNCTIONS
 from ..dsl.ops import CONSTANTS, layer_names
+from ..dsl.source import normalise
 
 TYPES = ["keyword", "function", "class", "parameter", "variable", "number", "string", "comment", "enumMember",
          "enum", "property", "operator"]
@@ -46,7 +47,7 @@ def tokens(text: str, module: ast.Module | None) -> list[Token]:
     out: list[Token] = []
     params: set[str] = set()
     prev = prev2 = ""  # the two tokens before, for `network NAME`, `choice LABEL`
-    for n, line in enumerate(text.split("\n")):
+    for n, line in enumerate(normalise(text).split("\n")):  # the parser's lines and columns
         params = scopes.get(n + 1, params)
         header = line.lstrip().startswith(tuple(_DEFINES))  # `block b(width, stride=1) {`: parameters
         for m in _TOKEN.finditer(line):
