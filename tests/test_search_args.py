@@ -44,11 +44,13 @@ def test_the_space_is_the_network_at_the_bound_values():
 
 
 def finished(tmp_path, n=3, samples=2):
-    """An --out holding a finished search of zoph_le bound at N=n, made by driving its searcher directly."""
+    """An --out holding a finished search of zoph_le bound at N=n (None: unbound), made by driving its searcher
+    directly."""
     space_file = tmp_path / "zoph_le.arch"
     shutil.copy(ZOPH, space_file)
     out = tmp_path / "out"
-    s = SearchSettings(space=str(space_file), samples=samples, epochs=1, out=str(out), args={"N": n}).validate()
+    args = {} if n is None else {"N": n}
+    s = SearchSettings(space=str(space_file), samples=samples, epochs=1, out=str(out), args=args).validate()
     searcher = make_searcher(s, Space.load(space_file, s.args))
     for i in range(samples):
         searcher.suggest(f"t{i}")
@@ -77,6 +79,29 @@ def test_resume_writes_the_bound_member_and_refuses_another_arg(tmp_path, capsys
     from archdsl.report.rundir import load_run
 
     assert "zoph_le.arch --arg N=3</code>" in summary_html(load_run(out))  # the report names the space searched
+
+
+def test_resume_takes_an_arg_that_binds_the_same_values_and_refuses_one_that_does_not(tmp_path, capsys):
+    out = finished(tmp_path, n=None)  # the header's N=15, classes=10
+    assert main(["search", "--resume", "--out", str(out), "--arg", "N=16", "-q"]) == 2
+    assert "arg (saved none, given N=16)" in capsys.readouterr().err
+    for restated in (["N=15"], ["classes=10", "N=15"]):  # the defaults restated: the same search
+        assert main(["search", "--resume", "--out", str(out), *[f"--arg={a}" for a in restated], "-q"]) == 0, \
+            capsys.readouterr().err
+        assert read_yaml(out / "settings.yaml")["args"] == {}  # the saved search's own, as it was started
+        assert "network zoph_le(N=15, classes=10)" in (out / "best.arch").read_text()
+
+
+@pytest.mark.parametrize("a, b, same", [
+    ({}, {"k": 3}, True), ({"k": 3}, {"k": 3.0}, True), ({}, {"act": "relu"}, True), ({}, {"act": "{ relu }"}, True),
+    ({"w": 8}, {"w": 8, "wide": 16}, True), ({}, {"k": 5}, False), ({}, {"act": "gelu"}, False),
+    ({}, {"w": 4}, False), ({}, {"nope": 1}, False),
+])
+def test_same_binding_compares_the_bound_values_not_their_text(a, b, same):
+    from archdsl.search.bind import same_binding
+
+    net = parse("network n(act=relu, k=3, w=8, wide=w*2) { input(3, 8, 8) conv(wide, k) act }\n")
+    assert same_binding(net, a, b) is same and same_binding(net, b, a) is same
 
 
 @pytest.mark.parametrize("arg, message", [

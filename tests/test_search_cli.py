@@ -59,8 +59,8 @@ def test_a_space_with_no_member_within_budget_fails_before_ray_starts(tmp_path, 
 @pytest.mark.parametrize("text, message", [
     (SPACE.replace("input(1, 8, 8)", "input(3, 32, 32)").replace("classes=10", "classes=100"),
      "network 'tiny' is declared for input 3x32x32 with output 100, but digits is 1x8x8 with 10 classes; write "
-     "input(1, 8, 8) and classes=10 into the file (a search trains the space as written)"),
-    (SPACE.replace("classes=10", "classes=100"), "write classes=10 into the file"),
+     "input(1, 8, 8) into the file (a search trains the space's input as written) and pass --arg classes=10"),
+    (SPACE.replace("classes=10", "classes=100"), "with 10 classes; pass --arg classes=10"),
     ("network plain { input(1, 8, 8) conv(4, 3) flatten linear(10) }\n",
      "has no choice, so there is nothing to search; train it with `archdsl train"),
     ("network frozen { input(1, 8, 8) conv(choice(10, 12), 1) zero avgpool flatten slice(0, 10) }\n",
@@ -73,6 +73,15 @@ def test_a_space_that_does_not_fit_the_data_or_has_no_decision_is_refused_before
     err = capsys.readouterr().err.strip()
     assert code == (1 if "depends" in message else 2) and message in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_bound_class_count_that_does_not_fit_the_data_names_the_arg_that_does(tmp_path, capsys):
+    (tmp_path / "space.arch").write_text(SPACE)
+    code = main(["search", str(tmp_path / "space.arch"), "--arg", "classes=5", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert err.endswith("with output 5, but digits is 1x8x8 with 10 classes; pass --arg classes=10"), err
+    assert "into the file" not in err and not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize("args", [[], ["x.arch", "--strategy", "grid"], ["x.arch", "--samples", "0"]])

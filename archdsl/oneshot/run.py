@@ -73,7 +73,7 @@ def _run(settings: SearchSettings, out: Path, store: Storage, lease: Lease, resu
         if state is None:
             raise ArchFileError(f"there is no one-shot search to resume in {store.spec.uri} (no {STATE} there)")
         given.pop("one_shot", None)
-        settings = resumed_settings({"settings": state["settings"], "space_key": state["space_key"]}, given, out)
+        settings = resumed_settings({k: state[k] for k in ("settings", "space_key", "space_text")}, given, out)
     else:
         unused = [flag for flag, on in (("--objective", settings.objective), ("--scheduler asha",
                                         settings.scheduler == "asha")) if on]

@@ -3,8 +3,8 @@
 A network is never adapted to the data behind the user's back: when the dataset's input shape or class count
 differs from the declared input and output, `graph_for_data` refuses at once (exit 2), naming the exact
 `--input CxHxW --arg classes=N` that make the network fit — so the weights, the checkpoint, every figure
-reported and every file written describe the network that trained. A search trains its space as written, so
-there the message names the `input(...)` and `classes` to write into the file.
+reported and every file written describe the network that trained. A search trains its space as written (with
+its `--arg` values), so there the message names the `input(...)` to write into the file and the `--arg classes=N`.
 """
 
 from __future__ import annotations
@@ -45,10 +45,11 @@ def graph_for_data(source: str | Path, input_shape: tuple[int, ...], num_classes
                   f"{num_classes} for the parameter that sets its output size)"
     else:
         fix_out = ""
-    if in_file:
-        edits = ([f"input({', '.join(map(str, input_shape))})"] if declared != tuple(input_shape) else []) + \
-                ([f"classes={num_classes}"] if out != (num_classes,) and has_classes else [])
-        fix = f"write {' and '.join(edits)} into the file (a search trains the space as written)" if edits else ""
+    if in_file:  # a search binds parameters (--arg) but takes the input as the file declares it
+        edit = f"write input({', '.join(map(str, input_shape))}) into the file (a search trains the space's " \
+               f"input as written)" if declared != tuple(input_shape) else ""
+        flag = f"pass --arg classes={num_classes}" if out != (num_classes,) and has_classes else ""
+        fix = " and ".join(f for f in (edit, flag) if f)
     else:
         flags = ([f"--input {_fmt(input_shape)}"] if declared != tuple(input_shape) else []) + \
                 ([f"--arg classes={num_classes}"] if out != (num_classes,) and has_classes else [])

@@ -30,6 +30,19 @@ def bind(module: ast.Module, args: Mapping | None) -> ast.Module:
     return dataclasses.replace(module, definitions=defs)
 
 
+def same_binding(module: ast.Module, a: Mapping, b: Mapping) -> bool:
+    """Whether `a` and `b` give the network's parameters the same values once bound (`N=15` restating the
+    header's default, `{ relu }` for `relu`): a resume compares what is searched, not how it was spelled. False
+    when either does not bind or the space's first member does not check (then only equal text is the same)."""
+    values = []
+    for args in (a, b):
+        try:
+            values.append(check(bind(module, args)).graph.graph["arguments"])
+        except ArchError:
+            return False
+    return values[0] == values[1]
+
+
 def _refuse(module: ast.Module, args: Mapping) -> None:
     """check's own error for arguments that break the network: an unknown name, or a value that does not fit
     (`N=x`). A space whose first member fails without them too is left to the search's sampling to report."""

@@ -21,6 +21,7 @@ from pathlib import Path
 from ..dsl.errors import ArchFileError
 from ..dsl.parser import parse as parse_arch
 from . import jsonstate
+from .bind import same_binding
 from .config import RESUMABLE, SearchSettings, resume_conflicts, write_yaml
 from .lease import LEASE, Lease, LeaseLostError, holding
 from .outdir import OutExistsError, previous_results
@@ -241,6 +242,9 @@ def space_digest(text: str) -> str:
 def resumed_settings(state: dict, given: dict, out: Path) -> SearchSettings:
     """The saved search's settings; flags that would change what is searched are refused."""
     saved = SearchSettings(**state["settings"])
+    if given.get("args") is not None and given["args"] != saved.args and state.get("space_text") is not None and \
+            same_binding(parse_arch(state["space_text"], saved.space), saved.args, given["args"]):
+        given = {k: v for k, v in given.items() if k != "args"}  # the same values spelled otherwise: no change
     conflicts = resume_conflicts(saved, given)
     space = given.get("space")
     if space and space != "(saved)" and Path(space).is_file():
