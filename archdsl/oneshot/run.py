@@ -256,18 +256,22 @@ def _records(settings: SearchSettings, space_text: str, final: dict) -> list[Tri
     data = cached_dataset(settings.data)
     space = Space.load(parse_arch(space_text, settings.space), settings.args)
     net = Supernet(space, tuple(data.input_shape), data.num_classes)
+    from .scoring import MemberScore
+
     rs = []
-    for i, (a, acc, *more) in enumerate(final["members"], 1):
-        if more:  # params, MACs and a failure's reason, as the scoring worker found them
-            params, macs, reason = more
+    for i, entry in enumerate(final["members"], 1):
+        if len(entry) > 2:  # params, MACs, a failure's reason and the loss, as the scoring worker found them
+            a, s = MemberScore.from_list(entry)
         else:  # a checkpoint of an older search: accuracy only
-            g = net.graph(tuple(a))
-            params, macs, reason = g.graph["params"], g.graph["macs"], ""
+            a, g = tuple(entry[0]), net.graph(tuple(entry[0]))
+            s = MemberScore(entry[1], g.graph["params"], g.graph["macs"])
+        acc = s.acc
         rs.append(TrialRecord(trial_id=f"m{i:04d}", status="completed" if acc is not None else "failed",
-                              reason=reason, val_acc=None if acc is None else float(acc),
-                              epochs=settings.supernet_epochs, params=int(params), macs=int(macs),
-                              choices=space.choices(tuple(a)), arch=space.text(tuple(a)),
-                              note="one-shot accuracy (inherited weights)"))
+                              reason=s.reason, val_acc=None if acc is None else float(acc),
+                              epochs=settings.supernet_epochs, params=int(s.params), macs=int(s.macs),
+                              choices=space.choices(a), arch=space.text(a),
+                              note="one-shot accuracy (inherited weights)",
+                              val_loss=None if acc is None or s.loss is None else float(s.loss)))
     return leaderboard(rs)
 
 

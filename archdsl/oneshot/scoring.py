@@ -1,15 +1,17 @@
 """Scoring members with inherited weights, one at a time or in batches, so that a member's score never
 depends on which process scored it or what was scored before it.
 
-A member's score is its validation accuracy after its BatchNorm statistics were recomputed
-(`Trainer.accuracy`), which resets every statistic it uses: earlier members leave no trace there. A member
+A member's score is its validation accuracy and mean cross-entropy after its BatchNorm statistics were
+recomputed (`Trainer.evaluate`), which resets every statistic it uses: earlier members leave no trace there. A member
 may also use tensors the supernet never trained (a place and shape no sampled path reached): those are
 initialised as the member's own compile initialises them, under a seed drawn from the member and the
 search's seed, and forgotten once it is scored (so is a sliced tensor the member grew: `as_trained`). So the supernet holds exactly its trained tensors between
 members, and any worker holding the same tensors gives the same score (`actors.py` relies on it).
 
-`score_member` returns a `MemberScore`: accuracy, params and MACs, or the one-line reason it failed (an
-exception while scoring a member fails that member, not the search).
+`score_member` returns a `MemberScore`: accuracy, loss, params and MACs, or the one-line reason it failed (an
+exception while scoring a member fails that member, not the search). The strategies see the accuracy alone;
+the loss breaks ties between equally accurate members when the best is chosen (`search.results.leaderboard`): on a small validation
+set several members often share the top accuracy.
 """
 
 from __future__ import annotations
@@ -27,10 +29,17 @@ class MemberScore:
     params: int = 0
     macs: int = 0
     reason: str = ""
+    loss: float | None = None  # mean validation cross-entropy (None: failed, or a checkpoint of an older search)
 
     def as_list(self, member) -> list:
-        """The member's entry in the search's final checkpoint."""
-        return [list(member), self.acc, self.params, self.macs, self.reason]
+        """The member's entry in the search's checkpoints."""
+        return [list(member), self.acc, self.params, self.macs, self.reason, self.loss]
+
+    @classmethod
+    def from_list(cls, entry: list) -> tuple[tuple[int, ...], MemberScore]:
+        """(member, score) from an entry of `as_list` (or of an older search: without loss)."""
+        a, acc, params, macs, reason, *loss = entry
+        return tuple(int(i) for i in a), cls(acc, int(params), int(macs), reason, loss[0] if loss else None)
 
 
 def member_seed(member, seed: int) -> int:
@@ -74,16 +83,16 @@ def as_trained(trainer, member):
 
 
 def score_member(trainer, member) -> MemberScore:
-    """`member`'s one-shot accuracy, params and MACs on `trainer`'s supernet, which is left as it was."""
+    """`member`'s one-shot accuracy, loss, params and MACs on `trainer`'s supernet, which is left as it was."""
     from ..search.results import reason_of
 
     net = trainer.net
     a = tuple(int(i) for i in member)
     try:
         with as_trained(trainer, a):
-            acc = float(trainer.accuracy(a))
+            acc, loss = trainer.evaluate(a)
         g = net.graph(a)
-        return MemberScore(acc, int(g.graph["params"]), int(g.graph["macs"]))
+        return MemberScore(float(acc), int(g.graph["params"]), int(g.graph["macs"]), loss=float(loss))
     except Exception as e:  # noqa: BLE001 - a member that cannot be scored is recorded with its reason
         return MemberScore(None, reason=f"scoring failed: {reason_of(e)}")
 

@@ -21,6 +21,7 @@ class Record:
     choices: dict[str, str] = field(default_factory=dict)
     arch: str = ""
     latency_ms: float | None = None
+    val_loss: float | None = None  # one-shot members: breaks ties in accuracy, as the search chose its best
     attempts: list[str] = field(default_factory=list)  # its Tune trial directories in the search storage
 
 

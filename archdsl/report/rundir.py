@@ -148,7 +148,8 @@ def _row_record(i: int, row, where: str, notes: Notes) -> Record | None:
         epochs=r.count("epochs", row.get("epochs")), params=r.count("params", row.get("params")),
         macs=r.count("macs", row.get("macs")), choices=_choices(r, row.get("choices")),
         arch=r.text("arch", row.get("arch"), "") or "",
-        latency_ms=r.number("latency_ms", row.get("latency_ms")), attempts=[checkpoint] if checkpoint else [])
+        latency_ms=r.number("latency_ms", row.get("latency_ms")), attempts=[checkpoint] if checkpoint else [],
+        val_loss=r.number("val_loss", row.get("val_loss")) if "val_loss" in row else None)
 
 
 def _status(r: Reader, v) -> str:
@@ -250,7 +251,8 @@ def _timing(t: Trial) -> None:
 
 def leaderboard_key(t: Trial):
     r = t.record
-    return (r.val_acc is None, -(r.val_acc or 0.0), r.params if r.params is not None else float("inf"), r.trial_id)
+    return (r.val_acc is None, -(r.val_acc or 0.0), r.val_loss if r.val_loss is not None else float("inf"),
+            r.params if r.params is not None else float("inf"), r.trial_id)
 
 
 def load_run(path: str | Path, storage: str | None = None, storage_endpoint: str | None = None) -> Run:

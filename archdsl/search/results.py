@@ -28,6 +28,7 @@ class TrialRecord:
     checkpoint: str = ""  # its last attempt's trial directory in the search storage
     note: str = ""  # something the trial had to say (a GPU that CUDA cannot see)
     latency_ms: float | None = None  # batch 1 on the trial's device, when the objective asks for it
+    val_loss: float | None = None  # one-shot: the member's validation loss, which breaks ties in accuracy
 
 
 LOSSES = ("node died", "killed for memory", "worker died")  # the trial itself did nothing wrong
@@ -94,14 +95,22 @@ def _retries(t: dict) -> str:
 
 
 def leaderboard(rs: list[TrialRecord]) -> list[TrialRecord]:
-    """Best first: accuracy, then fewer parameters; failed trials last."""
-    return sorted(rs, key=lambda r: (r.val_acc is None, -(r.val_acc or 0.0), r.params, r.trial_id))
+    """Best first: accuracy, then the lower validation loss (one-shot members, where several often share the
+    top accuracy), then fewer parameters; failed trials last."""
+    return sorted(rs, key=lambda r: (r.val_acc is None, -(r.val_acc or 0.0),
+                                     r.val_loss if r.val_loss is not None else math.inf, r.params, r.trial_id))
 
 
 def write_tables(rs: list[TrialRecord], out: Path) -> None:
+    """trials.json and trials.csv; a `val_loss` column when the trials have one (a one-shot search)."""
+    losses = any(r.val_loss is not None for r in rs)
     rows = [asdict(r) for r in rs]
+    if not losses:
+        for row in rows:
+            del row["val_loss"]
     atomic_write_text(out / "trials.json", json.dumps(rows, indent=2) + "\n")
-    fields = ["trial_id", "status", "val_acc", "epochs", "params", "macs", "choices", "reason", "node", "arch"]
+    fields = ["trial_id", "status", "val_acc", *(["val_loss"] if losses else []), "epochs", "params", "macs",
+              "choices", "reason", "node", "arch"]
     buf = io.StringIO(newline="")
     w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
     w.writeheader()
