@@ -149,3 +149,24 @@ def test_mangled_zoo_files_never_raise_and_agree_with_parse_and_check():
         except ArchError:
             clean = False
         assert (not found.errors) == clean, (t, [e.message for e in found.errors])
+
+
+def test_a_stray_character_costs_only_its_line_and_never_a_missing_input():
+    """A line starting with a character no token holds was glued to the statement before (the input), and the
+    network was then said to have no input (found by tests/test_lsp_attack.py)."""
+    for stray in ["$", "é", "?", "\ud800"]:  # a lone surrogate reaches the editor's checks through LSP's JSON
+        text = f"network n {{\n    input(3, 8, 8)\n    {stray} conv(4, 3)\n    relu\n    flatten linear(10)\n}}\n"
+        for cache in (None, {}):
+            d = diagnose(text, cache=cache)
+            assert [(e.span.line, e.message) for e in d.errors] == [(3, f"unexpected character {stray!r}")], stray
+    d = diagnose("network n {\n    input(3, 8, 8) $ conv(4, 3)\n    relu\n}\n", cache={})  # input dropped with it
+    assert [e.message for e in d.errors] == ["unexpected character '$'"]
+
+
+def test_a_lone_surrogate_in_a_long_body_is_diagnosed_with_a_cache():
+    """The editor's piece cache hashed each line as UTF-8, and a lone surrogate (legal in LSP's JSON) made the
+    whole check fail: the document got no diagnostics at all."""
+    body = "".join(f"    conv({8 + i % 3}, 3, padding=1)\n" for i in range(40))
+    text = "network n {\n    input(3, 8, 8)\n" + body + '    relu  # "\udfff"\n    cnv(4, 3)\n}\n'
+    d = diagnose(text, cache={})
+    assert [(e.span.line, e.message) for e in d.errors] == [(44, "unknown layer or block 'cnv'; did you mean 'conv'?")]

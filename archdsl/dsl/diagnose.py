@@ -32,6 +32,7 @@ from .shape_infer import infer_shapes
 RECOVERED = "<replaced after an error>"  # the file of the spans of the identity layers put in place of errors
 _QUOTED = re.compile(r"'@?(\w+)(?:\[[^']*\])?'")
 _UNUSED = "is never used"  # the unused-tensor error's words (elaborate.refuse_unused)
+_NO_INPUT = "has no input;"  # elaborate's words for a network without input(...)
 
 
 @dataclass
@@ -144,6 +145,8 @@ def _follows(e, m, name, input, arguments, dropped_words, damaged, tried, replac
         if tried and _UNUSED in e.message and any(w in replaced for w in first):
             return True  # read only by an item replaced after its own error
         return any(w in dropped_words for w in first)
+    if _NO_INPUT in e.message and damaged and "input" in dropped_words:
+        return True  # its input(...) was in a statement dropped for a syntax error
     if isinstance(e, ArchShapeError):
         if damaged:
             return True

@@ -33,7 +33,9 @@ _GROUP, _GROUP_MAX = 8, 32  # a body piece holds ~8 statements (at most 32): few
 
 _DEFINITION = re.compile(r"[ \t]*(network|block|options)\b")
 _BRACKET = re.compile(r'[{}]|"[^"\n]*"|#[^\n]*')
-_STARTS_ITEM = re.compile(r"[ \t]*(?:[A-Za-z_@{])")
+# an item starts with a name, a reference or a brace; a character no token holds (`$`, `?`, non-ASCII, ...)
+# cannot continue the line before either: its line is a statement of its own, so its error costs only that line
+_STARTS_ITEM = re.compile(r"[ \t]*(?:[A-Za-z_@{$?`\\~^&']|[^\x00-\x7f])")
 _CONTINUES = re.compile(r"[ \t]*(shortcut|else|as|and|or)\b")  # words that continue the previous statement
 _WRAP = "network _ {\n"  # a body's statements are parsed inside this, one line above them
 
@@ -156,7 +158,7 @@ class _Run:
             cuts, run = [starts[0]], 0
             for i in starts[1:]:
                 run += 1
-                if run >= _GROUP_MAX or zlib.crc32(lines[i - 1].encode()) % _GROUP == 0:
+                if run >= _GROUP_MAX or zlib.crc32(lines[i - 1].encode("utf-8", "surrogatepass")) % _GROUP == 0:
                     cuts.append(i)
                     run = 0
             starts = cuts
