@@ -11,6 +11,7 @@ from pathlib import Path
 
 from archdsl.dsl import ArchError, check, parse
 from archdsl.dsl.diagnose import diagnose
+from archdsl.dsl.errors import ArchNameError, ArchUnusedError
 from archdsl.dsl.pieces import MAX_ERRORS
 
 THREE = """\
@@ -102,6 +103,35 @@ network n {
     found = diagnose(text, "n.arch")
     # the concat's sizes disagree; '@a', '@b' and '@h[0]' are read by it, so none of them is "never used"
     assert [(e.kind, e.span.line) for e in found.errors] == [("shape", 6)], [e.message for e in found.errors]
+
+
+def test_an_unused_tensor_is_its_own_kind_of_name_error_naming_the_tensor():
+    for body, unused in (("a = conv(4, 1);", "a"), ("h[0] = conv(4, 1);", "h[0]"), ("conv(4, 1)", "conv1")):
+        try:
+            check(f"network n {{ input(3, 8, 8) {body} @in conv(4, 1) flatten linear(3) }}")
+        except ArchError as e:
+            err = e
+        assert isinstance(err, ArchUnusedError) and isinstance(err, ArchNameError), err
+        assert err.unused == unused and err.kind == "name" and "is never used" in err.message
+    try:
+        check("network n { input(3, 8, 8) conv(4, 1) bogus flatten linear(3) }")
+    except ArchError as e:
+        assert not isinstance(e, ArchUnusedError), e
+
+
+def test_a_tensor_read_only_by_a_layer_that_failed_is_not_reported_unused():
+    text = """\
+network n {
+    input(3, 16, 16)
+    a = conv(8, 3, padding=1);
+    h[0] = @in conv(8, 1);
+    @in bogus(@a, @h[0])
+    avgpool flatten linear(10)
+}
+"""
+    found = diagnose(text, "n.arch")
+    # only the unknown layer: '@a' and '@h[0]' are read by it, so neither is "never used"
+    assert [(e.kind, e.span.line) for e in found.errors] == [("name", 5)], [e.message for e in found.errors]
 
 
 def test_errors_are_capped():

@@ -250,8 +250,8 @@ def _check(source, input, arguments, network) -> CheckResult:
         if not ds or e.span is None or FIRST_MEMBER in e.message:
             raise
         err = type(e)(e.message + FIRST_MEMBER, e.span, e.trace, e.node)
-        for k, v in vars(e).items():  # what a subclass carries besides (e.g. the undefined name)
-            if not hasattr(err, k):
+        for k, v in vars(e).items():  # what a subclass carries besides (e.g. the undefined name, the unused tensor)
+            if k not in vars(err):
                 setattr(err, k, v)
         raise err from None
     layers = tuple(

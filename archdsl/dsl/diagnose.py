@@ -24,14 +24,13 @@ from . import ast
 from .api import CheckResult, check, sequence_arguments
 from .choices import decisions, resolve
 from .elaborate import elaborate
-from .errors import ArchError, ArchNameError, ArchShapeError, Span
+from .errors import ArchError, ArchNameError, ArchShapeError, ArchUnusedError, Span
 from .parser import parse
 from .pieces import MAX_ERRORS, Parsed, parse_pieces
 from .shape_infer import infer_shapes
 
 RECOVERED = "<replaced after an error>"  # the file of the spans of the identity layers put in place of errors
 _QUOTED = re.compile(r"'@?(\w+)(?:\[[^']*\])?'")
-_UNUSED = "is never used"  # the unused-tensor error's words (elaborate.refuse_unused)
 _NO_INPUT = "has no input;"  # elaborate's words for a network without input(...)
 
 
@@ -140,10 +139,11 @@ def _check_network(module, name, input, arguments, limit, dropped_words, damaged
 
 def _follows(e, m, name, input, arguments, dropped_words, damaged, tried, replaced=frozenset()) -> bool:
     """Whether `e` only follows from an earlier error (see the module's docstring)."""
+    if isinstance(e, ArchUnusedError):
+        if tried and e.unused.split("[", 1)[0] in replaced:  # `h[0]`: the items mention `h`
+            return True  # read only by an item replaced after its own error
     if isinstance(e, ArchNameError):
         first = _QUOTED.findall(e.message)[:1]
-        if tried and _UNUSED in e.message and any(w in replaced for w in first):
-            return True  # read only by an item replaced after its own error
         return any(w in dropped_words for w in first)
     if _NO_INPUT in e.message and damaged and "input" in dropped_words:
         return True  # its input(...) was in a statement dropped for a syntax error

@@ -19,7 +19,7 @@ import networkx as nx
 from . import args as argbind
 from . import ast
 from .budget import refuse_oversized
-from .errors import ArchArgumentError, ArchError, ArchNameError, ArchResourceError, Frame, did_you_mean
+from .errors import ArchArgumentError, ArchError, ArchNameError, ArchResourceError, ArchUnusedError, Frame, did_you_mean
 from .expr import Chooser, Sequence, Value, describe, evaluate, reset_work
 from .limits import MAX_CALL_DEPTH, MAX_NODES, MAX_STEPS
 from .ops import CONSTANTS, MERGE_OPS, OPS, SETTINGS, layer_names, lookup
@@ -403,11 +403,14 @@ class Elaborator(NamedTensors):
             d = self.g.nodes[n]
             hint = "name it with a leading '_' (as in '_aux = ...;') to keep it on purpose"
             if name is not None:
-                raise ArchNameError(f"the tensor '{name}' is never used: nothing reads '@{name}' and it is not the "
-                                    f"output; use it, delete it, or {hint}", span, trace)
-            raise ArchNameError(f"the output of '{d['path']}' is never used: nothing reads it and it is not the "
-                                f"output (a sequence continued from '@...' drops what came before); use it, "
-                                f"delete it, or {hint}", d["span"], d["trace"])
+                err = ArchUnusedError(f"the tensor '{name}' is never used: nothing reads '@{name}' and it is not "
+                                      f"the output; use it, delete it, or {hint}", span, trace)
+            else:
+                err = ArchUnusedError(f"the output of '{d['path']}' is never used: nothing reads it and it is not "
+                                      f"the output (a sequence continued from '@...' drops what came before); use "
+                                      f"it, delete it, or {hint}", d["span"], d["trace"])
+            err.unused = name if name is not None else d["path"]
+            raise err
 
     def resolve_conv_bias(self) -> None:
         """`bias=auto` (`rules.conv_bias`): decided by the ops that read the conv."""

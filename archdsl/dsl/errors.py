@@ -128,6 +128,13 @@ class ArchNameError(ArchError):
     kind = "name"
 
 
+class ArchUnusedError(ArchNameError):
+    """A named tensor or a layer's output that nothing reads. `unused`: the tensor's name, or the layer's path,
+    so that code which must tell this error from others (diagnose) need not read its words."""
+
+    unused: str = ""
+
+
 class ArchArgumentError(ArchError):
     """Wrong number, type or range of arguments."""
 
