@@ -150,3 +150,25 @@ def test_hostile_notifications_leave_the_server_serving(server: RawServer):
     server.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"].get("version") == 9)
     _alive(server)
     assert server.proc.poll() is None
+
+
+def test_before_initialize_requests_are_refused_and_notifications_dropped():
+    """LSP: a request before `initialize` gets "server not initialized" (-32002), a notification is dropped.
+    pygls answered each with an internal error carrying its traceback and a pop-up (found by tests/test_lsp_attack.py)."""
+    s = RawServer()
+    try:
+        ids = [s.request(m, HOVER) for m in ("textDocument/hover", "textDocument/definition", "shutdown")]
+        s.open(URI, TEXT.replace("conv(16", "cnv(16"))
+        for i in ids:
+            assert s.response(i, timeout=10)["error"]["code"] == -32002
+        s.initialize()
+        s.open(URI, TEXT)
+        params = s.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics")["params"]
+        assert params["diagnostics"] == []  # the document opened before initialize was not kept
+        _alive(s)
+        assert "Traceback" not in s.stderr()
+        assert s.close() == 0
+    finally:
+        if s.proc.poll() is None:
+            s.proc.kill()
+            s.proc.wait()

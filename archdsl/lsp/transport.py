@@ -9,6 +9,8 @@ cannot read (non-numeric, negative) it stays out of step for good; a message it 
   parse error (id null) and its bytes are skipped as junk: reading resynchronises at the next
   `Content-Length:` header, wherever it starts (also inside junk, or straight after a body that was too long);
 - header lines are read at most `MAX_HEADER_LINE` bytes at a time, so a line without an end costs no memory;
+- before `initialize`, a request gets a "server not initialized" error and a notification other than `exit`
+  is dropped, as LSP says (pygls failed each with a traceback sent to the client and a pop-up message);
 - a body that is not JSON is a parse error; JSON that is not a request, notification or response is an invalid
   request; a request whose parameters do not fit its method's types gets an invalid-params error with its id,
   and one whose handler fails gets an internal error (pygls answers that part).
@@ -36,6 +38,7 @@ _TAIL = len(_LENGTH)  # bytes kept from a junk chunk in case a header starts acr
 
 _EOF = object()
 PARSE_ERROR, INVALID_REQUEST, INVALID_PARAMS, INTERNAL_ERROR = -32700, -32600, -32602, -32603
+NOT_INITIALIZED = -32002
 
 
 class FrameReader:
@@ -118,6 +121,7 @@ class Dispatcher:
 
     def __init__(self, protocol):
         self.protocol = protocol
+        self.initialized = False  # an `initialize` request was read
 
     def error(self, msg_id, code: int, message: str) -> None:
         self.protocol._send_response(msg_id, error=types.ResponseError(code=code, message=message))
@@ -146,6 +150,14 @@ class Dispatcher:
                 self.error(msg_id if is_request else None, INVALID_REQUEST,
                            "Invalid request: expected jsonrpc '2.0' and a string 'method'")
             return
+        if not self.initialized and "method" in raw:
+            if method != "initialize":
+                if is_request:
+                    self.error(msg_id, NOT_INITIALIZED, f"Server not initialized: {method} before 'initialize'")
+                if method != "exit":
+                    return
+            elif is_request:
+                self.initialized = True
         try:
             message = self.protocol.structure_message(raw)
         except Exception as e:  # noqa: BLE001  whatever the client sent, the server stays up
