@@ -234,10 +234,10 @@ class StopWhenLost:
 def _final_state(store: Storage, attempts: list[str]) -> dict:
     from ..runtime import checkpoint
     from ..search.trainable import latest_checkpoint
-    from .trial import DONE
+    from .trial import DONE, newest
 
     with tempfile.TemporaryDirectory() as d:
-        latest_checkpoint(asdict(store.spec), attempts, Path(d))
+        latest_checkpoint(asdict(store.spec), attempts, Path(d), key=newest)
         try:
             state = checkpoint.load(Path(d))
         except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is one line

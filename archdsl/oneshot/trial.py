@@ -8,17 +8,34 @@ checkpoint (epoch = supernet epochs + 1) holds `members`: every scored member as
 accuracy, params, MACs, reason]` (accuracy None and a reason for a member that failed), which the driver
 reads back from the search storage. The members are scored by the trial alone or with `eval_actors - 1` Ray
 actors beside it (`actors.py`): the same scores either way.
+
+While members are scored, a scoring checkpoint every `ARCHDSL_SCORING_CHECKPOINT_S` seconds (default 10, and
+at least ten times what the last one took to save) holds the trained supernet (epoch = supernet epochs), the
+algorithm's state as training left it and `scored`: the members scored so far. A trial relaunched from it runs
+the search again from its start with those scores known: the strategy is told the same accuracies in the
+same order (a member's score depends on the member alone, `scoring.py`), so it proposes the same members, and
+only those not yet scored are scored. The newest checkpoint is the one with the greatest (epoch, members
+scored).
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
+import time
 from pathlib import Path
 
 from ..runtime import checkpoint
 from .building import build
 
 DONE = "members"
+SCORED = "scored"  # a scoring checkpoint's members scored so far
+SAVE_EVERY_S = 10.0
+
+
+def newest(state: dict) -> tuple[int, int]:
+    """The order of a one-shot trial's checkpoints: epoch, then members scored."""
+    return int(state["epoch"]), len(state.get(SCORED) or ())
 
 
 def scorer(config: dict):
@@ -47,7 +64,8 @@ def run_search(config: dict, report) -> dict:
     device, _ = pick_device({"device": "auto"})
     data, space, trainer, algo = build(settings, config["space_text"], settings.get("space") or "<space>", device)
     with tempfile.TemporaryDirectory() as work:
-        resumed = latest_checkpoint(config.get("storage"), list(config.get("resume_from") or []), Path(work))
+        resumed = latest_checkpoint(config.get("storage"), list(config.get("resume_from") or []), Path(work),
+                                    key=newest)
         state = None
         if resumed:
             state = checkpoint.load(Path(work))
@@ -68,26 +86,59 @@ def run_search(config: dict, report) -> dict:
 
 def _train_and_search(settings: dict, trainer, algo, parallel, state, work: str, report, resumed) -> dict:
     """The supernet's remaining epochs, each checkpointed, then the search (scored by `parallel` or here)."""
-    from .scoring import LocalScorer, Scored
+    from .scoring import LocalScorer, MemberScore, Scored
 
     epochs = trainer.cfg.epochs
+    saved = (state or {}).pop(SCORED, None) or []
     for epoch in range(trainer.epoch + 1, epochs + 1):
         loss = algo.train_epoch()
         state = {"trainer": trainer.state_dict(), "algorithm": algo.state_dict(), "epoch": epoch,
                  "rng": checkpoint.rng_state()}
         checkpoint.save(state, work)
         report({"epoch": epoch, "train_loss": loss, "resumed_from": resumed}, work)
+    # what a scoring checkpoint holds besides the scores: the supernet as trained (its optimizer is done with)
+    # (BatchNorm statistics copied: scoring recalibrates them in place)
+    trained = trainer.state_dict()
+    trained = {**trained, "optimizer": {}, "stats": {k: t.clone() for k, t in trained["stats"].items()}}
+    base = {"trainer": trained, "algorithm": algo.state_dict(), "epoch": epochs, "rng": checkpoint.rng_state()}
     scored = Scored(LocalScorer(trainer) if parallel is None else parallel.attach(trainer))
+    for entry in saved:
+        a, s = MemberScore.from_list(entry)
+        scored.results[a] = s
+    scored.on_member = Saver(base, scored, work, report, resumed)
     algo.search(int(settings["samples"]), scored)
     state = {"epoch": epochs + 1, DONE: [s.as_list(a) for a, s in scored.results.items()],
              "trainer": trainer.state_dict()}
     checkpoint.save(state, work)
     accs = scored.accuracies()
     report({"epoch": epochs + 1, "val_acc": max(accs.values()) if accs else 0.0, "members": len(accs),
-            "failed": len(scored.results) - len(accs), "eval_workers": scored.scorer.workers,
-            "actor_restarts": getattr(scored.scorer, "restarts", 0),
+            "failed": len(scored.results) - len(accs), "members_reused": len(saved),
+            "eval_workers": scored.scorer.workers, "actor_restarts": getattr(scored.scorer, "restarts", 0),
             "scored_by_actors": getattr(scored.scorer, "by_actors", 0), "resumed_from": resumed}, work)
     return state
+
+
+class Saver:
+    """`Scored.on_member`: a scoring checkpoint once `every` seconds passed since the last (or the start), and
+    at least ten times what the last save took, so that saving costs at most a tenth of the scoring."""
+
+    def __init__(self, base: dict, scored, work: str, report, resumed: int, every: float | None = None) -> None:
+        self.base, self.scored, self.work, self.report, self.resumed = base, scored, work, report, resumed
+        self.every = float(os.environ.get("ARCHDSL_SCORING_CHECKPOINT_S", SAVE_EVERY_S)) if every is None else every
+        self.due = time.monotonic() + self.every
+        self.saves = 0
+
+    def __call__(self, member, score) -> None:
+        if time.monotonic() < self.due:
+            return
+        start = time.monotonic()
+        members = [s.as_list(a) for a, s in self.scored.results.items()]
+        checkpoint.save({**self.base, SCORED: members}, self.work)
+        self.report({"epoch": self.base["epoch"], "members_saved": len(members), "resumed_from": self.resumed},
+                    self.work)
+        self.saves += 1
+        took = time.monotonic() - start
+        self.due = time.monotonic() + max(self.every, 10 * took)
 
 
 def oneshot_trial(config: dict) -> None:

@@ -64,8 +64,9 @@ def pick_device(settings: dict) -> tuple[str, str]:
     return device, ""
 
 
-def latest_checkpoint(storage_spec: dict | None, attempts: list[str], into: Path) -> int:
-    """Copy the newest loadable checkpoint of the earlier `attempts` into `into`; its epoch (0: none)."""
+def latest_checkpoint(storage_spec: dict | None, attempts: list[str], into: Path, key=None) -> int:
+    """Copy the newest loadable checkpoint of the earlier `attempts` into `into`; its epoch (0: none). Newest:
+    the greatest epoch, or the greatest `key(state)` when given (the first such checkpoint found)."""
     if not storage_spec or not attempts:
         return 0
     from ..runtime import checkpoint
@@ -75,16 +76,18 @@ def latest_checkpoint(storage_spec: dict | None, attempts: list[str], into: Path
     found = []
     for attempt in attempts:
         found += [f"{attempt}/{name}" for name in store.listdir(attempt) if name.startswith("checkpoint_")]
-    best_epoch, best_dir = 0, None
+    best_epoch, best_key, best_dir = 0, None, None
     for rel in found:
         with tempfile.TemporaryDirectory() as d:
             try:
                 store.download(rel, Path(d))
-                epoch = int(checkpoint.load(Path(d))["epoch"])
+                state = checkpoint.load(Path(d))
+                epoch = int(state["epoch"])
+                rank = epoch if key is None else key(state)
             except Exception:  # a checkpoint cut off mid-copy: an older one will do
                 continue
-        if epoch > best_epoch:
-            best_epoch, best_dir = epoch, rel
+        if epoch > 0 and (best_key is None or rank > best_key):
+            best_epoch, best_key, best_dir = epoch, rank, rel
     if best_dir is None:
         return 0
     store.download(best_dir, into)
