@@ -120,10 +120,11 @@ def inplace_layers(g: nx.DiGraph) -> set[str]:
     nothing else can see. The input is followed back through every op that may return it or a view of it
     (`Op.view`) to the layer that allocated it; each tensor on that way must have this one reader, and the
     allocating layer must be neither the network's input (the caller's tensor) nor a layer whose backward
-    reads its output (`Op.keeps_output`, or itself in place)."""
+    reads its output (`Op.keeps_output`, or itself in place). The network's output counts as a reader: a layer
+    after it whose own output nobody reads (`_aux = ...;`) must not overwrite what the caller gets."""
     chosen: set[str] = set()
     for n in layer_order(g):
-        if OPS[g.nodes[n]["op"]].inplace and _owns_input(g, n, chosen):
+        if OPS[g.nodes[n]["op"]].runs_inplace(g.nodes[n]["args"]) and _owns_input(g, n, chosen):
             chosen.add(n)
     return chosen
 
@@ -134,7 +135,7 @@ def _owns_input(g: nx.DiGraph, n: str, inplace: set[str]) -> bool:
         return False
     u = ins[0]
     while True:
-        if g.out_degree(u) != 1:  # another layer reads this tensor, or a view of the same memory
+        if g.out_degree(u) != 1 or u == g.graph["output"]:  # another layer, or the caller, reads this memory
             return False
         op = OPS[g.nodes[u]["op"]]
         if not op.view:

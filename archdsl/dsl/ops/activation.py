@@ -25,11 +25,17 @@ def _prelu_build(a, shapes, _):
     return nn.PReLU(shapes[0][0] if a["channels"] else 1)
 
 
+def _nonnegative(key: str):
+    """In place only for a slope of at least 0: torch refuses the in-place backward of a negative one (it cannot
+    tell the input's sign from the output's)."""
+    return lambda a: a[key] >= 0
+
+
 _act("relu", "max(0, x).", nn_builder("ReLU", inplace=True), keeps_output=True)
 _act("relu6", "min(max(0, x), 6).", nn_builder("ReLU6", inplace=True))
-_act("leaky_relu", "x if x > 0 else slope * x.", nn_builder("LeakyReLU", "slope", inplace=True),
+_act("leaky_relu", "x if x > 0 else slope * x.", nn_builder("LeakyReLU", "slope", inplace=_nonnegative("slope")),
      P("slope", "float", 0.01), example="leaky_relu(0.2)")
-_act("elu", "x if x > 0 else alpha * (exp(x) - 1).", nn_builder("ELU", "alpha", inplace=True),
+_act("elu", "x if x > 0 else alpha * (exp(x) - 1).", nn_builder("ELU", "alpha", inplace=_nonnegative("alpha")),
      P("alpha", "float", 1.0))
 _act("prelu", "Leaky ReLU with a learned slope, per channel when channels=true.", _prelu_build,
      P("channels", "bool", False), shape=_prelu_shape, docs=Docs("unchanged", "C with `channels=true`, else 1"),

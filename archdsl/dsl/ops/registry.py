@@ -76,10 +76,15 @@ class Op:
     # only where nothing else can see that memory; `view` its output may be its first input or a view of it (no
     # copy: identity, flatten, slice, crop, dropout in eval, a merge of one input), so a write to it is a write
     # to that input; `keeps_output` its backward reads its own output (relu, sigmoid, tanh, softmax), which
-    # therefore must not be overwritten (an op running in place keeps its output too).
-    inplace: bool = False
+    # therefore must not be overwritten (an op running in place keeps its output too). `inplace` may depend on
+    # the arguments (a predicate of them): torch has no in-place backward for a negative leaky_relu slope.
+    inplace: bool | Callable[[dict], bool] = False
     view: bool = False
     keeps_output: bool = False
+
+    def runs_inplace(self, a: dict) -> bool:
+        """Whether a layer of this op with arguments `a` can overwrite its input."""
+        return bool(self.inplace(a) if callable(self.inplace) else self.inplace)
 
     def describe(self, a: dict) -> str:
         """The op with its key arguments, as graph labels show it: `conv 3x3/2, 64`."""
@@ -103,8 +108,9 @@ def define(op: Op) -> Op:
     return op
 
 
-def nn_builder(name: str, *keys: str, inplace: bool = False, **fixed) -> Builder:
-    """A builder that calls `torch.nn.<name>` with the listed args (and `inplace` where safe)."""
+def nn_builder(name: str, *keys: str, inplace: bool | Callable[[dict], bool] = False, **fixed) -> Builder:
+    """A builder that calls `torch.nn.<name>` with the listed args (and `inplace` where safe: `inplace_ok`, the
+    compiler's answer, which asked `Op.runs_inplace` first)."""
 
     def build(a, shapes, inplace_ok):
         from torch import nn
