@@ -200,3 +200,13 @@ def test_a_lone_surrogate_in_a_long_body_is_diagnosed_with_a_cache():
     text = "network n {\n    input(3, 8, 8)\n" + body + '    relu  # "\udfff"\n    cnv(4, 3)\n}\n'
     d = diagnose(text, cache={})
     assert [(e.span.line, e.message) for e in d.errors] == [(44, "unknown layer or block 'cnv'; did you mean 'conv'?")]
+
+
+def test_a_brace_left_open_in_a_statement_is_named_where_it_is():
+    """A statement's '{' that took the body's '}' was reported at the line above it, past that line's end, in the
+    columns of the parser's wrapper (`the '{' opened at line 1, column 11`) (found by tests/test_lsp_attack.py)."""
+    text = "network n {\n    input(3, 8, 8)\n    conv(4 3)\n    bn\n    elu{\n    conv(4, 3)\n    relu\n}\n"
+    for cache in (None, {}):
+        errors = diagnose(text, cache=cache).errors
+        assert [(e.span.line, e.span.column) for e in errors] == [(3, 12), (5, 8)], errors
+        assert errors[1].message == "this '{' is never closed; expected '}'"

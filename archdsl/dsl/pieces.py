@@ -235,7 +235,9 @@ class _Run:
                 s = whole.span
                 if s is not None and first + a <= s.line <= first + b and not self._used_whole:
                     error, self._used_whole = whole, True  # the whole parse said it best: it saw what follows
-                elif error.span is not None and error.span.line >= first + b:
+                elif error.span is not None and not first + a <= error.span.line < first + b:
+                    # found past the statement (its parse ran into the end) or on the wrapper's line before it
+                    # (its '{' took the wrapper's '}'): said at the statement, never in the wrapper's columns
                     error = _incomplete(error, piece, first + a, self.file, self.source)
                 self._error(error, piece)
                 i += 1
@@ -251,22 +253,25 @@ class _Run:
         self.dropped.append(piece)
 
 
-_PAREN = re.compile(r'[()]|"[^"\n]*"|#[^\n]*')
+_PAREN = re.compile(r'[(){}]|"[^"\n]*"|#[^\n]*')
+_CLOSES = {")": "(", "}": "{"}
 
 
 def _incomplete(e: ArchError, piece: str, first: int, file: str, source: str | None) -> ArchError:
     """A statement's error found only at the line after it (its parse ran into the end): said at the
-    statement, naming the '(' it leaves open if there is one."""
+    statement, naming the '(' or '{' it leaves open if there is one."""
     opened = []
     for n, line in enumerate(piece.split("\n")):
         for m in _PAREN.finditer(line):
-            if m.group() == "(":
-                opened.append((first + n, m.start() + 1))
-            elif m.group() == ")" and opened:
+            if m.group() in "({":
+                opened.append((first + n, m.start() + 1, m.group()))
+            elif m.group() in _CLOSES and opened and opened[-1][2] == _CLOSES[m.group()]:
                 opened.pop()
     if opened:
-        line, col = opened[-1]
-        return type(e)("this '(' is never closed; expected ')'", Span(line, col, line, col + 1, file, source))
+        line, col, bracket = opened[-1]
+        close = ")" if bracket == "(" else "}"
+        return type(e)(f"this '{bracket}' is never closed; expected '{close}'",
+                       Span(line, col, line, col + 1, file, source))
     rows = piece.rstrip().split("\n")
     line, col = first + len(rows) - 1, len(rows[-1].rstrip()) + 1
     return type(e)("this statement is incomplete: " + e.message, Span(line, col, line, col + 1, file, source))
