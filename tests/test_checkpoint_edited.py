@@ -70,3 +70,36 @@ def test_first_difference_is_none_only_for_the_same_network():
     for text, layer in EDITS.values():
         where = first_difference(g, check(text).graph)
         assert where is not None and layer in where, where
+
+
+@pytest.mark.parametrize("command", ["eval", "export", "resume"])
+def test_each_network_is_built_once_the_stored_text_not_at_all_when_file_is_it(trained, tmp_path, monkeypatch,
+                                                                               command):
+    import archdsl.dsl.api as api
+
+    arch, out = trained
+    built = []
+    real = api.build_graph
+
+    def counted(source, **flags):
+        built.append(source)
+        return real(source, **flags)
+
+    monkeypatch.setattr(api, "build_graph", counted)
+    commented = tmp_path / "commented.arch"
+    commented.write_text("# the same network, commented\n" + arch.read_text())
+    for file, builds in ((arch, 1), (commented, 2)):  # FILE once; the stored text once, when FILE differs from it
+        run = tmp_path / f"run_{file.stem}"
+        argv = {"eval": ["eval", str(file), "--weights", str(out)],
+                "export": ["export", str(file), "--weights", str(out), "-o", str(tmp_path / "m.onnx"), "--force"],
+                "resume": ["train", str(file), "--resume", "--out", str(run), "--epochs", "1", "--no-progress",
+                           "--schedule", "none"]}
+        if command == "resume":
+            run.mkdir()
+            (run / "checkpoint.pt").write_bytes((out / "checkpoint.pt").read_bytes())
+        built.clear()
+        assert main(argv[command]) == 0
+        assert len(built) == builds, built
+        files = [str(b) if not isinstance(b, str) and not hasattr(b, "file") else getattr(b, "file", "text")
+                 for b in built]
+        assert files.count(str(file)) == 1, files  # FILE itself built once, whatever the command

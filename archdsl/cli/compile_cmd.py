@@ -56,10 +56,12 @@ def run_export(args) -> int:
     if Path(args.output).exists() and not args.force:
         raise UsageError(f"{args.output} exists; pass --force to replace it (or choose another -o)")
     state = load(args.weights, trust=args.trust_checkpoint) if args.weights else None
+    g = None
     if state is not None:
         use_trained_flags(args, state, args.weights)
-        refuse_edited(args, state, args.weights)
-    g = build_graph(Path(args.file), input=args.input, arguments=dict(args.arg), network=args.network)
+        g = refuse_edited(args, state, args.weights)  # FILE's graph, when the comparison built it
+    if g is None:
+        g = build_graph(Path(args.file), input=args.input, arguments=dict(args.arg), network=args.network)
     model = archdsl.compile(g)
     if args.weights:
         load_weights(model, args.weights, state=state)

@@ -76,8 +76,9 @@ def _data_args(p) -> None:
                    help="CPU threads for torch (default: torch's; 1 is often fastest for small nets on a busy machine)")
 
 
-def prepare(args, seed: int = 0):
-    """The dataset and the compiled model fitted to it (`seed` sets the initial weights)."""
+def prepare(args, seed: int = 0, graph=None):
+    """The dataset and the compiled model fitted to it (`seed` sets the initial weights). `graph`: FILE's graph
+    with the flags in `args`, when already built (`refuse_edited`)."""
     import torch
 
     import archdsl
@@ -89,7 +90,7 @@ def prepare(args, seed: int = 0):
         torch.set_num_threads(args.threads)
     data = load_dataset(args.data, val_fraction=args.val_fraction, seed=args.split_seed, image_size=args.image_size)
     g = graph_for_data(Path(args.file), data.input_shape, data.num_classes, arguments=dict(args.arg),
-                       network=args.network, input=args.input, data=args.data)
+                       network=args.network, input=args.input, data=args.data, graph=graph)
     torch.manual_seed(seed)
     model = archdsl.compile(g, device=args.device, channels_last=getattr(args, "channels_last", False))
     return data, model
@@ -104,8 +105,8 @@ def run_train(args) -> int:
                       grad_clip=args.grad_clip, seed=args.seed, device=args.device, amp=args.amp,
                       channels_last=args.channels_last, num_workers=args.workers, progress=not args.no_progress)
     out = Path(args.out or Path("runs") / Path(args.file).stem)
-    _check_run_dir(out, args)
-    data, model = prepare(args, seed=args.seed)
+    graph = _check_run_dir(out, args)
+    data, model = prepare(args, seed=args.seed, graph=graph)
     params = sum(p.numel() for p in model.parameters())
     print(f"training {args.file} on {data.name}: {len(data.train)} train / {len(data.val)} val examples, "
           f"input {'x'.join(map(str, data.input_shape))}, {data.num_classes} classes, {params:,} params",
@@ -129,8 +130,9 @@ def run_train(args) -> int:
     return 0
 
 
-def _check_run_dir(out: Path, args) -> None:
-    """An earlier run's checkpoint in OUT is continued (--resume) or replaced (--force), never silently."""
+def _check_run_dir(out: Path, args):
+    """An earlier run's checkpoint in OUT is continued (--resume) or replaced (--force), never silently. Returns
+    FILE's graph when the check built it (see `refuse_edited`)."""
     from ..runtime.checkpoint import CHECKPOINT, load
     from ..values import UsageError
 
@@ -147,7 +149,8 @@ def _check_run_dir(out: Path, args) -> None:
     if args.resume and has_checkpoint:  # an unsafe or damaged file is refused before any work starts
         state = load(out / CHECKPOINT, trust=args.trust_checkpoint)
         use_trained_flags(args, state, out / CHECKPOINT)
-        refuse_edited(args, state, out / CHECKPOINT)
+        return refuse_edited(args, state, out / CHECKPOINT)
+    return None
 
 
 def use_trained_flags(args, state, path) -> None:
@@ -179,27 +182,34 @@ def use_trained_flags(args, state, path) -> None:
     args.input, args.network, args.arg = stored["input"], stored["network"], list(trained.items())
 
 
-def refuse_edited(args, state, path) -> None:
+def refuse_edited(args, state, path):
     """Refuse FILE where it is not the network the checkpoint's weights were trained as (its stored text built
-    with the same flags), unless --allow-edited: shapes alone cannot tell relu from gelu."""
+    with the same flags), unless --allow-edited: shapes alone cannot tell relu from gelu. Returns FILE's graph
+    when it was built here, for the caller to compile rather than build it again; None when nothing was built
+    (FILE's text is the stored text itself: the same network by construction)."""
     from ..dsl.api import build_graph
     from ..dsl.compare import first_difference
     from ..dsl.errors import ArchError
+    from ..dsl.source import read_source
     from ..values import UsageError
 
     text = state.get("arch") if isinstance(state, dict) else None
     if not isinstance(text, str) or getattr(args, "allow_edited", False):
-        return
+        return None
+    file = Path(args.file)
+    if file.is_file() and read_source(file) == text:
+        return None
     flags = {"input": args.input, "arguments": dict(args.arg), "network": args.network}
     try:
         trained = build_graph(text, **flags)
     except ArchError:
-        return  # the stored text does not build with these flags: nothing to compare against
-    given = build_graph(Path(args.file), **flags)
+        return None  # the stored text does not build with these flags: nothing to compare against
+    given = build_graph(file, **flags)
     where = first_difference(trained, given)
     if where is not None:
         raise UsageError(f"{args.file} is not the network {path} was trained as: {where} (pass --allow-edited to "
                          f"load the weights anyway)")
+    return given
 
 
 def _edited_arg(p) -> None:
@@ -217,8 +227,7 @@ def run_eval(args) -> int:
 
     state = load(args.weights, trust=args.trust_checkpoint)
     use_trained_flags(args, state, args.weights)
-    refuse_edited(args, state, args.weights)
-    data, model = prepare(args)
+    data, model = prepare(args, graph=refuse_edited(args, state, args.weights))
     load_weights(model, args.weights, state=state)
     cfg = TrainConfig(batch_size=args.batch_size, device=args.device, progress=False)
     result = evaluate(model, data.val if args.split == "val" else data.train, cfg)

@@ -21,20 +21,20 @@ class DataMismatchError(UsageError):
 
 def graph_for_data(source: str | Path, input_shape: tuple[int, ...], num_classes: int, *,
                    arguments: Mapping | None = None, network: str | None = None, input: tuple[int, ...] | None = None,
-                   data: str = "the dataset", in_file: bool = False):
+                   data: str = "the dataset", in_file: bool = False, graph=None):
     """The annotated graph of `source` as declared (with `input` and `arguments` when given). Raises
     `DataMismatchError` when it does not take `input_shape` or does not output `num_classes` features;
-    `in_file=True` words the fix as an edit of the file (a search space) instead of flags."""
+    `in_file=True` words the fix as an edit of the file (a search space) instead of flags. `graph`: `source`'s
+    graph with these flags, when already built."""
     from ..dsl.api import build_graph, load
 
-    module = load(source)
     args = dict(arguments or {})
-    g = build_graph(module, input=input, arguments=args, network=network)
+    g = graph if graph is not None else build_graph(load(source), input=input, arguments=args, network=network)
     declared = tuple(g.nodes[g.graph["input"]]["info"].output_shape)
     out = tuple(g.graph["output_shape"])
     if declared == tuple(input_shape) and out == (num_classes,):
         return g
-    nets = module.networks()
+    nets = load(source).networks()
     net = next((n for n in nets if n.name == g.graph["name"]), None)
     has_classes = net is not None and "classes" in {p.name for p in net.params}
     name = g.graph["name"]
