@@ -14,7 +14,7 @@ from archdsl.dsl.ops import FAMILIES, MERGE_OPS, OPS, derived, layer_names
 from archdsl.dsl.ops.registry import Op
 
 ROOT = Path(__file__).resolve().parent.parent
-KINDS = {"size", "count", "pair", "pad", "cpair", "index", "int", "pad4", "float", "prob", "bool", "bias", "str", "tensor"}
+KINDS = {"size", "count", "pair", "pad", "cpair", "index", "int", "pad4", "float", "positive", "nonneg", "fraction", "prob", "bool", "bias", "str", "tensor"}
 
 
 def example_net(op: Op) -> str:

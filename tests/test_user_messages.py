@@ -84,3 +84,25 @@ def test_one_decision_is_singular(tmp_path, capsys):
     f.write_text(net("conv(choice(4, 8), 3, padding=1) * 3"))  # a repeat does not multiply decisions
     assert main(["check", "-q", str(f)]) == 0
     assert "search space: 1 decision, 2 architectures" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("call,value,words", [
+    ("bn(eps=0)", "0", "greater than 0"), ("groupnorm(2, eps=-0.001)", "-0.001", "greater than 0"),
+    ("grn(eps=0)", "0", "greater than 0"), ("instancenorm(eps=-1)", "-1", "greater than 0"),
+    ('layernorm(over="all", eps=0)', "0", "greater than 0"), ("bn(momentum=2)", "2", "in [0, 1]"),
+    ("bn(momentum=-0.5)", "-0.5", "in [0, 1]"), ("lrn(3, k=0)", "0", "greater than 0"),
+    ("lrn(3, alpha=-1)", "-1", "at least 0"), ("layer_scale(1e39)", "1e39", "float32"),
+    ("pad(1, value=-1e39)", "-1e39", "float32"), ("leaky_relu(1e300)", "1e300", "float32"),
+])
+def test_numbers_a_layer_cannot_compute_with_are_refused_at_the_value(call, value, words):
+    """Each was accepted once, then failed to compile (a float32 overflow), raised while training (eps <= 0) or
+    computed NaN (lrn's negative base): found by the oracle's training checks."""
+    text = net(call)
+    e = error(text)
+    assert words in e.message and e.span is not None
+    assert text[e.span.column - 1:].startswith(value + ")"), (e.span, e.message)
+
+
+def test_a_setting_outside_its_range_is_refused():
+    assert "in [0, 1]" in error("network n { settings(bn_momentum=1.5) input(3, 8, 8) bn }").message
+    assert "greater than 0" in error("network n { settings(bn_eps=0) input(3, 8, 8) bn }").message

@@ -13,6 +13,16 @@ from .ops import REQUIRED, P
 
 # Any single size (channels, features, kernel, spatial) above this is refused before anything is built.
 MAX_SIZE = 1_000_000
+FLOAT32_MAX = 3.4028234663852886e38
+# Number kinds: (low, high, what the message asks for). An `eps` is added to a variance before its square root
+# (torch refuses one of 0 or less while training), a momentum mixes old and new statistics, lrn's k and alpha
+# keep the base of its power positive.
+FLOAT_KINDS = {
+    "float": (-FLOAT32_MAX, FLOAT32_MAX, "a number"),
+    "positive": (0.0, FLOAT32_MAX, "a number greater than 0"),
+    "nonneg": (0.0, FLOAT32_MAX, "a number of at least 0"),
+    "fraction": (0.0, 1.0, "a number in [0, 1]"),
+}
 
 
 def bind(
@@ -181,9 +191,14 @@ def check(what: str, p: P, value: Value, span, trace=()) -> Value:
             return (v[1], v[1], v[0], v[0]) if len(v) == 2 else v
         v = _whole(value, 0, where, span, trace, fail)
         return (v, v, v, v)
-    if k == "float":
+    if k in FLOAT_KINDS:  # a number, within a range where the layer computes something finite
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             fail("a number")
+        if not abs(value) <= FLOAT32_MAX:  # an init, slope or fill value becomes a float32 tensor entry
+            fail(f"a number of at most {FLOAT32_MAX:.4g} in size (float32's largest; layers compute in float32)")
+        low, high, expected = FLOAT_KINDS[k]
+        if not (value > low if k == "positive" else value >= low) or value > high:
+            fail(expected)
         return float(value)
     if k == "prob":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:

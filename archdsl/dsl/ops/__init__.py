@@ -19,8 +19,8 @@ SETTINGS: dict[str, P] = {
     p.name: p
     for p in [
         P("init", "str", "default", ("default", "kaiming", "xavier")),
-        P("bn_eps", "float", 1e-5),
-        P("bn_momentum", "float", 0.1),
+        P("bn_eps", "positive", 1e-5),
+        P("bn_momentum", "fraction", 0.1),
         P("zero_init_residual", "bool", False),
         P("conv_bias", "bias", "auto"),
     ]

@@ -108,7 +108,7 @@ def _grn_build(a, shapes, _):
 
 
 define(Op(
-    "grn", (P("eps", "float", 1e-6),), "norm",
+    "grn", (P("eps", "positive", 1e-6),), "norm",
     "Global response normalisation (ConvNeXt-V2): x + gamma * (x * n) + beta, n each channel's spatial L2 norm "
     "over the mean of those norms; gamma and beta start at 0.",
     _grn_shape, Docs("unchanged; input (C, H, W)", "2C"), build=_grn_build, example="grn",

@@ -7,7 +7,7 @@ import math
 from .common import channels, error, fmt, image
 from .registry import Docs, Op, P, define
 
-_EPS = P("eps", "float", 1e-5)
+_EPS = P("eps", "positive", 1e-5)
 
 
 def _affine_init(m, scheme: str) -> None:
@@ -36,7 +36,7 @@ def _batchnorm_defaults(a, settings) -> None:
 
 
 define(Op(
-    "batchnorm", (P("eps", "float", None), P("momentum", "float", None), P("affine", "bool", True)), "norm",
+    "batchnorm", (P("eps", "positive", None), P("momentum", "fraction", None), P("affine", "bool", True)), "norm",
     "Batch normalisation over channels.",
     _batchnorm_shape, Docs("unchanged", "2C when affine, else 0"),
     build=_batchnorm_build, aliases=("bn",), init=_affine_init, defaults=_batchnorm_defaults, cancels_bias=True,
@@ -135,7 +135,7 @@ def _lrn_build(a, shapes, _):
 
 
 define(Op(
-    "lrn", (P("size", "size"), P("alpha", "float", 0.0001), P("beta", "float", 0.75), P("k", "float", 1.0)),
+    "lrn", (P("size", "size"), P("alpha", "nonneg", 0.0001), P("beta", "float", 0.75), P("k", "positive", 1.0)),
     "norm", "Local response normalisation across `size` neighbouring channels (AlexNet, GoogLeNet).",
     _lrn_shape, Docs("unchanged; input (C, H, W)"), build=_lrn_build, label=lambda a: f"lrn {a['size']}",
     example="lrn(5)", synonyms=("local_response_norm", "localresponsenorm"),

@@ -16,6 +16,8 @@ REQUIRED = object()  # default marker: the argument must be given
 #   size  whole number >= 1           pair  size or (h, w) pair of sizes
 #   count whole number >= 0           pad   count, (h, w) pair of counts, or "same" / "valid"
 #   float any number                  prob  number in [0, 1)
+#   positive number > 0 (an eps)      nonneg number >= 0      fraction number in [0, 1] (a momentum)
+#   (every number kind: at most float32's largest in size, as the layers hold it in float32)
 #   bool  true / false                bias  true / false / "auto" (no bias when a norm layer follows)
 #   str   one of `choices`               tensor  a tensor, written @name (an extra input edge)
 #   cpair count or (h, w) pair of counts  pad4  count, (h, w) pair, or (left, right, top, bottom) counts
