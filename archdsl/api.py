@@ -100,6 +100,11 @@ def run(s: SearchSettings, *, resume: bool = False, force: bool = False, given: 
     (`_fits`); `options` go to the multi-trial runner. Refusals raise `archdsl.ArchError`s (`OutExistsError`,
     `OutInUseError`, `ResumeConflictError`, ...) or a one-line `UsageError`."""
     one_shot = bool(s.one_shot or (resume and _saved_one_shot(s)))
+    if s.sharing is not None and not one_shot:
+        from .values import UsageError
+
+        raise UsageError("--sharing says how a one-shot search's supernet shares weights; add --one-shot "
+                         "spos|enas|darts or leave --sharing out")
     if not resume and not fitted:
         _fits(s, one_shot)
     if one_shot:

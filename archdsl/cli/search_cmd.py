@@ -65,6 +65,10 @@ def register(sub) -> None:
                    help="one-shot: score members in N processes at once, the supernet's trial and N-1 Ray actors "
                         "with --cpus-per-trial/--gpus-per-trial each (default: as many as the cluster fits, "
                         "at most one per 500 members; the scores are the same)")
+    p.add_argument("--sharing", choices=("shape", "slice"),
+                   help="one-shot: how a width or kernel choice shares weights in the supernet: one weight per "
+                        "shape (default), or slices of one largest weight (first channels, kernel centre; "
+                        "Once-for-All)")
     p.add_argument("--resume", action="store_true",
                    help="continue the search saved in --storage (or --out) with its saved settings")
     p.add_argument("--force", action="store_true",
@@ -81,7 +85,7 @@ def register(sub) -> None:
 OPTIONS = ("space", "strategy", "samples", "data", "epochs", "batch_size", "lr", "scheduler", "grace_period",
            "max_params", "max_macs", "max_concurrent", "max_failures", "cpus_per_trial", "gpus_per_trial", "amp",
            "channels_last", "address", "storage", "storage_endpoint", "out", "seed", "objective", "one_shot",
-           "supernet_epochs", "retrain", "eval_actors")
+           "supernet_epochs", "retrain", "eval_actors", "sharing")
 
 
 def run(args) -> int:

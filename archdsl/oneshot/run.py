@@ -7,7 +7,8 @@ run, so `--resume` continues a killed search from its last supernet checkpoint. 
 lease as a multi-trial search does (`search.lease.holding`), writes `oneshot.json` only through it, and stops
 its trial at the next epoch once another search took the storage over. It then writes
 what a multi-trial search writes: `trials.csv`/`trials.json` (every scored member with its one-shot
-accuracy, params and MACs), `settings.yaml`, `best.arch`, and `best.pt` — the chosen member retrained from
+accuracy and loss, params and MACs), `settings.yaml` (with the supernet's `--sharing` rule, which a resume
+keeps), `best.arch`, and `best.pt` — the chosen member retrained from
 scratch by the ordinary training loop for `--retrain` epochs (default: the search's `--epochs`), or with
 `--retrain 0` its inherited weights.
 """
@@ -73,6 +74,7 @@ def _run(settings: SearchSettings, out: Path, store: Storage, lease: Lease, resu
         if state is None:
             raise ArchFileError(f"there is no one-shot search to resume in {store.spec.uri} (no {STATE} there)")
         given.pop("one_shot", None)
+        state["settings"]["sharing"] = state["settings"].get("sharing") or "shape"  # a search from before --sharing
         settings = resumed_settings({k: state[k] for k in ("settings", "space_key", "space_text")}, given, out)
     else:
         unused = [flag for flag, on in (("--objective", settings.objective), ("--scheduler asha",
@@ -90,6 +92,7 @@ def _run(settings: SearchSettings, out: Path, store: Storage, lease: Lease, resu
             settings.strategy = "evolution"
         if "samples" not in given:
             settings.samples = DEFAULT_SAMPLES
+        settings.sharing = settings.sharing or "shape"  # recorded, so that a resume builds the same supernet
         text = Path(settings.space).read_text(encoding="utf-8")
         state = {"format": 1, "settings": settings.to_dict(), "space_text": text, "space_key": space_digest(text),
                  "attempts": []}
@@ -149,7 +152,7 @@ def _preflight(settings: SearchSettings, space_text: str) -> None:
 
     space = Space.load(parse_arch(space_text, settings.space), settings.args)
     data = cached_dataset(settings.data)
-    net = Supernet(space, tuple(data.input_shape), data.num_classes)
+    net = Supernet(space, tuple(data.input_shape), data.num_classes, sharing=settings.sharing or "shape")
     net.max_params, net.max_macs = settings.max_params, settings.max_macs
     if settings.one_shot == "darts":
         from .darts import refuse_unrelaxable
@@ -255,7 +258,7 @@ def _records(settings: SearchSettings, space_text: str, final: dict) -> list[Tri
 
     data = cached_dataset(settings.data)
     space = Space.load(parse_arch(space_text, settings.space), settings.args)
-    net = Supernet(space, tuple(data.input_shape), data.num_classes)
+    net = Supernet(space, tuple(data.input_shape), data.num_classes, sharing=settings.sharing or "shape")
     from .scoring import MemberScore
 
     rs = []

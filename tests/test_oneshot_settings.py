@@ -1,0 +1,78 @@
+"""The settings of a one-shot search on the command line: `--sharing` (recorded, kept by a resume, refused
+without `--one-shot`) and hostile values, each a one-line error or a correct search."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SPACE = ROOT / "archs" / "spaces" / "digits_cnn.arch"
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def cli(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "archdsl", *args], capture_output=True, text=True, env=ENV,
+                          timeout=timeout)
+
+
+def one_line(r: subprocess.CompletedProcess) -> str:
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    return lines[0]
+
+
+def test_sharing_without_one_shot_is_refused_in_one_line_before_anything_is_written(tmp_path):
+    out = tmp_path / "out"
+    r = cli("search", str(SPACE), "--sharing", "slice", "--out", str(out), "-q")
+    assert r.returncode == 2 and "--sharing" in one_line(r) and "--one-shot" in one_line(r)
+    assert not out.exists()
+
+
+def test_a_sharing_rule_that_does_not_exist_is_refused_in_one_line(tmp_path):
+    config = tmp_path / "search.yaml"
+    config.write_text(f"space: {SPACE}\none-shot: spos\nsharing: cut\n")
+    r = cli("search", "--config", str(config), "--out", str(tmp_path / "out"), "-q")
+    assert r.returncode == 2 and "sharing" in one_line(r) and "slice" in one_line(r)
+
+
+@pytest.mark.slow
+def test_sharing_slice_is_recorded_and_a_killed_search_resumes_with_it(tmp_path):
+    import signal
+    import time
+
+    import yaml
+
+    from archdsl.oneshot.run import _final_state
+    from archdsl.search.storage import Storage, parse
+
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "archdsl", "search", str(SPACE), "--one-shot", "spos", "--sharing", "slice",
+            "--supernet-epochs", "3", "--samples", "8", "--retrain", "0", "--batch-size", "256", "--out", str(out),
+            "-q"]
+    proc = subprocess.Popen(args, env=ENV, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    trial = out / "ray" / "run1" / "trial_supernet"
+    deadline = time.time() + 600
+    while not list(trial.glob("checkpoint_*")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert proc.poll() is None, "the search ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert yaml.safe_load((out / "settings.yaml").read_text())["sharing"] == "slice"
+    r = cli("search", "--resume", "--sharing", "shape", "--out", str(out), "-q")
+    refusal = r.stderr.strip().splitlines()[-1]  # after the line saying the lease of the killed driver was taken
+    assert r.returncode == 2 and "sharing (saved 'slice', given 'shape')" in refusal, r.stderr
+    r = cli("search", "--resume", "--out", str(out), "-q")
+    assert r.returncode == 0, r.stderr
+    state = json.loads((out / "ray" / "oneshot.json").read_text())
+    assert state["settings"]["sharing"] == "slice" and len(state["attempts"]) == 2
+    assert yaml.safe_load((out / "settings.yaml").read_text())["sharing"] == "slice"
+    final = _final_state(Storage(parse(str(out / "ray"))), state["attempts"])
+    keys = list(final["trainer"]["weights"])
+    assert keys and all("~slice" in k for k in keys)  # the resumed trial trained the sliced supernet
