@@ -79,7 +79,7 @@ def _fits(s: SearchSettings, one_shot: bool, module: ast.Module | None = None) -
         bound = "".join(f" --arg {k}={v}" for k, v in s.args.items())
         raise UsageError(f"{name} has no choice, so there is nothing to search; train it with "
                          f"`archdsl train {s.space if name == s.space else 'NET.arch'} --data {s.data}{bound}`")
-    data = load_dataset(s.data)
+    data = load_dataset(s.data, val_fraction=s.val_fraction)
     try:
         g = graph_for_data(module, tuple(data.input_shape), data.num_classes, data=s.data, in_file=True)
     except ArchError:  # the first member does not check: the search's own sampling reports on the space

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 
+from .. import values as v
 from . import flag_error, value_arg
 
 SCHEDULERS = ("fifo", "asha")
@@ -27,6 +28,8 @@ def register(sub) -> None:
     p.add_argument("--strategy", choices=NAMES, help="default: random")
     p.add_argument("--samples", type=int, metavar="N", help="trials to train (default 10)")
     p.add_argument("--data", metavar="NAME", help="dataset (default digits)")
+    p.add_argument("--val-fraction", type=v.fraction, metavar="F",
+                   help="held-out share for datasets without a test split (default 0.2, as train's)")
     p.add_argument("--epochs", type=int, metavar="N", help="epochs per trial (default 10)")
     p.add_argument("--batch-size", type=int, metavar="N")
     p.add_argument("--lr", type=float, metavar="LR")
@@ -82,7 +85,7 @@ def register(sub) -> None:
     p.set_defaults(run=run)
 
 
-OPTIONS = ("space", "strategy", "samples", "data", "epochs", "batch_size", "lr", "scheduler", "grace_period",
+OPTIONS = ("space", "strategy", "samples", "data", "val_fraction", "epochs", "batch_size", "lr", "scheduler", "grace_period",
            "max_params", "max_macs", "max_concurrent", "max_failures", "cpus_per_trial", "gpus_per_trial", "amp",
            "channels_last", "address", "storage", "storage_endpoint", "out", "seed", "objective", "one_shot",
            "supernet_epochs", "retrain", "eval_actors", "sharing")

@@ -151,7 +151,7 @@ def _preflight(settings: SearchSettings, space_text: str) -> None:
     from .supernet import Supernet
 
     space = Space.load(parse_arch(space_text, settings.space), settings.args)
-    data = cached_dataset(settings.data)
+    data = cached_dataset(settings.data, settings.val_fraction)
     net = Supernet(space, tuple(data.input_shape), data.num_classes, sharing=settings.sharing or "shape")
     net.max_params, net.max_macs = settings.max_params, settings.max_macs
     if settings.one_shot == "darts":
@@ -256,7 +256,7 @@ def _records(settings: SearchSettings, space_text: str, final: dict) -> list[Tri
     from ..search.trainable import cached_dataset
     from .supernet import Supernet
 
-    data = cached_dataset(settings.data)
+    data = cached_dataset(settings.data, settings.val_fraction)
     space = Space.load(parse_arch(space_text, settings.space), settings.args)
     net = Supernet(space, tuple(data.input_shape), data.num_classes, sharing=settings.sharing or "shape")
     from .scoring import MemberScore
@@ -286,7 +286,7 @@ def _retrain(settings: SearchSettings, space_text: str, best: TrialRecord, final
     from ..runtime.adapt import graph_for_data
     from ..search.trainable import cached_dataset, train_config
 
-    data = cached_dataset(settings.data)
+    data = cached_dataset(settings.data, settings.val_fraction)
     epochs = settings.epochs if settings.retrain is None else settings.retrain
     g = graph_for_data(best.arch, tuple(data.input_shape), data.num_classes)
     if epochs == 0:

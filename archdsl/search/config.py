@@ -27,6 +27,7 @@ class SearchSettings:
     strategy: str = "random"
     samples: int = 10
     data: str = "digits"
+    val_fraction: float = 0.2  # the share of the data held out for validation, where it has no split of its own
     epochs: int = 10
     batch_size: int | None = None
     lr: float | None = None
@@ -66,7 +67,7 @@ class SearchSettings:
 
     def train_settings(self) -> dict:
         """What every trial's training needs (it travels in the trial config)."""
-        return {"data": self.data, "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
+        return {"data": self.data, "val_fraction": self.val_fraction, "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
                 "seed": self.seed, "threads": max(1, int(self.cpus_per_trial)), "progress": False,
                 "amp": self.amp, "channels_last": self.channels_last,
                 **({"latency": True} if (self.objective or "").replace("pareto:", "").startswith("latency") else {})}
@@ -115,7 +116,7 @@ def _objective(value):
 
 def _rules() -> dict:
     return {
-        "space": v.text, "strategy": v.choice(*NAMES), "samples": v.positive_int, "data": v.text,
+        "space": v.text, "strategy": v.choice(*NAMES), "samples": v.positive_int, "data": v.text, "val_fraction": v.fraction,
         "epochs": v.positive_int, "batch_size": v.optional(v.positive_int), "lr": v.optional(v.positive_float),
         "scheduler": v.choice(*SCHEDULERS), "grace_period": v.positive_int,
         "max_params": v.optional(v.positive_int), "max_macs": v.optional(v.positive_int),

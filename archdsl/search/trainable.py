@@ -148,7 +148,7 @@ def _train(config: dict, reported: list[int]) -> None:
     settings["device"] = device
     if device != "cuda":
         settings["channels_last"] = False  # AMP and channels_last pay off on CUDA only
-    data = cached_dataset(settings.get("data", "digits"))
+    data = cached_dataset(settings.get("data", "digits"), settings.get("val_fraction"))
     # The member as written must fit the data (checked before the search starts): what trains is what is reported.
     graph = graph_for_data(config["arch"], tuple(data.input_shape), data.num_classes, in_file=True,
                            data=settings.get("data", "digits"))
