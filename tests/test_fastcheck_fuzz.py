@@ -7,6 +7,7 @@ named tensors and tensor parameters, settings, norms after convs (whose bias the
 identity."""
 
 import random
+import re
 
 import pytest
 from test_fastcheck import fast, truth
@@ -192,3 +193,37 @@ def test_the_writer_makes_spaces_with_open_values_valid_and_invalid_members_and_
                 covered[name] += mark in body
     assert loaded >= 40 and opened >= 10 and mixed >= 5, (loaded, opened, mixed)
     assert min(covered.values()) >= 5, covered
+
+
+class SizeWriter(Writer):
+    """Spaces whose widths are also read from tensors (`channels()`, `channels(@t1)`, `width()`): the fast path
+    leaves each such member to the ordinary check, and must still agree with its text."""
+
+    def value(self, params: list[str], kind: str) -> str:
+        if kind == "w" and self.rng.random() < 0.3:
+            tensors = ["@in"] + ["@t1"] * ("t1" in params)
+            return self.pick("channels()", f"channels({self.pick(*tensors)}) * 2", "width() // 2 + 1")
+        return super().value(params, kind)
+
+
+def _size_spaces(n: int):
+    """The first `n` spaces that read a size outside an options list's arguments (where it is an error)."""
+    seed = 1000
+    while n:
+        text = SizeWriter(seed).space()
+        if ("channels(" in text or "width(" in text) and not re.search(r"ops\((channels|width)", text):
+            yield seed, text
+            n -= 1
+        seed += 1
+
+
+@pytest.mark.parametrize("seed,text", list(_size_spaces(12)), ids=lambda v: str(v) if isinstance(v, int) else "")
+def test_every_member_of_a_random_space_reading_sizes_matches_its_text(seed, text):
+    try:
+        space = Space.load(text)
+    except ArchError as e:
+        pytest.skip(f"not a space: {e.message}")
+    members = _members(space.sizes, random.Random(seed))[:16]
+    outcomes = [(truth(space, a), fast(space, a)) for a in members]
+    for a, (want, got) in zip(members, outcomes):
+        assert got == want, (text, a)

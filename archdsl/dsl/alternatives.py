@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from . import ast
 from .errors import ArchArgumentError, ArchNameError, did_you_mean
+from .functions import SHAPE_FUNCTIONS
 
 
 def expand(module: ast.Module, c: ast.OptionsChoice) -> tuple[ast.Seq, ...]:
@@ -26,6 +27,7 @@ def expand(module: ast.Module, c: ast.OptionsChoice) -> tuple[ast.Seq, ...]:
                                     + (f"; it has no parameter '{a.name}'" if a.name else ""), a.span or c.span)
         if name in given:
             raise ArchArgumentError(f"argument '{name}' of options {d.name} is given twice", a.span or c.span)
+        _refuse_sizes(a.value, c)
         given[name] = a.value
     env: dict[str, ast.Expr] = {}
     for p in d.params:
@@ -36,6 +38,16 @@ def expand(module: ast.Module, c: ast.OptionsChoice) -> tuple[ast.Seq, ...]:
         else:
             raise ArchArgumentError(f"options {d.name} needs its '{p.name}' argument ({', '.join(names)})", c.span)
     return tuple(_substitute(a, env) for a in d.alternatives)
+
+
+def _refuse_sizes(node, c: ast.OptionsChoice) -> None:
+    """`channels()` in an argument would be read where the option's layer stands, not where it is written."""
+    if isinstance(node, ast.Func) and node.name in SHAPE_FUNCTIONS:
+        raise ArchArgumentError(f"{node.name}(...) reads a tensor's shape, known only in the body of a network or "
+                                f"block after its input, not in an argument of choice {c.label} {c.options}(...) "
+                                "(read it inside the options list)", node.span)
+    for child in ast.children(node):
+        _refuse_sizes(child, c)
 
 
 def _substitute(node, env: Mapping[str, ast.Expr]):

@@ -7,7 +7,7 @@ from collections.abc import Container, Mapping, Sequence
 from . import ast
 from . import expr as ex
 from .errors import ArchArgumentError, ArchNameError, ArchResourceError, did_you_mean
-from .expr import Chooser, Value, describe, evaluate
+from .expr import Chooser, Shapes, Value, describe, evaluate
 from .functions import FUNCTIONS
 from .ops import REQUIRED, P
 
@@ -34,6 +34,7 @@ def bind(
     trace=(),
     callables: Container[str] = (),
     choose: Chooser | None = None,
+    shapes: Shapes | None = None,
 ) -> dict[str, tuple[Value, object]]:
     """Map positional and keyword arguments onto `params`. Returns name -> (value, span of the value).
 
@@ -69,7 +70,7 @@ def bind(
             if name in given:
                 raise ArchArgumentError(f"argument '{name}' of {what} is given twice", arg.span or span, trace)
         vspan = arg.value.span or arg.span or span
-        given[name] = (value(what, by_name[name], arg.value, env, vspan, trace, callables, choose), vspan)
+        given[name] = (value(what, by_name[name], arg.value, env, vspan, trace, callables, choose, shapes), vspan)
     for p in params:
         if p.name not in given and p.required:
             kind = " (a tensor, written @name)" if p.kind == "tensor" else ""
@@ -99,7 +100,7 @@ def _no_argument(what: str, name: str, params: Sequence[P]) -> str:
 
 
 def value(what: str, p: P, value, env, span, trace=(), callables: Container[str] = (),
-          choose: Chooser | None = None) -> Value:
+          choose: Chooser | None = None, shapes: Shapes | None = None) -> Value:
     """One argument's value, with the kinds that are not expressions (tensors, sequences) told apart."""
     if p.kind == "tensor":
         if not isinstance(value, ast.Ref):
@@ -109,8 +110,8 @@ def value(what: str, p: P, value, env, span, trace=(), callables: Container[str]
     if isinstance(value, ast.Ref):
         raise ArchArgumentError(
             f"'{p.name}' of {what} takes a value, but @{value.name} is a tensor (tensors go to a block's "
-            "@parameters, or to a layer's tensor argument as in crop_to(@skip)); a tensor's channels cannot be read "
-            "as a number: give them to the block as a parameter, as in block dw(C) { conv(C, 3, groups=C) }",
+            f"@parameters, or to a layer's tensor argument as in crop_to(@skip)); its size is read with "
+            f"channels(@{value.name}), height(@{value.name}) or width(@{value.name})",
             span, trace)
     if isinstance(value, ast.SeqValue):
         return ex.Sequence(value.body, dict(env))
@@ -120,7 +121,7 @@ def value(what: str, p: P, value, env, span, trace=(), callables: Container[str]
     if p.kind == "any" and isinstance(value, ast.Func) and value.name not in FUNCTIONS and value.name in callables:
         # a layer or block call given to a block, `se=squeeze_excite(96, 24)`: the sequence `{ squeeze_excite(..) }`
         return ex.Sequence(ast.Seq((ast.Call(value.name, value.args, value.span),), value.span), dict(env))
-    return evaluate(value, env, trace, choose)
+    return evaluate(value, env, trace, choose, shapes)
 
 
 def signature(params: Sequence[P]) -> str:

@@ -41,7 +41,10 @@ def discover(module: ast.Module, arguments=None, network: str | None = None) -> 
         return 0
 
     choose.explore = True  # expr.evaluate also walks the sides it would skip
-    _Explorer(module, (1, 8, 8), choose).run(pick_network(module, network), dict(arguments or {}))
+    net = pick_network(module, network)
+    # the network's own input where it writes one: what `channels()` reads there is what its members read
+    declared = bool(net.body.items) and isinstance(net.body.items[0], ast.Call) and net.body.items[0].name == "input"
+    _Explorer(module, None if declared else (1, 8, 8), choose).run(net, dict(arguments or {}))
     found = {k: list(v) for k, v in seen.items()}
     if cache_key is not None:
         if len(_DISCOVERED) > 16:
@@ -66,9 +69,9 @@ class _Explorer(Elaborator):
             for alt in alternatives[1:]:
                 self._aside(alt, x, scope, body)
             return self.seq(alternatives[0], x, scope, body)
-        if isinstance(item, ast.If) and self._decided(item.cond, body):
+        if isinstance(item, ast.If) and self._decided(item.cond, x, body):
             self.steps += 1
-            cond = evaluate(item.cond, body.values, self.trace, self.choose)
+            cond = evaluate(item.cond, body.values, self.trace, self.choose, self.shapes(x, body))
             taken, other = (item.then, item.orelse) if cond is True else (item.orelse, item.then)
             if other is not None:
                 self._aside(other, x, scope, body)
@@ -77,7 +80,7 @@ class _Explorer(Elaborator):
             return self.seq(taken, x, scope, body) if taken is not None else x
         return super().item(item, x, scope, body)
 
-    def _decided(self, cond, body: Body) -> bool:
+    def _decided(self, cond, x: str, body: Body) -> bool:
         met = []
 
         def probe(c, key=None) -> int:
@@ -86,7 +89,7 @@ class _Explorer(Elaborator):
 
         probe.explore = True
         try:
-            evaluate(cond, body.values, self.trace, probe)
+            evaluate(cond, body.values, self.trace, probe, self.shapes(x, body))
         except (ArchError, Resolve):
             pass
         return bool(met)

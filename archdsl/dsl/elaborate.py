@@ -69,6 +69,7 @@ class Elaborator(NamedTensors):
     - `block(call, x, scope, body) -> tensor`: a block call; it is `bind_block` (the block, its
       parameter values, the body it sees, its trace frame) then `expand_block` (its body, expanded here).
     - `node(op, args, path, span, inputs) -> tensor`: add one layer (every layer passes here).
+    - `shape_of(tensor, span) -> shape`: the shape of a tensor built so far, for `channels(@x)` and the like.
     - `check_budget(items, values)`: refuse a network too big before building it.
     - `refuse_unused(output)` and `resolve_conv_bias()`: the checks once the graph is built
       (`rules.unused_layers`, `rules.conv_bias`).
@@ -95,6 +96,7 @@ class Elaborator(NamedTensors):
         self.callables = frozenset(layer_names()) | frozenset(self.blocks)  # bare names that can be sequences
         self.steps = 0  # items expanded: bounds the work that builds no layer (see limits.MAX_STEPS)
         self.identity_calls: set[tuple] = set()  # (block, arguments) calls that built nothing and returned their input
+        self.known: dict[str, tuple] = {}  # node -> its output shape, inferred when an expression reads it
         reset_work()  # generators and merge comprehensions count against MAX_STEPS per elaboration
 
     # --- entry -----------------------------------------------------------------------------------
@@ -198,7 +200,7 @@ class Elaborator(NamedTensors):
         if isinstance(item, ast.Merge):
             return self._merge(item, x, scope, body)
         if isinstance(item, ast.MergeRefs):
-            entries = self._entries(item, body)
+            entries = self._entries(item, body, x)
             if not entries:  # every entry switched off: the merge passes its sequence input on
                 return x
             return self._merge_node(item.kind, {}, scope.name(item.kind), item.span, [t for t, _ in entries], scope,
@@ -208,7 +210,7 @@ class Elaborator(NamedTensors):
         if isinstance(item, ast.Assign):
             return self._assign(item, x, scope, body)
         if isinstance(item, ast.If):
-            cond = evaluate(item.cond, body.values, self.trace, self.choose)
+            cond = evaluate(item.cond, body.values, self.trace, self.choose, self.shapes(x, body))
             if not isinstance(cond, bool):
                 raise ArchArgumentError(f"the condition of 'if' must be true or false, got {describe(cond)} "
                                         "(compare it: n > 1, stride == 2)", item.cond.span or item.span, self.trace)
@@ -219,7 +221,7 @@ class Elaborator(NamedTensors):
         raise TypeError(f"not an item: {item!r}")
 
     def _repeat(self, item: ast.Repeat, x: str, scope: Scope, body: Body) -> str:
-        n = evaluate(item.count, body.values, self.trace, self.choose)
+        n = evaluate(item.count, body.values, self.trace, self.choose, self.shapes(x, body))
         n = argbind.check("repeat", argbind.P("count", "count"), n, item.count.span or item.span, self.trace)
         if n > MAX_NODES:
             raise ArchResourceError(f"a repeat of {n:,} exceeds archdsl's limit of {MAX_NODES:,} layers",
@@ -308,7 +310,8 @@ class Elaborator(NamedTensors):
         op = lookup(call.name)
         if op is None or op.name in MERGE_OPS:
             raise ArchNameError(unknown_layer(call.name, self.blocks), call.span, self.trace)
-        given = argbind.bind(call.name, op.params, call.args, body.values, call.span, self.trace, choose=self.choose)
+        given = argbind.bind(call.name, op.params, call.args, body.values, call.span, self.trace, choose=self.choose,
+                             shapes=self.shapes(x, body))
         a = argbind.resolve(call.name, op.params, given, call.span, self.trace)
         if op.defaults is not None:  # defaults that depend on other arguments or on the settings
             try:
@@ -326,10 +329,10 @@ class Elaborator(NamedTensors):
         written, and its `@in` is the tensor it continues from."""
         return self.seq(seq.body, x, scope, Body(dict(seq.env), {"in": x}, {}))
 
-    def _default(self, p: ast.Param, values: dict, trace) -> Value:
+    def _default(self, p: ast.Param, values: dict, trace, shapes=None) -> Value:
         d = p.default
         return argbind.value("a default", argbind.P(p.name, "any"), d, values, d.span or p.span, trace,
-                             self.callables, self.choose)
+                             self.callables, self.choose, shapes)
 
     def block(self, call: ast.Call, x: str, scope: Scope, body: Body) -> str:
         block, values, inner, frame = self.bind_block(call, x, body)
@@ -347,7 +350,7 @@ class Elaborator(NamedTensors):
         params = [argbind.P(p.name, "tensor" if p.tensor else "any",
                             None if p.default is not None else argbind.REQUIRED) for p in block.params]
         given = argbind.bind(f"block {call.name}", params, call.args, body.values, call.span, self.trace,
-                             self.callables, self.choose)
+                             self.callables, self.choose, self.shapes(x, body))
         values: dict[str, Value] = {}
         inner = Body(values, {"in": x}, {})
         frame = (*self.trace, Frame(call.name, call.span))
@@ -358,7 +361,8 @@ class Elaborator(NamedTensors):
                                         "another name", p.span, frame)
                 inner.tensors[p.name], inner.where[p.name] = self._ref(given[p.name][0], body), p.span
             else:
-                values[p.name] = given[p.name][0] if p.name in given else self._default(p, values, frame)
+                values[p.name] = given[p.name][0] if p.name in given else self._default(
+                    p, values, frame, self.shapes(x, inner))
         return block, values, inner, frame
 
     def expand_block(self, call: ast.Call, block, values: dict, inner: Body, frame, x: str, scope: Scope) -> str:
@@ -382,6 +386,23 @@ class Elaborator(NamedTensors):
         if key is not None and out == x and self.g.number_of_nodes() == before:
             self.identity_calls.add(key)
         return out
+
+    # --- shapes read by expressions ----------------------------------------------------------------
+
+    def shapes(self, x: str, body: Body):
+        """What `channels()` (the current input `x`) and `channels(@name)` (a tensor of `body`) read, for
+        `expr.evaluate`; the shape is inferred only when an expression asks for it."""
+
+        def shape(ref, span) -> tuple:
+            return self.shape_of(x if ref is None else self._ref(ref, body), span)
+
+        return shape
+
+    def shape_of(self, tensor: str, span) -> tuple:
+        """The output shape of `tensor` as the shape pass will infer it (`shape_infer.shape_so_far`)."""
+        from .shape_infer import shape_so_far  # it imports this module
+
+        return shape_so_far(self.g, tensor, self.known, self.settings)
 
     # --- nodes -----------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from . import ast
 from .errors import ArchArgumentError, ArchError, ArchNameError, ArchResourceError, did_you_mean
-from .functions import FUNCTIONS
+from .functions import FUNCTIONS, SHAPE_FUNCTIONS
 from .ops import CONSTANTS
 
 
@@ -27,6 +27,10 @@ Value = int | float | str | bool | tuple | range | Sequence
 # Decides a `choice(...)` met while evaluating (the search's fast path evaluates a space, not a member):
 # the option's index, None where it is not decided (an error), or it raises `Resolve` (`leave_open`).
 Chooser = Callable[[ast.ValueChoice], "int | None"]
+
+# The shape of a tensor an expression reads (`channels(@x)`; None: the current input, `channels()`), given by the
+# walker that evaluates it (`Elaborator.shape_of`): the shape inferred so far, or a located error.
+Shapes = Callable[["ast.Ref | None", object], tuple]
 
 
 class Open:
@@ -101,7 +105,8 @@ def _no_decision(c: ast.ValueChoice, key=None):
                             "'for' variables): it cannot hold a choice", c.span)
 
 
-def evaluate(expr: ast.Expr, env: Mapping[str, Value], trace=(), choose: Chooser | None = None) -> Value:
+def evaluate(expr: ast.Expr, env: Mapping[str, Value], trace=(), choose: Chooser | None = None,
+             shapes: Shapes | None = None) -> Value:
     """The value of `expr`; names resolve to block/network parameters, then to constants. A `choice(...)`
     is an error unless `choose` decides it."""
     if isinstance(expr, ast.Number):
@@ -122,23 +127,23 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value], trace=(), choose: Chooser
         err.undefined = expr.id  # lets the caller explain a choice label used as a value
         raise err
     if isinstance(expr, ast.TupleExpr):
-        return tuple(evaluate(e, env, trace, choose) for e in expr.items)
+        return tuple(evaluate(e, env, trace, choose, shapes) for e in expr.items)
     if isinstance(expr, ast.Neg):
-        v = _number(evaluate(expr.operand, env, trace, choose), expr.operand, trace)
+        v = _number(evaluate(expr.operand, env, trace, choose, shapes), expr.operand, trace)
         return -v
     if isinstance(expr, ast.BinOp):
         if expr.op in ("and", "or"):  # short-circuit, as Python: `n > 0 and 64 // n > 2`
-            a = _bool(evaluate(expr.left, env, trace, choose), expr.left, expr.op, trace)
+            a = _bool(evaluate(expr.left, env, trace, choose, shapes), expr.left, expr.op, trace)
             if a == (expr.op == "or"):
-                _aside(choose, expr.right, env, trace)
+                _aside(choose, expr.right, env, trace, shapes)
                 return a
-            return _bool(evaluate(expr.right, env, trace, choose), expr.right, expr.op, trace)
+            return _bool(evaluate(expr.right, env, trace, choose, shapes), expr.right, expr.op, trace)
         if expr.op in ("in", "not in"):
-            a = evaluate(expr.left, env, trace, choose)
+            a = evaluate(expr.left, env, trace, choose, shapes)
             table = _literal_set(expr.right)
             if table is not None and _whole(a):  # a resolved indexed choice's table: read once
                 return (a in table) == (expr.op == "in")
-            b = evaluate(expr.right, env, trace, choose)
+            b = evaluate(expr.right, env, trace, choose, shapes)
             if not isinstance(b, (tuple, range)):
                 raise ArchArgumentError(f"'{expr.op}' needs a tuple or a range(...) on its right, got {describe(b)}",
                                         expr.right.span, trace)
@@ -146,25 +151,31 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value], trace=(), choose: Chooser
                 type(a) is int and a in b)
             return found if expr.op == "in" else not found
         if expr.op in ("==", "!="):
-            a, b = evaluate(expr.left, env, trace, choose), evaluate(expr.right, env, trace, choose)
+            a, b = evaluate(expr.left, env, trace, choose, shapes), evaluate(expr.right, env, trace, choose, shapes)
             same = type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) else a == b
             return same if expr.op == "==" else not same
-        a = _number(evaluate(expr.left, env, trace, choose), expr.left, trace)
-        b = _number(evaluate(expr.right, env, trace, choose), expr.right, trace)
+        a = _number(evaluate(expr.left, env, trace, choose, shapes), expr.left, trace)
+        b = _number(evaluate(expr.right, env, trace, choose, shapes), expr.right, trace)
         return _binop(expr, a, b, trace)
     if isinstance(expr, ast.Not):
-        return not _bool(evaluate(expr.operand, env, trace, choose), expr.operand, "not", trace)
+        return not _bool(evaluate(expr.operand, env, trace, choose, shapes), expr.operand, "not", trace)
     if isinstance(expr, ast.IfExpr):
-        cond = _bool(evaluate(expr.cond, env, trace, choose), expr.cond, "if", trace)
-        _aside(choose, expr.orelse if cond else expr.then, env, trace)
-        return evaluate(expr.then if cond else expr.orelse, env, trace, choose)
+        cond = _bool(evaluate(expr.cond, env, trace, choose, shapes), expr.cond, "if", trace)
+        _aside(choose, expr.orelse if cond else expr.then, env, trace, shapes)
+        return evaluate(expr.then if cond else expr.orelse, env, trace, choose, shapes)
+    if isinstance(expr, ast.Func) and expr.name in SHAPE_FUNCTIONS:
+        return _size(expr, trace, shapes)
+    if isinstance(expr, ast.Ref):  # a tensor written as a function's argument: only the shape functions take one
+        n = expr.name
+        raise ArchArgumentError(f"@{n} is a tensor, not a number; read its size with channels(@{n}), height(@{n}) "
+                                f"or width(@{n})", expr.span, trace)
     if isinstance(expr, ast.Func) and expr.name in ("any", "all", "range"):
-        return _builtin(expr, env, trace, choose)
+        return _builtin(expr, env, trace, choose, shapes)
     if isinstance(expr, ast.Generator):
         raise ArchArgumentError("a generator (x for v in ...) is the one argument of any(...) or all(...)",
                                 expr.span, trace)
     if isinstance(expr, ast.Func):
-        args = [(a.name, evaluate(a.value, env, trace, choose), a.value.span or a.span) for a in expr.args]
+        args = [(a.name, evaluate(a.value, env, trace, choose, shapes), a.value.span or a.span) for a in expr.args]
         return _call(expr, args, trace)
     if isinstance(expr, ast.ValueChoice) and expr.index:
         key = index_key(expr.label, index_values(expr.index, env, trace, f"the decision '{expr.label}'"))
@@ -172,16 +183,16 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value], trace=(), choose: Chooser
         if i is not None:
             for k, o in enumerate(expr.options):
                 if k != i:
-                    _aside(choose, o, env, trace)
-            return evaluate(expr.options[i], env, trace, choose)
+                    _aside(choose, o, env, trace, shapes)
+            return evaluate(expr.options[i], env, trace, choose, shapes)
         raise ArchError(f"the decision {key} must be resolved before elaboration", expr.span, trace)
     if isinstance(expr, ast.ValueChoice):
         i = None if choose is None else choose(expr)
         if i is not None:
             for k, o in enumerate(expr.options):
                 if k != i:
-                    _aside(choose, o, env, trace)
-            return evaluate(expr.options[i], env, trace, choose)
+                    _aside(choose, o, env, trace, shapes)
+            return evaluate(expr.options[i], env, trace, choose, shapes)
         raise ArchError("a choice(...) must be resolved before elaboration", expr.span, trace)
     raise TypeError(f"not an expression: {expr!r}")
 
@@ -219,12 +230,12 @@ def _whole(v) -> bool:
     return t is int or (t is tuple and all(type(x) is int or _whole(x) for x in v))
 
 
-def _builtin(expr: ast.Func, env, trace, choose) -> Value:
+def _builtin(expr: ast.Func, env, trace, choose, shapes) -> Value:
     """`range(a, b)`, and `any(...)` / `all(...)` of a generator or a tuple (short-circuit, as Python)."""
     if any(a.name is not None for a in expr.args):
         raise ArchArgumentError(f"{expr.name}(...) takes no keyword arguments", expr.span, trace)
     if expr.name == "range":
-        vals = [evaluate(a.value, env, trace, choose) for a in expr.args]
+        vals = [evaluate(a.value, env, trace, choose, shapes) for a in expr.args]
         if not 1 <= len(vals) <= 3 or any(isinstance(v, bool) or not isinstance(v, int) for v in vals):
             raise ArchArgumentError("range takes one to three whole numbers: range(stop), range(start, stop), "
                                     "range(start, stop, step)", expr.span, trace)
@@ -238,33 +249,54 @@ def _builtin(expr: ast.Func, env, trace, choose) -> Value:
     stop = expr.name == "any"  # any stops at the first true, all at the first false
     if isinstance(arg, ast.Generator):
         result = not stop
-        for v in iterate(evaluate(arg.iter, env, trace, choose), arg.iter, trace):
+        for v in iterate(evaluate(arg.iter, env, trace, choose, shapes), arg.iter, trace):
             inner = ChainMap({arg.var: v}, env)  # lazy: a scope's other values stay unread
             if result == stop:  # decided: the rest is walked only to find decisions (`_aside`)
-                _aside(choose, arg.cond, inner, trace)
-                _aside(choose, arg.elt, inner, trace)
+                _aside(choose, arg.cond, inner, trace, shapes)
+                _aside(choose, arg.elt, inner, trace, shapes)
                 continue
-            if arg.cond is not None and not _bool(evaluate(arg.cond, inner, trace, choose), arg.cond, "if", trace):
-                _aside(choose, arg.elt, inner, trace)
+            if arg.cond is not None and not _bool(evaluate(arg.cond, inner, trace, choose, shapes), arg.cond, "if", trace):
+                _aside(choose, arg.elt, inner, trace, shapes)
                 continue
-            if _bool(evaluate(arg.elt, inner, trace, choose), arg.elt, expr.name, trace) == stop:
+            if _bool(evaluate(arg.elt, inner, trace, choose, shapes), arg.elt, expr.name, trace) == stop:
                 result = stop
                 if not getattr(choose, "explore", False):
                     return stop
         return result
-    items = evaluate(arg, env, trace, choose)
+    items = evaluate(arg, env, trace, choose, shapes)
     for v in iterate(items, arg, trace):
         if _bool(v, arg, expr.name, trace) == stop:
             return stop
     return not stop
 
 
-def _aside(choose, expr, env, trace) -> None:
+def _size(expr: ast.Func, trace, shapes: Shapes | None) -> int:
+    """`channels(@x)`, `height(@x)`, `width(@x)`; without an argument, of the current input."""
+    name, args = expr.name, expr.args
+    if len(args) > 1 or any(a.name is not None or not isinstance(a.value, ast.Ref) for a in args):
+        span = args[0].value.span or args[0].span if len(args) == 1 else expr.span
+        raise ArchArgumentError(f"{name} takes one tensor, written @name, or nothing for the current input: "
+                                f"{name}(@x), {name}()", span, trace)
+    ref = args[0].value if args else None
+    if shapes is None:
+        raise ArchArgumentError(f"{name}(...) reads a tensor's shape, known only in the body of a network or block "
+                                "after its input (not in settings(...), input(...), a network parameter's default, an "
+                                "index, or an argument of choice D NAME(...))", expr.span, trace)
+    shape = shapes(ref, ref.span if ref is not None else expr.span)
+    dim = SHAPE_FUNCTIONS[name]
+    if dim >= len(shape):
+        what = f"@{ref.name}" if ref is not None else "the current input"
+        raise ArchArgumentError(f"{name}: {what} is a flat ({shape[0]},) tensor, which has no {name} (channels(...) "
+                                "reads its features)", expr.span, trace)
+    return shape[dim]
+
+
+def _aside(choose, expr, env, trace, shapes=None) -> None:
     """A side the evaluation skips, evaluated anyway when `choose` explores (`discover.py`: the decisions other
     members reach there); its errors are those members' own."""
     if expr is not None and getattr(choose, "explore", False):
         try:
-            evaluate(expr, env, trace, choose)
+            evaluate(expr, env, trace, choose, shapes)
         except (ArchError, Resolve):
             pass
 

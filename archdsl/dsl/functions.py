@@ -1,5 +1,6 @@
-"""The functions an expression may call: min, max, round, floor, ceil, int, make_divisible. A table only:
-each takes and returns plain numbers; `expr.py` checks the arguments and calls them."""
+"""The functions an expression may call: min, max, round, floor, ceil, int, make_divisible, which take and return
+plain numbers, and channels, height, width, which read a tensor's size. Tables only: `expr.py` checks the
+arguments and calls them."""
 
 from __future__ import annotations
 
@@ -27,4 +28,15 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], int | None, Callable]] = {
     "ceil": (("x",), 1, math.ceil),
     "int": (("x",), 1, int),  # towards zero
     "make_divisible": (("v", "divisor", "min_value"), 1, make_divisible),
+}
+
+# Functions of a tensor, not of numbers: `channels(@x)`, `height(@x)`, `width(@x)`, or of the current input when
+# written `channels()`. The walker evaluates them with the shape inferred so far (`Elaborator.shape_of`).
+# name -> the dimension of a (C, H, W) shape it reads (a flat (F,) has channels F and no height or width)
+SHAPE_FUNCTIONS: dict[str, int] = {"channels": 0, "height": 1, "width": 2}
+
+SHAPE_DOCS: dict[str, str] = {
+    "channels": "the channels C of a (C, H, W) tensor (F of a flat (F,) one)",
+    "height": "the height H of a (C, H, W) tensor",
+    "width": "the width W of a (C, H, W) tensor",
 }

@@ -174,6 +174,10 @@ class _ToAst(Transformer):
 
     def options_choice(self, meta, label, name, *args):
         args = tuple(self._arg(a) for a in args if a is not None)
+        for a in args:
+            if isinstance(a.value, ast.Ref):
+                raise ArchSyntaxError(f"an options list takes values, not tensors: @{a.value.name} cannot be an "
+                                      "argument of choice D NAME(...)", a.value.span)
         return ast.OptionsChoice(str(label), str(name), args, self._tok_span(name))
 
     def if_item(self, meta, cond, then, orelse):

@@ -29,11 +29,11 @@ class NamedTensors:
         self.named.setdefault(out, (name, item.span, self.trace))
         return out
 
-    def _switched_on(self, cond, body: Body) -> bool:
+    def _switched_on(self, cond, body: Body, x: str) -> bool:
         """An entry `@a if COND` of a merge: COND must be true or false."""
         if cond is None:
             return True
-        v = evaluate(cond, body.values, self.trace, self.choose)
+        v = evaluate(cond, body.values, self.trace, self.choose, self.shapes(x, body))
         if not isinstance(v, bool):
             raise ArchArgumentError(f"the condition of a merge entry must be true or false, got {describe(v)} "
                                     "(compare it: i > 1, or choose it: choice(false, true))", cond.span, self.trace)
@@ -45,21 +45,21 @@ class NamedTensors:
             return node.name
         return index_key(node.name, index_values(node.index, body.values, self.trace, f"'{node.name}'", self.choose))
 
-    def _entries(self, item: ast.MergeRefs, body: Body) -> list[tuple[str, str]]:
+    def _entries(self, item: ast.MergeRefs, body: Body, x: str) -> list[tuple[str, str]]:
         """The tensors a merge reads and how each is written (`@h[2]`): entries switched off left out, a
         comprehension `@h[j] for j in range(i) if c` unrolled."""
         conds = item.conds or (None,) * len(item.refs)
         out = []
         for r, c in zip(item.refs, conds):
             if isinstance(r, ast.MergeFor):
-                it = evaluate(r.iter, body.values, self.trace, self.choose)
+                it = evaluate(r.iter, body.values, self.trace, self.choose, self.shapes(x, body))
                 inner = Body(dict(body.values), body.tensors, body.where, body.read)  # its `for` variable set below
                 for v in iterate(it, r.iter, self.trace):
                     self.steps += 1
                     inner.values[r.var] = v
-                    if self._switched_on(r.cond, inner):
+                    if self._switched_on(r.cond, inner, x):
                         out.append(self._labelled(r.ref, inner))
-            elif self._switched_on(c, body):
+            elif self._switched_on(c, body, x):
                 out.append(self._labelled(r, body))
         return out
 

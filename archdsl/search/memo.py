@@ -208,6 +208,11 @@ class _Macro(Elaborator):
             raise Fallback("limits within reach")
         return super().node(op, args, path, span, inputs)
 
+    def shape_of(self, tensor: str, span) -> tuple:
+        """A template is built before the shapes of its inputs are known (and shared by calls of any shape):
+        an expression that reads a tensor's size (`channels(@x)`) is left to the ordinary check."""
+        raise Fallback("an expression reads a tensor's shape")
+
     def block(self, call: ast.Call, x: str, scope: Scope, body: Body) -> str:
         block, values, inner, frame = self.bind_block(call, x, body)
         tensors = [inner.tensors["in"]] + [inner.tensors[p.name] for p in block.params if p.tensor]
