@@ -123,3 +123,13 @@ def test_lexer_tokenises_the_valid_examples_of_the_docs():
     for ex in valid:
         errors = [v for t, v in ArchLexer().get_tokens(ex.source) if t in Error]
         assert errors == [], ex.id
+
+
+def test_functions_are_highlighted_where_called_and_a_parameter_of_the_same_name_is_not():
+    text = "block b(width) { conv(channels(@in), 3, groups=channels()) conv(width, 1) conv(make_divisible(width), 1) }"
+    tokens = [(t, v) for t, v in ArchLexer().get_tokens(text) if v.strip()]
+    assert [v for t, v in tokens if t in Name.Function] == ["channels", "channels", "make_divisible"]
+    assert [t for t, v in tokens if v == "width"] == [Name, Name, Name]
+    scanned = scan(text)
+    assert [v for k, v in scanned if k == "function"] == ["channels", "channels", "make_divisible"]
+    assert ("function", "width") not in scanned

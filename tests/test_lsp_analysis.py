@@ -48,3 +48,25 @@ def test_hovering_a_named_tensor_shows_its_shape():
     assert not a.errors
     assert shapes.hover_markdown(a, (3, 5)) == "**tensor a**: **16x8x8**"
     assert shapes.hover_markdown(a, (5, 14)) == "**tensor b**: **16x8x8**"  # at `@b`
+
+
+def test_expression_functions_have_a_hover_card_completion_signature_help_and_tokens():
+    from archdsl.lsp import completion, tokens
+    from archdsl.lsp.calls import open_call
+
+    text = ("block dw(width=3) {\n    conv(channels(), width, padding=1, groups=channels(@in)) bn\n}\n"
+            "network n {\n    input(3, 8, 8)\n    conv(8, 1) dw conv(16, 1) dw\n}\n")
+    a = analyse(text)
+    assert not a.errors
+    card = shapes.hover_markdown(a, (2, 11))  # channels() of the conv: its input at each call of dw
+    assert card.startswith("**channels** `channels(@x)`") and card.endswith("here: **8** | **16**")
+    assert "the channels C of the tensor @x" in shapes.hover_markdown(a, (2, 52))  # channels(@in): no value
+    assert "**conv**" in shapes.hover_markdown(a, (2, 6))
+    functions = {c.label: c for c in completion.candidates(a.module) if c.kind == "function"}
+    assert {"channels", "height", "width", "make_divisible", "min"} <= set(functions)
+    assert functions["height"].detail == "height(@x)"
+    call = open_call(text, text.index("groups=channels(") + len("groups=channels("), a.module)
+    assert (call.name, call.label, call.params, call.active) == ("channels", "channels(@x)", ["@x"], 0)
+    line = [t for t in tokens.tokens(text, a.module) if t.line == 1]
+    assert [t.column for t in line if t.type == "function"] == [4, 9, 46, 61]  # conv, channels, channels, bn
+    assert [t.type for t in line if t.column == 21] == ["parameter"]  # `width`, the block's parameter

@@ -48,6 +48,13 @@ def test_the_generator_reaches_every_layer_of_the_registry():
     assert seen == set(OPS), f"never generated: {sorted(set(OPS) - seen)}"
 
 
+def test_the_generator_reads_widths_from_tensors():
+    texts = [t for chunk in range(CHUNKS) for t in _programs(chunk)]
+    assert sum("groups=channels()" in t for t in texts) >= 10
+    assert sum("(@t" in t and ("channels(@" in t or "height(@" in t or "width(@" in t) for t in texts) >= 3
+    assert sum("sep" in t for t in texts) >= 5
+
+
 def test_the_oracle_sees_a_write_through_a_view(monkeypatch, one_thread):
     """Every activation in place, as before the alias analysis: the issue's example must be found."""
     from archdsl.dsl import compiler

@@ -35,8 +35,19 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], int | None, Callable]] = {
 # name -> the dimension of a (C, H, W) shape it reads (a flat (F,) has channels F and no height or width)
 SHAPE_FUNCTIONS: dict[str, int] = {"channels": 0, "height": 1, "width": 2}
 
-SHAPE_DOCS: dict[str, str] = {
-    "channels": "the channels C of a (C, H, W) tensor (F of a flat (F,) one)",
-    "height": "the height H of a (C, H, W) tensor",
-    "width": "the width W of a (C, H, W) tensor",
+# name -> (how it is written, what it gives): the editor's signature help, hover and completion
+SIGNATURES: dict[str, tuple[str, str]] = {
+    "min": ("min(a, b, ...)", "the smallest of one or more numbers"),
+    "max": ("max(a, b, ...)", "the largest of one or more numbers"),
+    "round": ("round(x)", "the nearest whole number, halves to even (Python's round)"),
+    "floor": ("floor(x)", "the whole number below"),
+    "ceil": ("ceil(x)", "the whole number above"),
+    "int": ("int(x)", "towards zero"),
+    "make_divisible": ("make_divisible(v, divisor=8, min_value=divisor)",
+                       "torchvision's _make_divisible: the nearest multiple of divisor, at least min_value, never "
+                       "below 90% of v"),
+    "channels": ("channels(@x)", "the channels C of the tensor @x, (C, H, W) (F of a flat (F,)); channels() reads "
+                 "the current input"),
+    "height": ("height(@x)", "the height H of the tensor @x, (C, H, W); height() reads the current input"),
+    "width": ("width(@x)", "the width W of the tensor @x, (C, H, W); width() reads the current input"),
 }

@@ -1,6 +1,7 @@
 """Random networks that `check` accepts, for the differential oracle (`oracle.py`): every layer of the registry
 with arguments that fit the tensor it meets, named tensors read several times, views, merges, residuals,
-repeats, `if` items, blocks with value, sequence and tensor parameters, settings and choices.
+repeats, `if` items, blocks with value, sequence and tensor parameters, settings and choices, and widths read from
+tensors (`channels()`, `channels(@t)`, `height(@t)`, `width()`).
 
 The body grows one item at a time; an item that makes the network fail to check is dropped and another tried,
 so almost every program is accepted while the generator knows no shape rule of its own (it asks `check` for the
@@ -127,8 +128,10 @@ class NetGen:
         """An item to append, and the tensor name it binds (or None)."""
         roll = self.r.random()
         img = len(shape) == 3
-        if roll < 0.40:
+        if roll < 0.36:
             return self.layer(shape, tensors), None
+        if roll < 0.40:
+            return self.sized(shape, tensors), None
         if roll < 0.50 and img:
             c = shape[0]
             body = self.r.choice([f"conv({c}, 3, padding=1) bn relu conv({c}, 3, padding=1) bn",
@@ -156,6 +159,21 @@ class NetGen:
         if roll < 0.98:
             return self.indexed(shape, tensors), None
         return self.choice(shape, tensors), None
+
+    def sized(self, shape, tensors) -> str:
+        """A layer whose widths are read from tensors: a depthwise conv for whatever comes in, or a width from a
+        named tensor's channels, height or width."""
+        r = self.r
+        if len(shape) != 3:
+            return r.choice(["linear(channels())", "linear(channels() * 2 + 1)", "layernorm dropout"])
+        t = "@" + r.choice(tensors) if tensors and r.random() < 0.5 else ""
+        size = r.choice(["channels", "channels", "height", "width"])
+        return r.choice([
+            "conv(channels(), 3, padding=1, groups=channels())",
+            f"conv(max(1, {size}({t}) // 2), 1)",
+            f"conv(channels() * 2, 1, groups={r.choice(['1', 'channels()'])}) bn relu",
+            f"groupnorm(channels({t}) // channels({t}))",
+        ])
 
     def indexed(self, shape, tensors) -> str:
         """Indexed names written in a repeat, read back by a merge comprehension (a condition, `any`, `in`)."""
@@ -188,7 +206,11 @@ class NetGen:
             self.settings = f"settings({', '.join(opts[: r.randint(1, 2)])})\n    "
         if r.random() < 0.4:  # a block with a value, a sequence and (sometimes) a tensor parameter
             act = r.choice(ACTS)
-            if r.random() < 0.5:
+            if r.random() < 0.25:  # no width parameter: it reads its input's
+                self.blocks.append("block sep(k=3, expand=2) {\n    conv(channels(), k, padding=k // 2, "
+                                   "groups=channels()) bn relu conv(channels(@in) * expand, 1) bn\n}")
+                self.calls += ["sep", "sep(k=1)", "sep(expand=1)"]
+            elif r.random() < 0.5:
                 self.blocks.append(f"block unit(w, act={{ {act} }}) {{\n    conv(w, 3, padding=1) bn act\n}}")
                 self.calls += [f"unit({r.choice([2, 4, 6])})", f"unit(4, act={{ {r.choice(ACTS)} dropout }})",
                                "unit(3, act={})"]

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from ..dsl import ast
-from .signatures import signature
+from .signatures import function_signature, signature
 
 _NAME_BEFORE = re.compile(r"([A-Za-z_]\w*)\s*$")
 _KEYWORD = re.compile(r"^\s*([A-Za-z_]\w*)\s*=")
@@ -66,7 +66,8 @@ def open_call(text: str, offset: int, module: ast.Module | None) -> OpenCall | N
     if name in blocks:
         params = [p.name for p in blocks[name].params]
         label, doc = f"{name}({', '.join(params)})", f"block {name}"
-    elif sig is not None:
+    elif sig is not None or function_signature(name) is not None:
+        sig = sig or function_signature(name)
         params, label, doc = list(sig.params), sig.text, sig.summary
     else:
         return None

@@ -1,11 +1,12 @@
-"""Completion: every layer with its signature, the blocks the file defines, and the language's keywords."""
+"""Completion: every layer with its signature, the blocks the file defines, the functions expressions call
+(`channels(@x)`, `make_divisible(v, ...)`) and the language's keywords."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..dsl import ast
-from .signatures import layer_signatures
+from .signatures import function_signatures, layer_signatures
 
 KEYWORDS = ("block", "network", "residual", "shortcut", "concat", "add", "mul", "branch", "choice", "settings", "input")
 
@@ -13,7 +14,7 @@ KEYWORDS = ("block", "network", "residual", "shortcut", "concat", "add", "mul", 
 @dataclass(frozen=True)
 class Candidate:
     label: str
-    kind: str  # "layer" | "block" | "keyword"
+    kind: str  # "layer" | "block" | "function" | "keyword"
     detail: str
     documentation: str = ""
 
@@ -24,6 +25,7 @@ def candidates(module: ast.Module | None) -> list[Candidate]:
         for name, b in module.blocks().items():
             params = ", ".join(p.name for p in b.params)
             out.append(Candidate(name, "block", f"block {name}({params})", "defined in this file"))
+    out += [Candidate(s.name, "function", s.text, s.summary) for s in function_signatures()]
     taken = {c.label for c in out}
     out += [Candidate(k, "keyword", "keyword") for k in KEYWORDS if k not in taken]
     return out

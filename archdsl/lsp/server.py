@@ -29,7 +29,7 @@ from .documents import LspWorkspace
 from .fixes import suggestion
 
 _KINDS = {"layer": types.CompletionItemKind.Function, "block": types.CompletionItemKind.Class,
-          "keyword": types.CompletionItemKind.Keyword}
+          "function": types.CompletionItemKind.Function, "keyword": types.CompletionItemKind.Keyword}
 
 
 class ArchServer(LanguageServer):

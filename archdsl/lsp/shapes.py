@@ -8,9 +8,10 @@ import re
 
 from ..dsl import CheckResult, Span
 from ..dsl.api import count_text
+from ..dsl.functions import SHAPE_FUNCTIONS
 from ..dsl.shape_infer import fmt
 from .analysis import Analysis, Instance, Pos, contains, instances_at, key
-from .signatures import signature
+from .signatures import function_signature, signature
 from .symbols import assignment_of
 
 MAX_SHAPES_PER_LINE = 3  # a block body line shows at most this many distinct shapes (one per call site)
@@ -136,10 +137,36 @@ def error_card(a: Analysis, pos: Pos) -> str | None:
     return "\n\n".join(lines) if lines else None
 
 
+def function_card(a: Analysis, pos: Pos) -> str | None:
+    """An expression function under the cursor (`channels(@x)`, `make_divisible(...)`): what it gives; for
+    `channels()` in a layer, the current input's size at each place the layer is built."""
+    line = a.lines[pos[0] - 1] if 0 < pos[0] <= len(a.lines) else ""
+    m = next((m for m in _WORD.finditer(line) if m.start() < pos[1] <= m.end()), None)
+    sig = function_signature(m.group(0)) if m is not None else None
+    rest = line[m.end():].lstrip() if m is not None else ""
+    if sig is None or not rest.startswith("("):
+        return None
+    card = f"**{sig.name}** `{sig.text}`\n\n{sig.summary}"
+    dim = SHAPE_FUNCTIONS.get(sig.name)
+    # the item it is written in: the nearest layer or call written before it on the line (its name's span)
+    before = [(span.column, insts) for span, insts in a.by_span.values()
+              if span.line == pos[0] and span.column <= m.start()]
+    if dim is not None and rest.startswith("()") and before:
+        sizes = []
+        for inst in max(before, key=lambda c: c[0])[1].values():
+            ins = inst.nodes[0]["info"].input_shapes
+            if ins and dim < len(ins[0]) and ins[0][dim] not in sizes:
+                sizes.append(ins[0][dim])
+        if sizes:
+            card += "  \nhere: " + " | ".join(f"**{s}**" for s in sizes[:MAX_HOVER_ROWS])
+    return card
+
+
 def hover_markdown(a: Analysis, pos: Pos) -> str | None:
-    """Markdown for the hover at `pos`, or None when there is nothing to say; an error there comes first."""
+    """Markdown for the hover at `pos`, or None when there is nothing to say; an error there comes first, then
+    an expression function under the cursor."""
     error = error_card(a, pos)
-    card = _card(a, pos)
+    card = function_card(a, pos) or _card(a, pos)
     if error is None:
         return card
     return error if card is None else f"{error}\n\n---\n\n{card}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..dsl import ops
+from ..dsl.functions import SIGNATURES
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,19 @@ def signature(name: str) -> Signature | None:
     if docs is not None:
         summary += f"\n\noutput: {docs.output}  \nparams: {docs.params}"
     return Signature(name, text, summary, tuple(p.name for p in op.params))
+
+
+def function_signature(name: str) -> Signature | None:
+    """The signature of the expression function `name` (`channels(@x)`, `make_divisible(v, ...)`), or None."""
+    if name not in SIGNATURES:
+        return None
+    text, summary = SIGNATURES[name]
+    params = tuple(p.strip() for p in text[len(name) + 1:-1].split(","))
+    return Signature(name, text, summary, params)
+
+
+def function_signatures() -> list[Signature]:
+    return [function_signature(n) for n in SIGNATURES]
 
 
 def layer_signatures() -> list[Signature]:

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from ..dsl import ast
-from ..dsl.functions import FUNCTIONS
+from ..dsl.functions import FUNCTIONS, SHAPE_FUNCTIONS
 from ..dsl.ops import CONSTANTS, layer_names
 from ..dsl.source import normalise
 
@@ -73,6 +73,8 @@ def tokens(text: str, module: ast.Module | None) -> list[Token]:
                     t = "property"
                 else:
                     t, mods = "variable", DECLARATION
+            elif word in SHAPE_FUNCTIONS and line[m.end():].lstrip().startswith("("):
+                t, mods = "function", LIBRARY  # `width(@x)` even where a parameter is named width
             elif word in params or prev == "as":
                 t = "parameter"
             elif word in blocks or word in nets:
