@@ -27,6 +27,7 @@ from .ops.registry import BadArguments
 from .ops.suggest import unknown_layer
 from .rules import conv_bias, unused_layers
 from .scope import Body, Scope, assigns, pick_network
+from .shape_so_far import shape_so_far
 from .tensors import NamedTensors
 
 MAX_DEPTH = MAX_CALL_DEPTH
@@ -399,9 +400,7 @@ class Elaborator(NamedTensors):
         return shape
 
     def shape_of(self, tensor: str, span) -> tuple:
-        """The output shape of `tensor` as the shape pass will infer it (`shape_infer.shape_so_far`)."""
-        from .shape_infer import shape_so_far  # it imports this module
-
+        """The output shape of `tensor` as the shape pass will infer it (`shape_so_far.py`)."""
         return shape_so_far(self.g, tensor, self.known, self.settings)
 
     # --- nodes -----------------------------------------------------------------------------------

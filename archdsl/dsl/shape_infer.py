@@ -65,33 +65,6 @@ def infer_layer(d: dict, shapes: tuple[Shape, ...]) -> LayerInfo:
     return LayerInfo(shapes, out, params, macs)
 
 
-def shape_so_far(g, node: str, known: dict, settings) -> Shape:
-    """The output shape of `node` in a graph still being built (`channels(@x)` while elaborating): the nodes it
-    depends on are inferred as `infer_shapes` will infer them (a residual's projection computed, not inserted),
-    their shapes kept in `known`; nothing is written into `g`. Raises the shape error `infer_shapes` would."""
-    todo = [node]
-    while todo:
-        n = todo[-1]
-        if n in known:
-            todo.pop()
-            continue
-        missing = [u for u in g.pred[n] if u not in known]
-        if missing:
-            todo.extend(missing)
-            continue
-        todo.pop()
-        d = g.nodes[n]
-        shapes = tuple(known[u] for u in ordered_inputs(g, n))
-        if needs_projection(d["op"], d["args"], shapes):
-            shape = shapes[1]
-            meta = {"span": d["span"], "trace": d["trace"], "projection": True}
-            for path, op, args in projection(d, shapes, settings):
-                shape = infer_layer({"op": op, "args": args, "path": path, **meta}, (shape,)).output_shape
-            shapes = (shapes[0], shape)
-        known[n] = OPS[d["op"]].shape(d, d["args"], shapes)[0]
-    return known[node]
-
-
 RULES = {name: op.shape for name, op in OPS.items()}  # op -> (node, args, input shapes) -> (shape, params, MACs)
 
 
