@@ -218,3 +218,17 @@ def test_every_member_of_a_space_that_reads_sizes_matches_its_text():
         assert got == want, m
     assert {len(w) for w, _ in outcomes} == {2, 4}  # valid members and shape errors
     assert len({w[:3] for w, _ in outcomes if len(w) == 4}) > 8
+
+
+def test_indexed_decisions_under_a_count_read_from_the_input_are_found_at_the_declared_input():
+    from test_fastcheck import fast, truth
+
+    from archdsl.search.space import Space
+
+    text = ("network s {\n    input(24, 8, 8)\n"
+            "    { conv(8, choice fh[i](1, 3), padding=\"same\") relu } * (channels() // 8) as i\n}\n")
+    r = check(text)
+    assert [d.key for d in r.decisions] == ["fh[0]", "fh[1]", "fh[2]"]  # 24 // 8 copies, not those of 1x8x8
+    space = Space.load(text)
+    for a in [(0, 0, 0), (1, 0, 1), (1, 1, 1)]:
+        assert fast(space, a) == truth(space, a)
