@@ -163,6 +163,41 @@ def test_hard_links_to_files_with_other_links_are_not_read(tmp_path):
     assert "SECRET_OUTSIDE" in _report(run, tmp_path / "r.html")
 
 
+def test_a_run_copied_with_cp_al_beside_the_original_is_read_and_one_copied_elsewhere_says_use_cp_a(tmp_path, capsys):
+    run = make_run_dir(tmp_path / "runs" / "a", trials=2)
+    original = _report(run, tmp_path / "a.html")
+    copy = tmp_path / "runs" / "b"
+    subprocess.run(["cp", "-al", str(run), str(copy)], check=True)  # every file now has two names, a/x and b/x
+    assert os.stat(copy / "best.arch").st_nlink == 2
+    page = _report(copy, tmp_path / "b.html")
+    assert "hard link" not in page and "not read" not in page, re.findall(r"[^>]*not read[^<]*", page)
+    same = page.replace(str(copy), str(run)).replace("b_plots", "a_plots")
+    assert same == original  # the run, as the original reads
+    os.link(copy / "best.arch", tmp_path / "third.arch")  # a third name, not beside: refused
+    page = _report(copy, tmp_path / "b.html")
+    assert "best.arch: a hard link (its file has 3 names" in page and "copy it with `cp -a`" in page
+    elsewhere = tmp_path / "elsewhere" / "copy"
+    elsewhere.parent.mkdir()
+    subprocess.run(["cp", "-al", str(run), str(elsewhere)], check=True)
+    shutil.rmtree(copy)
+    os.unlink(tmp_path / "third.arch")  # each file's two names: runs/a/x and elsewhere/copy/x, not beside
+    assert main(["report", str(elsewhere), "-o", str(tmp_path / "e.html")]) == 1
+    err = capsys.readouterr().err
+    assert "settings.yaml: a hard link (its file has 2 names" in err and "copy it with `cp -a`" in err, err
+
+
+def test_a_link_beside_the_run_under_the_same_name_does_not_vouch_for_one_from_elsewhere(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("network SECRET_OUTSIDE { input(1, 2, 2) }\n")
+    run = make_run_dir(tmp_path / "runs" / "a", trials=2)
+    (run / "best.arch").unlink()
+    os.link(secret, run / "best.arch")
+    (tmp_path / "runs" / "b").mkdir()
+    os.link(secret, tmp_path / "runs" / "b" / "best.arch")  # the same relative name beside it, and a third name
+    page = _report(run, tmp_path / "r.html")
+    assert "SECRET_OUTSIDE" not in page and "best.arch: a hard link" in page
+
+
 def test_a_storage_named_in_settings_is_read_only_when_given_on_the_command_line(tmp_path):
     other = make_run_dir(tmp_path / "other", trials=4, finished=False, seed=3)
     run = tmp_path / "run"

@@ -5,7 +5,11 @@ no path component below the named directory may be a symbolic link (each is open
 to its parent's descriptor, so a swap between check and open cannot redirect it), the file must be regular
 (a FIFO would block, a device would never end) and not a hard link to a file that has other names (one made
 inside the run directory to a file outside it would read as a regular file; a file's links cannot be told
-apart, so any second name refuses it), and it is read up to its cap and refused beyond. Paths taken
+apart), and it is read up to its cap and refused beyond. One kind of hard link is read: a run directory
+copied with `cp -al` next to the original, where every other name of the file is found at the same relative
+path in a directory beside the run directory (so each name is another run's copy of the same file, none a file
+from elsewhere). A file with any other name, even one that is in fact another copy elsewhere, is refused with
+the advice to copy with `cp -a`: a file's other names cannot be listed, only counted. Paths taken
 from the run's own files (a trial's attempt directory) must stay below the root: no `..`, no absolute paths.
 """
 
@@ -103,9 +107,11 @@ class LocalTree:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 raise Refused(self.where(rel), "not a regular file (a FIFO, device or directory); not read")
-            if st.st_nlink > 1:
+            if st.st_nlink > 1 and not self._copies(self._full(rel), st):
                 raise Refused(self.where(rel), f"a hard link (its file has {st.st_nlink} names, and another may be "
-                                               f"outside the directory the report was given); not read")
+                                               f"outside the directory the report was given); not read: a run "
+                                               f"copied with `cp -al` is read only beside the original, elsewhere "
+                                               f"copy it with `cp -a`")
             chunks, size = [], 0
             while size <= cap:
                 chunk = os.read(fd, min(cap + 1 - size, MB))
@@ -119,6 +125,27 @@ class LocalTree:
         if len(data) > cap:
             raise Refused(self.where(rel), f"larger than the {cap // MB} MB the report reads from it; not read")
         return data
+
+    def _copies(self, full: list[str], st: os.stat_result) -> bool:
+        """Whether every other name of the file `st` is `full` below a directory beside the root (`cp -al RUN
+        COPY`: the same relative name in each copy of the run). Each directory on the way is opened without
+        following links, as the root's own files are."""
+        parent, own = os.path.split(os.path.realpath(self.root))
+        try:
+            pfd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            return False
+        found = 1  # this name
+        try:
+            for name in os.listdir(pfd):
+                if name == own:
+                    continue
+                other = _stat_below(pfd, [name, *full])
+                if other is not None and (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
+                    found += 1
+        finally:
+            os.close(pfd)
+        return found == st.st_nlink
 
     def listdir(self, rel: str) -> list[str]:
         """The names in directory `rel` (empty when it does not exist)."""
@@ -166,3 +193,18 @@ class StoreTree:
             return self.store.listdir("/".join(parts(rel)))
         except OSError:
             return []
+
+
+def _stat_below(fd: int, full: list[str]) -> os.stat_result | None:
+    """The stat of `full` below the directory `fd` (no link followed on the way or at the end), or None."""
+    fd = os.dup(fd)
+    try:
+        for name in full[:-1]:
+            nxt = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        return os.stat(full[-1], dir_fd=fd, follow_symlinks=False)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
