@@ -92,9 +92,10 @@ def test_the_member_docs_fastpath_walks_through_gives_what_the_page_says():
     assert len(network.program) == 25 and network.nodes == 326  # as the page counts them
 
 
-def test_members_an_open_item_cannot_take_are_answered_by_the_network_built_for_their_values():
-    """zoph_le: every layer reads earlier layers only if a choice says so (`@h1 if choice(...)`), which an
-    open item cannot express; the holes tier then builds the network for the member's values (no text)."""
+def test_merges_whose_entries_a_choice_switches_are_answered_by_the_network_built_once():
+    """zoph_le written out: every layer reads earlier layers only if a choice says so (`@h1 if choice(...)`),
+    which an open item cannot express (it would read an input for some members only); the merge becomes a
+    node whose entries each member picks, in the one network built for every member."""
     import random
     from pathlib import Path
 
@@ -104,3 +105,4 @@ def test_members_an_open_item_cannot_take_are_answered_by_the_network_built_for_
     for a in members:
         assert fast(space, a) == truth(space, a), a
     assert space._fast.answered == {"holes": 8, "calls": 0, "ordinary": 0}
+    assert [k for k in space._fast.holes.templates if k[0] == "@network"] == [("@network", "open")]

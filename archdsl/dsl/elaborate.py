@@ -74,6 +74,9 @@ class Elaborator(NamedTensors):
     - `check_budget(items, values)`: refuse a network too big before building it.
     - `refuse_unused(output)` and `resolve_conv_bias()`: the checks once the graph is built
       (`rules.unused_layers`, `rules.conv_bias`).
+    - `candidates(merge, body)` and `labelled(ref, body)` (not hooks: what a back-end may call): the entries a
+      merge of named tensors may read, each with its condition (`tensors.switched_on` decides it), and the
+      tensor an entry reads.
     - `graph_type`: what records the layers (networkx's `DiGraph`; any class with its `add_node`,
       `add_edge`, `nodes[n]`, `number_of_nodes`, `in` and `graph`, and what the back-end's hooks use).
 

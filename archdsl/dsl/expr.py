@@ -25,8 +25,9 @@ class Sequence:
 Value = int | float | str | bool | tuple | range | Sequence
 
 # Decides a `choice(...)` met while evaluating (the search's fast path evaluates a space, not a member):
-# the option's index, None where it is not decided (an error), or it raises `Resolve` (`leave_open`).
-Chooser = Callable[[ast.ValueChoice], "int | None"]
+# the option's index, None where it is not decided (an error), or it raises `Resolve` (`leave_open`). An indexed
+# choice (`choice fh[i](...)`) is given its decision's key too (`fh[3]`): `choose(choice, key)`.
+Chooser = Callable[..., "int | None"]
 
 # The shape of a tensor an expression reads (`channels(@x)`; None: the current input, `channels()`), given by the
 # walker that evaluates it (`Elaborator.shape_of`): the shape inferred so far, or a located error.
@@ -47,7 +48,7 @@ class Resolve(Exception):
     """An expression needs the value of a choice left open."""
 
 
-def leave_open(choice: ast.ValueChoice) -> int:
+def leave_open(choice: ast.ValueChoice, key: str | None = None) -> int:  # noqa: ARG001
     """The chooser that leaves every `choice(...)` open (the space evaluated once for all its members)."""
     raise Resolve(choice.label)
 

@@ -9,6 +9,18 @@ from .expr import describe, evaluate, index_key, index_values, iterate
 from .scope import Body, Scope, indices
 
 
+def switched_on(cond, values, trace, choose, shapes=None) -> bool:
+    """An entry `@a if COND` of a merge: whether it is merged (no condition: always); COND must be true or false.
+    `shapes`: what `channels(@x)` reads (`Elaborator.shapes`)."""
+    if cond is None:
+        return True
+    v = evaluate(cond, values, trace, choose, shapes)
+    if not isinstance(v, bool):
+        raise ArchArgumentError(f"the condition of a merge entry must be true or false, got {describe(v)} "
+                                "(compare it: i > 1, or choose it: choice(false, true))", cond.span, trace)
+    return v
+
+
 class NamedTensors:
     """The part of the Elaborator (elaborate.py) that names tensors and reads them back; it uses the walker's
     `seq`, `trace`, `choose`, `steps` and `named`."""
@@ -29,16 +41,6 @@ class NamedTensors:
         self.named.setdefault(out, (name, item.span, self.trace))
         return out
 
-    def _switched_on(self, cond, body: Body, x: str) -> bool:
-        """An entry `@a if COND` of a merge: COND must be true or false."""
-        if cond is None:
-            return True
-        v = evaluate(cond, body.values, self.trace, self.choose, self.shapes(x, body))
-        if not isinstance(v, bool):
-            raise ArchArgumentError(f"the condition of a merge entry must be true or false, got {describe(v)} "
-                                    "(compare it: i > 1, or choose it: choice(false, true))", cond.span, self.trace)
-        return v
-
     def _tensor_name(self, node, body: Body) -> str:
         """The name `h` or `h[2]` of an assignment or a reference (its index evaluated)."""
         if not node.index:
@@ -48,8 +50,13 @@ class NamedTensors:
     def _entries(self, item: ast.MergeRefs, body: Body, x: str) -> list[tuple[str, str]]:
         """The tensors a merge reads and how each is written (`@h[2]`): entries switched off left out, a
         comprehension `@h[j] for j in range(i) if c` unrolled."""
+        return [self.labelled(ref, b) for ref, b, cond in self.candidates(item, body, x)
+                if switched_on(cond, b.values, self.trace, self.choose, self.shapes(x, b))]
+
+    def candidates(self, item: ast.MergeRefs, body: Body, x: str):
+        """Each entry a merge may read, in order: (its `@name`, the body its index and condition see, its
+        condition or None), a comprehension unrolled (the body yielded is reused: its `for` variable changes)."""
         conds = item.conds or (None,) * len(item.refs)
-        out = []
         for r, c in zip(item.refs, conds):
             if isinstance(r, ast.MergeFor):
                 it = evaluate(r.iter, body.values, self.trace, self.choose, self.shapes(x, body))
@@ -57,13 +64,11 @@ class NamedTensors:
                 for v in iterate(it, r.iter, self.trace):
                     self.steps += 1
                     inner.values[r.var] = v
-                    if self._switched_on(r.cond, inner, x):
-                        out.append(self._labelled(r.ref, inner))
-            elif self._switched_on(c, body, x):
-                out.append(self._labelled(r, body))
-        return out
+                    yield r.ref, inner, r.cond
+            else:
+                yield r, body, c
 
-    def _labelled(self, ref: ast.Ref, body: Body) -> tuple[str, str]:
+    def labelled(self, ref: ast.Ref, body: Body) -> tuple[str, str]:
         """The tensor `@h[j]` reads, and its name as written in messages."""
         if not ref.index:
             return self._ref(ref, body), "@" + ref.name

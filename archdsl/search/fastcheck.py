@@ -24,7 +24,7 @@ from ..dsl.scope import pick_network
 from ..dsl.shape_infer import infer_layer
 from .dedup import arch_key, flat_key, label_rest
 from .holes import HoleMemo, Poisoned, _Holes
-from .memo import CALL, MACRO, NEAR_NODES, NEAR_STEPS, PLACEHOLDER, VCALL, Fallback, Memo, Template, _Macro
+from .memo import CALL, MACRO, MERGE, NEAR_NODES, NEAR_STEPS, PLACEHOLDER, VCALL, Fallback, Memo, Template, _Macro
 
 
 @dataclass(frozen=True)
@@ -60,11 +60,30 @@ def _run(t: Template, shape: dict, flat: list | None, a: dict, grown: list | Non
     params = macs = 0
     passed = False  # a hole or call passed an input on: two inputs of one layer may now be one tensor
     keyed = flat is not None
+    picked: dict = {}  # a merge picked per member -> the input positions its entries read
     for kind, n, d, ins, edges in t.program:
         if kind == PLACEHOLDER:
             ref[n] = d
             continue
         shapes = tuple([shape[x] for x in ins])
+        if kind == MERGE:
+            on = picked[n] = [i for i, pick in d["entries"] if pick is None or pick(a)]
+            if not on:  # every entry switched off: the merge passes its sequence input on (`tensors._entries`)
+                shape[n], ref[n], passed = shapes[0], ref[ins[0]], True
+                continue
+            m = [ref[ins[i]] for i in on]
+            if len(set(m)) < len(m):
+                raise Fallback("one tensor given twice to a merge")  # the ordinary check puts an identity there
+            i = infer_layer(d["layer"], tuple([shapes[k] for k in on]))
+            shape[n] = i.output_shape
+            params += i.params
+            macs += i.macs
+            if keyed:
+                ref[n] = len(flat)
+                flat.append((d["kind"], label_rest(d["layer"], i), tuple([(r, k) for k, r in enumerate(m)])))
+            else:
+                ref[n] = n
+            continue
         if kind == CALL:
             op = d["op"]
             if op == MACRO:
@@ -125,6 +144,9 @@ def _run(t: Template, shape: dict, flat: list | None, a: dict, grown: list | Non
             flat.append((d["op"], label_rest(d, i), tuple([(ref[u], k) for u, k in edges])))
         else:
             ref[n] = n
+    for _, readers in t.conditional:  # a layer only merges picked per member read: one must read it
+        if not any(i in picked[p] or not i and not picked[p] for p, i in readers):
+            raise Fallback("a layer this member never reads")  # the ordinary check says where
     return ref, params, macs
 
 
@@ -205,9 +227,10 @@ class FastChecker:
         self.holes = HoleMemo(space_module)
         self.memo = Memo(space_module)
         self.answered = {"holes": 0, "calls": 0, "ordinary": 0}
-        # An indexed choice (`choice fh[i](..)`) is many decisions at one place: the holes tier keys its templates
-        # by place, so it steps aside; the calls tier sees resolved members, but a block's cached calls are keyed
-        # by the decisions written in it, so it steps aside when a block holds one.
+        # An indexed choice (`choice fh[i](..)`) is many decisions at one place. The holes tier, in the network's
+        # body, keys what reads one by the decision its index gives there (`fh[3]`); a block's templates and
+        # slices are keyed by the decisions written in it, by label, so both tiers step aside when a block
+        # holds one.
         in_blocks: list = []
         walk_choices(tuple(d for d in space_module.definitions if d.kind != "network"), in_blocks.append)
         nodes = choice_nodes(space_module)
@@ -233,8 +256,8 @@ class FastChecker:
             self.memo.bound()
             self.holes.bound()
             try:
-                if self.indexed:
-                    raise Fallback("an indexed choice")
+                if self.indexed_in_blocks:
+                    raise Fallback("an indexed choice in a block")
                 c = self._holes(assignment, key)
                 self.answered["holes"] += 1
                 return c
@@ -273,6 +296,8 @@ class FastChecker:
                 pass  # an open item this member's values cannot fill: the network built for them may answer
             except Resolve as e:
                 raise Fallback("an open choice's value was needed") from e
+        if self.indexed:  # a slice names an indexed choice's label, not its decisions: the next tier answers
+            raise Fallback("an indexed choice the network built once cannot take")
         # a value a layer reads directly, or an open item poisoned for these values: one template per slice
         cache_key = ("@network", memo.slice_of(net.name))
         t = memo.templates.get(cache_key)

@@ -2,10 +2,16 @@
 
 `_Holes` elaborates the space's own syntax tree (no member is resolved). A `choice(...)` value is decided
 while evaluating by the chooser it is given (`HoleMemo.chooser(a)`: the member's assignment; or
-`expr.leave_open`), so a template depends only on the value decisions it can reach. A sequence choice (`choice { a | b }`, `choice op darts_ops(C)`) becomes a *hole
-node* holding one template per option, each elaborated once with placeholders for the tensors it can
-read; `fastcheck` fills the hole from the member's decision. A cell whose edges are choices is then one
-template for the whole space, instead of a new one for nearly every member.
+`expr.leave_open`), so a template depends only on the value decisions it can reach. A sequence choice
+(`choice { a | b }`, `choice op darts_ops(C)`) becomes a *hole node* holding one template per option, each
+elaborated once with placeholders for the tensors it can read; `fastcheck` fills the hole from the member's
+decision. A cell whose edges are choices is then one template for the whole space, not one per member.
+
+In the network's own body, an indexed choice (`choice fh[i](...)`) is left open as the decision its index
+gives there (`fh[3]`), and a merge of named tensors whose entries' conditions read choices (`concat(@h[j] for j
+in range(i) if choice skip[i, j](false, true))`, Zoph & Le's space) becomes a *merge node* whose entries a
+member picks (`_switch`, each condition the walker's rule remembered by the decisions it read: `replay`).
+A layer only such entries read is checked per member (`Template.conditional`).
 
 The layers inside an option are numbered apart from those around the hole, so paths (and with them error
 messages) are not the ordinary ones: a member that meets any error, or anything this cannot say exactly
@@ -14,15 +20,16 @@ messages) are not the ordinary ones: a member that meets any error, or anything 
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from ..dsl import ast
-from ..dsl.choices import CHOICES, choice_keys, choice_nodes, expand, walk_choices
+from ..dsl.choices import CHOICES, choice_keys, choice_nodes, expand, is_indexed, walk_choices
 from ..dsl.errors import ArchError
-from ..dsl.expr import Open, Resolve, Sequence, evaluate
+from ..dsl.expr import Open, Resolve, Sequence, evaluate, index_key, index_values
 from ..dsl.limits import MAX_CALL_DEPTH
 from ..dsl.scope import Body, Scope, assigns
-from .memo import HOLE, VCALL, Fallback, Memo, Template, _Macro, decision_slices, freeze
+from ..dsl.tensors import switched_on
+from .memo import HOLE, NEAR_NODES, SWITCH, VCALL, Fallback, Memo, Template, _Macro, decision_slices, freeze
+from .open_values import concrete, condition, follows_key, outside_indices, passing, value_of
+from .replay import Asked
 
 
 class Poisoned:
@@ -47,6 +54,8 @@ class HoleMemo(Memo):
         self.full = decision_slices(space_module)  # per block: every decision below it, holes included
         self.value_keys = {k for _, k in self.value_sites}
         self.value_key = dict(self.value_sites)  # id of a `choice(...)` -> its decision
+        # an indexed choice's key here is its label; its decisions (`fh[3]`) are known only where its index is
+        self.indexed = {self.key_of[id(c)] for c in nodes if is_indexed(c)}
         self._seen: dict[tuple, tuple] = {}  # (what, id of a node) -> (the node, its answer): AST walks once
 
     def _once(self, what: str, node, walk) -> frozenset:
@@ -73,19 +82,35 @@ class HoleMemo(Memo):
         a = self.assignment
         return tuple((k, a.get(k, 0)) for k in sorted(keys & self.value_keys))
 
-    def _reach(self, node) -> set:
+    def _reach(self, node, indexed: bool = False) -> set:
         found: list = []
         walk_choices(node, found.append)
-        keys = {self.key_of[id(c)] for c in found if id(c) in self.key_of}
+        keys = {self.key_of[id(c)] for c in found if id(c) in self.key_of and (not indexed or not is_indexed(c))}
         names = ast.names_in(node)
         for n in names:
             keys.update(self.full.get(n, ()))
+        if keys & self.indexed:
+            raise Fallback("an indexed choice where its index is not known")
         return keys
+
+    def reach_at(self, node, env) -> set:
+        """`reach`, where an indexed choice written in `node` is the decision its index gives in `env` (the
+        values where `node` is written): `fh[3]`. Fallback where its index is not known there."""
+        return self._reach(node, indexed=True) | set(self.indexed_at(node, env))
+
+    def indexed_at(self, node, env) -> list[str]:
+        """The decisions of the indexed choices written in `node`, one per choice in the order written."""
+        found: list = []
+        walk_choices(node, found.append)
+        try:
+            return [index_key(c.label, index_values(c.index, env, (), c.label)) for c in found if is_indexed(c)]
+        except (ArchError, Resolve):
+            raise Fallback("an indexed choice whose index is set inside the item") from None
 
     def depends(self, v) -> set:
         """The decisions a parameter value depends on: an open choice's own, and those inside sequences."""
         if type(v) is Open:
-            return {v.key} | self.reach(v.choice) | self._env(v.choice, v.env)
+            return {v.key} | self.reach_at(v.choice.options, v.env) | self._env(v.choice, v.env)
         if isinstance(v, Sequence):
             return self.reach(v.body) | self._env(v.body, v.env)
         if isinstance(v, tuple):
@@ -100,8 +125,9 @@ class HoleMemo(Memo):
         """Decides each `choice(...)` of the space by the member's decisions `a` (see `expr.evaluate`)."""
         value_key = self.value_key
 
-        def choose(c: ast.ValueChoice) -> int | None:
-            k = value_key.get(id(c))
+        def choose(c: ast.ValueChoice, k: str | None = None) -> int | None:
+            if k is None:  # an indexed choice is given its decision's key (`fh[3]`)
+                k = value_key.get(id(c))
             return None if k is None else a.get(k, 0)
 
         return choose
@@ -117,6 +143,8 @@ class HoleMemo(Memo):
             keys = {self.key_of[id(v)] for v in found if isinstance(v, ast.ValueChoice) and id(v) in self.key_of}
             for n in names:
                 keys.update(self.slices.get(n, ()))
+            if keys & self.indexed:
+                raise Fallback("an indexed choice inside a choice's options")
             s = self.sites[id(c)] = (alternatives, names, tuple(sorted(keys)))
         return s
 
@@ -145,6 +173,11 @@ class _Holes(_Macro):
     def item(self, item, x: str, scope: Scope, body: Body) -> str:
         if not self.open:
             return self._plain(item, x, scope, body)
+        if isinstance(item, ast.MergeRefs) and self.root and not self.stack:
+            try:
+                return self._plain(item, x, scope, body)
+            except Resolve:
+                return self._switch(item, x, scope, body)
         if isinstance(item, ast.If) and self._needs_open(item.cond, body):
             self.steps += 1
             return self._branches(item, x, scope, body)
@@ -182,7 +215,7 @@ class _Holes(_Macro):
         needed = sorted(k for k in ast.names_in(item.cond) if k in env)
 
         def pick(a: dict) -> int:
-            cond = evaluate(item.cond, {k: _value(env[k], a, memo) for k in needed}, (), memo.chooser(a))
+            cond = evaluate(item.cond, {k: value_of(env[k], a, memo) for k in needed}, (), memo.chooser(a))
             if not isinstance(cond, bool):
                 raise Fallback("an if whose condition is not true or false")
             return 0 if cond else 1
@@ -196,11 +229,42 @@ class _Holes(_Macro):
             return super().block(call, x, scope, body)
         before = self.g.number_of_nodes()
         try:
-            return super().block(_passing(call, body, self.memo), x, scope, body)
+            return super().block(passing(call, body, self.memo), x, scope, body)
         except Resolve:
             if self.g.number_of_nodes() != before:
                 raise Fallback("an open choice met while a call was expanded in place") from None
         return self._open_item(call, x, scope, body)
+
+    def _switch(self, item: ast.MergeRefs, x: str, scope: Scope, body: Body) -> str:
+        """A merge whose entries' conditions read open choices (`concat(@h[j] for j in range(i) if choice
+        skip[i, j](false, true))`): one node, its entries (the walker's `candidates`) picked per member, each
+        condition evaluated by the walker's rule and remembered by the decisions it read (`replay`)."""
+        found = []  # (tensor, label, its condition for a member, or None: always merged)
+        for ref, b, cond in self.candidates(item, body, x):
+            try:
+                on = switched_on(cond, b.values, self.trace, self.choose, self.shapes(x, b))
+            except Resolve:
+                on = None
+            if on is not False:
+                t, label = self.labelled(ref, b)  # its index needs no decision, so it is known here
+                found.append((t, label, None if on else condition(cond, dict(b.values), self.memo)))
+        if not found:
+            return x
+        passes = all(p is not None for _, _, p in found)  # with no entry merged, it passes `x` on
+        inputs = list(dict.fromkeys(([x] if passes else []) + [t for t, _, _ in found]))
+        path = scope.name(item.kind)
+        self.real_nodes += 1
+        if self.real_nodes > NEAR_NODES:
+            raise Fallback("limits within reach")
+        layer = {"op": item.kind, "args": {}, "path": path, "span": item.span, "trace": self.trace,
+                 "labels": [label for _, label, _ in found]}
+        self.g.add_node(path, op=SWITCH, args={}, kind=item.kind, layer=layer, passes=passes,
+                        entries=tuple((inputs.index(t), p) for t, _, p in found),
+                        always={inputs.index(t) for t, _, p in found if p is None},
+                        inputs=inputs, reads=(), path=path, span=item.span, trace=self.trace)
+        for i, u in enumerate(inputs):
+            self.g.add_edge(u, path, index=i)
+        return path
 
     def _open_item(self, item, x: str, scope: Scope, body: Body) -> str:
         """An item that needs an open choice's value (a call, a layer, a repeat): a node whose template is
@@ -213,15 +277,39 @@ class _Holes(_Macro):
         pattern = tuple(distinct.index(t) for t in tensors)
         n = max(pattern) + 1
         env, memo, stack, follows = dict(body.values), self.memo, list(self.stack), {}
-        deps = memo.reach(item) | memo.depends(tuple(env[k] for k in sorted(mentioned) if k in env))
-        reads = tuple(sorted(k for k in deps if k in memo.value_keys))  # what its template depends on
+        indexed = memo.indexed_at(item, env)
+        deps = memo.reach_at(item, env) | memo.depends(tuple(env[k] for k in sorted(mentioned) if k in env))
+        # what its template depends on: value decisions, an indexed one by its key here (`fh[3]`), those of
+        # its own indexed choices last, in the order written: the copies of a repeat then share templates
+        reads = tuple(sorted(k for k in deps if (k in memo.value_keys or "[" in k) and k not in indexed))
+        reads += tuple(indexed)
+        allowed = set(reads)
+        seen = outside_indices(item)  # a name read only in its choices' indices: only which decision it reads
+        shared = ("@open", id(item), tuple((k, freeze(env[k])) for k in sorted(mentioned & seen) if k in env),
+                  pattern, tuple(names), tuple(stack), len(reads) - len(indexed), self._frozen_settings())
+        try:
+            hash(shared)
+        except TypeError:
+            shared = None
 
         def build(a: dict):
+            if shared is None:
+                return made(a)
+            key = (shared, follows_key(follows.get("ops")), tuple([a.get(k, 0) for k in reads]))
+            t = memo.templates.get(key)
+            if t is None:
+                t = memo.templates[key] = made(a)
+            return t
+
+        def made(a: dict):
             sub = self._sub(n)
-            sub.open, sub.stack, sub.choose = False, list(stack), memo.chooser(a)
+            asked = Asked(a)
+            sub.open, sub.stack, sub.choose = False, list(stack), memo.chooser(asked)
             inner = {"in": "$0", **{name: f"${pattern[j + 1]}" for j, name in enumerate(names)}}
             try:
-                out = sub.item(item, "$0", Scope("@."), Body(_concrete(env, a, memo), inner, {}))
+                out = sub.item(item, "$0", Scope("@."), Body(concrete(env, asked, memo, mentioned), inner, {}))
+                if not allowed.issuperset(asked.keys):  # its template would serve members it does not fit
+                    raise Fallback("an item that reads a decision its key leaves out")
                 if out.startswith("$") and sub.real_nodes:
                     raise Fallback("an item that returns an input but builds layers")
                 t = sub._close(out, n, sub.depth, follows.get("ops"))
@@ -314,40 +402,3 @@ class _Holes(_Macro):
         finally:
             self.unsure = unsure | self.unsure
         return out
-
-
-def _passing(call: ast.Call, body: Body, memo: HoleMemo) -> ast.Call:
-    """`call` with each argument that is a `choice(...)`, or a name holding an open one, given as the open
-    value itself (so the block is built once for every option)."""
-    args, changed = [], False
-    for arg in call.args:
-        v = arg.value
-        o = None
-        if isinstance(v, ast.ValueChoice) and id(v) in memo.key_of:
-            o = Open(v, dict(body.values), memo.key_of[id(v)])
-        elif isinstance(v, ast.Name) and type(body.values.get(v.id)) is Open:
-            o = body.values[v.id]
-        if o is not None:
-            arg, changed = replace(arg, value=ast.Number(o, v.span)), True
-        args.append(arg)
-    return replace(call, args=tuple(args)) if changed else call
-
-
-def _concrete(env: dict, a: dict, memo: HoleMemo) -> dict:
-    """`env` with its open choices given the member's values (`a`: its decisions)."""
-    return {k: _value(v, a, memo) for k, v in env.items()}
-
-
-def _value(v, a: dict, memo: HoleMemo):
-    if type(v) is Open:
-        option = v.choice.options[a.get(v.key, 0)]
-        if type(option) is ast.Number:
-            return option.value
-        env = {k: _value(v.env[k], a, memo) for k in memo.mentions(option) if k in v.env}
-        return evaluate(option, env, (), memo.chooser(a))
-    if isinstance(v, Sequence):
-        env = {k: _value(x, a, memo) for k, x in v.env.items()}
-        return v if all(env[k] is x for k, x in v.env.items()) else Sequence(v.body, env)
-    if isinstance(v, tuple):
-        return tuple(_value(x, a, memo) for x in v)
-    return v

@@ -25,6 +25,7 @@ from ..dsl.scope import Body, Scope
 MACRO = "@call"  # the op of a macro node (no layer has this name)
 HOLE = "@choice"  # the op of a hole node: a `choice { ... }` (or an `if` on a choice) filled per member
 VCALL = "@open-call"  # a block call given choices left open: its template is built per value (see `holes`)
+SWITCH = "@merge"  # a merge whose entries' conditions read decisions: its entries picked per member (see `holes`)
 VARIES = "@varies"  # a consumer op that depends on the member (a hole reads the tensor)
 NEAR_NODES, NEAR_STEPS = MAX_NODES // 2, MAX_STEPS // 2  # past these the ordinary check decides
 
@@ -33,7 +34,7 @@ class Fallback(Exception):
     """The fast path cannot give the exact answer for this member; check its text."""
 
 
-PLACEHOLDER, CALL, LAYER = 0, 1, 2  # the kinds of a program's steps
+PLACEHOLDER, CALL, LAYER, MERGE = 0, 1, 2, 3  # the kinds of a program's steps
 
 
 class Template:
@@ -68,12 +69,17 @@ class Template:
                 else:
                     self.dynamic = True
                 program.append((CALL, n, d, tuple(d["inputs"]), None))
+            elif op == SWITCH:
+                program.append((MERGE, n, d, tuple(d["inputs"]), None))
             else:
                 edges = tuple((u, e["index"]) for u, e in pred[n].items())
                 ordered = tuple(u for u, _ in sorted(edges, key=_second))
                 program.append((LAYER, n, d, ordered, edges))
         self.program = program
         self.hole_keys = tuple(sorted(keys))  # the decisions of the holes at or below it: its summaries' key
+        # layers only merges whose entries are picked per member read: [(layer, ((merge, input position), ...))],
+        # each checked per member (`fastcheck._run`); only a network's own template has them (`holes._switch`)
+        self.conditional = g.graph.get("conditional", ())
 
 
 def _second(e: tuple) -> int:
@@ -298,10 +304,21 @@ class _Macro(Elaborator):
 
     def refuse_unused(self, output: str) -> None:
         """A layer nothing reads (but `output`, the placeholders and `_`-named tensors), or one that only
-        holes may read: the ordinary check says where, so it decides."""
+        holes may read: the ordinary check says where, so it decides. A layer only merges picked per member
+        read is kept in `conditional`, to be checked per member."""
+        self._output = output
+        conditional = []
         for n in unused_layers(self.g.out_degree(), output, self.named, self._read):
+            readers = [(d["path"], i) for d, i in self._readers(n)]
+            nodes = self.g.nodes
+            # a merge with no entry passes its input (position 0) on: a read only if what it gives is surely read
+            if readers and all(nodes[p]["op"] == SWITCH and (i or not nodes[p]["passes"] or self._passed_on(p))
+                               for p, i in readers):
+                conditional.append((n, tuple(readers)))
+                continue
             raise Fallback("a layer that only some options of a choice read" if self.g.out_degree(n) else
                            "a layer whose output is never used")
+        self.g.graph["conditional"] = tuple(conditional)
 
     def _read(self, n: str, degree: int) -> bool:
         return n[0] == "$" or bool(degree) and self._surely_read(n)
@@ -310,7 +327,7 @@ class _Macro(Elaborator):
         """(successor data, the input position of `n` there) for every node reading `n`."""
         for s in self.g.successors(n):
             d = self.g.nodes[s]
-            yield d, (d["inputs"].index(n) if d["op"] in (MACRO, HOLE, VCALL) else None)
+            yield d, (d["inputs"].index(n) if d["op"] in (MACRO, HOLE, VCALL, SWITCH) else None)
 
     def _surely_read(self, n: str) -> bool:
         """Whether every member reads `n`: a layer does; a call if its body always does; a hole if each of
@@ -321,6 +338,9 @@ class _Macro(Elaborator):
                     return True
             elif d["op"] == VCALL:
                 return True  # each of its templates must read every input, or it is poisoned
+            elif d["op"] == SWITCH:
+                if i in d["always"]:
+                    return True
             elif d["op"] == HOLE:
                 if all(isinstance(t, Template) and (t.always[i] or t.out == f"${i}" and self._passed_on(d["path"]))
                        for t in d["alts"]):
@@ -339,6 +359,8 @@ class _Macro(Elaborator):
         for d, i in self._readers(n):
             if d["op"] == MACRO:
                 ops.extend(d["template"].consumers[i])
+            elif d["op"] == SWITCH:
+                ops.append(d["kind"] if i in d["always"] else VARIES)
             elif d["op"] == HOLE or d["op"] == VCALL:
                 ops.append(VARIES)
             else:
