@@ -442,3 +442,28 @@ def test_paths_that_cannot_be_used_are_one_line_errors(tmp_path, capsys):
     assert main(["report", str(run), "-o", str(tmp_path / "file" / "r.html")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "is a file, not a directory" in err[0] and "cannot write the report" in err[1], err
+
+
+def test_links_planted_at_the_reports_outputs_are_replaced_never_written_through(tmp_path, capsys):
+    """The page and the PNGs go to RUN_DIR by default: a link planted there (`report.html -> ~/.bashrc`) had the
+    report overwrite whatever it pointed at with a page whose text the run's author chose."""
+    run = make_run_dir(tmp_path / "run", trials=2)
+    victim, other = tmp_path / "victim", tmp_path / "other"
+    victim.write_text("precious\n")
+    other.write_text("precious too\n")
+    (run / "report.html").symlink_to(victim)
+    (run / "report_plots").mkdir()
+    (run / "report_plots" / "cost.png").symlink_to(other)
+    assert main(["report", str(run)]) == 0
+    assert victim.read_text() == "precious\n" and other.read_text() == "precious too\n"
+    assert not (run / "report.html").is_symlink() and "<!DOCTYPE html>" in (run / "report.html").read_text()
+    assert (run / "report_plots" / "cost.png").read_bytes().startswith(b"\x89PNG")
+    # a plots directory that is itself a link would lead every PNG into the directory it names
+    shutil.rmtree(run / "report_plots")
+    (tmp_path / "elsewhere").mkdir()
+    (run / "report_plots").symlink_to(tmp_path / "elsewhere")
+    capsys.readouterr()
+    assert main(["report", str(run)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "report_plots is a symbolic link" in err[0], err
+    assert list((tmp_path / "elsewhere").iterdir()) == []

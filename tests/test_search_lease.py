@@ -192,3 +192,20 @@ def test_a_lease_of_a_killed_driver_on_this_host_is_taken_over_at_once(tmp_path)
     b.acquire()  # no waiting for its hour-long timeout: its process is gone
     assert "its process has ended" in b.took_over
     b.release()
+
+
+def test_a_link_planted_in_a_local_storage_is_never_written_through(tmp_path):
+    """The temporary file of an atomic write had a guessable name (the pid): a link planted at it in a shared
+    storage had the driver write its state into the file the link named."""
+    store = Storage(parse(str(tmp_path / "storage")))
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    root = tmp_path / "storage"
+    root.mkdir()
+    (root / f".state.json.{os.getpid()}.tmp").symlink_to(victim)
+    (root / "lease.json").symlink_to(victim)
+    store.write_bytes("state.json", b"{}")
+    store.write_if("lease.json", b"{}", store.read_versioned("lease.json")[1])
+    assert victim.read_text() == "precious"
+    assert not (root / "state.json").is_symlink() and (root / "state.json").read_bytes() == b"{}"
+    assert not (root / "lease.json").is_symlink()

@@ -8,6 +8,8 @@ import re
 import tempfile
 from pathlib import Path
 
+from ..dsl.errors import ArchFileError
+from ..search.storage import atomic_write
 from .html import CSP, Html, h, join, leaderboard_html, notes_html, summary_html
 from .plots import FIGURES, png
 from .run import Run
@@ -75,7 +77,7 @@ def _figures(run: Run, plots: Path) -> tuple[list[Html], list[Path]]:
             sections.append(head + h('<figure id="{}"><p class="waiting">{}.</p></figure>', key, why))
             continue
         path = plots / f"{key}.png"
-        path.write_bytes(data)
+        atomic_write(path, data)
         pngs.append(path)
         sections.append(head + h('<figure id="{}"><img alt="{}" src="data:image/png;base64,{}"></figure>', key,
                                  title, base64.b64encode(data).decode("ascii")))
@@ -88,6 +90,9 @@ def write_report(run: Run, out: str | Path, plots_dir: str | Path | None = None,
     With `refresh` (seconds) and a search still running, the open page reloads itself that often."""
     out = Path(out)
     plots = Path(plots_dir) if plots_dir else out.with_name(out.stem + "_plots")
+    if not plots_dir and plots.is_symlink():  # planted in the run directory, it would lead the PNGs anywhere
+        raise ArchFileError(f"{plots} is a symbolic link; the report writes its plots only into a directory of its "
+                            f"own (remove the link, or name a directory with --plots DIR)")
     plots.mkdir(parents=True, exist_ok=True)
     sections, pngs = _figures(run, plots)
     space = run.settings.get("space")
@@ -106,6 +111,6 @@ def write_report(run: Run, out: str | Path, plots_dir: str | Path | None = None,
           run.path, plots),
         Html("</body></html>"),
     ], "\n")
-    out.write_text(page, encoding="utf-8")
+    atomic_write(out, page.encode("utf-8"))  # replaces a link planted at `out`, never writes through it
     return out, pngs
 

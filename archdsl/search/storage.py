@@ -234,14 +234,22 @@ def _read_local(path: Path) -> tuple[bytes | None, str | None]:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that a crash at any moment leaves the old file or the new one, whole."""
+    """Write `data` to `path` so that a crash at any moment leaves the old file or the new one, whole. The
+    temporary file is new (an unguessable name, created exclusively, never through a link) and the rename
+    replaces `path` itself: a symbolic link planted at either name in a shared directory is never written
+    through."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    try:
+        with open(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     try:  # the rename itself is durable once the directory is synced
         fd = os.open(path.parent, os.O_RDONLY)
         try:
