@@ -45,20 +45,20 @@ def test_at_most_two_checks_run_at_once_and_each_document_gets_its_result():
     running, peak, lock = [0], [0], threading.Lock()
     delivered = {}
 
-    def check(uri: str) -> str:
+    def check(text: str) -> str:
         with lock:
             running[0] += 1
             peak[0] = max(peak[0], running[0])
         time.sleep(0.2)
         with lock:
             running[0] -= 1
-        return uri
+        return text.lstrip()
 
     async def main():
         c = Checks(check, lambda job, result: delivered.__setitem__(job.uri, result))
         uris = [f"doc{i}" for i in range(6)]
         for u in uris:
-            c.submit(u, 1, u)
+            c.submit(u, 1, " " * checks.SMALL + u)  # long documents: each takes a slot
         return await asyncio.wait_for(asyncio.gather(*(c.wait(u) for u in uris)), 20)
 
     results = asyncio.run(main())
@@ -83,3 +83,26 @@ def test_closing_a_document_releases_whoever_waits_for_its_check():
         return await asyncio.wait_for(waiting, 5)
 
     assert asyncio.run(main()) is None
+
+
+def test_a_short_document_is_checked_while_long_ones_hold_every_slot():
+    """Found by tests/test_lsp_attack.py: a 4-line file waited 10 s for its first hover behind 20,000-line ones."""
+    gate = threading.Event()
+
+    def check(text: str) -> str:
+        if len(text) >= checks.SMALL:
+            gate.wait(20)
+        return text[:5]
+
+    async def main():
+        c = Checks(check, lambda job, result: None)
+        for i in range(checks.AT_ONCE + 1):
+            c.submit(f"long{i}", 1, "x" * checks.SMALL)
+        await asyncio.sleep(0.2)
+        c.submit("short", 1, "short text")
+        try:
+            return await asyncio.wait_for(c.wait("short"), 5)
+        finally:
+            gate.set()
+
+    assert asyncio.run(main()) == "short"
