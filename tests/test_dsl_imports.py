@@ -59,3 +59,13 @@ def test_the_probe_would_see_torch_if_it_were_loaded():
     # guards the two tests above against a probe that cannot see anything
     code = "import sys, json, torch\nprint(json.dumps(sorted(m for m in sys.modules if m == 'torch')))"
     assert loaded_after_check(code) == ["torch"]
+
+
+def test_the_walker_keeps_to_the_guide_length_with_block_calls_in_their_own_module():
+    from archdsl.dsl.block_calls import BlockCalls
+    from archdsl.dsl.elaborate import Elaborator
+
+    for name in ("elaborate.py", "block_calls.py"):
+        lines = (ROOT / "archdsl" / "dsl" / name).read_text().count("\n")
+        assert lines < 400, f"{name}: {lines} lines (the style guide keeps files under 400)"
+    assert issubclass(Elaborator, BlockCalls) and Elaborator.bind_block is BlockCalls.bind_block

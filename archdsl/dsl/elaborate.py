@@ -18,10 +18,11 @@ import networkx as nx
 
 from . import args as argbind
 from . import ast
+from .block_calls import BlockCalls
 from .budget import refuse_oversized
 from .errors import ArchArgumentError, ArchError, ArchNameError, ArchResourceError, ArchUnusedError, Frame, did_you_mean
 from .expr import Chooser, Sequence, Value, describe, evaluate, reset_work
-from .limits import MAX_CALL_DEPTH, MAX_NODES, MAX_STEPS
+from .limits import MAX_NODES, MAX_STEPS
 from .ops import CONSTANTS, MERGE_OPS, OPS, SETTINGS, layer_names, lookup
 from .ops.registry import BadArguments
 from .ops.suggest import unknown_layer
@@ -29,8 +30,6 @@ from .rules import conv_bias, unused_layers
 from .scope import Body, Scope, assigns, pick_network
 from .shape_so_far import shape_so_far
 from .tensors import NamedTensors
-
-MAX_DEPTH = MAX_CALL_DEPTH
 
 
 def ordered_inputs(g: nx.DiGraph, node: str) -> list[str]:
@@ -51,16 +50,7 @@ def elaborate(
     return Elaborator(module, input_shape, choose).run(pick_network(module, network), dict(arguments or {}))
 
 
-def _call_key(name: str, values: dict, tensors: dict) -> tuple | None:
-    key = (name, tuple(values.items()), tuple(tensors.items()))
-    try:
-        hash(key)
-    except TypeError:
-        return None
-    return key
-
-
-class Elaborator(NamedTensors):
+class Elaborator(NamedTensors, BlockCalls):
     """One walk over a network's syntax tree that builds its graph. Subclasses (the search's fast path,
     `archdsl.search.memo`/`holes`) change what is built by overriding these hooks, as `ShapeProp` subclasses
     torch.fx's `Interpreter`; everything else is the walk's own (private):
@@ -337,59 +327,6 @@ class Elaborator(NamedTensors):
         d = p.default
         return argbind.value("a default", argbind.P(p.name, "any"), d, values, d.span or p.span, trace,
                              self.callables, self.choose, shapes)
-
-    def block(self, call: ast.Call, x: str, scope: Scope, body: Body) -> str:
-        block, values, inner, frame = self.bind_block(call, x, body)
-        return self.expand_block(call, block, values, inner, frame, x, scope)
-
-    def bind_block(self, call: ast.Call, x: str, body: Body):
-        """The block a call names, its parameter values, the tensors its body sees and its trace frame."""
-        block = self.blocks[call.name]
-        if call.name in self.stack:
-            cycle = " -> ".join(self.stack[self.stack.index(call.name):] + [call.name])
-            raise ArchNameError(f"block '{call.name}' calls itself ({cycle}); blocks cannot be recursive",
-                                call.span, self.trace)
-        if len(self.stack) >= MAX_DEPTH:
-            raise ArchResourceError(f"blocks are nested more than {MAX_DEPTH} deep", call.span, self.trace)
-        params = [argbind.P(p.name, "tensor" if p.tensor else "any",
-                            None if p.default is not None else argbind.REQUIRED) for p in block.params]
-        given = argbind.bind(f"block {call.name}", params, call.args, body.values, call.span, self.trace,
-                             self.callables, self.choose, self.shapes(x, body))
-        values: dict[str, Value] = {}
-        inner = Body(values, {"in": x}, {})
-        frame = (*self.trace, Frame(call.name, call.span))
-        for p in block.params:
-            if p.tensor:
-                if p.name == "in":
-                    raise ArchNameError("'@in' is always the block's sequence input; give the tensor parameter "
-                                        "another name", p.span, frame)
-                inner.tensors[p.name], inner.where[p.name] = self._ref(given[p.name][0], body), p.span
-            else:
-                values[p.name] = given[p.name][0] if p.name in given else self._default(
-                    p, values, frame, self.shapes(x, inner))
-        return block, values, inner, frame
-
-    def expand_block(self, call: ast.Call, block, values: dict, inner: Body, frame, x: str, scope: Scope) -> str:
-        key = _call_key(call.name, values, inner.tensors)
-        if key is not None and key in self.identity_calls:
-            return x  # built nothing last time with these arguments, so it builds nothing again
-        saved = self.trace
-        self.trace = frame
-        self.stack.append(call.name)
-        before = self.g.number_of_nodes()
-        try:
-            out = self.seq(block.body, x, scope.child(call.name), inner)
-            for p in block.params:
-                if p.tensor and p.name not in inner.read and not p.name.startswith("_"):
-                    raise ArchNameError(
-                        f"the tensor parameter '@{p.name}' of block {call.name} is never read; read it "
-                        f"(@{p.name}), remove it, or name it '@_{p.name}' to ignore it on purpose", p.span, frame)
-        finally:
-            self.stack.pop()
-            self.trace = saved
-        if key is not None and out == x and self.g.number_of_nodes() == before:
-            self.identity_calls.add(key)
-        return out
 
     # --- shapes read by expressions ----------------------------------------------------------------
 
