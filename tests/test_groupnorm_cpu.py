@@ -13,6 +13,10 @@ CASES = {
     # a permuting layernorm, then a layer that cuts the graph (zero), a slice: a strided tensor that needs no grad
     "cut": ('network n {{ input(3, 8, 8) layernorm(over="channels") zero spatial_slice(-2) sigmoid '
             "groupnorm({g}) avgpool flatten linear(10) }}", False),
+    # a 1x1 cut from a channels_last image: strides (C, 1, C, C), which is_contiguous() calls contiguous (one
+    # group only: a group of one value is refused)
+    "1x1 cut": ("network n {{ input(3, 8, 8) spatial_slice((0, 1), (1, 2)) leaky_relu(-0.5) groupnorm(1) "
+                "flatten linear(10) }}", True),
 }
 
 

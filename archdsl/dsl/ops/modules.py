@@ -17,11 +17,14 @@ class LayerNorm2d(nn.LayerNorm):
 class GroupNorm(nn.GroupNorm):
     """torch's GroupNorm, handed a contiguous input on the CPU: there torch's backward of a non-contiguous
     (channels_last) input that needs no gradient of its own — the image itself, or a tensor a layer cut from the
-    graph — crashes the process (torch 2.13 CPU). The copy costs one pass over the input, on the CPU only."""
+    graph — crashes the process (torch 2.13 CPU). So does one whose strides pass for both layouts, as an
+    (N, C, 1, 1) cut from a channels_last image (strides (C, 1, C, C)), which `is_contiguous()` calls contiguous:
+    any input that channels_last could describe is copied to the standard strides too. The copy costs one pass
+    over the input, on the CPU only."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type == "cpu" and not x.is_contiguous():
-            x = x.contiguous()
+        if x.device.type == "cpu" and (not x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)):
+            x = x.clone(memory_format=torch.contiguous_format)
         return super().forward(x)
 
 
