@@ -25,6 +25,7 @@ from ..dsl.shape_infer import infer_layer
 from .dedup import arch_key, flat_key, label_rest
 from .holes import HoleMemo, Poisoned, _Holes
 from .memo import CALL, MACRO, MERGE, NEAR_NODES, NEAR_STEPS, PLACEHOLDER, VCALL, Fallback, Memo, Template, _Macro
+from .replay import picked as pick
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def _run(t: Template, shape: dict, flat: list | None, a: dict, grown: list | Non
             continue
         shapes = tuple([shape[x] for x in ins])
         if kind == MERGE:
-            on = picked[n] = [i for i, pick in d["entries"] if pick is None or pick(a)]
+            on = picked[n] = pick(d["entries"], a)
             if not on:  # every entry switched off: the merge passes its sequence input on (`tensors._entries`)
                 shape[n], ref[n], passed = shapes[0], ref[ins[0]], True
                 continue

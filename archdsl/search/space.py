@@ -31,12 +31,12 @@ class Space:
         module = bind(load(source), args)
         return cls(module, tuple(decisions(module)))
 
-    @property
+    @functools.cached_property
     def sizes(self) -> tuple[int, ...]:
         return tuple(d.size for d in self.decisions)
 
-    @property
-    def keys(self) -> tuple[str, ...]:
+    @functools.cached_property
+    def keys(self) -> tuple[str, ...]:  # read for every member checked: zoph_le has 150
         return tuple(d.key for d in self.decisions)
 
     @property
