@@ -232,3 +232,26 @@ def test_indexed_decisions_under_a_count_read_from_the_input_are_found_at_the_de
     space = Space.load(text)
     for a in [(0, 0, 0), (1, 0, 1), (1, 1, 1)]:
         assert fast(space, a) == truth(space, a)
+
+
+def test_a_block_that_reads_its_width_is_answered_by_the_calls_tier_once_per_input_shape():
+    from test_fastcheck import fast, truth
+
+    from archdsl.search.space import Space
+
+    text = """
+block dw(k) { conv(channels(), k, padding=k // 2, groups=channels()) bn relu }
+block stage(c) { conv(c, 1) dw(3) dw(choice kk(3, 5)) residual { dw(3) conv(channels(@in) * 2, 1) } }
+network s {
+    input(3, 16, 16)
+    stage(8) stage(choice w(8, 12)) stage(16)
+    avgpool flatten linear(channels() // 4)
+}
+"""
+    space = Space.load(text)
+    members = [(a, b) for a in range(2) for b in range(2)]
+    for a in members:
+        assert fast(space, a) == truth(space, a), a
+    assert space._fast.answered["calls"] == len(members)  # dw(3) at widths 8, 12, 16: a template for each
+    widths = {k[-1][0][0] for k in space._fast.memo.templates if k[0] == "dw" and k[2] == (("k", 3),)}
+    assert widths == {8, 12, 16}  # keyed by the input shape it reads

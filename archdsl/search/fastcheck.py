@@ -227,6 +227,7 @@ class FastChecker:
         self.space = space_module
         self.holes = HoleMemo(space_module)
         self.memo = Memo(space_module)
+        self.memo.summary = summary  # what a size read after a block call asks (`memo._Macro.shape_of`)
         self.answered = {"holes": 0, "calls": 0, "ordinary": 0}
         # An indexed choice (`choice fh[i](..)`) is many decisions at one place. The holes tier, in the network's
         # body, keys what reads one by the decision its index gives there (`fh[3]`); a block's templates and

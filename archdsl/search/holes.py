@@ -160,6 +160,10 @@ class _Holes(_Macro):
         self.open = open
         self.root = False  # the network's own body: an item there that needs an open value is built per value
 
+    def shape_of(self, tensor: str, span) -> tuple:
+        """A template of this tier serves members whose shapes differ: a size read goes to the next tier."""
+        raise Fallback("an expression reads a tensor's shape")
+
     def _sub(self, n: int) -> _Holes:
         sub = super()._sub(n)
         sub.open = self.open

@@ -17,10 +17,12 @@ from __future__ import annotations
 from ..dsl import ast
 from ..dsl.choices import choice_keys, choice_nodes, walk_choices
 from ..dsl.elaborate import Elaborator
+from ..dsl.errors import ArchShapeError
 from ..dsl.expr import Sequence
 from ..dsl.limits import MAX_CALL_DEPTH, MAX_NODES, MAX_STEPS
 from ..dsl.rules import conv_bias, unused_layers
 from ..dsl.scope import Body, Scope
+from ..dsl.shape_so_far import shape_so_far
 
 MACRO = "@call"  # the op of a macro node (no layer has this name)
 HOLE = "@choice"  # the op of a hole node: a `choice { ... }` (or an `if` on a choice) filled per member
@@ -32,6 +34,11 @@ NEAR_NODES, NEAR_STEPS = MAX_NODES // 2, MAX_STEPS // 2  # past these the ordina
 
 class Fallback(Exception):
     """The fast path cannot give the exact answer for this member; check its text."""
+
+
+class NeedsShapes(Fallback):
+    """A template that reads a tensor's size (`channels()`) was built without its input shapes: the call that
+    builds it builds it again for the shapes it is given (`_Macro.block`)."""
 
 
 PLACEHOLDER, CALL, LAYER, MERGE = 0, 1, 2, 3  # the kinds of a program's steps
@@ -133,6 +140,8 @@ class Memo:
     def __init__(self, space_module: ast.Module, limit: int = 20_000, values_only: bool = False):
         self.slices = decision_slices(space_module, values_only)
         self.templates: dict = {}
+        self.sized: set = set()  # template keys whose bodies read a size: built per input shapes
+        self.summary = None  # `fastcheck.summary`, given by the checker: a call's output shape for a size read
         self.limit = limit
         self.assignment: dict[str, int] = {}
 
@@ -143,6 +152,7 @@ class Memo:
     def bound(self) -> None:
         if len(self.templates) > self.limit:  # a bounded cache: start afresh rather than grow forever
             self.templates.clear()
+            self.sized.clear()
 
 
 class Record:
@@ -202,6 +212,7 @@ class _Macro(Elaborator):
         if blocks is not None:
             self.blocks, self.callables = blocks, callables
         self.real_nodes = 0  # layers the ordinary elaboration would build (macro nodes count their bodies)
+        self.in_shapes: tuple | None = None  # the placeholders' shapes, for a template built for them
         self.depth = 0
         self._output: str | None = None  # the template's output, once `_close` knows it
 
@@ -215,9 +226,38 @@ class _Macro(Elaborator):
         return super().node(op, args, path, span, inputs)
 
     def shape_of(self, tensor: str, span) -> tuple:
-        """A template is built before the shapes of its inputs are known (and shared by calls of any shape):
-        an expression that reads a tensor's size (`channels(@x)`) is left to the ordinary check."""
-        raise Fallback("an expression reads a tensor's shape")
+        """A size an expression reads (`channels(@x)`): from the layers built so far and the summaries of the
+        calls among them. A template's placeholders have shapes only when it is built for given input shapes
+        (`in_shapes`); without them `NeedsShapes` makes the call build it again with them. A shape error on the
+        way is left to the ordinary check, which raises it in its own words."""
+        try:
+            return shape_so_far(self.g, tensor, self.known, self.settings, self._inputs, self._rule)
+        except ArchShapeError:
+            raise Fallback("a shape error before a size is read") from None
+
+    def _inputs(self, n: str):
+        d = self.g.nodes[n]
+        if d["op"] in (MACRO, HOLE, VCALL, SWITCH):
+            return d["inputs"]
+        pred = self.g._pred[n]
+        return sorted(pred, key=lambda u: pred[u]["index"])
+
+    def _rule(self, n: str, d: dict, shapes: tuple):
+        if n[0] == "$":
+            if self.in_shapes is None:
+                raise NeedsShapes("a size read in a template built without its input shapes")
+            return self.in_shapes[int(n[1:])]
+        if d["op"] != MACRO:
+            if d["op"] in (HOLE, VCALL, SWITCH):
+                raise Fallback("a size read after a choice")
+            return None
+        t = d["template"]
+        if t.hole_keys or t.dynamic or self.memo.summary is None:
+            raise Fallback("a size read after a call with choices inside")
+        s = self.memo.summary(t, shapes, self.memo.assignment, False)
+        if s.error is not None:
+            raise Fallback("a shape error before a size is read")
+        return s.shape
 
     def block(self, call: ast.Call, x: str, scope: Scope, body: Body) -> str:
         block, values, inner, frame = self.bind_block(call, x, body)
@@ -230,8 +270,17 @@ class _Macro(Elaborator):
         except TypeError:  # a value with no exact stand-in: expand it here, as the ordinary path does
             return self.expand_block(call, block, values, inner, frame, x, scope)
         t = self.memo.templates.get(key)
-        if t is None:
-            t = self.memo.templates[key] = self._template(call, block, values, key[3])
+        if t is None and key not in self.memo.sized:
+            try:
+                t = self.memo.templates[key] = self._template(call, block, values, key[3])
+            except NeedsShapes:
+                self.memo.sized.add(key)
+        if key in self.memo.sized:  # its body reads a size: one template per input shapes
+            shapes = tuple(self.shape_of(u, call.span) for u in distinct)
+            key = (*key, shapes)
+            t = self.memo.templates.get(key)
+            if t is None:
+                t = self.memo.templates[key] = self._template(call, block, values, key[3], shapes)
         if len(self.stack) + t.depth >= MAX_CALL_DEPTH:
             raise Fallback("blocks nested near the limit")
         self.steps += t.steps
@@ -261,9 +310,11 @@ class _Macro(Elaborator):
             f = self._fs = freeze(tuple(self.settings.items()))
         return f
 
-    def _template(self, call: ast.Call, block, values: dict, pattern: tuple[int, ...]) -> Template:
-        """Elaborate the call's body once; `pattern[j]` is the placeholder of its j-th tensor input."""
+    def _template(self, call: ast.Call, block, values: dict, pattern: tuple[int, ...], shapes=None) -> Template:
+        """Elaborate the call's body once; `pattern[j]` is the placeholder of its j-th tensor input, `shapes`
+        the placeholders' shapes when its body reads a size."""
         sub = self._sub(max(pattern) + 1)
+        sub.in_shapes = shapes
         names = ["in"] + [p.name for p in block.params if p.tensor]
         inner = Body(values, {name: f"${pattern[j]}" for j, name in enumerate(names)}, {})
         for p in block.params:
