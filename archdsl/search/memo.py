@@ -23,6 +23,7 @@ from ..dsl.limits import MAX_CALL_DEPTH, MAX_NODES, MAX_STEPS
 from ..dsl.rules import conv_bias, unused_layers
 from ..dsl.scope import Body, Scope
 from ..dsl.shape_so_far import shape_so_far
+from .record import Record
 
 MACRO = "@call"  # the op of a macro node (no layer has this name)
 HOLE = "@choice"  # the op of a hole node: a `choice { ... }` (or an `if` on a choice) filled per member
@@ -153,48 +154,6 @@ class Memo:
         if len(self.templates) > self.limit:  # a bounded cache: start afresh rather than grow forever
             self.templates.clear()
             self.sized.clear()
-
-
-class Record:
-    """What the summary back-end records while it elaborates a body: its nodes with their data, in the order
-    built (inputs first), and their input edges — all a `Template` keeps — without networkx's views and
-    caches. It answers the few graph questions the walker and `_Macro` ask (`graph_type`)."""
-
-    def __init__(self, **graph):
-        self.graph = graph
-        self._node: dict[str, dict] = {}  # the names networkx gives them, so `Template` reads either
-        self._pred: dict[str, dict[str, dict]] = {}
-        self._succ: dict[str, dict[str, dict]] = {}
-        self.nodes = self._node
-
-    def __contains__(self, n) -> bool:
-        return n in self._node
-
-    def number_of_nodes(self) -> int:
-        return len(self._node)
-
-    def add_node(self, n: str, **data) -> None:
-        if n in self._node:
-            self._node[n].update(data)
-        else:
-            self._node[n], self._pred[n], self._succ[n] = data, {}, {}
-
-    def add_edge(self, u: str, v: str, **data) -> None:
-        for n in (u, v):
-            if n not in self._node:
-                self.add_node(n)
-        d = self._succ[u].get(v)
-        if d is None:
-            d = self._succ[u][v] = self._pred[v][u] = {}
-        d.update(data)
-
-    def successors(self, n: str):
-        return iter(self._succ[n])
-
-    def out_degree(self, n: str | None = None):
-        if n is not None:
-            return len(self._succ[n])
-        return ((k, len(s)) for k, s in self._succ.items())
 
 
 class _Here(Scope):
