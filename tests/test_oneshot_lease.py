@@ -4,9 +4,11 @@ was; the holder's state is written only through its lease."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -64,78 +66,123 @@ def test_a_one_shot_search_or_resume_on_a_held_storage_is_refused_naming_the_hol
         holder.release()
 
 
+class Holder:
+    """A one-shot search of SPACE running in the background on `tmp_path/shared`, writing `tmp_path/a`."""
+
+    def __init__(self, tmp_path: Path, epochs: int, **env: str):
+        self.space = tmp_path / "space.arch"
+        self.space.write_text(SPACE)
+        self.shared, self.out = tmp_path / "shared", tmp_path / "a"
+        self.store = Storage(parse(str(self.shared)))
+        cmd, kw = search(str(self.space), "--one-shot", "spos", "--supernet-epochs", str(epochs), "--samples", "4",
+                         "--retrain", "0", "--batch-size", "256", "--storage", str(self.shared), "--out",
+                         str(self.out), "-q")
+        kw["env"].update(env)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                                     **kw)
+
+    def training(self, timeout: float = 300) -> list[int]:
+        """Once the supernet's first checkpoint is written: the processes training it (its Ray Tune trial)."""
+        deadline = time.time() + timeout
+        while not list(self.shared.glob("run*/*/checkpoint_*")):
+            assert self.proc.poll() is None, self.proc.stderr.read()[-2000:]
+            assert time.time() < deadline, "timed out waiting for the supernet's first checkpoint"
+            time.sleep(0.05)
+        trial = [pid for pid in descendants(self.proc.pid) if cmdline(pid).startswith("ray::ImplicitFunc")]
+        assert trial, "no Ray Tune trial process below the search"
+        return trial
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (Ray's workers are the raylet's children, the raylet the driver's)."""
+    parent = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                parent[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        found += kids
+        todo += kids
+    return found
+
+
+@contextmanager
+def paused(pids: list[int]):
+    """The supernet's training held still (SIGSTOP) while the test acts: the search stays running, its
+    driver heartbeating and holding the lease, for as long as the test needs and no longer."""
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+
+
 @pytest.mark.slow
 def test_a_second_search_on_the_storage_of_a_running_one_shot_search_is_refused(tmp_path):
     pytest.importorskip("ray.tune")
-    space = tmp_path / "space.arch"
-    space.write_text(SPACE)
-    shared = tmp_path / "shared"
-    store = Storage(parse(str(shared)))
-    a_out = tmp_path / "a"
-    # long enough to outlive three refused searches on a loaded machine (~20 s each; Ray now starts before the
-    # state is written, so the search trains from the moment this test sees its state)
-    cmd, kw = search(str(space), "--one-shot", "spos", "--supernet-epochs", "1000", "--samples", "4", "--retrain", "0",
-                     "--batch-size", "256", "--storage", str(shared), "--out", str(a_out), "-q")
-    a = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, **kw)
+    a = Holder(tmp_path, epochs=100)
     try:
-        deadline = time.time() + 300
-        while store.read_versioned("oneshot.json")[0] is None:
-            assert a.poll() is None, a.stderr.read()[-2000:]
-            assert time.time() < deadline, "timed out waiting for the one-shot search's state"
-            time.sleep(0.2)
-        saved = store.read_versioned("oneshot.json")[0]
-        holder = json.loads(store.read_versioned(LEASE)[0])
-        assert holder["pid"] == a.pid and holder["out"] == str(a_out)
-        for args, out in (([str(space), "--one-shot", "spos"], tmp_path / "b"),
-                          ([str(space), "--samples", "2"], tmp_path / "c"),  # a multi-trial search
-                          (["--resume"], tmp_path / "d")):
-            cmd, kw = search(*args, "--storage", str(shared), "--out", str(out), "-q")
-            p = subprocess.run(cmd, capture_output=True, timeout=300, **kw)
-            assert a.poll() is None, "the one-shot search ended before the second search was refused"
-            assert_refused(p, holder["owner"], a.pid, str(a_out))
-            assert not out.exists()
-        assert store.read_versioned("oneshot.json")[0] == saved
-        _, err = a.communicate(timeout=900)
-        assert a.returncode == 0, err[-2000:]
-        assert (a_out / "trials.csv").is_file() and (a_out / "best.pt").is_file()
-        assert store.read_versioned(LEASE) == (None, None)  # released when it ended
+        with paused(a.training()):
+            saved = a.store.read_versioned("oneshot.json")[0]
+            holder = json.loads(a.store.read_versioned(LEASE)[0])
+            assert saved is not None and holder["pid"] == a.proc.pid and holder["out"] == str(a.out)
+            for args, out in (([str(a.space), "--one-shot", "spos"], tmp_path / "b"),
+                              ([str(a.space), "--samples", "2"], tmp_path / "c"),  # a multi-trial search
+                              (["--resume"], tmp_path / "d")):
+                cmd, kw = search(*args, "--storage", str(a.shared), "--out", str(out), "-q")
+                p = subprocess.run(cmd, capture_output=True, timeout=300, **kw)
+                assert a.proc.poll() is None, "the one-shot search ended before the second search was refused"
+                assert_refused(p, holder["owner"], a.proc.pid, str(a.out))
+                assert not out.exists()
+            assert a.store.read_versioned("oneshot.json")[0] == saved
+        _, err = a.proc.communicate(timeout=600)  # it goes on to the end, as if nothing had happened
+        assert a.proc.returncode == 0, err[-2000:]
+        assert (a.out / "trials.csv").is_file() and (a.out / "best.pt").is_file()
+        assert a.store.read_versioned(LEASE) == (None, None)  # released when it ended
     finally:
-        if a.poll() is None:
-            os.killpg(a.pid, 9)
-            a.wait()
+        a.kill()
 
 
 @pytest.mark.slow
 def test_a_forced_search_takes_a_running_one_shot_search_over_and_the_old_one_stops_without_writing(tmp_path):
     pytest.importorskip("ray.tune")
-    space = tmp_path / "space.arch"
-    space.write_text(SPACE)
-    shared = tmp_path / "shared"
-    store = Storage(parse(str(shared)))
-    cmd, kw = search(str(space), "--one-shot", "spos", "--supernet-epochs", "60", "--samples", "4", "--retrain", "0",
-                     "--batch-size", "256", "--storage", str(shared), "--out", str(tmp_path / "a"), "-q")
-    kw["env"]["ARCHDSL_LEASE_TIMEOUT"] = "6"  # a heartbeat every second: the takeover is noticed within one
-    a = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, **kw)
-    try:
-        deadline = time.time() + 300
-        while store.read_versioned("oneshot.json")[0] is None:
-            assert a.poll() is None, a.stderr.read()[-2000:]
-            assert time.time() < deadline, "timed out waiting for the one-shot search's state"
-            time.sleep(0.2)
-        old = json.loads(store.read_versioned(LEASE)[0])["owner"]
-        cmd, kw = search(str(space), "--one-shot", "spos", "--force", "--supernet-epochs", "2", "--samples", "4",
-                         "--retrain", "0", "--batch-size", "256", "--storage", str(shared),
-                         "--out", str(tmp_path / "b"), "-q")
-        b = subprocess.run(cmd, capture_output=True, timeout=900, **kw)
-        _, a_err = a.communicate(timeout=300)
+    a = Holder(tmp_path, epochs=100, ARCHDSL_LEASE_TIMEOUT="6")  # a heartbeat every second: a takeover is
+    try:                                                            # noticed within one
+        with paused(a.training()):  # still training when the other search takes over, however long that takes
+            old = json.loads(a.store.read_versioned(LEASE)[0])["owner"]
+            cmd, kw = search(str(a.space), "--one-shot", "spos", "--force", "--supernet-epochs", "2", "--samples",
+                             "4", "--retrain", "0", "--batch-size", "256", "--storage", str(a.shared),
+                             "--out", str(tmp_path / "b"), "-q")
+            b = subprocess.run(cmd, capture_output=True, timeout=900, **kw)
+        _, a_err = a.proc.communicate(timeout=300)
     finally:
-        if a.poll() is None:
-            os.killpg(a.pid, 9)
-            a.wait()
+        a.kill()
     assert b.returncode == 0, b.stderr[-3000:]
     assert f"took the search storage over from search {old}" in b.stderr
-    assert a.returncode == 2 and "another search took over the search storage" in a_err, a_err[-3000:]
+    assert a.proc.returncode == 2 and "another search took over the search storage" in a_err, a_err[-3000:]
     assert "Traceback" not in a_err and not (tmp_path / "a" / "trials.json").exists()
-    state = json.loads(store.read_versioned("oneshot.json")[0])
+    state = json.loads(a.store.read_versioned("oneshot.json")[0])
     assert state["settings"]["out"] == str(tmp_path / "b") and state["settings"]["supernet_epochs"] == 2
     assert (tmp_path / "b" / "trials.json").is_file()
