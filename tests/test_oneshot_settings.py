@@ -76,3 +76,41 @@ def test_sharing_slice_is_recorded_and_a_killed_search_resumes_with_it(tmp_path)
     final = _final_state(Storage(parse(str(out / "ray"))), state["attempts"])
     keys = list(final["trainer"]["weights"])
     assert keys and all("~slice" in k for k in keys)  # the resumed trial trained the sliced supernet
+
+
+def test_a_member_whose_outputs_are_not_finite_fails_with_its_reason_instead_of_ranking_first():
+    import torch
+
+    from archdsl.oneshot.building import build_trainer
+    from archdsl.oneshot.scoring import score_member
+
+    settings = {"data": "digits", "seed": 0, "supernet_epochs": 1, "one_shot": "spos", "batch_size": 256}
+    _, space, trainer = build_trainer(settings, SPACE.read_text(), str(SPACE), "cpu")
+    a = (0, 0, 0, 0, 0, 0, 0)
+    trainer.net.member(a)
+    trainer._grow()  # the member's tensors are the supernet's now (trained ones, as far as scoring knows)
+    with torch.no_grad():
+        last = [k for k in trainer.net.weights if "linear" in k and "weight" in k]
+        trainer.net.weights[last[-1]].fill_(float("inf"))  # an overflowed weight: the logits are inf - inf = NaN
+    s = score_member(trainer, a)
+    assert s.acc is None and s.loss is None and "not finite" in s.reason and "\n" not in s.reason
+    assert s.params > 0
+
+
+@pytest.mark.slow
+def test_a_trial_no_node_can_hold_is_refused_in_one_line_instead_of_waiting_forever(tmp_path):
+    out = tmp_path / "out"
+    r = cli("search", str(SPACE), "--one-shot", "spos", "--supernet-epochs", "1", "--samples", "4", "--retrain",
+            "0", "--cpus-per-trial", str((os.cpu_count() or 1) + 1), "--out", str(out), "-q", timeout=300)
+    assert r.returncode == 1 and "no Ray node can run a trial with --cpus-per-trial" in one_line(r)
+    assert not (out / "ray" / "oneshot.json").exists() and not (out / "settings.yaml").exists()
+
+
+@pytest.mark.slow
+def test_a_supernet_that_diverges_fails_the_search_in_one_line_naming_the_learning_rate(tmp_path):
+    space = tmp_path / "two.arch"
+    space.write_text("network n { input(1, 8, 8) conv(choice w(4, 8), 3, padding=1) relu flatten linear(10) }\n")
+    r = cli("search", str(space), "--one-shot", "spos", "--supernet-epochs", "1", "--samples", "4", "--retrain", "0",
+            "--lr", "1e6", "--out", str(tmp_path / "out"), "-q", timeout=600)
+    line = one_line(r)
+    assert r.returncode == 1 and "diverged" in line and "learning rate" in line and line.count("error:") == 1

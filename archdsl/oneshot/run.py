@@ -29,6 +29,7 @@ from ..search.runner import (
     ClusterError,
     ResumeConflictError,
     SearchOutcome,
+    check_cluster,
     clear,
     init_ray,
     resumed_settings,
@@ -101,6 +102,7 @@ def _run(settings: SearchSettings, out: Path, store: Storage, lease: Lease, resu
     try:
         import ray
 
+        check_cluster(settings)  # a trial no node can hold would wait for its resources forever
         # the last refusal: from here on, --out and the storage are written
         workers = eval_actors(settings, ray.cluster_resources())
         return _search(settings, out, store, lease, state, replace_old, workers, started, verbose)
@@ -194,7 +196,8 @@ def _fit(settings: SearchSettings, state: dict, store: Storage, lease: Lease, wo
         if r.error is not None:
             from ..search.results import reason_of
 
-            raise ArchFileError(f"the one-shot search failed: {reason_of(r.error)}")
+            reason = reason_of(r.error).removeprefix("error: ")  # an ArchError's text says error: itself
+            raise ArchFileError(f"the one-shot search failed: {reason}")
 
 
 # Members a process should score to repay its start (a process, torch, the dataset: 3-7 s here, the time of

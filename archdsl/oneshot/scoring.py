@@ -17,6 +17,7 @@ set several members often share the top accuracy.
 from __future__ import annotations
 
 import hashlib
+import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -92,6 +93,9 @@ def score_member(trainer, member) -> MemberScore:
         with as_trained(trainer, a):
             acc, loss = trainer.evaluate(a)
         g = net.graph(a)
+        if not math.isfinite(loss):  # its outputs overflowed: the accuracy of NaN logits means nothing
+            return MemberScore(None, int(g.graph["params"]), int(g.graph["macs"]),
+                               reason=f"scoring failed: its validation loss is {loss} (outputs not finite)")
         return MemberScore(float(acc), int(g.graph["params"]), int(g.graph["macs"]), loss=float(loss))
     except Exception as e:  # noqa: BLE001 - a member that cannot be scored is recorded with its reason
         return MemberScore(None, reason=f"scoring failed: {reason_of(e)}")
