@@ -209,3 +209,43 @@ def test_a_link_planted_in_a_local_storage_is_never_written_through(tmp_path):
     assert victim.read_text() == "precious"
     assert not (root / "state.json").is_symlink() and (root / "state.json").read_bytes() == b"{}"
     assert not (root / "lease.json").is_symlink()
+
+
+@pytest.mark.parametrize("plant", ["directory", "fifo", "loop"])
+def test_a_state_or_lease_that_is_no_plain_file_is_one_line_never_a_hang(tmp_path, plant):
+    """A FIFO planted at state.json blocked `search --resume` for good; a directory or a link loop there (or at
+    lease.json) was a traceback."""
+    from report_rundir import make_run_dir
+
+    from archdsl.dsl.errors import ArchFileError
+
+    root = tmp_path / "storage"
+    root.mkdir()
+    store = Storage(parse(str(root)))
+    for name in ("state.json", "lease.json"):
+        {"directory": lambda p: p.mkdir(), "fifo": os.mkfifo, "loop": lambda p: p.symlink_to(p.name)}[plant](root / name)
+        for read in (store.read_bytes, store.read_versioned):
+            box = []
+            t = threading.Thread(target=_raised, args=(read, name, box), daemon=True)
+            t.start()
+            t.join(10)
+            assert box and isinstance(box[0], ArchFileError) and name in str(box[0]), (plant, name, box)
+            assert "\n" not in str(box[0])
+    if plant != "fifo":
+        return
+    run = make_run_dir(tmp_path / "run", trials=2, finished=False, driver=None)  # the same end to end
+    (run / "ray" / "state.json").unlink()
+    os.mkfifo(run / "ray" / "state.json")
+    res = subprocess.run([sys.executable, "-m", "archdsl", "search", "--resume", "--out", str(run)],
+                         capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr[-2000:]
+    assert res.stderr.strip().splitlines()[-1].startswith("error: ") and "not a regular file" in res.stderr
+
+
+def _raised(read, name, box: list) -> None:
+    try:
+        read(name)
+    except Exception as e:  # noqa: BLE001  the test looks at what was raised
+        box.append(e)
+        return
+    box.append(None)

@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import os
 import posixpath
+import stat
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,8 @@ class Storage:
         return self.fs.get_file_info(self.path(rel)).type != pafs.FileType.NotFound
 
     def read_bytes(self, rel: str) -> bytes | None:
+        if self.local:
+            return read_local(Path(self.path(rel)))
         try:
             with self.fs.open_input_stream(self.path(rel)) as f:
                 return f.read()
@@ -226,11 +229,28 @@ def _digest(data: bytes) -> str:
 
 
 def _read_local(path: Path) -> tuple[bytes | None, str | None]:
+    data = read_local(path)
+    return (None, None) if data is None else (data, _digest(data))
+
+
+def read_local(path: Path) -> bytes | None:
+    """A local storage file's bytes (None: it does not exist). Only a regular file is read: a FIFO planted at
+    `state.json` blocked the search for good, and a directory or a link loop there was a traceback; each is
+    one line naming the path."""
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError:
-        return None, None
-    return data, _digest(data)
+        return None
+    except OSError as e:
+        raise ArchFileError(f"cannot read {path} in the search storage: {e.strerror or e}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ArchFileError(f"{path} in the search storage is not a regular file (a directory, FIFO or "
+                                f"device): the search keeps its state and lease there as plain files; move it away")
+        with open(fd, "rb", closefd=False) as f:
+            return f.read()
+    finally:
+        os.close(fd)
 
 
 def atomic_write(path: Path, data: bytes) -> None:
