@@ -11,7 +11,7 @@ from pathlib import Path
 
 from archdsl.dsl import ArchError, check, parse
 from archdsl.dsl.diagnose import diagnose
-from archdsl.dsl.errors import ArchNameError, ArchUnusedError
+from archdsl.dsl.errors import ArchArgumentError, ArchNameError, ArchNoInputError, ArchUnusedError
 from archdsl.dsl.pieces import MAX_ERRORS
 
 THREE = """\
@@ -191,6 +191,10 @@ def test_a_stray_character_costs_only_its_line_and_never_a_missing_input():
             assert [(e.span.line, e.message) for e in d.errors] == [(3, f"unexpected character {stray!r}")], stray
     d = diagnose("network n {\n    input(3, 8, 8) $ conv(4, 3)\n    relu\n}\n", cache={})  # input dropped with it
     assert [e.message for e in d.errors] == ["unexpected character '$'"]
+    try:  # diagnose tells the missing input by its class, not its words
+        check("network n {\n    conv(4, 3)\n}\n")
+    except ArchError as e:
+        assert isinstance(e, ArchNoInputError) and isinstance(e, ArchArgumentError) and e.kind == "argument", e
 
 
 def test_a_lone_surrogate_in_a_long_body_is_diagnosed_with_a_cache():

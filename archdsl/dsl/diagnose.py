@@ -24,14 +24,13 @@ from . import ast
 from .api import CheckResult, check, sequence_arguments
 from .choices import decisions, resolve
 from .elaborate import elaborate
-from .errors import ArchError, ArchNameError, ArchShapeError, ArchUnusedError, Span
+from .errors import ArchError, ArchNameError, ArchNoInputError, ArchShapeError, ArchUnusedError, Span
 from .parser import parse
 from .pieces import MAX_ERRORS, Parsed, parse_pieces
 from .shape_infer import infer_shapes
 
 RECOVERED = "<replaced after an error>"  # the file of the spans of the identity layers put in place of errors
 _QUOTED = re.compile(r"'@?(\w+)(?:\[[^']*\])?'")
-_NO_INPUT = "has no input;"  # elaborate's words for a network without input(...)
 
 
 @dataclass
@@ -145,7 +144,7 @@ def _follows(e, m, name, input, arguments, dropped_words, damaged, tried, replac
     if isinstance(e, ArchNameError):
         first = _QUOTED.findall(e.message)[:1]
         return any(w in dropped_words for w in first)
-    if _NO_INPUT in e.message and damaged and "input" in dropped_words:
+    if isinstance(e, ArchNoInputError) and damaged and "input" in dropped_words:
         return True  # its input(...) was in a statement dropped for a syntax error
     if isinstance(e, ArchShapeError):
         if damaged:

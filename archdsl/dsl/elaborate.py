@@ -20,7 +20,16 @@ from . import args as argbind
 from . import ast
 from .block_calls import BlockCalls
 from .budget import refuse_oversized
-from .errors import ArchArgumentError, ArchError, ArchNameError, ArchResourceError, ArchUnusedError, Frame, did_you_mean
+from .errors import (
+    ArchArgumentError,
+    ArchError,
+    ArchNameError,
+    ArchNoInputError,
+    ArchResourceError,
+    ArchUnusedError,
+    Frame,
+    did_you_mean,
+)
 from .expr import Chooser, Sequence, Value, describe, evaluate, reset_work
 from .limits import MAX_NODES, MAX_STEPS
 from .ops import CONSTANTS, MERGE_OPS, OPS, SETTINGS, layer_names, lookup
@@ -155,7 +164,7 @@ class Elaborator(NamedTensors, BlockCalls):
                 raise ArchArgumentError("input takes (C) or (C, H, W), got 2 sizes", call.span)
             span = call.span
         elif self.input_shape is None:
-            raise ArchArgumentError(
+            raise ArchNoInputError(
                 f"network '{net.name}' has no input; write input(C, H, W) as its first line or pass --input CxHxW",
                 net.span,
             )

@@ -141,6 +141,11 @@ class ArchArgumentError(ArchError):
     kind = "argument"
 
 
+class ArchNoInputError(ArchArgumentError):
+    """A network with no input(...) and no --input: its own class, so that code which must tell it from other
+    argument errors (diagnose: an input dropped with a syntax error) need not read its words."""
+
+
 class ArchShapeError(ArchError):
     kind = "shape"
 
