@@ -249,3 +249,21 @@ def _raised(read, name, box: list) -> None:
         box.append(e)
         return
     box.append(None)
+
+
+def test_names_from_a_damaged_state_never_lead_out_of_the_storage(store, tmp_path):
+    """A trial's attempt directories come from the state: '/etc' or '../other-search' had the driver list and
+    copy checkpoints from outside the storage (any bucket the credentials reach, any local directory)."""
+    from archdsl.dsl.errors import ArchFileError
+    from archdsl.search.trainable import latest_checkpoint
+
+    store.write_bytes("run1/trial_a/result.json", b"{}")
+    for bad in ["../elsewhere", "/etc", "run1/../../x", "a/\x00b"]:
+        for use in (store.read_bytes, store.listdir, lambda r: store.write_bytes(r, b"x"),
+                    lambda r: store.download(r, tmp_path / "d")):
+            with pytest.raises(ArchFileError, match="not a path inside the search storage"):
+                use(bad)
+    assert store.read_bytes("run1/trial_a/result.json") == b"{}"
+    spec = {"uri": store.spec.uri, "endpoint": store.spec.endpoint}
+    assert latest_checkpoint(spec, ["/etc", "../..", "run1/trial_a"], tmp_path / "into") == 0
+

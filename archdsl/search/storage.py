@@ -85,6 +85,11 @@ class Storage:
         self.local = not spec.is_remote
 
     def path(self, *parts: str) -> str:
+        """The storage path of `parts` (relative, below the root). Names read from the state (a trial's attempt
+        directories) could otherwise lead out of it: an absolute path or a `..` is refused in one line."""
+        for p in parts:
+            if p.startswith("/") or ".." in p.split("/") or "\x00" in p:
+                raise ArchFileError(f"{p[:200]!r} is not a path inside the search storage {self.spec.uri}")
         return posixpath.join(self.root, *parts)
 
     def exists(self, rel: str) -> bool:

@@ -26,6 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ..dsl.errors import ArchFileError
 from ..runtime.checkpoint import CHECKPOINT
 
 WEIGHTS = CHECKPOINT  # the best trial's checkpoint holds its weights under "model"
@@ -75,7 +76,10 @@ def latest_checkpoint(storage_spec: dict | None, attempts: list[str], into: Path
     store = Storage(StorageSpec(**storage_spec))
     found = []
     for attempt in attempts:
-        found += [f"{attempt}/{name}" for name in store.listdir(attempt) if name.startswith("checkpoint_")]
+        try:
+            found += [f"{attempt}/{name}" for name in store.listdir(attempt) if name.startswith("checkpoint_")]
+        except ArchFileError:  # a damaged state's attempt outside the storage: nothing of it is read
+            continue
     best_epoch, best_key, best_dir = 0, None, None
     for rel in found:
         with tempfile.TemporaryDirectory() as d:
