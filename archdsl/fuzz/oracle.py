@@ -9,7 +9,10 @@ two nodes share memory. In float64 (so rounding is never taken for a difference)
 * backward runs;
 * every node's output shape is check's; every layer's parameter count is check's, and so is the total;
 * every layer's MACs are half the FLOPs `torch.utils.flop_counter.FlopCounterMode` counts for it;
-* `fold_bn` keeps the eval output.
+* `fold_bn` keeps the eval output;
+* in float32, the training checks of `training.py` (a finite eval output, channels_last alike, one SGD step);
+* `archdsl check` prints what `check` says (`refusals.py`), and a program `check` refuses is refused with a
+  located error, never a traceback.
 
 `differences(text)` returns what disagrees (an empty list when all agree). Imports torch.
 """
@@ -24,12 +27,16 @@ from torch import fx
 from torch.utils.flop_counter import FlopCounterMode
 
 import archdsl
-from archdsl.dsl import check
+from archdsl.dsl import ArchError, check
 from archdsl.dsl.elaborate import ordered_inputs
 from archdsl.dsl.ops import OPS
 from archdsl.dsl.shape_infer import layer_order
 
+from .refusals import cli_differences, refusal_differences
+from .training import training_differences
+
 BATCH = 2
+CURRENT = ".oracle-running.arch"  # in the output directory while a program runs
 
 
 def _emitted(spec, args: dict, n_inputs: int):
@@ -77,15 +84,27 @@ def _seeded(seed: int, fn, *args):
     return fn(*args)
 
 
-def differences(text: str, seed: int = 0) -> list[str]:
-    """What the compiled module, training and folding do differently from the checked graph ([] if nothing)."""
-    result = check(text)
+def differences(text: str, seed: int = 0, cli: bool = True) -> list[str]:
+    """What the compiled module, training, folding and `archdsl check` do differently from what `check` says
+    ([] if nothing); for a program `check` refuses, what is wrong with the refusal."""
+    try:
+        result = check(text)
+    except ArchError:
+        return refusal_differences(text)
+    out = _compiled_differences(result, seed) + training_differences(result.graph, seed)
+    return out + (cli_differences(text, accepted=True) if cli else [])
+
+
+def _compiled_differences(result, seed: int) -> list[str]:
     g = result.graph
     out: list[str] = []
     torch.manual_seed(seed)
     # In float64: float32 rounding (a reduction over a strided view, folded weights), magnified by normalising a
     # batch of two, would otherwise pass for a difference; in- or out-of-place, the values are the same.
-    model = archdsl.compile(g, dtype=torch.float64)
+    try:
+        model = archdsl.compile(g, dtype=torch.float64)
+    except Exception as e:  # noqa: BLE001 - a program check accepts must compile
+        return [f"compile raised {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"]
     compiled = sum(p.numel() for p in model.parameters())
     if compiled != result.params:
         out.append(f"the compiled module has {compiled:,} parameters, check says {result.params:,}")
@@ -101,7 +120,7 @@ def differences(text: str, seed: int = 0) -> list[str]:
         x0 = x.clone()
         try:
             y = _seeded(seed, model, x)
-        except RuntimeError as e:
+        except Exception as e:  # noqa: BLE001 - torch's ValueError too: any failure is a finding
             out.append(f"{mode}: the compiled module raised {str(e).splitlines()[0][:200]}")
             continue
         if not torch.equal(x, x0):
@@ -124,7 +143,7 @@ def differences(text: str, seed: int = 0) -> list[str]:
         if y.requires_grad:
             try:
                 y.float().sum().backward()
-            except RuntimeError as e:
+            except Exception as e:  # noqa: BLE001 - torch's ValueError too: any failure is a finding
                 out.append(f"{mode}: backward raised {str(e).splitlines()[0][:200]}")
         model.zero_grad(set_to_none=True)
     out += _folding(model, x)
@@ -144,41 +163,57 @@ def _folding(model, x) -> list[str]:
     return []
 
 
+def _cases(rng, refused: int = 2):
+    """The texts the oracle runs for one generated program: the program, one random member of it when it is a
+    space, and up to `refused` of the attempts `check` refused while it was generated."""
+    from .netgen import member, programs
+
+    text, rejected = programs(rng)
+    yield text
+    other = member(text, rng)
+    if other is not None:
+        yield other
+    yield from rng.sample(rejected, min(refused, len(rejected)))
+
+
 def run(inputs: int, seconds: float | None, seed: int, out, quiet: bool = False) -> dict:
-    """`python -m archdsl.fuzz --oracle`: generated programs through `differences` until `inputs` or `seconds`;
-    each failing program is written to `out` as oracle-<digest>.arch, headed by the seed that showed it
-    (`# oracle seed N`; tests/test_oracle.py replays it with that seed)."""
+    """`python -m archdsl.fuzz --oracle`: generated programs through `differences` until `inputs` or `seconds`
+    (each generated program, a random member of a space, and attempts `check` refused on the way); each failing
+    one is written to `out` as oracle-<digest>.arch, headed by the seed that showed it (`# oracle seed N`;
+    tests/test_oracle.py replays it with that seed)."""
     import hashlib
     import random
     import sys
     import time
     from collections import Counter
 
-    from .netgen import accepted_program
-
     torch.set_num_threads(1)  # tiny tensors: one thread is faster than two on a shared machine
     rng = random.Random(seed)
     start, done, failing, kinds, written = time.monotonic(), 0, 0, Counter(), []
     try:
         while done < inputs and (seconds is None or time.monotonic() - start < seconds):
-            text = accepted_program(rng)
-            done += 1
-            try:
-                found = differences(text, seed=done)
-            except Exception as e:  # noqa: BLE001 - the oracle itself failing is a finding too
-                found = [f"oracle raised {type(e).__name__}: {e}"]
-            if found:
-                failing += 1
-                kinds.update(f.split(":")[0] if ":" in f else f for f in found)
+            for text in _cases(rng):
+                done += 1
+                # A crash of the process itself (torch aborting) leaves the program that did it here.
                 out.mkdir(parents=True, exist_ok=True)
-                path = out / f"oracle-{hashlib.sha1(text.encode()).hexdigest()[:10]}.arch"
-                path.write_text(f"# oracle seed {done}\n{text}")  # the replay uses the same random draws
-                written.append(str(path))
-                print(f"[{done}] {found[0][:160]}\n    -> {path}", file=sys.stderr, flush=True)
-            if not quiet and done % 1000 == 0:
-                print(f"{done:,} programs, {time.monotonic() - start:,.0f} s, {failing} failing", file=sys.stderr,
-                      flush=True)
+                (out / CURRENT).write_text(f"# oracle seed {done}\n{text}")
+                try:
+                    found = differences(text, seed=done)
+                except Exception as e:  # noqa: BLE001 - the oracle itself failing is a finding too
+                    found = [f"oracle raised {type(e).__name__}: {e}"]
+                if found:
+                    failing += 1
+                    kinds.update(f.split(":")[0] if ":" in f else f for f in found)
+                    out.mkdir(parents=True, exist_ok=True)
+                    path = out / f"oracle-{hashlib.sha1(text.encode()).hexdigest()[:10]}.arch"
+                    path.write_text(f"# oracle seed {done}\n{text}")  # the replay uses the same random draws
+                    written.append(str(path))
+                    print(f"[{done}] {found[0][:160]}\n    -> {path}", file=sys.stderr, flush=True)
+                if not quiet and done % 1000 == 0:
+                    print(f"{done:,} programs, {time.monotonic() - start:,.0f} s, {failing} failing", file=sys.stderr,
+                          flush=True)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
+    (out / CURRENT).unlink(missing_ok=True)
     return {"programs": done, "seconds": round(time.monotonic() - start, 1), "seed": seed, "failing": failing,
             "findings": dict(kinds), "reproducers": written}

@@ -1,0 +1,90 @@
+"""The oracle's other half: what `check` says is also what `archdsl check` prints, for accepted and refused
+programs alike (torch-free).
+
+* A program `check` refuses raises an `ArchError` located in the file (a line and column inside the text),
+  `diagnose` (what `archdsl check` and the editor run) finds at least one error and every error it finds is
+  located, and `archdsl check FILE` exits 1 printing `FILE:LINE:COL: error: ...`, never a traceback.
+* A program `check` accepts has no error for `diagnose`, with the same totals, and `archdsl check` exits 0.
+
+`cli_differences(text, accepted)` returns what disagrees (an empty list when all agree).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import tempfile
+from pathlib import Path
+
+from ..dsl import ArchError, check
+from ..dsl.diagnose import diagnose
+
+
+def _located(e: ArchError, text: str) -> str | None:
+    """Why `e` is not located inside `text`, or None."""
+    s = e.span
+    lines = text.split("\n")
+    if s is None:
+        return f"{type(e).__name__} without a location: {e.message[:120]}"
+    if not (1 <= s.line <= len(lines) and 1 <= s.column <= len(lines[s.line - 1]) + 1):
+        return f"{type(e).__name__} at {s.line}:{s.column}, outside the text: {e.message[:120]}"
+    return None
+
+
+def refusal_differences(text: str) -> list[str]:
+    """For a program `check` is expected to refuse (one `NetGen` attempt); [] also when it checks after all."""
+    try:
+        check(text)
+    except ArchError as e:
+        why = _located(e, text)
+        if why:
+            return [f"check: {why}"]
+    except Exception as e:  # noqa: BLE001 - the property: nothing but an ArchError escapes check
+        return [f"check raised {type(e).__name__}: {str(e)[:160]}"]
+    else:
+        return cli_differences(text, accepted=True)
+    return cli_differences(text, accepted=False)
+
+
+def cli_differences(text: str, accepted: bool) -> list[str]:
+    out = []
+    try:
+        found = diagnose(text)
+    except Exception as e:  # noqa: BLE001
+        return [f"diagnose raised {type(e).__name__}: {str(e)[:160]}"]
+    if accepted and found.errors:
+        out.append(f"diagnose finds an error check does not: {found.errors[0].message[:160]}")
+    elif accepted:
+        want, got = check(text), found.networks[-1].result
+        if got is None or (got.params, got.macs, got.output_shape) != (want.params, want.macs, want.output_shape):
+            out.append("diagnose's figures differ from check's")
+    elif not found.errors:
+        out.append("check refuses it but diagnose finds no error")
+    out += [f"diagnose: {why}" for e in found.errors if (why := _located(e, text))][:1]
+    return out + _cli(text, accepted)
+
+
+def _cli(text: str, accepted: bool) -> list[str]:
+    from ..cli import main
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "net.arch"
+        path.write_text(text, encoding="utf-8")
+        out, err = io.StringIO(), io.StringIO()
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                rc = main(["check", str(path)])
+        except SystemExit as e:
+            rc = e.code
+        except Exception as e:  # noqa: BLE001
+            return [f"archdsl check raised {type(e).__name__}: {str(e)[:160]}"]
+    stderr = err.getvalue()
+    if "Traceback" in stderr:
+        return ["archdsl check printed a traceback"]
+    if rc != (0 if accepted else 1):
+        return [f"archdsl check exited {rc} for a program check {'accepts' if accepted else 'refuses'}: "
+                f"{stderr.strip()[:160]}"]
+    if not accepted and not re.search(re.escape(str(path)) + r":\d+:\d+: error: ", stderr):
+        return [f"archdsl check's error has no FILE:LINE:COL: {stderr.strip()[:160]}"]
+    return []
