@@ -64,6 +64,36 @@ def test_every_member_of_an_indexed_corner_space_matches_its_text(text, invalid,
     assert [k for k in space._fast.holes.templates if k[0] == "@network"] == [("@network", "open")]
 
 
+# Indexed choices inside blocks: a block's repeat (`w[i]`, shared by every call, as any decision in a block), one
+# indexed by a parameter (`u[k]`), both called from a repeat whose copies switch merge entries, and a call whose
+# argument is a choice.
+BLOCKS = """
+block stage(n) { { conv(choice w[i](4, 8), 3, padding=1) bn relu } * n as i }
+block unit(k) { conv(choice u[k](4, 8), 1) bn relu }
+network blocks {
+    input(3, 8, 8)
+    x = stage(2) unit(0);
+    { h[i] = @x concat(@h[j] for j in range(i) if choice s[i, j](false, true)) stage(i + 1) unit(i); } * 3 as i
+    concat(@h[j] for j in range(3) if j == 2 or choice o[j](false, true))
+    stage(choice d(1, 2))
+    avgpool flatten linear(2)
+}
+"""
+
+
+def test_indexed_choices_in_blocks_are_answered_by_the_holes_tier():
+    space = Space.load(BLOCKS)
+    members = list(itertools.product(*(range(n) for n in space.sizes)))
+    random.Random(1).shuffle(members)
+    outcomes = {a: truth(space, a) for a in members[:100]}
+    for a, want in outcomes.items():
+        assert fast(space, a) == want, a
+    valid = sum(len(v) == 4 for v in outcomes.values())
+    assert 0 < valid < len(outcomes)  # h[0] or h[1] read by no merge: never used
+    # a block's templates are keyed by every decision of the indexed choices in it (`memo.indexed_keys`)
+    assert space._fast.answered == {"holes": valid, "calls": 0, "ordinary": len(outcomes) - valid}
+
+
 @pytest.mark.parametrize("n", [1, 2, 4, 15])
 def test_zoph_le_at_any_n_is_answered_by_the_network_built_once(n):
     space = Space.load(ROOT / "archs/spaces/zoph_le.arch", {"N": n})
@@ -134,7 +164,7 @@ class IndexedWriter(Writer):
                           f"add(@{g}[j] for j in range(i) if j == i - 1) ")
         cond = self.pick("", f" if choice e{n}[j](false, true)", f" if j == 0 or choice e{n}[j](false, true)",
                          f" if not any(choice s{n}[m, j](false, true) for m in range(j + 1, {k}))")
-        if inside:  # a block's: the holes tier steps aside, the others must still agree
+        if inside:  # a block's: its templates keyed by every decision of its indexed choices
             cond = self.pick("", " if j > 0")
         merge = self.pick("concat", "concat", "add")
         return (f"{start}{{ {g}[i] = {reads}{layer}; }} * {k} as i "

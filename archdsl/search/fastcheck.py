@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..dsl import ArchError, ast, elaborate, infer_shapes
 from ..dsl.api import no_gc
-from ..dsl.choices import choice_keys, choice_nodes, is_indexed, walk_choices
+from ..dsl.choices import choice_keys, choice_nodes, is_indexed
 from ..dsl.errors import ArchShapeError, Frame
 from ..dsl.expr import Resolve, leave_open
 from ..dsl.rules import needs_projection, projection
@@ -24,7 +24,20 @@ from ..dsl.scope import pick_network
 from ..dsl.shape_infer import infer_layer
 from .dedup import arch_key, flat_key, label_rest
 from .holes import HoleMemo, Poisoned, _Holes
-from .memo import CALL, MACRO, MERGE, NEAR_NODES, NEAR_STEPS, PLACEHOLDER, VCALL, Fallback, Memo, Template, _Macro
+from .memo import (
+    CALL,
+    MACRO,
+    MERGE,
+    NEAR_NODES,
+    NEAR_STEPS,
+    PLACEHOLDER,
+    VCALL,
+    Fallback,
+    Memo,
+    Template,
+    _Macro,
+    indexed_keys,
+)
 from .replay import picked as pick
 
 
@@ -225,22 +238,19 @@ class FastChecker:
 
     def __init__(self, space_module: ast.Module):
         self.space = space_module
-        self.holes = HoleMemo(space_module)
-        self.memo = Memo(space_module)
+        expand = indexed_keys(space_module)
+        self.holes = HoleMemo(space_module, expand=expand)
+        self.memo = Memo(space_module, expand=expand)
         self.memo.summary = summary  # what a size read after a block call asks (`memo._Macro.shape_of`)
         self.answered = {"holes": 0, "calls": 0, "ordinary": 0}
-        # An indexed choice (`choice fh[i](..)`) is many decisions at one place. The holes tier, in the network's
-        # body, keys what reads one by the decision its index gives there (`fh[3]`); a block's templates and
-        # slices are keyed by the decisions written in it, by label, so both tiers step aside when a block
-        # holds one.
-        in_blocks: list = []
-        walk_choices(tuple(d for d in space_module.definitions if d.kind != "network"), in_blocks.append)
+        # An indexed choice (`choice fh[i](..)`) is many decisions at one place. The holes tier keys what reads one
+        # by the decision its index gives there (`fh[3]`); a block's templates, in both tiers, by its slice, which
+        # holds every decision of an indexed choice written in it or below (`expand`).
         nodes = choice_nodes(space_module)
         self.indexed = any(is_indexed(c) for c in nodes)
-        self.indexed_in_blocks = any(is_indexed(c) for c in in_blocks)
-        # Only value choices, none indexed in a block: tier (2) elaborates the space itself, each choice decided
-        # while evaluating (an indexed one by its key), which is what its resolved text computes, without the text.
-        self.direct = self.indexed and not self.indexed_in_blocks and all(isinstance(c, ast.ValueChoice) for c in nodes)
+        # Only value choices: tier (2) elaborates the space itself, each choice decided while evaluating (an indexed
+        # one by its key), which is what its resolved text computes, without the text.
+        self.direct = self.indexed and all(isinstance(c, ast.ValueChoice) for c in nodes)
         self.value_key = {id(c): k for c, k in zip(nodes, choice_keys(nodes)) if not is_indexed(c)}
 
     @functools.cached_property
@@ -258,8 +268,6 @@ class FastChecker:
             self.memo.bound()
             self.holes.bound()
             try:
-                if self.indexed_in_blocks:
-                    raise Fallback("an indexed choice in a block")
                 c = self._holes(assignment, key)
                 self.answered["holes"] += 1
                 return c
@@ -269,8 +277,6 @@ class FastChecker:
                 module = module()
             self.memo.assignment = assignment
             try:
-                if self.indexed_in_blocks:
-                    raise Fallback("an indexed choice in a block")
                 c = self._fast(self.space, key, self._chooser(assignment)) if self.direct else self._fast(module, key)
                 self.answered["calls"] += 1
                 return c
@@ -298,8 +304,6 @@ class FastChecker:
                 pass  # an open item this member's values cannot fill: the network built for them may answer
             except Resolve as e:
                 raise Fallback("an open choice's value was needed") from e
-        if self.indexed:  # a slice names an indexed choice's label, not its decisions: the next tier answers
-            raise Fallback("an indexed choice the network built once cannot take")
         # a value a layer reads directly, or an open item poisoned for these values: one template per slice
         cache_key = ("@network", memo.slice_of(net.name))
         t = memo.templates.get(cache_key)

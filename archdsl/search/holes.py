@@ -44,17 +44,18 @@ class HoleMemo(Memo):
     """The caches of the holes tier: templates keyed by value decisions only, and per choice site its
     options and the value decisions and tensor names they can reach."""
 
-    def __init__(self, space_module: ast.Module, limit: int = 20_000):
-        super().__init__(space_module, limit, values_only=True)
+    def __init__(self, space_module: ast.Module, limit: int = 20_000, expand: dict | None = None):
+        super().__init__(space_module, limit, values_only=True, expand=expand)
         nodes = choice_nodes(space_module)
         self.key_of = {id(c): k for c, k in zip(nodes, choice_keys(nodes))}
         self.value_sites = [(id(c), self.key_of[id(c)]) for c in nodes if isinstance(c, ast.ValueChoice)]
         self.module = space_module
         self.sites: dict[int, tuple] = {}
-        self.full = decision_slices(space_module)  # per block: every decision below it, holes included
+        self.full = decision_slices(space_module, expand=expand)  # per block: every decision below it, holes too
         self.value_keys = {k for _, k in self.value_sites}
         self.value_key = dict(self.value_sites)  # id of a `choice(...)` -> its decision
         # an indexed choice's key here is its label; its decisions (`fh[3]`) are known only where its index is
+        # (a block's slices hold all of them: `expand`)
         self.indexed = {self.key_of[id(c)] for c in nodes if is_indexed(c)}
         self._seen: dict[tuple, tuple] = {}  # (what, id of a node) -> (the node, its answer): AST walks once
 

@@ -14,8 +14,8 @@ call, limits within reach) raises `Fallback`, and the caller checks the member t
 
 from __future__ import annotations
 
-from ..dsl import ast
-from ..dsl.choices import choice_keys, choice_nodes, walk_choices
+from ..dsl import ast, decisions
+from ..dsl.choices import choice_keys, choice_nodes, is_indexed, walk_choices
 from ..dsl.elaborate import Elaborator
 from ..dsl.errors import ArchShapeError
 from ..dsl.expr import Sequence
@@ -108,10 +108,19 @@ def freeze(v):
     return v
 
 
-def decision_slices(space_module: ast.Module, values_only: bool = False) -> dict[str, tuple[str, ...]]:
+def indexed_keys(space_module: ast.Module) -> dict[str, tuple[str, ...]]:
+    """Per label of an indexed choice (`fh`), its decisions in the space (`fh[0]`, `fh[1]`, ...)."""
+    labels = {c.label for c in choice_nodes(space_module) if is_indexed(c)}
+    keys = [d.key for d in decisions(space_module)] if labels else []
+    return {label: tuple(k for k in keys if k.startswith(label + "[")) for label in labels}
+
+
+def decision_slices(space_module: ast.Module, values_only: bool = False,
+                    expand: dict | None = None) -> dict[str, tuple[str, ...]]:
     """Per block and network, the decisions its expansion can depend on: those written in it, in the
     options lists it uses and in the blocks it names, transitively (more than needed only costs cache
-    hits). `values_only`: only `choice(...)` values (a hole fills the others per member)."""
+    hits). `values_only`: only `choice(...)` values (a hole fills the others per member). `expand`: an
+    indexed choice's label -> its decisions (`indexed_keys`): a block's slice holds every one of them."""
     nodes = choice_nodes(space_module)
     key_of = {id(c): k for k, c in zip(choice_keys(nodes), nodes) if not values_only or isinstance(c, ast.ValueChoice)}
     defs = {d.name: d for d in space_module.definitions}
@@ -131,6 +140,8 @@ def decision_slices(space_module: ast.Module, values_only: bool = False) -> dict
             keys |= ks
             todo += [n for n in ns if n not in seen]
             seen |= ns
+        if expand:
+            keys = {k for key in keys for k in expand.get(key, (key,))}
         out[name] = tuple(sorted(keys))
     return out
 
@@ -138,8 +149,9 @@ def decision_slices(space_module: ast.Module, values_only: bool = False) -> dict
 class Memo:
     """The caches of one space; `slice_of` gives a block's decision options for the current member."""
 
-    def __init__(self, space_module: ast.Module, limit: int = 20_000, values_only: bool = False):
-        self.slices = decision_slices(space_module, values_only)
+    def __init__(self, space_module: ast.Module, limit: int = 20_000, values_only: bool = False,
+                 expand: dict | None = None):
+        self.slices = decision_slices(space_module, values_only, expand)
         self.templates: dict = {}
         self.sized: set = set()  # template keys whose bodies read a size: built per input shapes
         self.summary = None  # `fastcheck.summary`, given by the checker: a call's output shape for a size read
