@@ -214,3 +214,12 @@ def test_a_brace_left_open_in_a_statement_is_named_where_it_is():
         errors = diagnose(text, cache=cache).errors
         assert [(e.span.line, e.span.column) for e in errors] == [(3, 12), (5, 8)], errors
         assert errors[1].message == "this '{' is never closed; expected '}'"
+
+
+def test_a_body_closed_mid_line_before_another_definition_is_diagnosed_not_a_traceback():
+    """`relu } block b() {` made a statement piece parse as two definitions, and check and the editor raised
+    ValueError (found by tests/test_lsp_attack.py)."""
+    text = "network n {\n    input(3, 8, 8)\n    relu } block b() {\n    conv(4 3)\n    relu\n}\n"
+    for cache in (None, {}):
+        errors = diagnose(text, cache=cache).errors
+        assert [(e.span.line, e.span.column) for e in errors] == [(4, 12)], errors

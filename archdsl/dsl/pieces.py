@@ -23,7 +23,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from . import ast
-from .errors import ArchError, Span
+from .errors import ArchError, ArchSyntaxError, Span
 from .limits import MAX_ERRORS, MAX_SOURCE_BYTES
 from .parser import parse
 from .source import normalise
@@ -120,6 +120,8 @@ class _Run:
             base = 2 if kind == "body" else 1
             try:
                 m = parse(_WRAP + piece + "\n}" if kind == "body" else piece, self.file)
+                if kind == "body" and len(m.definitions) != 1:
+                    raise _closes_body(piece, self.file)
                 hit = (base, (m.definitions, m.comments), None)
             except ArchError as e:
                 hit = (base, None, e)
@@ -275,6 +277,21 @@ def _incomplete(e: ArchError, piece: str, first: int, file: str, source: str | N
     rows = piece.rstrip().split("\n")
     line, col = first + len(rows) - 1, len(rows[-1].rstrip()) + 1
     return type(e)("this statement is incomplete: " + e.message, Span(line, col, line, col + 1, file, source))
+
+
+def _closes_body(piece: str, file: str) -> ArchSyntaxError:
+    """A statement piece that parsed as more than its body: a '}' in it closed the body (`relu } block b() {`).
+    Located at that '}', in the wrapped text's lines (the piece starts on its second)."""
+    depth = 0
+    for n, line in enumerate(piece.split("\n")):
+        for m in _BRACKET.finditer(line):
+            depth += {"{": 1, "}": -1}.get(m.group(), 0)
+            if depth < 0:
+                col = m.start() + 1
+                return ArchSyntaxError("this '}' closes the body in the middle of a line, and another definition "
+                                       "follows it; start each definition on a line of its own",
+                                       Span(n + 2, col, n + 2, col + 1, file))
+    return ArchSyntaxError("this statement closes its body", Span(2, 1, 2, 2, file))
 
 
 def _depths(lines: list[str]) -> list[int]:
