@@ -1,7 +1,7 @@
 """One-shot search against multi-trial search on digits (archs/spaces/digits_cnn.arch), on this machine.
 
     python bench/oneshot_bench.py [--members 30] [--epochs 10] [--seeds 8] [--supernet-epochs 30]
-        [--supernet-seeds 3] [--sharing shape|slice] [--val-fraction 0.2] [--out FILE.json]
+        [--supernet-seeds 3] [--sharing shape|slice] [--sampling fair|uniform] [--val-fraction 0.2] [--out FILE.json]
 
 1. `--members` random valid members trained from scratch for `--epochs` each (the multi-trial search's
    default training), once per seed of `--seeds`. The first seed's runs are a 30-sample random multi-trial
@@ -113,7 +113,8 @@ def supernet_only(kind: str, args, seed: int, members) -> list[tuple[float, floa
 
     settings = {"data": "digits", "val_fraction": args.val_fraction, "seed": seed,
                 "supernet_epochs": args.supernet_epochs, "samples": args.samples, "one_shot": kind,
-                "strategy": "evolution", "strategy_options": {}, "space": str(SPACE), "sharing": args.sharing}
+                "strategy": "evolution", "strategy_options": {}, "space": str(SPACE), "sharing": args.sharing,
+                "sampling": args.sampling}
     _, _, trainer, algo = build(settings, SPACE.read_text(), str(SPACE), "cpu")
     for _ in range(args.supernet_epochs):
         algo.train_epoch()
@@ -126,7 +127,8 @@ def one_shot(kind: str, args, data, members) -> dict:
 
     settings = {"data": "digits", "val_fraction": args.val_fraction, "seed": args.seed,
                 "supernet_epochs": args.supernet_epochs, "samples": args.samples, "one_shot": kind,
-                "strategy": "evolution", "strategy_options": {}, "space": str(SPACE), "sharing": args.sharing}
+                "strategy": "evolution", "strategy_options": {}, "space": str(SPACE), "sharing": args.sharing,
+                "sampling": args.sampling}
     t0 = time.perf_counter()
     _, space, trainer, algo = build(settings, SPACE.read_text(), str(SPACE), "cpu")
     for _ in range(args.supernet_epochs):
@@ -158,6 +160,8 @@ def main() -> None:
     p.add_argument("--supernet-epochs", type=int, default=30)
     p.add_argument("--samples", type=int, default=200)
     p.add_argument("--sharing", choices=("slice", "shape"), default="shape", help="the supernet's value-choice rule")
+    p.add_argument("--sampling", choices=("fair", "uniform"), default="fair",
+                   help="how SPOS draws a training step's members (fair: every option on every batch)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--supernet-seeds", type=int, default=3,
                    help="supernets trained per algorithm for the tau columns (the search's own, then seed+1, ...)")

@@ -1,8 +1,13 @@
 """The one-shot algorithms on a `Trainer`: SPOS and ENAS (DARTS is in `darts.py`).
 
-SPOS (Guo et al. 2019): the supernet trains on uniformly drawn single paths (valid members only), then one
-of the project's strategies (evolution by default) searches the space, each member scored by its
-accuracy with inherited weights and recalibrated BatchNorm statistics: no member is trained on its own.
+SPOS (Guo et al. 2019): the supernet trains on single paths (valid members only), then one of the
+project's strategies (evolution by default) searches the space, each member scored by its accuracy with
+inherited weights and recalibrated BatchNorm statistics: no member is trained on its own. A step's paths are
+drawn `fair` by default (FairNAS, Chu et al. 2021): m members per batch, m the largest option count, each
+decision's options dealt across them so that every option trains on every batch (a decision with fewer
+options deals each as evenly as m allows), their gradients summed into one update; or `uniform`, one
+uniformly drawn member per batch as Guo et al. On digits fair sampling ranked members better than uniform
+sampling given the same forward/backward passes (`bench/oneshot_bench.py --sampling`; docs/tutorial.md).
 
 ENAS (Pham et al. 2018): the project's REINFORCE controller (its LSTM policy, a moving-average baseline)
 alternates with the shared weights: each epoch trains the shared weights one pass, each batch on a member
@@ -40,17 +45,49 @@ def uniform_sampler(trainer: Trainer, seed: int) -> Callable[[], tuple[int, ...]
     return s.random_assignment
 
 
-class Spos:
-    """Uniform single paths for training, then `strategy` over members scored with inherited weights."""
+SAMPLING = ("fair", "uniform")
 
-    def __init__(self, trainer: Trainer, seed: int, strategy: str = "evolution", options: dict | None = None):
-        self.trainer, self.seed = trainer, seed
+
+def fair_paths(sizes, rng: random.Random, valid: Callable, fallback: Callable) -> list[tuple[int, ...]]:
+    """One training step's members under strict fairness: m = max(sizes) members, decision d's options
+    dealt across them in a random order (each option n // m times or once more), so every option of every
+    decision is on some path. A dealt member that is not valid is replaced by `fallback()` (a valid uniform
+    draw), which is where fairness yields to the space's constraints."""
+    m = max(sizes)
+    deals = []
+    for n in sizes:
+        deal = list(range(n)) * (m // n) + rng.sample(range(n), m % n)
+        rng.shuffle(deal)
+        deals.append(deal)
+    out = []
+    for k in range(m):
+        a = tuple(deal[k] for deal in deals)
+        out.append(a if valid(a) else fallback())
+    return out
+
+
+class Spos:
+    """Single paths for training (fair or uniform), then `strategy` over members scored with inherited
+    weights."""
+
+    def __init__(self, trainer: Trainer, seed: int, strategy: str = "evolution", options: dict | None = None,
+                 sampling: str = "fair"):
+        if sampling not in SAMPLING:
+            raise ValueError(f"SPOS sampling must be one of {', '.join(SAMPLING)}, got {sampling!r}")
+        self.trainer, self.seed, self.sampling = trainer, seed, sampling
         self.strategy_name, self.options = strategy, dict(options or {})
         self.uniform = STRATEGIES["random"](trainer.net.space.sizes, seed=seed)
         self.uniform.oracle = oracle(trainer, seed)
 
+    def paths(self) -> list[tuple[int, ...]]:
+        """The members of one training step."""
+        if self.sampling == "uniform":
+            return [self.uniform.random_assignment()]
+        return fair_paths(self.trainer.net.space.sizes, self.uniform.rng, self.trainer.net.valid,
+                          self.uniform.random_assignment)
+
     def train_epoch(self) -> float:
-        return self.trainer.train_epoch(self.uniform.random_assignment)
+        return self.trainer.train_epoch(self.paths)
 
     def search(self, samples: int, scored: Scored | None = None) -> dict[tuple[int, ...], float]:
         strategy = STRATEGIES[self.strategy_name](self.trainer.net.space.sizes, seed=self.seed, **self.options)

@@ -62,4 +62,5 @@ def algorithm(settings: dict, trainer):
         return Darts(trainer, seed)
     from .algorithms import Spos
 
-    return Spos(trainer, seed, settings.get("strategy") or "evolution", settings.get("strategy_options") or {})
+    return Spos(trainer, seed, settings.get("strategy") or "evolution", settings.get("strategy_options") or {},
+                sampling=settings.get("sampling") or "fair")

@@ -1,9 +1,10 @@
-"""Training a supernet one sampled member per step, and scoring members with the weights they inherit.
+"""Training a supernet on sampled members, a batch each step, and scoring members with the weights they inherit.
 
-Each step draws a member (`sample()`: uniform for SPOS, the controller's policy for ENAS), runs the batch
-through it and updates the tensors it used (SGD with momentum under a per-step cosine schedule; tensors
-the supernet creates on the way join the optimizer). A member's score is its validation accuracy after
-its BatchNorm statistics were recomputed from `calibration` fixed training batches (`Supernet.recalibrate`).
+Each step draws its members (`sample()`: a fair set of paths or one uniform member for SPOS, the
+controller's policy for ENAS), runs the batch through each, sums their gradients and updates the tensors they
+used (SGD with momentum under a per-step cosine schedule; tensors the supernet creates on the way join the
+optimizer). A member's score is its validation accuracy after its BatchNorm statistics were recomputed from
+`calibration` fixed training batches (`Supernet.recalibrate`).
 
 `state_dict()` / `load_state_dict()` hold the supernet's tensors by key, the optimizer (its groups by
 key) and the step, as plain tensors and values, so a killed search continues from its last checkpoint.
@@ -93,35 +94,39 @@ class Trainer:
         total = max(1, self.cfg.epochs * self.steps_per_epoch)
         return self.cfg.lr * 0.5 * (1.0 + math.cos(math.pi * min(self.step, total) / total))
 
-    def train_epoch(self, sample: Callable[[], tuple[int, ...]]) -> float:
-        """One pass over the training set, a new member per batch; the mean loss."""
+    def train_epoch(self, sample: Callable[[], tuple[int, ...] | list[tuple[int, ...]]]) -> float:
+        """One pass over the training set, new members per batch (`sample()` gives one member, or a list whose
+        gradients are summed into one update); the mean loss over the members run."""
         self.epoch += 1
         g = torch.Generator().manual_seed(self.cfg.seed * 100_003 + self.epoch)
         loss_fn = nn.CrossEntropyLoss()
         total, seen = 0.0, 0
         for x, y in _batches(self.data.train, self.cfg.batch_size, g):
-            m = self.net.member(sample())
-            self._grow()
-            m.train()
             x = x.to(self.device)
             if self.channels_last and x.dim() == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(self.device.type, enabled=self.amp):
-                loss = loss_fn(m(x), y.to(self.device))
-            if not math.isfinite(loss.item()):
-                from ..runtime.train import DivergedError
+            drawn = sample()
+            if self.optimizer is not None:
+                self.optimizer.zero_grad(set_to_none=True)
+            for a in drawn if isinstance(drawn, list) else [drawn]:
+                m = self.net.member(a)  # built (and its new tensors handed to the optimizer) just before it runs
+                self._grow()
+                m.train()
+                with torch.autocast(self.device.type, enabled=self.amp):
+                    loss = loss_fn(m(x), y.to(self.device))
+                if not math.isfinite(loss.item()):
+                    from ..runtime.train import DivergedError
 
-                raise DivergedError(f"supernet training diverged at epoch {self.epoch} (loss {loss.item()}); "
-                                    f"try a lower learning rate (now {self.cfg.lr:g})")
+                    raise DivergedError(f"supernet training diverged at epoch {self.epoch} (loss {loss.item()}); "
+                                        f"try a lower learning rate (now {self.cfg.lr:g})")
+                self.scaler.scale(loss).backward()
+                total += loss.item() * len(y)
+                seen += len(y)
             for group in self.optimizer.param_groups:
                 group["lr"] = self.lr()
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.step += 1
-            total += loss.item() * len(y)
-            seen += len(y)
         return total / max(seen, 1)
 
     # -- scoring members -----------------------------------------------------------------------------
