@@ -1,5 +1,5 @@
-"""The settings of a one-shot search on the command line: `--sharing` (recorded, kept by a resume, refused
-without `--one-shot`) and hostile values, each a one-line error or a correct search."""
+"""The settings of a one-shot search on the command line: `--sharing` and `--sampling` (recorded, kept by a
+resume, refused where they mean nothing) and hostile values, each a one-line error or a correct search."""
 
 from __future__ import annotations
 
@@ -114,3 +114,30 @@ def test_a_supernet_that_diverges_fails_the_search_in_one_line_naming_the_learni
             "--lr", "1e6", "--out", str(tmp_path / "out"), "-q", timeout=600)
     line = one_line(r)
     assert r.returncode == 1 and "diverged" in line and "learning rate" in line and line.count("error:") == 1
+
+
+@pytest.mark.parametrize("extra", [[], ["--one-shot", "enas"], ["--one-shot", "darts"]])
+def test_sampling_outside_a_spos_search_is_refused_in_one_line_before_anything_is_written(tmp_path, extra):
+    out = tmp_path / "out"
+    r = cli("search", str(SPACE), *extra, "--sampling", "uniform", "--out", str(out), "-q")
+    assert r.returncode == 2 and "--sampling" in one_line(r) and "spos" in one_line(r)
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_sampling_is_recorded_kept_by_a_resume_and_a_search_from_before_it_resumes_uniform(tmp_path):
+    import yaml
+
+    out = tmp_path / "out"
+    r = cli("search", str(SPACE), "--one-shot", "spos", "--supernet-epochs", "1", "--samples", "4", "--retrain",
+            "0", "--batch-size", "256", "--out", str(out), "-q")
+    assert r.returncode == 0, r.stderr
+    assert yaml.safe_load((out / "settings.yaml").read_text())["sampling"] == "fair"  # the default, recorded
+    r = cli("search", "--resume", "--sampling", "uniform", "--out", str(out), "-q")
+    assert r.returncode == 2 and "sampling (saved 'fair', given 'uniform')" in r.stderr.strip().splitlines()[-1]
+    state_file = out / "ray" / "oneshot.json"
+    state = json.loads(state_file.read_text())
+    del state["settings"]["sampling"]  # a search started before --sampling trained on uniform paths
+    state_file.write_text(json.dumps(state))
+    r = cli("search", "--resume", "--sampling", "fair", "--out", str(out), "-q")
+    assert r.returncode == 2 and "sampling (saved 'uniform', given 'fair')" in r.stderr.strip().splitlines()[-1]

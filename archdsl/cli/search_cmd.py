@@ -72,6 +72,9 @@ def register(sub) -> None:
                    help="one-shot: how a width or kernel choice shares weights in the supernet: one weight per "
                         "shape (default), or slices of one largest weight (first channels, kernel centre; "
                         "Once-for-All)")
+    p.add_argument("--sampling", choices=("fair", "uniform"),
+                   help="one-shot spos: the members of each supernet training step: fair (default; every option "
+                        "of every decision on each batch, FairNAS) or uniform (one uniformly drawn member)")
     p.add_argument("--resume", action="store_true",
                    help="continue the search saved in --storage (or --out) with its saved settings")
     p.add_argument("--force", action="store_true",
@@ -88,7 +91,7 @@ def register(sub) -> None:
 OPTIONS = ("space", "strategy", "samples", "data", "val_fraction", "epochs", "batch_size", "lr", "scheduler", "grace_period",
            "max_params", "max_macs", "max_concurrent", "max_failures", "cpus_per_trial", "gpus_per_trial", "amp",
            "channels_last", "address", "storage", "storage_endpoint", "out", "seed", "objective", "one_shot",
-           "supernet_epochs", "retrain", "eval_actors", "sharing")
+           "supernet_epochs", "retrain", "eval_actors", "sharing", "sampling")
 
 
 def run(args) -> int:

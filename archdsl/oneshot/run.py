@@ -7,8 +7,8 @@ run, so `--resume` continues a killed search from its last supernet checkpoint. 
 lease as a multi-trial search does (`search.lease.holding`), writes `oneshot.json` only through it, and stops
 its trial at the next epoch once another search took the storage over. It then writes
 what a multi-trial search writes: `trials.csv`/`trials.json` (every scored member with its one-shot
-accuracy and loss, params and MACs), `settings.yaml` (with the supernet's `--sharing` rule, which a resume
-keeps), `best.arch`, and `best.pt` — the chosen member retrained from
+accuracy and loss, params and MACs), `settings.yaml` (with the supernet's `--sharing` rule and SPOS's
+`--sampling`, which a resume keeps), `best.arch`, and `best.pt` — the chosen member retrained from
 scratch by the ordinary training loop for `--retrain` epochs (default: the search's `--epochs`), or with
 `--retrain 0` its inherited weights.
 """
@@ -76,6 +76,8 @@ def _run(settings: SearchSettings, out: Path, store: Storage, lease: Lease, resu
             raise ArchFileError(f"there is no one-shot search to resume in {store.spec.uri} (no {STATE} there)")
         given.pop("one_shot", None)
         state["settings"]["sharing"] = state["settings"].get("sharing") or "shape"  # a search from before --sharing
+        if state["settings"].get("one_shot") == "spos":  # one from before --sampling trained on uniform paths
+            state["settings"]["sampling"] = state["settings"].get("sampling") or "uniform"
         settings = resumed_settings({k: state[k] for k in ("settings", "space_key", "space_text")}, given, out)
     else:
         unused = [flag for flag, on in (("--objective", settings.objective), ("--scheduler asha",
@@ -94,6 +96,8 @@ def _run(settings: SearchSettings, out: Path, store: Storage, lease: Lease, resu
         if "samples" not in given:
             settings.samples = DEFAULT_SAMPLES
         settings.sharing = settings.sharing or "shape"  # recorded, so that a resume builds the same supernet
+        if settings.one_shot == "spos":
+            settings.sampling = settings.sampling or "fair"
         text = Path(settings.space).read_text(encoding="utf-8")
         state = {"format": 1, "settings": settings.to_dict(), "space_text": text, "space_key": space_digest(text),
                  "attempts": []}

@@ -19,6 +19,7 @@ from .strategies import NAMES
 SCHEDULERS = ("fifo", "asha")
 ONE_SHOT = ("spos", "enas", "darts")
 SHARING = ("shape", "slice")  # the supernet's rules for value choices (archdsl/oneshot/supernet.py)
+SAMPLING = ("fair", "uniform")  # how SPOS draws a training step's members (archdsl/oneshot/algorithms.py)
 
 
 @dataclass
@@ -54,6 +55,7 @@ class SearchSettings:
     retrain: int | None = None  # one-shot: epochs to retrain the chosen member (None: `epochs`; 0: none)
     eval_actors: int | None = None  # one-shot: processes scoring members at once (None: as the cluster fits)
     sharing: str | None = None  # one-shot: how value choices share weights, shape | slice (None: shape)
+    sampling: str | None = None  # spos: a training step's members, fair | uniform (None: fair)
     args: dict = field(default_factory=dict)  # the network's parameters bound before sampling (`--arg N=20`)
 
     def validate(self, source: str = "search settings") -> SearchSettings:
@@ -127,7 +129,8 @@ def _rules() -> dict:
         "seed": v.optional(v.seed), "strategy_options": _mapping, "dedup": _boolean,
         "objective": v.optional(_objective), "one_shot": v.optional(v.choice(*ONE_SHOT)),
         "supernet_epochs": v.positive_int, "retrain": v.optional(v.int_range(0)),
-        "eval_actors": v.optional(v.positive_int), "sharing": v.optional(v.choice(*SHARING)), "args": _arguments,
+        "eval_actors": v.optional(v.positive_int), "sharing": v.optional(v.choice(*SHARING)),
+        "sampling": v.optional(v.choice(*SAMPLING)), "args": _arguments,
     }
 
 
