@@ -180,22 +180,31 @@ def test_brackets_elsewhere_keep_their_hint():
 
 
 def test_the_fast_path_checks_every_member_as_its_text():
-    """Indexed and plain value choices: the search's fast path elaborates the space with the member's decisions
-    (no text); every member gives what checking its resolved text gives."""
+    """Indexed and plain value choices: the search's fast path answers from the space elaborated once (holes),
+    or, where that cannot, by elaborating the space with the member's decisions (no text); either way every
+    member gives what checking its resolved text gives."""
     import random
 
+    from archdsl.search.memo import Fallback
     from archdsl.search.space import Space
 
     text = SPACE.replace("conv(choice nf[i](4, 8), 3, padding=1)", "conv(choice nf[i](4, 8), choice k(1, 3), padding=same)")
-    space = Space.load(text)
-    assert space._fast.direct
-    rng = random.Random(3)
-    for _ in range(30):
-        a = tuple(rng.randrange(n) for n in space.sizes)
-        r = check(space.text(a))
-        c = space.fast_check(a)
-        assert (c.params, c.macs, c.output_shape) == (r.params, r.macs, r.output_shape), a
-    assert space._fast.answered == {"holes": 0, "calls": 30, "ordinary": 0}
+    for holes in (True, False):
+        space = Space.load(text)
+        assert space._fast.direct
+        if not holes:  # the next tier, as for a member the space elaborated once cannot take
+
+            def refuse(*_):
+                raise Fallback("off")
+
+            space._fast._holes = refuse
+        rng = random.Random(3)
+        for _ in range(30):
+            a = tuple(rng.randrange(n) for n in space.sizes)
+            r = check(space.text(a))
+            c = space.fast_check(a)
+            assert (c.params, c.macs, c.output_shape) == (r.params, r.macs, r.output_shape), a
+        assert space._fast.answered == {"holes": 30 * holes, "calls": 30 * (not holes), "ordinary": 0}
 
 
 def test_a_space_of_many_indexed_decisions_checks_in_linear_time_and_prints_its_size():
