@@ -93,7 +93,7 @@ FORMS = {  # the language's forms, as the generator writes them (a regular expre
     "indexed choice": r"choice fh\[i\]", "labelled choice": r"choice (a |b |k\(|w\()", "sequence choice": r"choice \{",
     "unread head": r"_aux\d+ = ", "broadcast gate": r"(mul|add)\(@[xg]\d+, @[xg]\d+\)", "residual shortcut": "shortcut",
     "functions": r"make_divisible\(|max\(|round\(", "resize_to": r"resize_to\(@", "crop_to": r"crop_to\(@",
-    "2-d linear": r"flatten.*linear|input\(\d+\)",
+    "2-d linear": r"flatten.*linear|input\(\d+\)", "a rate from a parameter": r"\(drop[ )]",
 }
 
 

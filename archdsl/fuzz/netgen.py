@@ -62,6 +62,8 @@ class NetGen:
     # --- leaves ------------------------------------------------------------------------------------------
 
     def layer(self, shape, tensors) -> str:
+        if "drop" in self.params and self.r.random() < 0.05:  # a rate from the network's parameters
+            return self.r.choice(["dropout(drop)", "dropout2d(drop)", "drop_path(drop / 2)"])
         name = self.r.choice(LAYERS)
         if name in TENSOR_OPS:
             if not tensors:
@@ -129,7 +131,7 @@ class NetGen:
             return self.call(shape), None
         if roll < 0.93:
             return self.indexed(shape, tensors), None
-        if roll < 0.95:
+        if roll < 0.94:
             self.names += 1  # an unread head, kept on purpose
             return f"p{self.names} = identity; _aux{self.names} = {self.short(shape, tensors, 2)}; @p{self.names}", None
         return self.choice(shape, tensors), None
@@ -266,7 +268,7 @@ class NetGen:
                 self.blocks.append(BLOCKS[0][0])  # pair calls unit
             self.blocks.append(definition)
             self.calls += calls
-        if r.random() < 0.2:
+        if r.random() < 0.3:
             self.blocks.append(OPTIONS)
 
     def program(self) -> str:
@@ -320,3 +322,17 @@ def member(text: str, rng: random.Random) -> str | None:
     if not ds:
         return None
     return print_module(resolve(module, {d.key: rng.randrange(d.size) for d in ds}))
+
+
+def rebound(text: str, rng: random.Random) -> str | None:
+    """`text` with its network parameters given other values (as `--arg w=3 --arg deep=false` gives them), or None
+    when the network has none."""
+    import re
+
+    head = re.search(r"^network net\((.*)\) \{$", text, re.M)
+    if head is None:
+        return None
+    values = {"w": lambda: str(rng.randint(1, 7)), "deep": lambda: rng.choice(["true", "false"]),
+              "drop": lambda: rng.choice(["0", "0.5", "0.9"])}
+    params = ", ".join(f"{k}={values[k]()}" for k in (p.split("=")[0] for p in head.group(1).split(", ")))
+    return text[:head.start(1)] + params + text[head.end(1):]

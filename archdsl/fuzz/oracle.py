@@ -165,14 +165,15 @@ def _folding(model, x) -> list[str]:
 
 def _cases(rng, refused: int = 2):
     """The texts the oracle runs for one generated program: the program, one random member of it when it is a
-    space, and up to `refused` of the attempts `check` refused while it was generated."""
-    from .netgen import member, programs
+    space, the program with other values for its parameters (which `check` may refuse), and up to `refused` of
+    the attempts `check` refused while it was generated."""
+    from .netgen import member, programs, rebound
 
     text, rejected = programs(rng)
     yield text
-    other = member(text, rng)
-    if other is not None:
-        yield other
+    for other in (member(text, rng), rebound(text, rng)):
+        if other is not None:
+            yield other
     yield from rng.sample(rejected, min(refused, len(rejected)))
 
 
