@@ -193,3 +193,16 @@ def test_the_refusal_checks_see_an_unlocated_error_and_a_crash(monkeypatch):
     monkeypatch.setattr(refusals, "check", real)
     monkeypatch.setattr(refusals, "diagnose", lambda t: (_ for _ in ()).throw(TypeError("x")))
     assert any("diagnose raised TypeError" in f for f in refusals.refusal_differences(text))
+
+
+def test_the_train_command_check_sees_a_traceback_and_a_refusal(monkeypatch):
+    """`archdsl train` on an accepted program with a head: exit 0, or the check says what happened."""
+    from archdsl.fuzz import train_cli
+    from archdsl.runtime import train
+
+    text = "network n {\n    input(2, 4, 4)\n    conv(2, 3, padding=1) relu\n}\n"
+    assert "avgpool flatten linear(3)" in train_cli.with_head(text)
+    assert train_cli.train_differences(text) == []
+    monkeypatch.setattr(train, "fit", lambda *a, **k: {}["boom"])
+    found = train_cli.train_differences(text)
+    assert len(found) == 2 and all("KeyError" in f or "traceback" in f for f in found), found

@@ -12,7 +12,8 @@ two nodes share memory. In float64 (so rounding is never taken for a difference)
 * `fold_bn` keeps the eval output;
 * in float32, the training checks of `training.py` (a finite eval output, channels_last alike, one SGD step);
 * `archdsl check` prints what `check` says (`refusals.py`), and a program `check` refuses is refused with a
-  located error, never a traceback.
+  located error, never a traceback;
+* with a classifier head, `archdsl train` trains it for an epoch, contiguous and channels_last (`train_cli.py`).
 
 `differences(text)` returns what disagrees (an empty list when all agree). Imports torch.
 """
@@ -33,6 +34,7 @@ from archdsl.dsl.ops import OPS
 from archdsl.dsl.shape_infer import layer_order
 
 from .refusals import cli_differences, refusal_differences
+from .train_cli import train_differences
 from .training import training_differences
 
 BATCH = 2
@@ -92,7 +94,7 @@ def differences(text: str, seed: int = 0, cli: bool = True) -> list[str]:
     except ArchError:
         return refusal_differences(text)
     out = _compiled_differences(result, seed) + training_differences(result.graph, seed)
-    return out + (cli_differences(text, accepted=True) if cli else [])
+    return out + (cli_differences(text, accepted=True) + train_differences(text, seed) if cli else [])
 
 
 def _compiled_differences(result, seed: int) -> list[str]:
