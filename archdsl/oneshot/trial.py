@@ -15,7 +15,8 @@ algorithm's state as training left it and `scored`: the members scored so far. A
 the search again from its start with those scores known: the strategy is told the same accuracies in the
 same order (a member's score depends on the member alone, `scoring.py`), so it proposes the same members, and
 only those not yet scored are scored. The newest checkpoint is the one with the greatest (epoch, members
-scored).
+scored). The last report says how many members came from such a checkpoint (`members_reused`) and how many
+scoring checkpoints were taken and what they cost (`scoring_checkpoints`, `scoring_checkpoint_s`).
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def _train_and_search(settings: dict, trainer, algo, parallel, state, work: str,
     for entry in saved:
         a, s = MemberScore.from_list(entry)
         scored.results[a] = s
-    scored.on_member = Saver(base, scored, work, report, resumed)
+    scored.on_member = saver = Saver(base, scored, work, report, resumed)
     algo.search(int(settings["samples"]), scored)
     state = {"epoch": epochs + 1, DONE: [s.as_list(a) for a, s in scored.results.items()],
              "trainer": trainer.state_dict()}
@@ -113,6 +114,7 @@ def _train_and_search(settings: dict, trainer, algo, parallel, state, work: str,
     accs = scored.accuracies()
     report({"epoch": epochs + 1, "val_acc": max(accs.values()) if accs else 0.0, "members": len(accs),
             "failed": len(scored.results) - len(accs), "members_reused": len(saved),
+            "scoring_checkpoints": saver.saves, "scoring_checkpoint_s": round(saver.seconds, 3),
             "eval_workers": scored.scorer.workers, "actor_restarts": getattr(scored.scorer, "restarts", 0),
             "scored_by_actors": getattr(scored.scorer, "by_actors", 0), "resumed_from": resumed}, work)
     return state
@@ -126,7 +128,7 @@ class Saver:
         self.base, self.scored, self.work, self.report, self.resumed = base, scored, work, report, resumed
         self.every = float(os.environ.get("ARCHDSL_SCORING_CHECKPOINT_S", SAVE_EVERY_S)) if every is None else every
         self.due = time.monotonic() + self.every
-        self.saves = 0
+        self.saves, self.seconds = 0, 0.0  # scoring checkpoints taken, and the time they took
 
     def __call__(self, member, score) -> None:
         if time.monotonic() < self.due:
@@ -136,8 +138,8 @@ class Saver:
         checkpoint.save({**self.base, SCORED: members}, self.work)
         self.report({"epoch": self.base["epoch"], "members_saved": len(members), "resumed_from": self.resumed},
                     self.work)
-        self.saves += 1
         took = time.monotonic() - start
+        self.saves, self.seconds = self.saves + 1, self.seconds + took
         self.due = time.monotonic() + max(self.every, 10 * took)
 
 
