@@ -41,12 +41,21 @@ def _files() -> dict[str, Path]:
 
 
 def _runtime_imports(tree: ast.AST):
-    """Every import statement, except those under `if TYPE_CHECKING:` (never run)."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            node.body = []
+    """Every import statement, except those under `if TYPE_CHECKING:` (never run; ast.walk would have queued
+    their children before the body could be skipped, so the walk is by hand)."""
+    for node in ast.iter_child_nodes(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             yield node
+        elif isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for other in node.orelse:
+                yield from _runtime_imports(ast.Module(body=[other], type_ignores=[]))
+        else:
+            yield from _runtime_imports(node)
+
+
+def test_imports_under_type_checking_are_not_runtime_imports():
+    tree = ast.parse("import a\nif TYPE_CHECKING:\n    import b\nelse:\n    import c\ndef f():\n    import d\n")
+    assert [n.names[0].name for n in _runtime_imports(tree)] == ["a", "c", "d"]
 
 
 def imports(name: str, path: Path, known) -> set[str]:
