@@ -325,14 +325,19 @@ def member(text: str, rng: random.Random) -> str | None:
 
 
 def rebound(text: str, rng: random.Random) -> str | None:
-    """`text` with its network parameters given other values (as `--arg w=3 --arg deep=false` gives them), or None
-    when the network has none."""
+    """`text` with other values for its network parameters (as `--arg w=3 --arg deep=false` gives them) and, half
+    the time, another input size (as `--input` gives it): check may refuse it."""
     import re
 
     head = re.search(r"^network net\((.*)\) \{$", text, re.M)
-    if head is None:
-        return None
-    values = {"w": lambda: str(rng.randint(1, 7)), "deep": lambda: rng.choice(["true", "false"]),
-              "drop": lambda: rng.choice(["0", "0.5", "0.9"])}
-    params = ", ".join(f"{k}={values[k]()}" for k in (p.split("=")[0] for p in head.group(1).split(", ")))
-    return text[:head.start(1)] + params + text[head.end(1):]
+    if head is not None:
+        values = {"w": lambda: str(rng.randint(1, 7)), "deep": lambda: rng.choice(["true", "false"]),
+                  "drop": lambda: rng.choice(["0", "0.5", "0.9"])}
+        params = ", ".join(f"{k}={values[k]()}" for k in (p.split("=")[0] for p in head.group(1).split(", ")))
+        text = text[:head.start(1)] + params + text[head.end(1):]
+    image = re.search(r"^    input\((\d+), (\d+), (\d+)\)$", text, re.M)
+    if image is not None and rng.random() < 0.5:
+        c, h, w = (int(v) for v in image.groups())
+        h, w = max(1, h + rng.randint(-2, 3)), max(1, w + rng.randint(-2, 3))
+        return text[:image.start(1)] + f"{c}, {h}, {w}" + text[image.end(3):]
+    return text if head is not None else None
