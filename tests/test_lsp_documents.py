@@ -104,3 +104,19 @@ def test_a_byte_order_mark_counts_in_the_first_lines_columns(server):
     reply = server.response(server.request("textDocument/codeAction", {
         "textDocument": {"uri": uri}, "range": d["range"], "context": {"diagnostics": [d]}}))
     assert [a["title"] for a in reply["result"]] == ["Change 'cnv' to 'conv'"]
+
+
+def test_semantic_tokens_of_one_long_non_ascii_line_come_in_seconds(server):
+    """Each token's column was converted by counting its line's prefix again: the tokens of a 300,000-character
+    line with one 'é' held the event loop for hours, and every request after it went unanswered (found by
+    tests/test_lsp_attack.py)."""
+    uri = "file:///tmp/wide.arch"
+    text = "network wide { input(3, 8, 8) " + "relu " * 60_000 + "é }\n"
+    server.open(uri, text)
+    assert [d["message"] for d in _diagnostics(server, uri)] == ["unexpected character 'é'"]
+    tokens = server.response(server.request("textDocument/semanticTokens/full", {"textDocument": {"uri": uri}}),
+                             timeout=30)["result"]["data"]
+    assert len(tokens) // 5 > 60_000
+    assert tokens[-5:][:2] == [0, 5]  # the last `relu` starts five columns after the one before
+    assert "result" in server.response(server.request("textDocument/hover", {
+        "textDocument": {"uri": uri}, "position": {"line": 0, "character": 5}}), timeout=10)  # still serving
