@@ -181,6 +181,8 @@ def test_the_refusal_checks_see_an_unlocated_error_and_a_crash(monkeypatch):
 
     text = "network n {\n    input(3, 8, 8)\n    conv(4, 3) linear(2)\n}\n"
     assert refusals.refusal_differences(text) == []
+    for end in ("\r", "\r\n"):  # lines as the parser counts them
+        assert refusals.refusal_differences(text.replace("\n", end)) == []
     real = refusals.check
 
     def unlocated(t):

@@ -168,7 +168,8 @@ def _folding(model, x) -> list[str]:
 def _cases(rng, refused: int = 2):
     """The texts the oracle runs for one generated program: the program, one random member of it when it is a
     space, the program with other values for its parameters (which `check` may refuse), and up to `refused` of
-    the attempts `check` refused while it was generated."""
+    the attempts `check` refused while it was generated, and a program of the grammar fuzzer (`generate.py`)."""
+    from . import generate
     from .netgen import member, programs, rebound
 
     text, rejected = programs(rng)
@@ -177,6 +178,18 @@ def _cases(rng, refused: int = 2):
         if other is not None:
             yield other
     yield from rng.sample(rejected, min(refused, len(rejected)))
+    yield from _small(generate.program(rng))  # the grammar fuzzer's odd text: mostly refused
+
+
+def _small(text: str):
+    """`text`, unless check accepts it as a network too large to run quickly here."""
+    try:
+        r = check(text)
+    except ArchError:
+        yield text
+        return
+    if r.params <= 1_000_000 and len(r.layers) <= 300 and r.macs <= 100_000_000:
+        yield text
 
 
 def run(inputs: int, seconds: float | None, seed: int, out, quiet: bool = False) -> dict:

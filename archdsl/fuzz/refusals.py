@@ -22,11 +22,12 @@ from ..dsl.diagnose import diagnose
 
 
 def _located(e: ArchError, text: str) -> str | None:
-    """Why `e` is not located inside `text`, or None."""
+    """Why `e` is not located inside `text` (its lines as the parser counts them: CR and CRLF are line ends), or
+    None."""
     s = e.span
-    lines = text.split("\n")
     if s is None:
         return f"{type(e).__name__} without a location: {e.message[:120]}"
+    lines = (s.source if s.source is not None else text.replace("\r\n", "\n").replace("\r", "\n")).split("\n")
     if not (1 <= s.line <= len(lines) and 1 <= s.column <= len(lines[s.line - 1]) + 1):
         return f"{type(e).__name__} at {s.line}:{s.column}, outside the text: {e.message[:120]}"
     return None
