@@ -29,8 +29,8 @@ $(SETUP_STAMP): pyproject.toml $(if $(filter 1,$(MANAGED)),$(VENV)/bin/python)
 	$(PYTHON) -m pip install -q -e ".[all,dev]"
 	mkdir -p $(dir $@) && touch $@
 
-demo: setup  ## the main job: a small architecture search on scikit-learn's bundled digits
-	$(PYTHON) -m archdsl search archs/spaces/digits_cnn.arch --strategy reinforce --samples 12 --data digits --out runs/demo
+demo: setup  ## the main job: a small architecture search on scikit-learn's bundled digits (again: replaces runs/demo)
+	$(PYTHON) -m archdsl search archs/spaces/digits_cnn.arch --strategy reinforce --samples 12 --data digits --out runs/demo --force
 
 test: setup  ## the fast suite (under 10 minutes on 2 cores)
 	$(PYTHON) -m pytest -q -m "not slow" -n 2

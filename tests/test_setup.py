@@ -91,3 +91,10 @@ def test_setup_installs_once_until_pyproject_changes(tmp_path):
     later = time.time() + 5
     os.utime(tmp_path / "pyproject.toml", (later, later))
     assert any(" -m pip install" in c for c in planned("setup", f"PY={py}", cwd=tmp_path))
+
+
+def test_make_demo_runs_again_over_its_own_last_run():
+    """A second `make demo` stopped at "runs/demo already holds a search; pass --resume ... or --force", a flag a
+    newcomer cannot pass through make: the demo replaces its own output."""
+    search = [c for c in planned("-B", "demo") if " -m archdsl search " in c]
+    assert len(search) == 1 and "--out runs/demo" in search[0] and search[0].split()[-1] == "--force", search
