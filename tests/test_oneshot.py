@@ -241,11 +241,7 @@ def test_a_killed_one_shot_search_continues_from_its_last_checkpoint_to_the_same
     config["resume_from"] = ["a1"]
     resumed = run_search(config, again)
     assert seen == [2, 3]  # epoch 1 was not trained again
-    if algorithm == "enas":  # its resumed epochs differ slightly (weights by ~5e-4): a training-side issue, seen
-        # in the loss; accuracies, params and MACs still agree here
-        assert [m[:5] for m in resumed["members"]] == [m[:5] for m in full["members"]]
-    else:
-        assert resumed["members"] == full["members"]
+    assert resumed["members"] == full["members"]  # ENAS too: tensors its rewards made join the optimizer
     assert len(full["members"]) >= 3 and all(0.0 <= acc <= 1.0 for _, acc, *_ in full["members"])
 
 

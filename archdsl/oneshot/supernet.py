@@ -271,6 +271,11 @@ class Supernet(nn.Module):
         new, self._new = self._new, []
         return new
 
+    def give_back_new(self, params: list[nn.Parameter]) -> None:
+        """Count `params` as created since the last `take_new_parameters` (a checkpoint's tensors that no
+        optimizer held yet)."""
+        self._new = list(params) + self._new
+
     def take_grown_parameters(self) -> list[tuple[nn.Parameter, nn.Parameter, tuple[int, ...]]]:
         """(old, new, centre dims) for each parameter grown since the last call: an optimizer holding `old`
         swaps in `new` (its state placed in the old tensor's region, see `region`)."""

@@ -181,4 +181,8 @@ class Trainer:
             self.groups.append(list(keys))
         if self.optimizer is not None and state["optimizer"]:
             self.optimizer.load_state_dict(state["optimizer"])
+        # tensors made after the last step (ENAS's rewards build members) join the optimizer at the next step,
+        # as they would have without the checkpoint
+        grouped = {k for keys in self.groups for k in keys}
+        net.give_back_new([p for k, p in net.weights.items() if k not in grouped and p.requires_grad])
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
