@@ -306,24 +306,25 @@ class Module:
         return [d for d in self.definitions if d.kind == "network"]
 
 
-def names_in(node) -> set[str]:
+def names_in(node, indices: bool = True) -> set[str]:
     """Every string in a syntax tree but its spans: the names it mentions (parameters, layers and blocks
-    called, tensors, options lists), and string literals with them (more than needed is harmless)."""
+    called, tensors, options lists), and string literals with them (more than needed is harmless). With
+    `indices=False`, not those written only in its choices' indices (`choice fh[i](...)`'s `i`)."""
     acc: set[str] = set()
-    _collect(node, acc)
+    _collect(node, acc, indices)
     return acc
 
 
-def _collect(node, acc: set) -> None:
+def _collect(node, acc: set, indices: bool) -> None:
     if isinstance(node, str):
         acc.add(node)
     elif isinstance(node, tuple):
         for x in node:
-            _collect(x, acc)
+            _collect(x, acc, indices)
     elif hasattr(node, "__dataclass_fields__"):
         for f in node.__dataclass_fields__:
-            if f != "span":
-                _collect(getattr(node, f), acc)
+            if f != "span" and (indices or f != "index" or not isinstance(node, ValueChoice)):
+                _collect(getattr(node, f), acc, indices)
 
 
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}  # per node class, the fields that hold its children

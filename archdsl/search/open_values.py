@@ -43,19 +43,9 @@ def follows_key(ops: tuple | None):
     return None if ops is None else (VARIES in ops, bool(ops), conv_bias(ops))
 
 
-def outside_indices(node, acc: set | None = None) -> set:
+def outside_indices(node) -> set:
     """The names `node` mentions (`ast.names_in`) but those written only in its choices' indices."""
-    acc = set() if acc is None else acc
-    if isinstance(node, str):
-        acc.add(node)
-    elif isinstance(node, tuple):
-        for x in node:
-            outside_indices(x, acc)
-    elif hasattr(node, "__dataclass_fields__"):
-        for f in node.__dataclass_fields__:
-            if f != "span" and not (f == "index" and isinstance(node, ast.ValueChoice)):
-                outside_indices(getattr(node, f), acc)
-    return acc
+    return ast.names_in(node, indices=False)
 
 
 def open_choice(v: ast.ValueChoice, body: Body, memo: HoleMemo) -> Open | None:
