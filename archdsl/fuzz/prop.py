@@ -10,8 +10,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import re
 import tempfile
 import time
@@ -21,6 +19,7 @@ from pathlib import Path
 
 from ..dsl import ArchError, check, parse, print_module
 from ..dsl.errors import ArchShapeError
+from .cli_run import run_cli
 
 CPU_LIMIT = 1.0  # seconds of CPU per check (CPU, not wall time: a busy machine must not fail the property) ...
 PER_LAYER = 150e-6  # ... plus this per layer built (checking costs about 60 us a layer, measured; more on a shared core): a legal 100,000-layer network takes a few seconds to check
@@ -148,21 +147,16 @@ def _graph_violation(module) -> Violation | None:
 
 
 def _cli_violation(text: str) -> Violation | None:
-    from ..cli import main
 
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "fuzz.arch"
         path.write_bytes(text.encode("utf-8", "surrogatepass"))
         for argv in (["check", str(path)], ["check", "--json", str(path)], ["fmt", str(path)],
                      ["graph", str(path)]):
-            out, err = io.StringIO(), io.StringIO()
             try:
-                with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                    rc = main(argv)
-            except SystemExit as e:
-                rc = e.code
+                rc, _, err = run_cli(argv)
             except Exception as e:  # noqa: BLE001
                 return _crash("cli", e)
-            if rc not in (0, 1) or "Traceback" in err.getvalue():
-                return Violation("cli", f"archdsl {argv[0]} exited {rc}:\n{err.getvalue()[:500]}", f"exit {rc}")
+            if rc not in (0, 1) or "Traceback" in err:
+                return Violation("cli", f"archdsl {argv[0]} exited {rc}:\n{err[:500]}", f"exit {rc}")
     return None

@@ -11,14 +11,13 @@ programs alike (torch-free).
 
 from __future__ import annotations
 
-import contextlib
-import io
 import re
 import tempfile
 from pathlib import Path
 
 from ..dsl import ArchError, check
 from ..dsl.diagnose import diagnose
+from .cli_run import run_cli
 
 
 def _located(e: ArchError, text: str) -> str | None:
@@ -67,20 +66,14 @@ def cli_differences(text: str, accepted: bool) -> list[str]:
 
 
 def _cli(text: str, accepted: bool) -> list[str]:
-    from ..cli import main
 
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "net.arch"
         path.write_text(text, encoding="utf-8")
-        out, err = io.StringIO(), io.StringIO()
         try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                rc = main(["check", str(path)])
-        except SystemExit as e:
-            rc = e.code
+            rc, _, stderr = run_cli(["check", str(path)])
         except Exception as e:  # noqa: BLE001
             return [f"archdsl check raised {type(e).__name__}: {str(e)[:160]}"]
-    stderr = err.getvalue()
     if "Traceback" in stderr:
         return ["archdsl check printed a traceback"]
     if rc != (0 if accepted else 1):

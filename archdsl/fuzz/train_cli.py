@@ -8,12 +8,11 @@ exits 0; a diverged loss may end it with exit 1 and one line, never a traceback 
 
 from __future__ import annotations
 
-import contextlib
-import io
 import tempfile
 from pathlib import Path
 
 from ..dsl import ArchError, check
+from .cli_run import run_cli
 
 CLASSES = 3
 
@@ -34,7 +33,6 @@ def with_head(text: str) -> str | None:
 def train_differences(text: str, seed: int = 0) -> list[str]:
     import numpy as np
 
-    from ..cli import main
 
     headed = with_head(text)
     if headed is None:
@@ -51,16 +49,12 @@ def train_differences(text: str, seed: int = 0) -> list[str]:
             argv = ["train", f"{d}/net.arch", "--data", f"npz:{d}/data.npz", "--epochs", "1", "--batch-size", "4",
                     "--val-fraction", "0.25", "--threads", "1", "--no-progress", "--out", f"{d}/out", "--force",
                     "--seed", str(seed), *flags]
-            stdout, stderr = io.StringIO(), io.StringIO()
             try:
-                with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-                    rc = main(argv)
-            except SystemExit as e:
-                rc = e.code
+                rc, _, err = run_cli(argv)
             except Exception as e:  # noqa: BLE001 - the command must answer, not raise
                 out.append(f"archdsl train {' '.join(flags)}raised {type(e).__name__}: {str(e)[:160]}")
                 continue
-            err = stderr.getvalue().strip()
+            err = err.strip()
             if "Traceback" in err:
                 out.append(f"archdsl train {' '.join(flags)}printed a traceback")
             elif rc != 0 and not (rc == 1 and "diverged" in err):
