@@ -206,16 +206,31 @@ def test_a_file_without_choices_is_refused_in_one_line():
     assert "\n" not in str(e.value) and "search space" in str(e.value)
 
 
-def _config(tmp_path: Path, one_shot: str, **extra) -> dict:
+# Half its members shrink 8x8 to nothing: the samplers' feasibility oracle learns which, and a resumed search
+# must draw as the unkilled one did
+SHRINKING = """
+network shrinking(classes=10) {
+    input(1, 8, 8)
+    conv(choice w(4, 8), 3, padding=1) bn relu
+    maxpool(choice p1(1, 2, 4, 8)) maxpool(choice p2(1, 2, 4, 8)) conv(8, choice k(1, 2, 3)) bn relu
+    avgpool flatten linear(classes)
+}
+"""
+
+
+def _config(tmp_path: Path, one_shot: str, space_text: str | None = None, **extra) -> dict:
     settings = {"data": "digits", "seed": 0, "supernet_epochs": 2, "samples": 4, "one_shot": one_shot,
                 "strategy": "evolution", "strategy_options": {}, "space": str(SPACES / "digits_cnn.arch"),
                 "cpus_per_trial": 1, "batch_size": 256, **extra}
-    return {"settings": settings, "space_text": (SPACES / "digits_cnn.arch").read_text(),
+    return {"settings": settings, "space_text": space_text or (SPACES / "digits_cnn.arch").read_text(),
             "storage": {"uri": str(tmp_path / "store"), "endpoint": None}, "resume_from": []}
 
 
-@pytest.mark.parametrize("algorithm", ["spos", "enas", pytest.param("darts", marks=pytest.mark.slow)])
-def test_a_killed_one_shot_search_continues_from_its_last_checkpoint_to_the_same_result(tmp_path, algorithm):
+@pytest.mark.parametrize("algorithm,space", [("spos", None), ("enas", None),
+                                             pytest.param("spos", SHRINKING, id="spos-shrinking"),
+                                             pytest.param("enas", SHRINKING, id="enas-shrinking"),
+                                             pytest.param("darts", None, marks=pytest.mark.slow)])
+def test_a_killed_one_shot_search_continues_from_its_last_checkpoint_to_the_same_result(tmp_path, algorithm, space):
     from archdsl.oneshot.trial import run_search
 
     def keeper(attempt: str, stop_after: int | None = None):
@@ -231,13 +246,13 @@ def test_a_killed_one_shot_search_continues_from_its_last_checkpoint_to_the_same
 
     whole, seen = keeper("whole")
     options = {"controller_steps": 5} if algorithm == "enas" else {}
-    full = run_search(_config(tmp_path, algorithm, strategy_options=options), whole)
+    full = run_search(_config(tmp_path, algorithm, space, strategy_options=options), whole)
     assert seen == [1, 2, 3]
     cut, _ = keeper("a1", stop_after=1)
     with pytest.raises(KeyboardInterrupt):
-        run_search(_config(tmp_path, algorithm, strategy_options=options), cut)
+        run_search(_config(tmp_path, algorithm, space, strategy_options=options), cut)
     again, seen = keeper("a2")
-    config = _config(tmp_path, algorithm, strategy_options=options)
+    config = _config(tmp_path, algorithm, space, strategy_options=options)
     config["resume_from"] = ["a1"]
     resumed = run_search(config, again)
     assert seen == [2, 3]  # epoch 1 was not trained again

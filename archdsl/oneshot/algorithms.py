@@ -94,10 +94,12 @@ class Spos:
         return spos_search(self.trainer, strategy, samples, scored)
 
     def state_dict(self) -> dict:
-        return {"uniform": self.uniform.state_dict()}
+        return {"uniform": self.uniform.state_dict(), "oracle": self.uniform.oracle.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         self.uniform.load_state_dict(state["uniform"])
+        if "oracle" in state:  # a checkpoint from before the oracle was kept learns it again
+            self.uniform.oracle.load_state_dict(state["oracle"])
 
 
 def spos_search(trainer: Trainer, strategy, samples: int, scored: Scored | None = None) -> dict[tuple[int, ...], float]:
@@ -187,9 +189,12 @@ class Enas:
 
     def state_dict(self) -> dict:
         return {"controller": self.controller.state_dict(), "rng": [list(x) if isinstance(x, tuple) else x
-                                                                    for x in self.rng.getstate()]}
+                                                                    for x in self.rng.getstate()],
+                "oracle": self.controller.oracle.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         self.controller.load_state_dict(state["controller"])
+        if "oracle" in state:
+            self.controller.oracle.load_state_dict(state["oracle"])
         v, internal, gauss = state["rng"]
         self.rng.setstate((v, tuple(internal), gauss))

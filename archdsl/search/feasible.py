@@ -76,5 +76,21 @@ class Feasibility:
         self.infeasible.add(prefix)
         return False
 
+    def state_dict(self) -> dict:
+        """What it learned and where its random order is, as plain JSON types (a one-shot search's checkpoint
+        keeps it, so a resumed sampler draws as the unkilled one)."""
+        version, internal, gauss = self.rng.getstate()
+        return {"rng": [version, list(internal), gauss], "checks": self.checks,
+                "valid": [[list(a), ok] for a, ok in self.valid_cache.items()],
+                "infeasible": [list(a) for a in self.infeasible], "feasible": [list(a) for a in self.feasible]}
+
+    def load_state_dict(self, state: dict) -> None:
+        version, internal, gauss = state["rng"]
+        self.rng.setstate((version, tuple(internal), gauss))
+        self.checks = int(state["checks"])
+        self.valid_cache = {tuple(a): bool(ok) for a, ok in state["valid"]}
+        self.infeasible = {tuple(a) for a in state["infeasible"]}
+        self.feasible = {tuple(a) for a in state["feasible"]}
+
     def stats(self) -> dict:
         return {"checks": self.checks, "infeasible_prefixes": len(self.infeasible)}
