@@ -23,7 +23,7 @@ from ..dsl.rules import needs_projection, projection
 from ..dsl.scope import pick_network
 from ..dsl.shape_infer import infer_layer
 from .dedup import arch_key, flat_key, label_rest
-from .holes import HoleMemo, Poisoned, _Holes
+from .holes import HoleMemo, _Holes
 from .memo import (
     CALL,
     MACRO,
@@ -38,6 +38,7 @@ from .memo import (
     _Macro,
     indexed_keys,
 )
+from .open_values import Poisoned
 from .replay import picked as pick
 
 
@@ -228,7 +229,7 @@ def _network_template(g, el: _Macro) -> Template:
 
 
 class OpenItemFallback(Fallback):
-    """An open item's template for the member's values cannot be built exactly (`holes.Poisoned`)."""
+    """An open item's template for the member's values cannot be built exactly (`open_values.Poisoned`)."""
 
 
 class FastChecker:

@@ -28,16 +28,8 @@ from ..dsl.limits import MAX_CALL_DEPTH
 from ..dsl.scope import Body, Scope, assigns
 from ..dsl.tensors import switched_on
 from .memo import HOLE, NEAR_NODES, SWITCH, VCALL, Fallback, Memo, Template, _Macro, decision_slices, freeze
-from .open_values import concrete, condition, follows_key, outside_indices, passing, value_of
+from .open_values import Poisoned, concrete, condition, follows_key, outside_indices, passing, value_of
 from .replay import Asked
-
-
-class Poisoned:
-    """An option that cannot be answered from templates (an error, or a `Fallback`): the member that
-    takes it goes to the next tier."""
-
-    def __init__(self, reason: str):
-        self.reason = reason
 
 
 class HoleMemo(Memo):

@@ -5,7 +5,7 @@ and what an open item's template is keyed by (`outside_indices`, `follows_key`).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..dsl import ast
 from ..dsl.errors import ArchError
@@ -16,8 +16,24 @@ from ..dsl.tensors import switched_on
 from .memo import VARIES, Fallback
 from .replay import Replay
 
-if TYPE_CHECKING:
-    from .holes import HoleMemo
+
+class Poisoned:
+    """An option that cannot be answered from templates (an error, or a `Fallback`): the member that
+    takes it goes to the next tier."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+class HoleMemo(Protocol):
+    """What these helpers read of the holes tier's memo (`holes.HoleMemo`; named here, not imported, since
+    holes imports this module)."""
+
+    key_of: dict
+
+    def mentions(self, node) -> frozenset: ...
+
+    def chooser(self, a: dict): ...
 
 
 def passing(call: ast.Call, body: Body, memo: HoleMemo) -> ast.Call:
