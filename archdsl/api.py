@@ -100,14 +100,12 @@ def run(s: SearchSettings, *, resume: bool = False, force: bool = False, given: 
     (`_fits`); `options` go to the multi-trial runner. Refusals raise `archdsl.ArchError`s (`OutExistsError`,
     `OutInUseError`, `ResumeConflictError`, ...) or a one-line `UsageError`."""
     one_shot = bool(s.one_shot or (resume and _saved_one_shot(s)))
-    if s.sharing is not None and not one_shot:
-        from .values import UsageError
+    from .values import UsageError
 
+    if s.sharing is not None and not one_shot:
         raise UsageError("--sharing says how a one-shot search's supernet shares weights; add --one-shot "
                          "spos|enas|darts or leave --sharing out")
     if s.sampling is not None and (not one_shot or s.one_shot not in ("spos", None)):
-        from .values import UsageError
-
         raise UsageError("--sampling says how a one-shot search by --one-shot spos draws the supernet's training "
                          "paths; " + ("add --one-shot spos or leave --sampling out" if not one_shot else
                                       f"--one-shot {s.one_shot} draws its own: leave --sampling out"))

@@ -28,6 +28,7 @@ import random
 from collections.abc import Callable
 
 from ..search.feasible import Feasibility
+from ..search.jsonstate import rng_state, set_rng_state
 from ..search.strategies import STRATEGIES
 from ..search.strategies.reinforce import Reinforce
 from .scoring import BATCH, LocalScorer, Scored
@@ -188,13 +189,11 @@ class Enas:
         return scored.accuracies()
 
     def state_dict(self) -> dict:
-        return {"controller": self.controller.state_dict(), "rng": [list(x) if isinstance(x, tuple) else x
-                                                                    for x in self.rng.getstate()],
+        return {"controller": self.controller.state_dict(), "rng": rng_state(self.rng),
                 "oracle": self.controller.oracle.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         self.controller.load_state_dict(state["controller"])
         if "oracle" in state:
             self.controller.oracle.load_state_dict(state["oracle"])
-        v, internal, gauss = state["rng"]
-        self.rng.setstate((v, tuple(internal), gauss))
+        set_rng_state(self.rng, state["rng"])

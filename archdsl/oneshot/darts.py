@@ -26,6 +26,7 @@ from torch import nn
 
 from ..dsl import ArchError, ArchShapeError, ast
 from ..dsl.choices import choice_keys, choice_nodes, expand
+from ..search.jsonstate import rng_state, set_rng_state
 from .supernet import SpaceRefused
 from .train import Trainer, _batches
 
@@ -286,13 +287,12 @@ class Darts:
     def state_dict(self) -> dict:
         return {"alphas": {k: a.detach().cpu() for k, a in self.trainer.net.alphas.items()},
                 "arch_opt": self.arch_opt.state_dict(),
-                "rng": [list(x) if isinstance(x, tuple) else x for x in self.rng.getstate()]}
+                "rng": rng_state(self.rng)}
 
     def load_state_dict(self, state: dict) -> None:
         with torch.no_grad():
             for k, a in state["alphas"].items():
                 self.trainer.net.alphas[k].copy_(a)
         self.arch_opt.load_state_dict(state["arch_opt"])
-        v, internal, gauss = state["rng"]
-        self.rng.setstate((v, tuple(internal), gauss))
+        set_rng_state(self.rng, state["rng"])
         self._cache.clear()

@@ -14,6 +14,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 
+from .jsonstate import rng_state, set_rng_state
+
 
 class Feasibility:
     def __init__(self, sizes: Sequence[int], check: Callable[[tuple[int, ...]], bool], budget: int = 2000,
@@ -79,14 +81,12 @@ class Feasibility:
     def state_dict(self) -> dict:
         """What it learned and where its random order is, as plain JSON types (a one-shot search's checkpoint
         keeps it, so a resumed sampler draws as the unkilled one)."""
-        version, internal, gauss = self.rng.getstate()
-        return {"rng": [version, list(internal), gauss], "checks": self.checks,
+        return {"rng": rng_state(self.rng), "checks": self.checks,
                 "valid": [[list(a), ok] for a, ok in self.valid_cache.items()],
                 "infeasible": [list(a) for a in self.infeasible], "feasible": [list(a) for a in self.feasible]}
 
     def load_state_dict(self, state: dict) -> None:
-        version, internal, gauss = state["rng"]
-        self.rng.setstate((version, tuple(internal), gauss))
+        set_rng_state(self.rng, state["rng"])
         self.checks = int(state["checks"])
         self.valid_cache = {tuple(a): bool(ok) for a, ok in state["valid"]}
         self.infeasible = {tuple(a) for a in state["infeasible"]}

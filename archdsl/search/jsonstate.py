@@ -21,6 +21,18 @@ class StateFormatError(ValueError):
     """A state file that is not the JSON this module writes."""
 
 
+def rng_state(rng) -> list:
+    """A `random.Random`'s state as plain JSON types: `[version, [internal...], gauss]`."""
+    version, internal, gauss = rng.getstate()
+    return [version, list(internal), gauss]
+
+
+def set_rng_state(rng, state: list) -> None:
+    """Put `rng` back where `rng_state` saw it."""
+    version, internal, gauss = state
+    rng.setstate((version, tuple(internal), gauss))
+
+
 def encode(value: Any) -> Any:
     """`value` as JSON-ready data (tagged where JSON has no type of its own)."""
     if value is None or isinstance(value, (bool, int, str)):

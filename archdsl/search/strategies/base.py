@@ -18,6 +18,8 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 
+from ..jsonstate import rng_state, set_rng_state
+
 MAX_REDRAWS = 1000  # invalid draws in a row before a strategy gives up and proposes one anyway
 
 
@@ -99,12 +101,10 @@ class Strategy(ABC):
 
     def state_dict(self) -> dict:
         """Everything needed to continue exactly where this strategy is, as plain JSON types."""
-        version, internal, gauss = self.rng.getstate()
-        return {"rng": [version, list(internal), gauss]}
+        return {"rng": rng_state(self.rng)}
 
     def load_state_dict(self, state: dict) -> None:
-        version, internal, gauss = state["rng"]
-        self.rng.setstate((version, tuple(internal), gauss))
+        set_rng_state(self.rng, state["rng"])
 
     def _check(self, assignment: Sequence[int]) -> tuple[int, ...]:
         a = tuple(int(i) for i in assignment)
