@@ -338,25 +338,13 @@ def test_darts_refuses_a_decision_whose_options_differ_in_shape_naming_it():
 @pytest.mark.slow
 def test_a_killed_one_shot_search_resumes_from_its_last_supernet_checkpoint(tmp_path):
     import json
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
+
+    from oneshot_kill import kill_at_first_checkpoint
 
     out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    args = [sys.executable, "-m", "archdsl", "search", str(SPACES / "digits_cnn.arch"), "--one-shot", "spos",
-            "--supernet-epochs", "4", "--samples", "4", "--retrain", "0", "--batch-size", "256", "--out", str(out), "-q"]
-    proc = subprocess.Popen(args, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    trial = out / "ray" / "run1" / "trial_supernet"
-    deadline = time.time() + 600
-    while not list(trial.glob("checkpoint_*")) and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    assert proc.poll() is None, "the search ended before it could be killed"
-    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray it started
-    proc.wait()
+    kill_at_first_checkpoint(["search", str(SPACES / "digits_cnn.arch"), "--one-shot", "spos", "--supernet-epochs",
+                              "4", "--samples", "4", "--retrain", "0", "--batch-size", "256", "--out", str(out), "-q"],
+                             out)
     assert not (out / "trials.csv").exists()
     r = _cli("search", "--resume", "--out", str(out), "-q")
     assert r.returncode == 0, r.stderr

@@ -177,25 +177,13 @@ def test_more_eval_actors_than_the_cluster_holds_is_refused_in_one_line_before_a
 
 @pytest.mark.slow
 def test_a_killed_search_with_eval_actors_resumes_and_scores_as_an_unkilled_one(tmp_path):
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
 
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    from oneshot_kill import kill_at_first_checkpoint
+
     args = ["search", str(SPACE), "--one-shot", "spos", "--supernet-epochs", "3", "--samples", "16", "--retrain",
             "0", "--batch-size", "256", "--eval-actors", "2", "-q"]
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "archdsl", *args, "--out", str(out)], env=env,
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    trial = out / "ray" / "run1" / "trial_supernet"
-    deadline = time.time() + 600
-    while not list(trial.glob("checkpoint_*")) and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    assert proc.poll() is None, "the search ended before it could be killed"
-    os.killpg(proc.pid, signal.SIGKILL)  # the driver, its Ray, the trial and the actors
-    proc.wait()
+    kill_at_first_checkpoint([*args, "--out", str(out)], out)
     _cli("search", "--resume", "--out", str(out), "-q")
     rows = [json.loads(x) for x in (out / "ray" / "run2" / "trial_supernet" / "result.json").read_text().splitlines()]
     assert rows[0]["resumed_from"] >= 1 and rows[-1]["eval_workers"] == 2

@@ -43,27 +43,17 @@ def test_a_sharing_rule_that_does_not_exist_is_refused_in_one_line(tmp_path):
 
 @pytest.mark.slow
 def test_sharing_slice_is_recorded_and_a_killed_search_resumes_with_it(tmp_path):
-    import signal
-    import time
 
     import yaml
+    from oneshot_kill import kill_at_first_checkpoint
 
     from archdsl.oneshot.run import _final_state
     from archdsl.search.storage import Storage, parse
 
     out = tmp_path / "out"
-    args = [sys.executable, "-m", "archdsl", "search", str(SPACE), "--one-shot", "spos", "--sharing", "slice",
-            "--supernet-epochs", "3", "--samples", "8", "--retrain", "0", "--batch-size", "256", "--out", str(out),
-            "-q"]
-    proc = subprocess.Popen(args, env=ENV, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    trial = out / "ray" / "run1" / "trial_supernet"
-    deadline = time.time() + 600
-    while not list(trial.glob("checkpoint_*")) and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    assert proc.poll() is None, "the search ended before it could be killed"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_at_first_checkpoint(["search", str(SPACE), "--one-shot", "spos", "--sharing", "slice", "--supernet-epochs",
+                              "3", "--samples", "8", "--retrain", "0", "--batch-size", "256", "--out", str(out), "-q"],
+                             out)
     assert yaml.safe_load((out / "settings.yaml").read_text())["sharing"] == "slice"
     r = cli("search", "--resume", "--sharing", "shape", "--out", str(out), "-q")
     refusal = r.stderr.strip().splitlines()[-1]  # after the line saying the lease of the killed driver was taken
